@@ -1,0 +1,5 @@
+"""Allow ``python -m inventory``."""
+
+from .cli import main
+
+raise SystemExit(main())

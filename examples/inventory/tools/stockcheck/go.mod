@@ -1,0 +1,3 @@
+module example.com/inventory/stockcheck
+
+go 1.21
