@@ -1,0 +1,17 @@
+; Definitions, call sites and imports for Java.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @import.
+
+(class_declaration) @definition
+(interface_declaration) @definition
+(enum_declaration) @definition
+(record_declaration) @definition
+(annotation_type_declaration) @definition
+(method_declaration) @definition
+(constructor_declaration) @definition
+(compact_constructor_declaration) @definition
+
+(method_invocation) @call
+(object_creation_expression) @call
+(explicit_constructor_invocation) @call
+
+(import_declaration) @import

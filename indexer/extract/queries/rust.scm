@@ -1,0 +1,19 @@
+; Definitions, call sites, imports and module-level names for Rust.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @import, @module_name.
+; `impl` blocks are captured as definitions too: they name the type their methods belong to.
+
+(struct_item) @definition
+(enum_item) @definition
+(union_item) @definition
+(trait_item) @definition
+(mod_item body: (_)) @definition
+(impl_item) @definition
+(function_item) @definition
+
+(call_expression) @call
+
+(use_declaration) @import
+(mod_item !body) @import
+
+(source_file (const_item name: (identifier) @module_name))
+(source_file (static_item name: (identifier) @module_name))

@@ -1,0 +1,32 @@
+; Definitions, call sites, imports and module-level names for TypeScript and TSX (same node types).
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @import, @module_name.
+
+(class_declaration) @definition
+(class name: (_)) @definition  ; named class expressions, also what error recovery turns declarations into
+(abstract_class_declaration) @definition
+(interface_declaration) @definition
+(type_alias_declaration) @definition
+(enum_declaration) @definition
+(internal_module) @definition
+(function_declaration) @definition
+(generator_function_declaration) @definition
+(method_definition) @definition
+(public_field_definition value: [(arrow_function) (function_expression)]) @definition
+(variable_declarator
+  name: (identifier)
+  value: [(arrow_function) (function_expression) (generator_function)]) @definition
+(assignment_expression
+  left: (member_expression)
+  right: [(arrow_function) (function_expression)]) @definition
+
+(call_expression) @call
+(new_expression) @call
+
+(import_statement) @import
+(export_statement source: (_)) @import
+
+(program [(lexical_declaration (variable_declarator name: (identifier) @module_name))
+          (variable_declaration (variable_declarator name: (identifier) @module_name))])
+(program (export_statement
+  declaration: [(lexical_declaration (variable_declarator name: (identifier) @module_name))
+                (variable_declaration (variable_declarator name: (identifier) @module_name))]))

@@ -1,0 +1,62 @@
+"""Which tree-sitter grammar parses which file. Grammars come from the per-language wheels, never a download."""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+import tree_sitter
+
+# language -> (module, function returning the grammar pointer)
+_GRAMMARS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+}
+
+_EXTENSIONS: dict[str, str] = {
+    ".py": "python", ".pyi": "python",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
+}
+
+PARSED_LANGUAGES = tuple(_GRAMMARS)
+
+
+def language_for_path(path: str) -> str | None:
+    """The parsed language of a file, or None for files we index as plain text."""
+    return _EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+
+
+@lru_cache(maxsize=None)
+def get_language(language: str) -> tree_sitter.Language:
+    module_name, function_name = _GRAMMARS[language]
+    module = importlib.import_module(module_name)
+    return tree_sitter.Language(getattr(module, function_name)())
+
+
+def grammar_versions() -> dict[str, str]:
+    """Installed grammar package versions, stamped into the index so an upgrade triggers a rebuild."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"tree-sitter": version("tree-sitter")}
+    for module_name, _ in set(_GRAMMARS.values()):
+        dist = module_name.replace("_", "-")
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = "missing"
+    return versions

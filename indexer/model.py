@@ -1,0 +1,135 @@
+"""The data that flows through the indexer: what a parser extracts from one file, and the chunks we embed.
+
+Everything here is plain, picklable data so that per-file results can be cached and the graph rebuilt
+from them without re-parsing unchanged files.
+
+Naming: every symbol is keyed by its *qualified name* ``<repo-relative posix path>::<dotted in-file name>``,
+e.g. ``pkg/mod.py::Class.method``. A file's own node is keyed by its path (``pkg/mod.py``); a directory
+("module" node) by its path too (``pkg``; the repository root is ``.``). Nothing is keyed by a bare identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Symbol kinds. "module" is used for directories/packages; files have kind "file".
+FILE = "file"
+MODULE = "module"
+CLASS = "class"
+FUNCTION = "function"
+METHOD = "method"
+
+# Graph edge kinds.
+CONTAINS = "contains"
+IMPORTS = "imports"
+CALLS = "calls"
+INHERITS = "inherits"
+TESTS = "tests"
+EDGE_KINDS = (CONTAINS, IMPORTS, CALLS, INHERITS, TESTS)
+
+
+def qualified_name(path: str, dotted: str) -> str:
+    return f"{path}::{dotted}"
+
+
+def split_qualified_name(qname: str) -> tuple[str, str]:
+    path, _, dotted = qname.partition("::")
+    return path, dotted
+
+
+@dataclass
+class Symbol:
+    """A definition found in a file: a class, function or method (types/structs/interfaces count as class)."""
+
+    qname: str  # "pkg/mod.py::Class.method"
+    name: str  # "method"
+    kind: str  # CLASS | FUNCTION | METHOD
+    path: str  # repo-relative posix path
+    language: str
+    start_line: int  # 1-based, inclusive
+    end_line: int  # 1-based, inclusive
+    start_byte: int
+    end_byte: int
+    signature: str = ""  # the header line(s) up to the body, e.g. "def method(self, x: int) -> str:"
+    docstring: str | None = None
+    parent: str | None = None  # qname of the enclosing symbol; None for top-level (the file contains it)
+
+
+@dataclass
+class Import:
+    """An import statement as written; the graph builder resolves it to repository files.
+
+    Python: ``import a.b as c`` -> module="a.b", alias="c", names=[]; ``from ..x import y as z`` ->
+    module="x", level=2, names=[("y", "z")]. Other languages: ``module`` is the string as written
+    (``"./util"``, ``"github.com/x/y/pkg"``, ``crate::a::b``, ``java.util.List``, ``"foo.h"``).
+    """
+
+    module: str
+    line: int
+    names: list[tuple[str, str | None]] = field(default_factory=list)  # (imported name, alias or None)
+    alias: str | None = None
+    level: int = 0  # Python relative-import dots
+    scope: str | None = None  # qname of the enclosing symbol if the import is local to a function
+
+
+@dataclass
+class Call:
+    """A call site as written. ``callee`` is the callee expression's text with arguments stripped:
+    ``foo``, ``self.bar``, ``mod.func``, ``obj.method``, ``super().run``, ``Foo`` (constructor)."""
+
+    caller: str  # qname of the enclosing symbol, or the file path for module-level code
+    callee: str
+    line: int
+
+
+@dataclass
+class Inheritance:
+    cls: str  # qname of the subclass
+    base: str  # base expression as written: "Base", "mod.Base", "pkg.mod.Base"
+    line: int
+
+
+@dataclass
+class FileExtract:
+    """Everything the parser learned about one file. Produced by ``indexer.extract.extract_file``."""
+
+    path: str
+    language: str
+    symbols: list[Symbol] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    inherits: list[Inheritance] = field(default_factory=list)
+    module_docstring: str | None = None
+    has_errors: bool = False  # tree-sitter reported ERROR/MISSING nodes; what parsed is kept
+    line_count: int = 0
+    # Names bound at module level that are not definitions (assignments), for name resolution.
+    module_names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    """A unit of embedding and lexical search. ``text`` is what gets embedded; it carries the in-file
+    qualified name but never the file path, so renaming a file does not change it (embedding cache hit)."""
+
+    id: str  # deterministic: derived from path, symbol and part number
+    path: str
+    symbol: str | None  # qname, or None for plain-text / module-level chunks
+    kind: str  # "function", "method", "class", "module" (top-level code), "text"
+    language: str
+    start_line: int
+    end_line: int
+    text: str
+    part: int = 0  # > 0 for the continuation pieces of a long body
+
+    @property
+    def content_hash(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class SkippedFile:
+    path: str
+    reason: str  # one of files.SKIP_REASONS
+    detail: str = ""
