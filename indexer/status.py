@@ -1,0 +1,102 @@
+"""What an index holds and how far the working tree has moved away from it. Read-only: takes no lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import files as discovery
+from .config import IndexConfig
+from .state_dir import StateDir
+from .store import IndexState, StateCorrupt
+
+
+class NoIndex(Exception):
+    """There is no index at this path yet."""
+
+
+@dataclass
+class IndexStatus:
+    root: str
+    indexed_at: float | None
+    embedding_model: str | None
+    files_indexed: int
+    chunks: int
+    lines: int
+    symbols: int
+    edges: dict[str, int]
+    skipped: dict[str, int]
+    skipped_files: list[dict] = field(default_factory=list)
+    stale: dict[str, list[str]] = field(default_factory=dict)  # modified / added / deleted
+    size_on_disk: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def is_stale(self) -> bool:
+        return any(self.stale.values())
+
+    def to_json(self) -> dict:
+        data = dict(self.__dict__)
+        data["is_stale"] = self.is_stale
+        return data
+
+
+def index_status(root: Path, config: IndexConfig | None = None, check_stale: bool = True) -> IndexStatus:
+    config = config or IndexConfig()
+    root = root.resolve()
+    dirs = StateDir(root)
+    if not dirs.exists():
+        raise NoIndex(f"no index at {root}; run `assist index {root}` to build one")
+    try:
+        state = IndexState(dirs.index_db)
+    except StateCorrupt as exc:
+        raise NoIndex(f"the index at {root} is damaged ({exc}); run `assist index {root}` to rebuild it") from exc
+    try:
+        meta = state.all_meta()
+        counts = state.counts()
+        skipped = state.skipped()
+        records = state.file_records()
+    finally:
+        state.close()
+    summary = json.loads(meta.get("graph_summary", "{}") or "{}")
+    indexed_at = float(meta["last_indexed_at"]) if "last_indexed_at" in meta else None
+    status = IndexStatus(
+        root=str(root),
+        indexed_at=indexed_at,
+        embedding_model=meta.get("embedding_model"),
+        files_indexed=counts["files"],
+        chunks=counts["chunks"],
+        lines=counts["lines"],
+        symbols=summary.get("symbols", 0),
+        edges=summary.get("edges", {}),
+        skipped=dict(Counter(s.reason for s in skipped)),
+        skipped_files=[{"path": s.path, "reason": s.reason, "detail": s.detail} for s in skipped],
+        size_on_disk=dirs.size_on_disk(),
+        interrupted=meta.get("running") == "1",
+    )
+    if check_stale:
+        status.stale = _stale_files(root, config, records, {s.path for s in skipped})
+    return status
+
+
+def _stale_files(root: Path, config: IndexConfig, records: dict, skipped_paths: set[str]) -> dict[str, list[str]]:
+    found = discovery.discover(root, config)
+    modified, added = [], []
+    for cand in found.candidates:
+        rec = records.get(cand.path)
+        if rec is None:
+            if cand.path not in skipped_paths:
+                added.append(cand.path)
+        elif (rec.size, rec.mtime_ns, rec.inode) != (cand.size, cand.mtime_ns, cand.inode):
+            try:
+                digest = hashlib.sha256((root / cand.path).read_bytes()).hexdigest()
+            except OSError:
+                digest = None
+            if digest != rec.hash:
+                modified.append(cand.path)
+    present = {c.path for c in found.candidates}
+    deleted = sorted(p for p in records if p not in present)
+    return {"modified": modified, "added": added, "deleted": deleted}

@@ -1,0 +1,220 @@
+"""`assist index` end to end: real grammars, real chromadb on disk, the real bundled embedding model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import PLANTED_AWS_KEY, PLANTED_SECRET, git, run_assist
+from indexer.graph import load_graph
+from indexer.pipeline import index_repository
+from indexer.state_dir import StateDir
+from indexer.store import IndexState
+from indexer.vectors import VectorStore
+
+
+def manifest_chunk_ids(repo) -> set[str]:
+    state = IndexState(StateDir(repo).index_db)
+    try:
+        return {chunk_id for chunk_id, _ in state.chunk_tokens()}
+    finally:
+        state.close()
+
+
+def stored_vector_ids(repo) -> set[str]:
+    store = VectorStore(StateDir(repo).vectors, dim=384)
+    try:
+        return store.all_ids()
+    finally:
+        store.close()
+
+
+def test_first_index_reports_and_stores_everything(indexed_copy):
+    report = index_repository(indexed_copy)  # a no-op re-run reports the same totals
+    assert report.files_indexed >= 10
+    assert report.symbols >= 40
+    assert report.edges["contains"] > 0 and report.edges["calls"] > 0 and report.edges["imports"] > 0
+    assert report.edges["inherits"] > 0 and report.edges["tests"] > 0
+    assert report.files_skipped.get("secret") == 1  # .env (but not .env.example)
+    assert report.files_skipped.get("binary") == 1  # logo.png
+    ids = manifest_chunk_ids(indexed_copy)
+    assert len(ids) == report.chunks > 0
+    assert stored_vector_ids(indexed_copy) == ids
+
+    graph = load_graph(StateDir(indexed_copy).graph)
+    assert ".env.example" in graph and ".env" not in graph
+    assert "NOTES.md" in graph  # plain text files are indexed too
+    assert any(n.startswith("web/cart.ts::") for n in graph)
+    assert any(n.startswith("tools/stockcheck/") and "::" in n for n in graph)
+
+
+def test_no_secret_reaches_the_index(indexed_sample):
+    state_dir = StateDir(indexed_sample).path
+    needles = [PLANTED_SECRET.encode(), PLANTED_AWS_KEY.encode()]
+    files = [p for p in state_dir.rglob("*") if p.is_file()]
+    assert len(files) > 5
+    for path in files:
+        data = path.read_bytes()
+        for needle in needles:
+            assert needle not in data, f"secret found in {path}"
+
+
+def test_no_op_rerun_changes_nothing(indexed_copy):
+    before = manifest_chunk_ids(indexed_copy)
+    report = index_repository(indexed_copy)
+    assert report.files_changed == 0
+    assert report.chunks_embedded == 0
+    assert "graph" not in report.seconds  # nothing rebuilt
+    assert manifest_chunk_ids(indexed_copy) == before
+
+
+def test_editing_one_file_reembeds_only_its_changed_chunks(indexed_copy):
+    target = indexed_copy / "inventory" / "pricing.py"
+    target.write_text(target.read_text() + "\n\ndef loyalty_bonus(points: int) -> int:\n    return points // 10\n")
+    report = index_repository(indexed_copy)
+    assert report.files_changed == 1
+    # the new function and the module's top-level chunk at most; every other chunk came from the cache
+    assert 1 <= report.chunks_embedded <= 2
+    graph = load_graph(StateDir(indexed_copy).graph)
+    assert "inventory/pricing.py::loyalty_bonus" in graph
+    assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
+
+
+def test_deleted_file_leaves_graph_and_store(indexed_copy):
+    victim = "inventory/reports.py"
+    before = manifest_chunk_ids(indexed_copy)
+    (indexed_copy / victim).unlink()
+    report = index_repository(indexed_copy)
+    assert report.files_removed == 1
+    graph = load_graph(StateDir(indexed_copy).graph)
+    assert not [n for n in graph if n == victim or n.startswith(victim + "::")]
+    after = manifest_chunk_ids(indexed_copy)
+    assert after < before
+    assert stored_vector_ids(indexed_copy) == after
+
+
+def test_renaming_a_file_embeds_nothing_new(indexed_copy):
+    git(indexed_copy, "mv", "inventory/reports.py", "inventory/summaries.py")
+    report = index_repository(indexed_copy)
+    assert report.files_changed == 1 and report.files_removed == 1
+    assert report.chunks_embedded == 0
+    graph = load_graph(StateDir(indexed_copy).graph)
+    assert any(n.startswith("inventory/summaries.py::") for n in graph)
+    assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
+
+
+def test_changed_grammar_stamp_rebuilds_with_a_notice(indexed_copy):
+    state = IndexState(StateDir(indexed_copy).index_db)
+    state.set_meta(grammars='{"tree-sitter": "0.0.1"}')
+    state.close()
+    notices = []
+    report = index_repository(indexed_copy, notice=notices.append)
+    assert any("grammars" in n for n in notices)
+    assert report.files_changed == report.files_indexed  # everything re-parsed
+    assert report.chunks_embedded == 0  # ...but vectors came from the cache
+    assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
+
+
+def test_damaged_vector_store_is_rebuilt_with_a_message(indexed_copy):
+    vectors = StateDir(indexed_copy).vectors
+    damaged = 0
+    for path in vectors.rglob("*"):
+        if path.is_file() and path.stat().st_size > 0:
+            path.write_bytes(b"\x00garbage" * 8)
+            damaged += 1
+    assert damaged
+    result = run_assist("index", str(indexed_copy), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert any("vector store is damaged" in n for n in report["notices"])
+    assert report["chunks_embedded"] == 0
+    assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
+
+
+def test_damaged_manifest_is_rebuilt_with_a_message(indexed_copy):
+    db = StateDir(indexed_copy).index_db
+    for suffix in ("-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database" * 100)
+    notices = []
+    report = index_repository(indexed_copy, notice=notices.append)
+    assert any("damaged" in n for n in notices)
+    assert report.files_indexed > 0 and report.chunks_embedded == 0
+    assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
+
+
+def test_a_second_indexer_gives_up_naming_the_holder(indexed_copy):
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from indexer.lock import IndexLock\n"
+         "with IndexLock(Path(sys.argv[1]) / '.assist', wait_s=1):\n"
+         "    print('held', flush=True); time.sleep(60)\n", str(indexed_copy)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        result = run_assist("index", str(indexed_copy), "--wait", "1", timeout=60)
+        elapsed = time.monotonic() - started
+        assert result.returncode == 3
+        assert f"pid {holder.pid}" in result.stderr
+        assert elapsed < 30
+    finally:
+        holder.kill()
+        holder.wait()
+    # the index is whole and usable after the holder is gone
+    report = index_repository(indexed_copy)
+    assert report.files_changed == 0
+    assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
+
+
+def test_status_reports_stale_files_and_skips(indexed_copy):
+    (indexed_copy / "inventory" / "pricing.py").write_text("def changed():\n    return 1\n")
+    (indexed_copy / "inventory" / "fresh.py").write_text("def fresh():\n    return 2\n")
+    (indexed_copy / "inventory" / "reports.py").unlink()
+    result = run_assist("status", str(indexed_copy), "--json", "--skipped")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["stale"] == {
+        "modified": ["inventory/pricing.py"], "added": ["inventory/fresh.py"], "deleted": ["inventory/reports.py"],
+    }
+    assert status["is_stale"] is True
+    assert {"path": ".env", "reason": "secret"} in [{k: s[k] for k in ("path", "reason")} for s in status["skipped_files"]]
+    assert status["size_on_disk"]["vectors"] > 0
+    assert status["embedding_model"] == "default"
+
+
+def test_status_without_an_index_says_how_to_build_one(tmp_path):
+    result = run_assist("status", str(tmp_path))
+    assert result.returncode == 1
+    assert "assist index" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_index_json_has_the_documented_fields(tmp_path):
+    repo = tmp_path / "tiny"
+    repo.mkdir()
+    (repo / "a.py").write_text("def f():\n    return g()\n\n\ndef g():\n    return 1\n")
+    result = run_assist("index", str(repo), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for key in ("files_indexed", "files_skipped", "symbols", "edges", "chunks", "chunks_embedded", "seconds"):
+        assert key in report
+    assert report["files_indexed"] == 1 and report["symbols"] == 2
+    assert report["edges"]["calls"] == 1
+    assert report["chunks_embedded"] == report["chunks"] >= 2
+    assert set(report["seconds"]) >= {"files", "parse", "embed", "graph", "lexical"}
+
+
+@pytest.mark.parametrize("bad_path", ["does-not-exist", "a-file.txt"])
+def test_index_rejects_a_bad_path_clearly(tmp_path, bad_path):
+    (tmp_path / "a-file.txt").write_text("x")
+    result = run_assist("index", str(tmp_path / bad_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "assist:" in result.stderr
