@@ -1,0 +1,178 @@
+"""The `assist` command line: a thin layer over the indexer (and, later, the retriever and models)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .progress import StageProgress
+
+app = typer.Typer(
+    name="assist",
+    help="A local-first coding assistant that knows your repository as a graph of code.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_USAGE = 2
+EXIT_BUSY = 3
+EXIT_FAILED = 1
+
+PathArg = Annotated[
+    Path, typer.Argument(help="Repository (or any directory) to work on.", show_default="current directory")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> None:
+    typer.echo(f"assist: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _repo_root(path: Path) -> Path:
+    if not path.exists():
+        _fail(f"{path} does not exist", EXIT_USAGE)
+    if not path.is_dir():
+        _fail(f"{path} is not a directory", EXIT_USAGE)
+    return path.resolve()
+
+
+@app.command()
+def index(
+    path: PathArg = Path("."),
+    as_json: JsonOpt = False,
+    model: Annotated[
+        str | None,
+        typer.Option(help='Embedding model: "default" (bundled all-MiniLM-L6-v2), a sentence-transformers '
+                          'name or path, or "ollama:MODEL".'),
+    ] = None,
+    max_file_size: Annotated[
+        int | None, typer.Option(help="Skip files larger than this many bytes (default 1 MiB).")
+    ] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(help="Seconds to wait for another indexer on the same repository before giving up (default 5)."),
+    ] = None,
+) -> None:
+    """Index a repository: code graph, symbol embeddings and lexical index under PATH/.assist/.
+
+    Re-runs are incremental: only changed files are parsed and only new chunk contents are embedded.
+    """
+    from indexer.config import IndexConfig
+    from indexer.embeddings import EmbeddingError
+    from indexer.lock import IndexBusy
+    from indexer.pipeline import index_repository
+
+    root = _repo_root(path)
+    config = IndexConfig()
+    if model:
+        config.embedding_model = model
+    if max_file_size is not None:
+        config.max_file_bytes = max_file_size
+    if wait is not None:
+        config.lock_wait_s = wait
+
+    started = time.perf_counter()
+    show_progress = not as_json and sys.stderr.isatty()
+    with StageProgress(enabled=show_progress) as progress:
+        try:
+            report = index_repository(root, config, progress=progress.update, notice=progress.notice)
+        except IndexBusy as exc:
+            _fail(str(exc), EXIT_BUSY)
+        except EmbeddingError as exc:
+            _fail(str(exc))
+    report.seconds["total"] = round(time.perf_counter() - started, 3)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    _print_index_summary(report)
+
+
+def _print_index_summary(report) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=False, highlight=False)
+    skipped = sum(report.files_skipped.values())
+    edges = ", ".join(f"{n} {kind}" for kind, n in sorted(report.edges.items()))
+    console.print(
+        f"[bold]Indexed[/bold] {report.files_indexed} files ({report.lines} lines) in {report.root}\n"
+        f"  changed {report.files_changed}, removed {report.files_removed}, skipped {skipped}"
+        + (f" ({', '.join(f'{n} {r}' for r, n in sorted(report.files_skipped.items()))})" if skipped else "")
+        + f"\n  {report.symbols} symbols; edges: {edges or 'none'}"
+        f"\n  {report.chunks} chunks, {report.chunks_embedded} newly embedded with {report.embedding_model}"
+        f"\n  {report.seconds.get('total', 0):.2f}s ("
+        + ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items() if k != "total")
+        + ")"
+    )
+
+
+@app.command()
+def status(
+    path: PathArg = Path("."),
+    as_json: JsonOpt = False,
+    skipped: Annotated[bool, typer.Option("--skipped", help="List every skipped file with its reason.")] = False,
+) -> None:
+    """Show what is indexed, when and with which model, which files changed since, and sizes on disk."""
+    from indexer.status import NoIndex, index_status
+
+    root = _repo_root(path)
+    try:
+        st = index_status(root)
+    except NoIndex as exc:
+        _fail(str(exc))
+    if as_json:
+        data = st.to_json()
+        if not skipped:
+            data.pop("skipped_files")
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _print_status(st, skipped)
+
+
+def _print_status(st, list_skipped: bool) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.indexed_at)) if st.indexed_at else "never"
+    console.print(f"[bold]{st.root}[/bold]")
+    console.print(f"  indexed {when} with embedding model {st.embedding_model}")
+    console.print(f"  {st.files_indexed} files, {st.lines} lines, {st.symbols} symbols, {st.chunks} chunks")
+    console.print("  edges: " + (", ".join(f"{n} {k}" for k, n in sorted(st.edges.items())) or "none"))
+    if st.interrupted:
+        console.print("  [yellow]the last index run was interrupted; `assist index` will complete it[/yellow]")
+    if st.is_stale:
+        console.print("  [yellow]stale:[/yellow] " + ", ".join(f"{len(v)} {k}" for k, v in st.stale.items() if v)
+                      + " since indexing; run `assist index` to refresh")
+        for kind, paths in st.stale.items():
+            for p in paths[:20]:
+                console.print(f"    {kind:8} {p}")
+            if len(paths) > 20:
+                console.print(f"    … and {len(paths) - 20} more {kind}")
+    else:
+        console.print("  up to date with the working tree")
+    skipped_total = sum(st.skipped.values())
+    console.print(f"  skipped {skipped_total} files" + (
+        " (" + ", ".join(f"{n} {r}" for r, n in sorted(st.skipped.items())) + ")" if skipped_total else ""))
+    if list_skipped:
+        for item in st.skipped_files:
+            detail = f" — {item['detail']}" if item["detail"] else ""
+            console.print(f"    {item['reason']:16} {item['path']}{detail}")
+    mib = {k: v / (1024 * 1024) for k, v in st.size_on_disk.items()}
+    console.print("  on disk: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in mib.items()))
+
+
+# Retrieval commands (search, context, graph) register here.
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
