@@ -1,7 +1,7 @@
 """The vector store: chunk vectors in an on-disk chromadb collection, and a crash-proof health probe.
 
 We store vectors and small metadata only, never chunk text (documents triple the SQLite size; the text
-lives in our own chunk cache). chromadb is thread-safe but not process-safe: callers hold the index lock.
+is read back from the working tree by line span). chromadb is thread-safe but not process-safe: callers hold the index lock.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy
@@ -177,3 +178,14 @@ def test_ollama_embeddings_are_batched_ordered_and_normalised(fake_ollama):
     expected = numpy.array([[i + 1, 1.0, 0.0] for i in range(70)])
     expected /= numpy.linalg.norm(expected, axis=1, keepdims=True)
     assert numpy.allclose(vectors, expected, atol=1e-6)
+
+
+def test_cached_line_counts_equal_whole_text_encoding(embedder):
+    """The chunker's fast counter sums cached per-line counts; it must agree with encoding the text whole."""
+    source = (Path(__file__).parent / "fixtures" / "chunks" / "shop.py").read_text()
+    lines = source.split("\n") + ["", "    x = foo(bar, 'naïve café') ** 2  # 中文 comment", "\t\tindented\ttabs"]
+    tokenizer = embedder._tokenizer
+    for start in range(0, len(lines), 3):
+        for width in (1, 4, 17, 60):
+            text = "\n".join(lines[start : start + width])
+            assert embedder.count_tokens(text) == len(tokenizer.encode(text).ids), text
