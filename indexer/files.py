@@ -31,7 +31,7 @@ from indexer.secrets import is_secret_path, mask_secrets
 
 SKIP_REASONS = (
     "binary", "too_large", "minified", "undecodable", "symlink", "not_regular_file",
-    "vendored", "secret", "ignored", "submodule", "parse_timeout", "unreadable",
+    "vendored", "secret", "ignored", "submodule", "parse_timeout", "parse_error", "unreadable",
 )  # fmt: skip
 
 ASSIST_IGNORE_FILE = ".assistignore"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -56,6 +57,73 @@ class _ParsedFile:
     record: FileRecord
     extract: FileExtract | None
     chunks: list[Chunk]
+    chunk_tokens: list[list[str]]  # lexical tokens per chunk
+
+
+# Below this much changed source, starting worker processes costs more than it saves.
+_PARALLEL_PARSE_MIN_BYTES = 4 * 1024 * 1024
+
+
+def _prepare_file(cand, data: bytes, config: IndexConfig, count_tokens) -> _ParsedFile | SkippedFile:
+    """Everything that happens to one changed file before embedding; runs in a worker for big jobs."""
+    from .chunks import chunk_file
+    from .extract import ParseTimeout, extract_file
+    from .languages import language_for_path
+    from .lexical import tokenize_code
+
+    text, skip = discovery.classify_content(cand.path, data, config)
+    if skip is not None:
+        return skip
+    language = language_for_path(cand.path)
+    extract = None
+    if language is not None:
+        try:
+            extract = extract_file(cand.path, text.encode("utf-8"), language, config.parse_timeout_s)
+        except ParseTimeout as exc:
+            return SkippedFile(cand.path, "parse_timeout", str(exc))
+        except (RecursionError, ValueError, UnicodeError) as exc:
+            # A grammar or extractor failure on one odd file must not stop the whole index.
+            return SkippedFile(cand.path, "parse_error", f"{type(exc).__name__}: {exc}")
+    chunks = chunk_file(cand.path, text, extract, config.chunk_max_tokens, count_tokens)
+    record = FileRecord(
+        path=cand.path, hash=_sha256(data), size=cand.size, mtime_ns=cand.mtime_ns, inode=cand.inode,
+        language=language, line_count=text.count("\n") + (1 if text and not text.endswith("\n") else 0),
+        chunk_ids=[c.id for c in chunks],
+    )
+    return _ParsedFile(record, extract, chunks, [tokenize_code(c.text) for c in chunks])
+
+
+_worker_count_tokens = None
+
+
+def _init_parse_worker(config: IndexConfig) -> None:
+    global _worker_count_tokens
+    from .chunks import estimate_tokens
+    from .embeddings import load_embedder
+
+    # An Ollama model has no local tokenizer (its count is an estimate), and probing it per worker is waste.
+    if config.embedding_model.startswith("ollama:"):
+        _worker_count_tokens = estimate_tokens
+    else:
+        _worker_count_tokens = load_embedder(config.embedding_model).count_tokens
+
+
+def _prepare_in_worker(job, config: IndexConfig) -> _ParsedFile | SkippedFile:
+    return _prepare_file(job[0], job[1], config, _worker_count_tokens)
+
+
+def _parse_in_workers(jobs, config: IndexConfig):
+    """Parse and chunk on every core; results come back in input order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    workers = min(os.cpu_count() or 1, 8)
+    # spawn, not fork: the parent may already hold chromadb's or torch's threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_parse_worker,
+                             initargs=(config,)) as pool:
+        yield from pool.map(partial(_prepare_in_worker, config=config), jobs, chunksize=8)
 
 
 def _noop_progress(stage: str, done: int, total: int) -> None:
@@ -122,7 +190,10 @@ class _Indexer:
                 self._repair_vectors(full=vector_repair == "full")
             changed, removed, skipped = self._scan()
             parsed = self._parse(changed, skipped)
-            self._embed_and_store(parsed, removed)
+            known = self.state.file_records()
+            # A file that was indexed but is now skipped (became binary, too large, ...) leaves the index.
+            removed = sorted(set(removed) | ({s.path for s in skipped} & set(known)))
+            self._embed_and_store(parsed, removed, known)
             self._finish(skipped, dirty=bool(parsed or removed or vector_repair))
         finally:
             if self._vectors is not None:
@@ -213,41 +284,27 @@ class _Indexer:
 
     # -- stage 2: parse and chunk ------------------------------------------------------------------
     def _parse(self, changed, skipped: list[SkippedFile]) -> list[_ParsedFile]:
-        from .chunks import chunk_file
-        from .extract import ParseTimeout, extract_file
-        from .languages import language_for_path
-
         started = time.perf_counter()
         parsed: list[_ParsedFile] = []
-        count_tokens = self.embedder.count_tokens if changed else None
-        for done, (cand, data) in enumerate(changed, 1):
-            text, skip = discovery.classify_content(cand.path, data, self.config)
-            if skip is not None:
-                skipped.append(skip)
-                continue
-            language = language_for_path(cand.path)
-            extract = None
-            if language is not None:
-                try:
-                    extract = extract_file(cand.path, text.encode("utf-8"), language, self.config.parse_timeout_s)
-                except ParseTimeout as exc:
-                    skipped.append(SkippedFile(cand.path, "parse_timeout", str(exc)))
-                    continue
-            chunks = chunk_file(cand.path, text, extract, self.config.chunk_max_tokens, count_tokens)
-            record = FileRecord(
-                path=cand.path, hash=_sha256(data), size=cand.size, mtime_ns=cand.mtime_ns, inode=cand.inode,
-                language=language, line_count=text.count("\n") + (1 if text and not text.endswith("\n") else 0),
-                chunk_ids=[c.id for c in chunks],
-            )
-            parsed.append(_ParsedFile(record, extract, chunks))
-            self.progress("parse", done, len(changed))
+        jobs = [(cand, data) for cand, data in changed]
+        total_bytes = sum(len(data) for _, data in jobs)
+        if total_bytes >= _PARALLEL_PARSE_MIN_BYTES and (os.cpu_count() or 1) > 1:
+            results = _parse_in_workers(jobs, self.config)
+        else:
+            count_tokens = self.embedder.count_tokens if jobs else None
+            results = (_prepare_file(cand, data, self.config, count_tokens) for cand, data in jobs)
+        for done, result in enumerate(results, 1):
+            if isinstance(result, SkippedFile):
+                skipped.append(result)
+            else:
+                parsed.append(result)
+            if done % 16 == 0 or done == len(jobs):
+                self.progress("parse", done, len(jobs))
         self.report.seconds["parse"] = round(time.perf_counter() - started, 3)
         return parsed
 
     # -- stage 3: embed, store vectors, then mark files done ---------------------------------------
-    def _embed_and_store(self, parsed: list[_ParsedFile], removed: list[str]) -> None:
-        from .lexical import tokenize_code
-
+    def _embed_and_store(self, parsed: list[_ParsedFile], removed: list[str], known: dict[str, FileRecord]) -> None:
         all_chunks = [c for p in parsed for c in p.chunks]
         vectors_by_hash = self.cache.get_many(self.embedder.name, (c.content_hash for c in all_chunks)) if all_chunks else {}
         missing = {c.content_hash: c.text for c in all_chunks if c.content_hash not in vectors_by_hash}
@@ -260,7 +317,6 @@ class _Indexer:
         self.report.seconds["embed"] = round(time.perf_counter() - started, 3)
 
         started = time.perf_counter()
-        known = self.state.file_records()
         # Commit in groups: each group's vectors are stored first, then its files are marked done.
         group_size = 64
         for start in range(0, len(parsed), group_size):
@@ -274,7 +330,7 @@ class _Indexer:
                 self._upsert(chunks, vectors_by_hash)
             with self.state.transaction():
                 for p in group:
-                    self.state.put_file(p.record, p.extract, p.chunks, [tokenize_code(c.text) for c in p.chunks])
+                    self.state.put_file(p.record, p.extract, p.chunks, p.chunk_tokens)
             self.progress("store", min(start + group_size, len(parsed)), len(parsed))
         if removed:
             gone = [i for path in removed for i in known[path].chunk_ids]

@@ -218,3 +218,80 @@ def test_index_rejects_a_bad_path_clearly(tmp_path, bad_path):
     result = run_assist("index", str(tmp_path / bad_path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "assist:" in result.stderr
+
+
+def test_content_problems_are_skipped_with_reasons_and_nothing_else_is_lost(tmp_path):
+    from indexer.config import IndexConfig
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "good.py").write_text("def kept():\n    return 1\n")
+    (repo / "broken.py").write_text("def fine():\n    return 2\n\ndef broken(:\n    pass\n\ndef also_fine():\n    return 3\n")
+    (repo / "nested.py").write_text("x = " + "(\n" * 150_000 + ")\n" * 150_000)
+    (repo / "blob.dat").write_bytes(b"header\x00\x01\x02")
+    (repo / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (repo / "bundle.js").write_text("var a=1;" * 400 + "\n")
+    (repo / "big.py").write_text("# filler\n" * 90_000)
+    config = IndexConfig(max_file_bytes=700_000, parse_timeout_s=0.05)
+    report = index_repository(repo, config)
+    assert report.files_skipped == {
+        "parse_timeout": 1, "binary": 1, "undecodable": 1, "minified": 1, "too_large": 1,
+    }
+    graph = load_graph(StateDir(repo).graph)
+    assert {"good.py::kept", "broken.py::fine", "broken.py::also_fine"} <= set(graph)
+    state = IndexState(StateDir(repo).index_db)
+    try:
+        reasons = {s.path: s.reason for s in state.skipped()}
+    finally:
+        state.close()
+    assert reasons == {"nested.py": "parse_timeout", "blob.dat": "binary", "latin1.txt": "undecodable",
+                       "bundle.js": "minified", "big.py": "too_large"}
+
+
+def test_an_extractor_failure_skips_that_file_only(tmp_path, monkeypatch):
+    import indexer.extract.python as python_extractor
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("def a():\n    return 1\n")
+    (repo / "b.js").write_text("function b() { return 2; }\n")
+    real = python_extractor.extract_python
+
+    def failing(path, source, tree):
+        if path == "a.py":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path, source, tree)
+
+    monkeypatch.setattr(python_extractor, "extract_python", failing)
+    report = index_repository(repo)
+    assert report.files_skipped == {"parse_error": 1}
+    assert "b.js::b" in load_graph(StateDir(repo).graph)
+
+
+def test_a_file_that_turns_binary_leaves_the_index(indexed_copy):
+    target = indexed_copy / "inventory" / "reports.py"
+    target.write_bytes(b"\x00\x01binary now")
+    report = index_repository(indexed_copy)
+    assert report.files_removed == 1 and report.files_skipped.get("binary") == 2
+    graph = load_graph(StateDir(indexed_copy).graph)
+    assert not [n for n in graph if n.startswith("inventory/reports.py")]
+    assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
+
+
+def test_parallel_parsing_gives_the_same_index_as_serial(indexed_sample, tmp_path, monkeypatch):
+    import indexer.pipeline as pipeline
+
+    serial = tmp_path / "serial"
+    parallel = tmp_path / "parallel"
+    for dest in (serial, parallel):
+        shutil.copytree(indexed_sample, dest, ignore=shutil.ignore_patterns(".assist"))
+        shutil.copytree(indexed_sample / ".assist", dest / ".assist")
+        StateDir(dest).remove_index()  # keep only the embedding cache: re-parse everything, embed nothing
+    index_repository(serial)
+    monkeypatch.setattr(pipeline, "_PARALLEL_PARSE_MIN_BYTES", 0)
+    report = index_repository(parallel)
+    assert report.chunks_embedded == 0
+    assert manifest_chunk_ids(parallel) == manifest_chunk_ids(serial)
+    g_serial, g_parallel = load_graph(StateDir(serial).graph), load_graph(StateDir(parallel).graph)
+    assert set(g_parallel.nodes) == set(g_serial.nodes)
+    assert set(g_parallel.edges(keys=True)) == set(g_serial.edges(keys=True))
