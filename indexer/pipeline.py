@@ -8,9 +8,7 @@ subprocess (chromadb can segfault on a truncated segment) and rebuilds it from t
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -21,7 +19,8 @@ from pathlib import Path
 from . import files as discovery
 from .config import IndexConfig
 from .lock import IndexLock
-from .model import FILE, MODULE, Chunk, FileExtract, SkippedFile
+from .model import FILE, MODULE, Chunk, SkippedFile
+from .prepare import ParsedFile, prepare_files, sha256_hex
 from .state_dir import StateDir
 from .store import SCHEMA_VERSION, EmbeddingCache, FileRecord, IndexState, StateCorrupt
 
@@ -50,80 +49,6 @@ class IndexReport:
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
-
-
-@dataclass
-class _ParsedFile:
-    record: FileRecord
-    extract: FileExtract | None
-    chunks: list[Chunk]
-    chunk_tokens: list[list[str]]  # lexical tokens per chunk
-
-
-# Below this much changed source, starting worker processes costs more than it saves.
-_PARALLEL_PARSE_MIN_BYTES = 4 * 1024 * 1024
-
-
-def _prepare_file(cand, data: bytes, config: IndexConfig, count_tokens) -> _ParsedFile | SkippedFile:
-    """Everything that happens to one changed file before embedding; runs in a worker for big jobs."""
-    from .chunks import chunk_file
-    from .extract import ParseTimeout, extract_file
-    from .languages import language_for_path
-    from .lexical import tokenize_code
-
-    text, skip = discovery.classify_content(cand.path, data, config)
-    if skip is not None:
-        return skip
-    language = language_for_path(cand.path)
-    extract = None
-    if language is not None:
-        try:
-            extract = extract_file(cand.path, text.encode("utf-8"), language, config.parse_timeout_s)
-        except ParseTimeout as exc:
-            return SkippedFile(cand.path, "parse_timeout", str(exc))
-        except (RecursionError, ValueError, UnicodeError) as exc:
-            # A grammar or extractor failure on one odd file must not stop the whole index.
-            return SkippedFile(cand.path, "parse_error", f"{type(exc).__name__}: {exc}")
-    chunks = chunk_file(cand.path, text, extract, config.chunk_max_tokens, count_tokens)
-    record = FileRecord(
-        path=cand.path, hash=_sha256(data), size=cand.size, mtime_ns=cand.mtime_ns, inode=cand.inode,
-        language=language, line_count=text.count("\n") + (1 if text and not text.endswith("\n") else 0),
-        chunk_ids=[c.id for c in chunks],
-    )
-    return _ParsedFile(record, extract, chunks, [tokenize_code(c.text) for c in chunks])
-
-
-_worker_count_tokens = None
-
-
-def _init_parse_worker(config: IndexConfig) -> None:
-    global _worker_count_tokens
-    from .chunks import estimate_tokens
-    from .embeddings import load_embedder
-
-    # An Ollama model has no local tokenizer (its count is an estimate), and probing it per worker is waste.
-    if config.embedding_model.startswith("ollama:"):
-        _worker_count_tokens = estimate_tokens
-    else:
-        _worker_count_tokens = load_embedder(config.embedding_model).count_tokens
-
-
-def _prepare_in_worker(job, config: IndexConfig) -> _ParsedFile | SkippedFile:
-    return _prepare_file(job[0], job[1], config, _worker_count_tokens)
-
-
-def _parse_in_workers(jobs, config: IndexConfig):
-    """Parse and chunk on every core; results come back in input order."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
-
-    workers = min(os.cpu_count() or 1, 8)
-    # spawn, not fork: the parent may already hold chromadb's or torch's threads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_parse_worker,
-                             initargs=(config,)) as pool:
-        yield from pool.map(partial(_prepare_in_worker, config=config), jobs, chunksize=8)
 
 
 def _noop_progress(stage: str, done: int, total: int) -> None:
@@ -270,7 +195,7 @@ class _Indexer:
                 except OSError as exc:
                     skipped.append(SkippedFile(cand.path, "unreadable", str(exc)))
                     continue
-                if rec and rec.hash == _sha256(data):
+                if rec and rec.hash == sha256_hex(data):
                     self.state.touch_file(cand.path, cand.size, cand.mtime_ns, cand.inode)
                 else:
                     changed.append((cand, data))
@@ -283,28 +208,21 @@ class _Indexer:
         return changed, removed, skipped
 
     # -- stage 2: parse and chunk ------------------------------------------------------------------
-    def _parse(self, changed, skipped: list[SkippedFile]) -> list[_ParsedFile]:
+    def _parse(self, changed, skipped: list[SkippedFile]) -> list[ParsedFile]:
         started = time.perf_counter()
-        parsed: list[_ParsedFile] = []
-        jobs = [(cand, data) for cand, data in changed]
-        total_bytes = sum(len(data) for _, data in jobs)
-        if total_bytes >= _PARALLEL_PARSE_MIN_BYTES and (os.cpu_count() or 1) > 1:
-            results = _parse_in_workers(jobs, self.config)
-        else:
-            count_tokens = self.embedder.count_tokens if jobs else None
-            results = (_prepare_file(cand, data, self.config, count_tokens) for cand, data in jobs)
-        for done, result in enumerate(results, 1):
+        parsed: list[ParsedFile] = []
+        for done, result in enumerate(prepare_files(changed, self.config, lambda: self.embedder.count_tokens), 1):
             if isinstance(result, SkippedFile):
                 skipped.append(result)
             else:
                 parsed.append(result)
-            if done % 16 == 0 or done == len(jobs):
-                self.progress("parse", done, len(jobs))
+            if done % 16 == 0 or done == len(changed):
+                self.progress("parse", done, len(changed))
         self.report.seconds["parse"] = round(time.perf_counter() - started, 3)
         return parsed
 
     # -- stage 3: embed, store vectors, then mark files done ---------------------------------------
-    def _embed_and_store(self, parsed: list[_ParsedFile], removed: list[str], known: dict[str, FileRecord]) -> None:
+    def _embed_and_store(self, parsed: list[ParsedFile], removed: list[str], known: dict[str, FileRecord]) -> None:
         all_chunks = [c for p in parsed for c in p.chunks]
         vectors_by_hash = self.cache.get_many(self.embedder.name, (c.content_hash for c in all_chunks)) if all_chunks else {}
         missing = {c.content_hash: c.text for c in all_chunks if c.content_hash not in vectors_by_hash}
@@ -467,8 +385,4 @@ class _Indexer:
             "edges": edge_counts(graph),
             "lines": self.state.counts()["lines"],
         }
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 

@@ -12,7 +12,6 @@ import tree_sitter
 
 from indexer.extract import extract_file
 from indexer.extract.generic import _query, resolve_import
-from indexer.languages import get_language
 from indexer.model import CLASS, FUNCTION, METHOD, FileExtract, Import
 
 FIXTURES = Path(__file__).parent / "fixtures" / "languages"

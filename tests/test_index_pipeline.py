@@ -279,7 +279,7 @@ def test_a_file_that_turns_binary_leaves_the_index(indexed_copy):
 
 
 def test_parallel_parsing_gives_the_same_index_as_serial(indexed_sample, tmp_path, monkeypatch):
-    import indexer.pipeline as pipeline
+    import indexer.prepare as prepare
 
     serial = tmp_path / "serial"
     parallel = tmp_path / "parallel"
@@ -288,7 +288,7 @@ def test_parallel_parsing_gives_the_same_index_as_serial(indexed_sample, tmp_pat
         shutil.copytree(indexed_sample / ".assist", dest / ".assist")
         StateDir(dest).remove_index()  # keep only the embedding cache: re-parse everything, embed nothing
     index_repository(serial)
-    monkeypatch.setattr(pipeline, "_PARALLEL_PARSE_MIN_BYTES", 0)
+    monkeypatch.setattr(prepare, "PARALLEL_PARSE_MIN_BYTES", 0)
     report = index_repository(parallel)
     assert report.chunks_embedded == 0
     assert manifest_chunk_ids(parallel) == manifest_chunk_ids(serial)
