@@ -1,0 +1,238 @@
+"""Which chat model to use, and where it is served.
+
+Sources, highest precedence first: command-line flags (``--model``, ``--base-url``); the environment
+(``ASSIST_MODEL``, ``ASSIST_BASE_URL``; the API key from ``ASSIST_API_KEY`` or ``OPENAI_API_KEY``); the
+repository's ``.assist/config.toml`` ``[model]`` table; its ``pyproject.toml`` ``[tool.assist.model]`` table;
+the defaults below. Example ``.assist/config.toml``::
+
+    [model]
+    model = "ollama:qwen2.5-coder:7b"   # or "openai:NAME" with base_url
+    context_window = 16384              # Ollama's num_ctx; for an OpenAI-compatible server, its -c
+    keep_alive = "30m"
+
+A base URL set next to a model of another provider is ignored: ``--model ollama:x`` does not inherit the
+``base_url`` a config file gave for its ``openai:`` model. With no base URL anywhere, Ollama's is
+``$OLLAMA_HOST`` or http://127.0.0.1:11434, an OpenAI-compatible server's http://127.0.0.1:8080/v1.
+Keep API keys in the environment rather than in a committed ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .providers.defaults import OLLAMA_MODEL as DEFAULT_OLLAMA_MODEL
+from .providers.defaults import OLLAMA_URL as DEFAULT_OLLAMA_URL
+from .providers.defaults import OPENAI_URL as DEFAULT_OPENAI_URL
+from .providers.types import ChatProvider
+
+PROVIDERS = ("ollama", "openai")
+REPO_CONFIG = Path(".assist") / "config.toml"
+
+
+class ConfigError(ValueError):
+    """A model setting that cannot be used; the message names where it came from."""
+
+
+@dataclass
+class ModelSettings:
+    provider: str = "ollama"
+    """"ollama" (native API, the default) or "openai" (any OpenAI-compatible server)."""
+    model: str = DEFAULT_OLLAMA_MODEL
+    """The model's name on the server; for "openai" an empty name means the server's first listed model."""
+    base_url: str = DEFAULT_OLLAMA_URL
+    """Where the server listens. Ollama: its root; OpenAI-compatible: the API root, usually ending in /v1."""
+    context_window: int | None = None
+    """Tokens per request (Ollama's num_ctx). None: Ollama min(model maximum, 16384); OpenAI what the server reports."""
+    api_key: str | None = None
+    """Bearer token for OpenAI-compatible servers that need one."""
+    temperature: float | None = None
+    """Sampling temperature; None leaves the server's default."""
+    timeout_s: float = 300.0
+    """Longest silence allowed from the server (connecting, first token, between tokens) before giving up."""
+    keep_alive: str = "30m"
+    """How long Ollama keeps the model loaded after a request."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Where each non-default setting came from: "--model", "ASSIST_MODEL", ".assist/config.toml", ..."""
+
+    @property
+    def spec(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """``ollama:qwen2.5-coder:7b`` -> ("ollama", "qwen2.5-coder:7b"); ``openai:NAME`` -> ("openai", "NAME");
+    a bare name (``qwen2.5-coder:7b``) is an Ollama model."""
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError("the model cannot be empty: use ollama:NAME or openai:NAME")
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in PROVIDERS:
+        if prefix == "ollama" and not rest:
+            raise ConfigError('"ollama:" needs a model name, e.g. ollama:qwen2.5-coder:7b')
+        return prefix, rest
+    return "ollama", spec
+
+
+def resolve_model_settings(
+    repo_root: Path | str | None,
+    flag_model: str | None = None,
+    flag_base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ModelSettings:
+    env = os.environ if env is None else env
+    layers: list[tuple[str, dict[str, Any]]] = []  # lowest precedence first
+    if repo_root is not None:
+        root = Path(repo_root)
+        layers.append(("pyproject.toml", _pyproject_table(root / "pyproject.toml")))
+        layers.append((str(REPO_CONFIG), _config_table(root / REPO_CONFIG)))
+    layers.append(("environment", {k: v for k, v in (("model", env.get("ASSIST_MODEL")),
+                                                       ("base_url", env.get("ASSIST_BASE_URL"))) if v}))
+    layers.append(("flags", {k: v for k, v in (("model", flag_model), ("base_url", flag_base_url)) if v}))
+
+    settings = ModelSettings()
+    for source, table in layers:
+        for key, value in table.items():
+            if key != "base_url":
+                setattr(settings, key, value)
+                settings.sources[key] = _source_name(source, key)
+    if "model" in settings.sources:
+        settings.provider, settings.model = parse_model_spec(str(settings.model))
+    settings.base_url = _choose_base_url(settings, layers, env)
+
+    env_key = next((env[name] for name in ("ASSIST_API_KEY", "OPENAI_API_KEY") if env.get(name)), None)
+    if env_key:
+        settings.api_key = env_key
+        settings.sources["api_key"] = "ASSIST_API_KEY" if env.get("ASSIST_API_KEY") else "OPENAI_API_KEY"
+    return settings
+
+
+def open_provider(settings: ModelSettings) -> ChatProvider:
+    """Connect to the configured server; raises a ``ProviderError`` that says what to do when it cannot."""
+    if settings.provider == "ollama":
+        from .providers.ollama import OllamaProvider
+
+        return OllamaProvider(
+            settings.model,
+            base_url=settings.base_url,
+            context_window=settings.context_window,
+            keep_alive=settings.keep_alive,
+            temperature=settings.temperature,
+            timeout_s=settings.timeout_s,
+        )
+    if settings.provider == "openai":
+        from .providers.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider(
+            settings.model or None,
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            context_window=settings.context_window,
+            temperature=settings.temperature,
+            timeout_s=settings.timeout_s,
+        )
+    raise ConfigError(f"unknown model provider {settings.provider!r}: use one of {', '.join(PROVIDERS)}")
+
+
+# -- sources ---------------------------------------------------------------------------------------------------
+
+_KEYS: dict[str, tuple[type, ...]] = {
+    "model": (str,),
+    "base_url": (str,),
+    "context_window": (int,),
+    "api_key": (str,),
+    "temperature": (int, float),
+    "timeout_s": (int, float),
+    "keep_alive": (str,),
+}
+_ALIASES = {"num_ctx": "context_window"}
+
+
+def _config_table(path: Path) -> dict[str, Any]:
+    return _validated(_read_toml(path).get("model", {}), f"{path} [model]")
+
+
+def _pyproject_table(path: Path) -> dict[str, Any]:
+    table = _read_toml(path).get("tool", {}).get("assist", {}).get("model", {})
+    return _validated(table, f"{path} [tool.assist.model]")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def _validated(table: Any, where: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    result: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = _ALIASES.get(raw_key, raw_key)
+        if key not in _KEYS:
+            raise ConfigError(f"{where}: unknown setting {raw_key!r}; known: {', '.join([*_KEYS, *_ALIASES])}")
+        kinds = _KEYS[key]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise ConfigError(f"{where}: {raw_key} must be {' or '.join(k.__name__ for k in kinds)}, not {value!r}")
+        if key == "context_window" and value <= 0:
+            raise ConfigError(f"{where}: {raw_key} must be a positive number of tokens, not {value}")
+        result[key] = float(value) if key in ("temperature", "timeout_s") else value
+    return result
+
+
+def _source_name(source: str, key: str) -> str:
+    if source == "environment":
+        return {"model": "ASSIST_MODEL", "base_url": "ASSIST_BASE_URL"}[key]
+    if source == "flags":
+        return {"model": "--model", "base_url": "--base-url"}[key]
+    return source
+
+
+def _choose_base_url(settings: ModelSettings, layers: list[tuple[str, dict[str, Any]]], env: Mapping[str, str]) -> str:
+    for source, table in reversed(layers):
+        url = table.get("base_url")
+        if not url:
+            continue
+        # A URL given together with a model of another provider belongs to that model, not to ours.
+        if "model" in table and parse_model_spec(str(table["model"]))[0] != settings.provider:
+            continue
+        settings.sources["base_url"] = _source_name(source, "base_url")
+        return _checked_url(url, settings.sources["base_url"])
+    if settings.provider == "ollama":
+        host = env.get("OLLAMA_HOST")
+        if host:
+            settings.sources["base_url"] = "OLLAMA_HOST"
+            return _ollama_host_url(host)
+        return DEFAULT_OLLAMA_URL
+    return DEFAULT_OPENAI_URL
+
+
+def _checked_url(url: str, source: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"base URL from {source} must look like http://127.0.0.1:11434, not {url!r}")
+    return url.strip().rstrip("/")
+
+
+def _ollama_host_url(host: str) -> str:
+    """OLLAMA_HOST as Ollama itself reads it: scheme and port optional; a listen-all address means this machine."""
+    host = host.strip()
+    if "://" not in host:
+        host = f"http://{host}"
+    parts = urlsplit(host)
+    hostname = parts.hostname or "127.0.0.1"
+    if hostname in ("0.0.0.0", "::"):
+        hostname = "127.0.0.1"
+    if ":" in hostname:
+        hostname = f"[{hostname}]"
+    port = parts.port or (443 if parts.scheme == "https" else 11434)
+    return f"{parts.scheme}://{hostname}:{port}{parts.path.rstrip('/')}"

@@ -1,0 +1,35 @@
+"""Model providers: one small interface (``ChatProvider``) over Ollama's native API and OpenAI-compatible servers.
+
+Providers turn messages into replies and know nothing of repositories or retrieval. Choose and open one with
+``assistant.config.resolve_model_settings`` and ``assistant.config.open_provider``.
+"""
+
+from .errors import (
+    ContextWindowTooSmall,
+    ModelNotFound,
+    ProviderError,
+    ProviderRequestError,
+    ProviderTimeout,
+    ServerUnavailable,
+    StreamInterrupted,
+)
+from .types import ChatProvider, Completed, Message, ModelInfo, StreamEvent, TextDelta, Usage, as_messages, collect
+
+__all__ = [
+    "ChatProvider",
+    "Completed",
+    "ContextWindowTooSmall",
+    "Message",
+    "ModelInfo",
+    "ModelNotFound",
+    "ProviderError",
+    "ProviderRequestError",
+    "ProviderTimeout",
+    "ServerUnavailable",
+    "StreamEvent",
+    "StreamInterrupted",
+    "TextDelta",
+    "Usage",
+    "as_messages",
+    "collect",
+]
