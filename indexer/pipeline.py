@@ -55,6 +55,13 @@ def _noop_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
+def _prefetch_module(name: str) -> None:
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(name,), daemon=True).start()
+
+
 def index_repository(
     root: Path,
     config: IndexConfig | None = None,
@@ -114,6 +121,8 @@ class _Indexer:
             if vector_repair:
                 self._repair_vectors(full=vector_repair == "full")
             changed, removed, skipped = self._scan()
+            if changed or removed:
+                _prefetch_module("chromadb")  # ~1 s of import overlaps parsing and embedding
             parsed = self._parse(changed, skipped)
             known = self.state.file_records()
             # A file that was indexed but is now skipped (became binary, too large, ...) leaves the index.

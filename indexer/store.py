@@ -51,14 +51,16 @@ CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL, detail TEXT NOT NULL);
 """
 
+# A rowid table: WITHOUT ROWID stores 1.5 KB vectors in overflow pages at ~3x the space.
 _CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     model TEXT NOT NULL,
     content_hash TEXT NOT NULL,
     vector BLOB NOT NULL,
-    PRIMARY KEY (model, content_hash)
-) WITHOUT ROWID;
+    UNIQUE (model, content_hash)
+);
 """
+_CACHE_LAYOUT = 2
 
 
 class StateCorrupt(Exception):
@@ -222,7 +224,11 @@ class EmbeddingCache:
 
     def __init__(self, path: Path):
         self.path = path
-        self.conn = _connect(path, _CACHE_SCHEMA)
+        self.conn = _connect(path, "")
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] != _CACHE_LAYOUT:
+            # An older layout: vectors are derived data, start the cache afresh.
+            self.conn.executescript(f"DROP TABLE IF EXISTS vectors; PRAGMA user_version={_CACHE_LAYOUT};")
+        self.conn.executescript(_CACHE_SCHEMA)
 
     def close(self) -> None:
         self.conn.close()
