@@ -8,6 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 _STAGE_LABELS = {
     "files": "Scanning files",
     "parse": "Parsing",
+    "model": "Loading model",
     "embed": "Embedding chunks",
     "store": "Storing vectors",
     "graph": "Building graph",

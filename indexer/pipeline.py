@@ -25,7 +25,7 @@ from .state_dir import StateDir
 from .store import SCHEMA_VERSION, EmbeddingCache, FileRecord, IndexState, StateCorrupt
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as (stage, done, total); stages: "files", "parse", "embed", "store", "graph", "lexical"."""
+"""Called as (stage, done, total); stages: "files", "parse", "model", "embed", "store", "graph", "lexical"."""
 
 # Bumped when chunking or extraction changes what ends up in the index.
 PIPELINE_VERSION = "1"
@@ -273,13 +273,16 @@ class _Indexer:
     def _load_model(self) -> None:
         """Timed on its own: model load (torch import included) is reported apart from embedding."""
         started = time.perf_counter()
+        self.progress("model", 0, 1)
         self.embedder.load()
+        self.progress("model", 1, 1)
         self.report.seconds["model_load"] = round(time.perf_counter() - started, 3)
 
     def _embed_missing(self, missing: dict[str, str], vectors_by_hash: dict) -> None:
         # Longest first across the whole run so every batch holds texts of similar length (less padding).
         ordered = sorted(missing.items(), key=lambda item: len(item[1]), reverse=True)
-        group = max(self.config.embed_batch_size * 8, 64)
+        # Small groups: a finer progress bar, and less work lost to a kill; still whole model batches.
+        group = self.config.embed_batch_size * 2
         self.progress("embed", 0, len(ordered))
         for start in range(0, len(ordered), group):
             batch = ordered[start : start + group]
