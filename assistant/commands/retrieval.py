@@ -1,0 +1,279 @@
+"""`assist search`, `assist context` and `assist graph ...`: the retriever on the command line.
+
+Only typer is imported here; the retriever (networkx, bm25s) and the embedding model (torch) load inside
+the commands, so `assist --help` and `assist search --help` stay instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from indexer.retrieval import Retriever
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class SearchKind(str, Enum):
+    symbol = "symbol"
+    file = "file"
+
+
+class ExportFormat(str, Enum):
+    json = "json"
+    graphml = "graphml"
+    dot = "dot"
+
+
+QueryArg = Annotated[str, typer.Argument(help="What to look for: a question, an issue, a stack trace or names. '-' reads stdin.")]
+SymbolArg = Annotated[str, typer.Argument(help="A qualified name (pkg/mod.py::Class.method), Class.method, mod.func, a bare name or a file path.")]
+RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to search.", show_default="current directory")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for scripts.")]
+NoVectorsOpt = Annotated[bool, typer.Option("--no-vectors", help="Skip the embedding model (faster start; lexical, names and graph only).")]
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    typer.echo(f"assist: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _read_query(query: str) -> str:
+    text = sys.stdin.read() if query == "-" else query
+    if not text.strip():
+        _fail("the query is empty", EXIT_USAGE)
+    return text
+
+
+def _open(path: Path, use_vectors: bool = True) -> Retriever:
+    from indexer.retrieval import RetrievalError, Retriever
+
+    if not path.exists():
+        _fail(f"{path} does not exist", EXIT_USAGE)
+    if not path.is_dir():
+        _fail(f"{path} is not a directory", EXIT_USAGE)
+    try:
+        return Retriever(path, use_vectors=use_vectors)
+    except RetrievalError as exc:
+        _fail(str(exc))
+
+
+def _console():
+    from rich.console import Console
+
+    # Piped output keeps long paths on one line instead of wrapping them at 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+# ------------------------------------------------------------------------------------- search
+
+
+def search_command(
+    query: QueryArg,
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many results.")] = 10,
+    kind: Annotated[SearchKind, typer.Option("--kind", help="Rank symbols or whole files.")] = SearchKind.symbol,
+    path: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+    no_vectors: NoVectorsOpt = False,
+) -> None:
+    """Rank the code that answers QUERY: symbols (or files) with scores and the signals that found them."""
+    from indexer.retrieval import RetrievalError
+
+    text = _read_query(query)
+    retriever = _open(path, use_vectors=not no_vectors)
+    try:
+        hits = retriever.search(text, top=top, kind=kind.value)
+    except RetrievalError as exc:
+        _fail(str(exc))
+    finally:
+        retriever.close()
+    if as_json:
+        typer.echo(json.dumps([hit.to_json() for hit in hits], indent=2))
+        return
+    if not hits:
+        typer.echo("no results", err=True)
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("#", "score", "location", "symbol", "why"):
+        table.add_column(column, overflow="fold")
+    for rank, hit in enumerate(hits, 1):
+        location = f"{hit.path}:{hit.start_line}-{hit.end_line}" if hit.start_line else hit.path
+        why = ", ".join(hit.why.signals) + (" (changed since indexing)" if hit.why.stale else "")
+        if hit.why.path_text():
+            why += f"\n[dim]{hit.why.path_text()}[/dim]"
+        table.add_row(str(rank), f"{hit.score:.2f}", location, hit.symbol.partition("::")[2] if hit.symbol else "", why)
+    _console().print(table)
+
+
+# ------------------------------------------------------------------------------------ context
+
+
+def context_command(
+    query: QueryArg,
+    budget: Annotated[int, typer.Option("--budget", "-b", min=0, help="Token budget of the pack.")] = 8000,
+    path: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+    no_vectors: NoVectorsOpt = False,
+) -> None:
+    """Pack the best code for QUERY into a token budget, exactly as a model would receive it."""
+    from indexer.retrieval import RetrievalError
+
+    text = _read_query(query)
+    retriever = _open(path, use_vectors=not no_vectors)
+    try:
+        pack = retriever.context(text, budget_tokens=budget)
+    except RetrievalError as exc:
+        _fail(str(exc))
+    finally:
+        retriever.close()
+    if as_json:
+        typer.echo(json.dumps(pack.to_json(), indent=2))
+        return
+    if pack.text:
+        typer.echo(pack.text)
+    typer.echo(f"assist: {len(pack.items)} items, {pack.total_tokens}/{pack.budget} tokens", err=True)
+    for note in pack.notes:
+        typer.echo(f"assist: {note}", err=True)
+
+
+# -------------------------------------------------------------------------------------- graph
+
+graph_app = typer.Typer(
+    help="Explore the code graph: callers, callees, tests, a node's neighbourhood, or export it all.",
+    no_args_is_help=True,
+)
+
+
+def _resolve(retriever: Retriever, name: str) -> str:
+    from indexer.retrieval import AmbiguousSymbol, UnknownSymbol
+
+    try:
+        return retriever.resolve(name)
+    except (AmbiguousSymbol, UnknownSymbol) as exc:
+        _fail(str(exc))
+
+
+def _neighbour_command(name: str, path: Path, as_json: bool, what: str) -> None:
+    from indexer.retrieval import navigate
+
+    retriever = _open(path, use_vectors=False)
+    try:
+        node = _resolve(retriever, name)
+        finder = {"callers": navigate.callers, "callees": navigate.callees, "tests": navigate.tests_for}[what]
+        found = finder(retriever.graph, node)
+    finally:
+        retriever.close()
+    if as_json:
+        typer.echo(json.dumps({"node": node, what: [n.to_json() for n in found]}, indent=2))
+        return
+    if not found:
+        typer.echo(f"no {what} of {node} in the graph", err=True)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{what} of {node}", show_edge=False, pad_edge=False)
+    for column in ("node", "location", "line" if what != "tests" else "via"):
+        table.add_column(column, overflow="fold")
+    for n in found:
+        location = f"{n.path}:{n.start_line}-{n.end_line}" if n.start_line else (n.path or "")
+        third = str(n.line or "") if what != "tests" else (n.detail or "")
+        table.add_row(n.node, location, third)
+    _console().print(table)
+
+
+@graph_app.command("callers")
+def graph_callers(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Who calls SYMBOL."""
+    _neighbour_command(symbol, path, as_json, "callers")
+
+
+@graph_app.command("callees")
+def graph_callees(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """What SYMBOL calls."""
+    _neighbour_command(symbol, path, as_json, "callees")
+
+
+@graph_app.command("tests")
+def graph_tests(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Tests that exercise SYMBOL (calling it, or importing its file)."""
+    _neighbour_command(symbol, path, as_json, "tests")
+
+
+@graph_app.command("show")
+def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """The neighbourhood of a SYMBOL or FILE: what it contains, calls, is called by, inherits, imports, tests."""
+    from indexer.retrieval import navigate
+
+    retriever = _open(path, use_vectors=False)
+    try:
+        node = _resolve(retriever, symbol)
+        hood = navigate.neighbourhood(retriever.graph, node)
+    finally:
+        retriever.close()
+    if as_json:
+        typer.echo(json.dumps(hood.to_json(), indent=2))
+        return
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    data = hood.data
+    span = f":{data['start_line']}-{data['end_line']}" if data.get("start_line") else ""
+    title = f"[bold]{escape(node)}[/bold] ({data.get('kind')}, {escape(str(data.get('path')))}{span})"
+    tree = Tree(title)
+    if data.get("signature"):
+        tree.add(f"[cyan]{escape(data['signature'])}[/cyan]")
+    if data.get("docstring"):
+        tree.add(f"[dim]{escape(data['docstring'].strip().splitlines()[0])}[/dim]")
+    if hood.parent:
+        tree.add(f"in {escape(hood.parent)}")
+    labels = {
+        "contains": "contains", "calls": "calls →", "called_by": "called by ←", "bases": "inherits from",
+        "subclasses": "inherited by", "imports": "imports", "imported_by": "imported by", "tests": "tested by",
+    }
+    for section in navigate.Neighbourhood.SECTIONS:
+        found = getattr(hood, section)
+        if not found:
+            continue
+        branch = tree.add(f"[bold]{labels[section]}[/bold] ({len(found)})")
+        for n in found[:50]:
+            where = f" line {n.line}" if n.line else ""
+            branch.add(f"{escape(n.node)} [dim]{n.kind}{where}[/dim]")
+        if len(found) > 50:
+            branch.add(f"… {len(found) - 50} more")
+    unresolved = data.get("unresolved_calls") or []
+    if unresolved:
+        tree.add(f"[dim]unresolved calls: {escape(', '.join(unresolved[:20]))}[/dim]")
+    _console().print(tree)
+
+
+@graph_app.command("export")
+def graph_export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = ExportFormat.json,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    path: RepoOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Export the whole code graph as node-link JSON, GraphML or Graphviz DOT."""
+    from indexer.retrieval import navigate
+
+    retriever = _open(path, use_vectors=False)
+    try:
+        graph = retriever.graph
+        text = navigate.export_graph(graph, ExportFormat.json.value if as_json else fmt.value)
+    finally:
+        retriever.close()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from indexer.state_dir import atomic_write_bytes
+
+    atomic_write_bytes(output, text.encode("utf-8"))
+    typer.echo(f"assist: wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {output}", err=True)

@@ -1,0 +1,222 @@
+"""The retriever: from any query (question, issue, stack trace, names) to ranked code and packed context.
+
+    retriever = Retriever("path/to/repo")
+    hits = retriever.search("why is the shipping fee charged twice?", top=10)
+    pack = retriever.context(traceback_text, budget_tokens=6000)
+    prompt_part = pack.text
+
+One Retriever keeps the index open and cached (graph, BM25, name indexes, the walk's matrix, the
+embedder); it notices a finished re-index and reloads. It is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model import FILE
+from .config import RetrievalConfig
+from .errors import (
+    AmbiguousSymbol,
+    IndexMissing,
+    IndexUnreadable,
+    RetrievalError,
+    UnknownSymbol,
+)
+from .pack import Pack, Packer, PackItem
+from .query import ParsedQuery, parse_query
+from .rank import Evidence, RankedNode, Ranker, Ranking, Why
+from .reader import IndexReader
+
+__all__ = [
+    "AmbiguousSymbol",
+    "Evidence",
+    "Hit",
+    "IndexMissing",
+    "IndexUnreadable",
+    "Pack",
+    "PackItem",
+    "ParsedQuery",
+    "Ranking",
+    "RetrievalConfig",
+    "RetrievalError",
+    "Retriever",
+    "UnknownSymbol",
+    "Why",
+    "parse_query",
+]
+
+CountTokens = Callable[[str], int]
+DEFAULT_BUDGET = 8000
+
+
+@dataclass
+class Hit:
+    """One search result: a symbol (or a file-level item) with its span, score and reasons."""
+
+    path: str
+    symbol: str | None
+    kind: str
+    start_line: int | None
+    end_line: int | None
+    score: float
+    why: Why
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "score": round(self.score, 4),
+            "why": self.why.to_json(),
+        }
+
+
+class Retriever:
+    def __init__(self, root: Path | str = ".", config: RetrievalConfig | None = None, *, use_vectors: bool = True):
+        """Open the index under ``root``. Raises IndexMissing / IndexUnreadable (messages say how to fix)."""
+        self.reader = IndexReader(root)
+        self.config = config or RetrievalConfig()
+        self.use_vectors = use_vectors
+        self._ranker = Ranker(self.reader, self.config)
+        self._lock = threading.RLock()
+
+    @property
+    def root(self) -> Path:
+        return self.reader.root
+
+    @property
+    def graph(self):
+        return self.reader.graph
+
+    def set_config(self, config: RetrievalConfig) -> None:
+        with self._lock:
+            self.config = config
+            self._ranker.config = config
+
+    def warm(self) -> None:
+        """Load what the first query would otherwise pay for: the embedding model, the vector store and
+        the graph walk. Call it at start-up in long-lived processes."""
+        with self._lock:
+            self._ranker.walk()
+            if self.use_vectors and self.reader.embedder is not None:
+                self.rank("warm up")
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __enter__(self) -> Retriever:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------- queries
+
+    def rank(self, query: str) -> Ranking:
+        """Everything the ranker knows about a query: all ranked items with scores and evidence."""
+        with self._lock:
+            self.reader.refresh()
+            return self._ranker.rank(query, use_vectors=self.use_vectors)
+
+    def search(self, query: str, top: int = 10, kind: str = "symbol") -> list[Hit]:
+        """The ``top`` best symbols (``kind="symbol"``; file-level items have ``symbol=None``) or files
+        (``kind="file"``), best first. Items in files deleted since indexing are left out."""
+        if kind not in ("symbol", "file"):
+            raise ValueError(f"kind must be 'symbol' or 'file', not {kind!r}")
+        with self._lock:
+            ranking = self.rank(query)
+            if kind == "file":
+                return self._file_hits(ranking, top)
+            hits: list[Hit] = []
+            for node in ranking.nodes:
+                if len(hits) >= top:
+                    break
+                stale = self.reader.sources.is_stale(node.path)
+                if stale is None:
+                    continue
+                self._ranker.explain_path(ranking, node)
+                node.why.stale = stale
+                start, end = self._span(node, stale)
+                hits.append(Hit(node.path, node.symbol, node.kind, start, end, node.score, node.why))
+            return hits
+
+    def context(self, query: str, budget_tokens: int = DEFAULT_BUDGET, count_tokens: CountTokens | None = None) -> Pack:
+        """The best code for ``query`` packed into ``budget_tokens``, counted with ``count_tokens``
+        (default: the index's embedding-model tokenizer; pass a chat model's to count for that model)."""
+        with self._lock:
+            ranking = self.rank(query)
+            for node in ranking.nodes[: self.config.pack_candidates]:
+                self._ranker.explain_path(ranking, node)
+            counter = count_tokens or self.count_tokens
+            return Packer(self.reader, self.config, counter).pack(ranking, budget_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        """The default token counter: the index's embedding model tokenizer (a size estimate if unavailable)."""
+        embedder = self.reader.embedder
+        if embedder is not None:
+            return embedder.count_tokens(text)
+        from ..chunks import estimate_tokens
+
+        return estimate_tokens(text)
+
+    def resolve(self, name: str) -> str:
+        """The one node a user-typed symbol or file name means. Raises UnknownSymbol (with close matches)
+        or AmbiguousSymbol (with the candidates)."""
+        with self._lock:
+            self.reader.refresh()
+            found = self.reader.names.resolve(name)
+            if not found:
+                raise UnknownSymbol(name, self.reader.names.suggestions(name))
+            if len(found) > 1:
+                raise AmbiguousSymbol(name, found)
+            return found[0]
+
+    # ------------------------------------------------------------------------------- helpers
+
+    def _span(self, node: RankedNode, stale: bool) -> tuple[int | None, int | None]:
+        if stale and node.kind != FILE:
+            # Lines as the file is now: the index's lines would point into the wrong code.
+            source = self.reader.sources.get(node.path)
+            symbol = self.reader.sources.fresh_symbols(source).get(node.node) if source is not None else None
+            if symbol is not None:
+                return symbol.start_line, symbol.end_line
+            node.why.notes.append("no longer found in the current file; lines are from the index")
+        if node.kind == FILE:
+            chunk = self.reader.chunks.get(node.chunk) if node.chunk else None
+            if chunk is not None and chunk.kind != "module":
+                return chunk.start_line, chunk.end_line
+            record = self.reader.files.get(node.path)
+            return 1, record.line_count if record else None
+        return node.start_line, node.end_line
+
+    def _file_hits(self, ranking: Ranking, top: int) -> list[Hit]:
+        by_file: dict[str, list[RankedNode]] = {}
+        for node in ranking.nodes:
+            by_file.setdefault(node.path, []).append(node)
+        extra = self.config.file_rollup_extra
+        scored = []
+        for path, nodes in by_file.items():
+            nodes.sort(key=lambda n: -n.score)
+            score = nodes[0].score + extra * sum(n.score for n in nodes[1:3])
+            scored.append((score, path, nodes))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        hits: list[Hit] = []
+        for score, path, nodes in scored:
+            if len(hits) >= top:
+                break
+            stale = self.reader.sources.is_stale(path)
+            if stale is None:
+                continue
+            best = nodes[0]
+            self._ranker.explain_path(ranking, best)
+            why = Why(score=score, evidence=list(best.why.evidence), path=list(best.why.path),
+                      path_end=best.why.path_end, stale=stale,
+                      notes=["best symbols: " + ", ".join(n.node for n in nodes[:3])])
+            record = self.reader.files.get(path)
+            hits.append(Hit(path, None, FILE, 1, record.line_count if record else None, score, why))
+        return hits

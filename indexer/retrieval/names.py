@@ -1,0 +1,183 @@
+"""Name lookups over the code graph: bare names, dotted names and file paths to node ids.
+
+Built once when an index is opened, so that matching a query's names costs a few dict lookups instead
+of a pass over every node.
+"""
+
+from __future__ import annotations
+
+import difflib
+from bisect import bisect_right
+from collections.abc import Iterable
+
+import networkx as nx
+
+from ..model import FILE, MODULE, split_qualified_name
+
+_SYMBOL_KINDS = frozenset({"class", "function", "method"})
+
+
+class NameIndex:
+    def __init__(self, graph: nx.MultiDiGraph):
+        self.graph = graph
+        self.by_name: dict[str, list[str]] = {}  # bare name -> qnames
+        self.by_dotted: dict[str, list[str]] = {}  # "Class.method", "mod.Class.method", "pkg.mod.func" -> qnames
+        self.files_by_basename: dict[str, list[str]] = {}
+        self.files_by_module: dict[str, list[str]] = {}  # "pkg.mod", "mod" (only with a dot-free root) -> paths
+        self._spans: dict[str, list[tuple[int, int, str]]] = {}  # path -> (start, end, qname), by start line
+        self.directories: set[str] = set()
+        self.test_nodes: set[str] = set()  # test files and every symbol in them
+        module_of: dict[str, str] = {}
+        for node, data in graph.nodes(data=True):
+            kind = data.get("kind")
+            if kind == FILE:
+                if data.get("is_test"):
+                    self.test_nodes.add(node)
+                self.files_by_basename.setdefault(node.rpartition("/")[2], []).append(node)
+                module = data.get("module") or _module_from_path(node)
+                module_of[node] = module
+                parts = module.split(".")
+                for cut in range(len(parts) - 1):
+                    self.files_by_module.setdefault(".".join(parts[cut:]), []).append(node)
+                if len(parts) == 1:
+                    self.files_by_module.setdefault(module, []).append(node)
+            elif kind == MODULE:
+                self.directories.add(node)
+        for node, data in graph.nodes(data=True):
+            if data.get("kind") not in _SYMBOL_KINDS:
+                continue
+            path, dotted = split_qualified_name(node)
+            if path in self.test_nodes:
+                self.test_nodes.add(node)
+            self.by_name.setdefault(data.get("name") or dotted.rpartition(".")[2], []).append(node)
+            parts = [*module_of.get(path, "").split("."), *dotted.split(".")]
+            parts = [p for p in parts if p]
+            # Every suffix that keeps at least two components: "Class.method", "mod.Class.method", ...
+            for cut in range(len(parts) - 1):
+                if len(parts) - cut >= 2:
+                    self.by_dotted.setdefault(".".join(parts[cut:]), []).append(node)
+            if data.get("start_line") is not None:
+                self._spans.setdefault(path, []).append((int(data["start_line"]), int(data["end_line"]), node))
+        for spans in self._spans.values():
+            spans.sort()
+        for table in (self.by_name, self.by_dotted):
+            for nodes in table.values():
+                if len(nodes) > 1:
+                    nodes.sort(key=lambda n: (bool(graph.nodes[n].get("is_test")), n))
+
+    # -------------------------------------------------------------------------------- symbols
+
+    def symbols_named(self, name: str) -> list[str]:
+        return self.by_name.get(name, [])
+
+    def symbols_dotted(self, dotted: str) -> list[str]:
+        return self.by_dotted.get(dotted, [])
+
+    def symbol_at(self, path: str, line: int) -> str | None:
+        """The innermost symbol of ``path`` whose span contains ``line``."""
+        spans = self._spans.get(path)
+        if not spans:
+            return None
+        best: tuple[int, int, str] | None = None
+        # Spans are sorted by start; only those starting at or before the line can contain it.
+        for start, end, qname in spans[: bisect_right(spans, (line, float("inf"), ""))]:
+            if start <= line <= end and (best is None or (start, -end) >= (best[0], -best[1])):
+                best = (start, end, qname)
+        return best[2] if best else None
+
+    def symbols_in(self, path: str) -> list[tuple[int, int, str]]:
+        return self._spans.get(path, [])
+
+    # ---------------------------------------------------------------------------------- files
+
+    def files_matching(self, written: str) -> list[str]:
+        """Repository files that a path written elsewhere (absolute, from another machine, or partial)
+        names: matched by the longest common suffix of path components."""
+        parts = [p for p in written.replace("\\", "/").split("/") if p and p != "."]
+        if not parts:
+            return []
+        if "/".join(parts) in self.graph and self.graph.nodes["/".join(parts)].get("kind") == FILE:
+            return ["/".join(parts)]
+        best: list[str] = []
+        best_common = 0
+        for candidate in self.files_by_basename.get(parts[-1], ()):
+            candidate_parts = candidate.split("/")
+            common = _common_suffix(parts, candidate_parts)
+            # Accept: the whole repository path ends the written path (an absolute path from another
+            # machine), the whole written path ends the repository path (a partial path), or at least two
+            # components agree (an installed copy of the same package).
+            if not (common == len(candidate_parts) or common == len(parts) or common >= 2):
+                continue
+            if common > best_common:
+                best, best_common = [candidate], common
+            elif common == best_common:
+                best.append(candidate)
+        return sorted(best)
+
+    def module_files(self, dotted: str) -> list[str]:
+        return self.files_by_module.get(dotted, [])
+
+    # ------------------------------------------------------------------------------ resolving
+
+    def resolve(self, text: str) -> list[str]:
+        """Node ids that a user-typed symbol or file name refers to: an exact node id, a file path (or
+        its suffix), ``pkg.mod.func``, ``Class.method``, ``mod.func`` or a bare name. Several ids mean
+        the name is ambiguous; none means it is unknown."""
+        text = text.strip()
+        if not text:
+            return []
+        if text in self.graph:
+            return [text]
+        if "::" in text:
+            path, _, dotted = text.partition("::")
+            files = self.files_matching(path)
+            found = [f"{f}::{dotted}" for f in files if f"{f}::{dotted}" in self.graph]
+            if found:
+                return found
+            text = dotted
+        if "/" in text or "\\" in text:
+            return self.files_matching(text)
+        dotted = text.replace("::", ".").replace("#", ".").removesuffix("()")
+        found = self.symbols_dotted(dotted) if "." in dotted else self.symbols_named(dotted)
+        if found:
+            return list(found)
+        module_files = self.module_files(dotted)
+        if module_files:
+            return list(module_files)
+        return self.files_matching(text) if "." in text else []
+
+    def suggestions(self, text: str, limit: int = 5) -> list[str]:
+        """Close matches for an unknown name, as node ids."""
+        text = text.strip()
+        if "/" in text:
+            vocabulary: Iterable[str] = [n for n, k in self.graph.nodes(data="kind") if k == FILE]
+            return difflib.get_close_matches(text, list(vocabulary), n=limit, cutoff=0.5)
+        key = text.replace("::", ".").removesuffix("()")
+        table = self.by_dotted if "." in key else self.by_name
+        close = difflib.get_close_matches(key, list(table), n=limit, cutoff=0.6)
+        found: list[str] = []
+        for name in close:
+            for node in table[name]:
+                if node not in found:
+                    found.append(node)
+        if not close and "." not in key:
+            close_files = difflib.get_close_matches(key, list(self.files_by_basename), n=limit, cutoff=0.6)
+            found = [p for name in close_files for p in self.files_by_basename[name]]
+        return found[:limit]
+
+
+def _module_from_path(path: str) -> str:
+    stem = path.rpartition(".")[0] if "." in path.rpartition("/")[2] else path
+    parts = [p for p in stem.split("/") if p]
+    if parts and parts[-1] in ("__init__", "index", "mod"):
+        parts = parts[:-1] or parts
+    return ".".join(parts)
+
+
+def _common_suffix(a: list[str], b: list[str]) -> int:
+    count = 0
+    for x, y in zip(reversed(a), reversed(b)):
+        if x != y:
+            break
+        count += 1
+    return count

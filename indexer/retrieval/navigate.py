@@ -1,0 +1,212 @@
+"""Walking the code graph around one node (callers, callees, tests, neighbourhood) and exporting it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from ..model import CALLS, CLASS, CONTAINS, FILE, IMPORTS, INHERITS, MODULE, TESTS
+
+EXPORT_FORMATS = ("json", "graphml", "dot")
+
+
+@dataclass
+class Neighbour:
+    node: str
+    kind: str  # the neighbour's node kind
+    path: str | None
+    start_line: int | None
+    end_line: int | None
+    edge: str  # edge kind
+    line: int | None = None  # where the call is written (calls edges)
+    detail: str | None = None  # resolution of a call, "via" of a tests edge
+
+    def to_json(self) -> dict:
+        return {
+            "symbol": None if self.kind in (FILE, MODULE) else self.node,
+            "node": self.node,
+            "kind": self.kind,
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "edge": self.edge,
+            "line": self.line,
+            "detail": self.detail,
+        }
+
+
+def _neighbour(graph: nx.MultiDiGraph, node: str, kind: str, attrs: dict) -> Neighbour:
+    data = graph.nodes[node]
+    return Neighbour(
+        node=node,
+        kind=data.get("kind", ""),
+        path=data.get("path"),
+        start_line=data.get("start_line"),
+        end_line=data.get("end_line"),
+        edge=kind,
+        line=attrs.get("line"),
+        detail=attrs.get("resolution") or attrs.get("via"),
+    )
+
+
+def _incoming(graph: nx.MultiDiGraph, node: str, kind: str) -> list[Neighbour]:
+    found = [_neighbour(graph, source, kind, attrs) for source, _, key, attrs in graph.in_edges(node, keys=True, data=True)
+             if key == kind]
+    return sorted(found, key=lambda n: (n.path or "", n.line or 0, n.node))
+
+
+def _outgoing(graph: nx.MultiDiGraph, node: str, kind: str) -> list[Neighbour]:
+    found = [_neighbour(graph, target, kind, attrs) for _, target, key, attrs in graph.out_edges(node, keys=True, data=True)
+             if key == kind]
+    return sorted(found, key=lambda n: (n.line or 0, n.node))
+
+
+def callers(graph: nx.MultiDiGraph, node: str) -> list[Neighbour]:
+    """Who calls ``node`` (for a class: who constructs it)."""
+    return _incoming(graph, node, CALLS)
+
+
+def callees(graph: nx.MultiDiGraph, node: str) -> list[Neighbour]:
+    """What ``node`` calls; for a file, what its module-level code calls."""
+    return _outgoing(graph, node, CALLS)
+
+
+def members(graph: nx.MultiDiGraph, node: str) -> list[str]:
+    """``node`` and every symbol it contains, recursively (a file's or class's whole content)."""
+    found = [node]
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        for _, child, key in graph.out_edges(current, keys=True):
+            if key == CONTAINS and graph.nodes[child].get("kind") not in (FILE, MODULE):
+                found.append(child)
+                stack.append(child)
+    return found
+
+
+def tests_for(graph: nx.MultiDiGraph, node: str) -> list[Neighbour]:
+    """Tests that exercise ``node``: test functions calling it, and test files importing its file. For a
+    class or file, tests of anything inside it count too."""
+    targets = members(graph, node)
+    data = graph.nodes[node]
+    if data.get("kind") != FILE and data.get("path") in graph:
+        targets.append(data["path"])  # a test importing the symbol's file
+    seen: set[str] = set()
+    found: list[Neighbour] = []
+    for target in targets:
+        for neighbour in _incoming(graph, target, TESTS):
+            if neighbour.node not in seen:
+                seen.add(neighbour.node)
+                if target != node:
+                    neighbour.detail = f"{neighbour.detail or 'tests'} {target}"
+                found.append(neighbour)
+    return sorted(found, key=lambda n: (n.kind == FILE, n.path or "", n.start_line or 0, n.node))
+
+
+@dataclass
+class Neighbourhood:
+    node: str
+    data: dict
+    parent: str | None
+    contains: list[Neighbour] = field(default_factory=list)
+    calls: list[Neighbour] = field(default_factory=list)
+    called_by: list[Neighbour] = field(default_factory=list)
+    bases: list[Neighbour] = field(default_factory=list)
+    subclasses: list[Neighbour] = field(default_factory=list)
+    imports: list[Neighbour] = field(default_factory=list)
+    imported_by: list[Neighbour] = field(default_factory=list)
+    tests: list[Neighbour] = field(default_factory=list)
+
+    SECTIONS = ("contains", "calls", "called_by", "bases", "subclasses", "imports", "imported_by", "tests")
+
+    def to_json(self) -> dict:
+        keep = ("kind", "name", "path", "language", "start_line", "end_line", "signature", "docstring", "is_test",
+                "unresolved_calls")
+        result = {"node": self.node, **{k: self.data.get(k) for k in keep if k in self.data}, "parent": self.parent}
+        for section in self.SECTIONS:
+            result[section] = [n.to_json() for n in getattr(self, section)]
+        return result
+
+
+def neighbourhood(graph: nx.MultiDiGraph, node: str) -> Neighbourhood:
+    data = dict(graph.nodes[node])
+    parents = [s for s, _, k in graph.in_edges(node, keys=True) if k == CONTAINS]
+    hood = Neighbourhood(node, data, parents[0] if parents else None)
+    hood.contains = sorted(_outgoing(graph, node, CONTAINS), key=lambda n: (n.start_line or 0, n.node))
+    hood.calls = callees(graph, node)
+    hood.called_by = callers(graph, node)
+    hood.bases = _outgoing(graph, node, INHERITS)
+    hood.subclasses = _incoming(graph, node, INHERITS)
+    hood.imports = _outgoing(graph, node, IMPORTS)
+    hood.imported_by = _incoming(graph, node, IMPORTS)
+    hood.tests = tests_for(graph, node) if data.get("kind") in (FILE, CLASS, "function", "method") else []
+    return hood
+
+
+# ------------------------------------------------------------------------------------ export
+
+
+def export_graph(graph: nx.MultiDiGraph, fmt: str) -> str:
+    """The whole graph as node-link JSON, GraphML or Graphviz DOT text."""
+    if fmt == "json":
+        data = nx.node_link_data(graph, edges="edges")
+        return json.dumps(data, indent=1, default=_jsonable)
+    if fmt == "graphml":
+        import io
+
+        buffer = io.BytesIO()
+        nx.write_graphml(_graphml_ready(graph), buffer, encoding="utf-8")
+        return buffer.getvalue().decode("utf-8")
+    if fmt == "dot":
+        return _dot(graph)
+    raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _scalar(value: object) -> object | None:
+    """GraphML holds scalars only: lists become JSON text, None is left out."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return json.dumps(value, default=_jsonable)
+
+
+def _graphml_ready(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    ready = nx.MultiDiGraph()
+    for node, data in graph.nodes(data=True):
+        ready.add_node(node, **{k: v for k, v in ((k, _scalar(v)) for k, v in data.items()) if v is not None})
+    for source, target, key, data in graph.edges(keys=True, data=True):
+        ready.add_edge(source, target, key=key, **{k: v for k, v in ((k, _scalar(v)) for k, v in data.items())
+                                                 if v is not None})
+    return ready
+
+
+def _dot_quote(text: object) -> str:
+    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+_DOT_SHAPES = {MODULE: "folder", FILE: "note", CLASS: "box", "function": "ellipse", "method": "ellipse"}
+
+
+def _dot(graph: nx.MultiDiGraph) -> str:
+    lines = ["digraph code {", "  rankdir=LR;", "  node [fontsize=10];"]
+    for node, data in graph.nodes(data=True):
+        kind = data.get("kind", "")
+        label = data.get("name") or node
+        lines.append(f"  {_dot_quote(node)} [label={_dot_quote(label)}, shape={_DOT_SHAPES.get(kind, 'ellipse')}, "
+                     f"kind={_dot_quote(kind)}];")
+    styles = {CONTAINS: "dotted", IMPORTS: "dashed", CALLS: "solid", INHERITS: "bold", TESTS: "dashed"}
+    for source, target, key in graph.edges(keys=True):
+        lines.append(f"  {_dot_quote(source)} -> {_dot_quote(target)} [label={_dot_quote(key)}, "
+                     f"style={styles.get(key, 'solid')}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,589 @@
+"""Ranking: seeds from every signal, spread over the code graph by personalized PageRank, fused per symbol.
+
+The walk runs on a sparse transition matrix built once per graph (files and symbols; directories are
+left out because they would connect everything), so a query costs a few sparse products rather than a
+Python loop over the graph. Why an item was found is kept alongside its score: the signals that hit it
+and, for items reached through the graph, the chain of real edges from a seed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import networkx as nx
+import numpy as np
+
+from ..model import FILE, MODULE, split_qualified_name
+from .config import RetrievalConfig
+from .query import Frame, Mention, ParsedQuery, parse_query
+
+if TYPE_CHECKING:
+    from .reader import IndexReader
+
+SIGNALS = ("mention", "trace", "bm25", "vector", "graph")
+_MAX_CANDIDATES_PER_NAME = 8  # a name defined more often than this (`get`, `__init__`) says nothing
+_GRAPH_CANDIDATES = 300
+_PATH_SEARCH_LIMIT = 20_000
+
+
+# ------------------------------------------------------------------------------------------ why
+
+
+@dataclass
+class Evidence:
+    """One signal that found an item, and what it added to the item's score."""
+
+    signal: str  # mention | trace | bm25 | vector | graph
+    score: float
+    rank: int | None = None  # 1-based rank within its signal, for ranked signals
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        data = {"signal": self.signal, "score": round(self.score, 4), "detail": self.detail}
+        if self.rank is not None:
+            data["rank"] = self.rank
+        return data
+
+
+@dataclass
+class Why:
+    score: float = 0.0
+    evidence: list[Evidence] = field(default_factory=list)
+    path: list[tuple[str, str, str]] = field(default_factory=list)  # (source, edge kind, target) from a seed
+    path_end: str | None = None  # the item the path leads to
+    stale: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def signals(self) -> list[str]:
+        present = {e.signal for e in self.evidence}
+        return [s for s in SIGNALS if s in present]
+
+    def path_nodes(self) -> list[str]:
+        """The nodes along ``path``, seed first, item last."""
+        if not self.path or self.path_end is None:
+            return []
+        sequence = [self.path_end]
+        for source, _, target in reversed(self.path):
+            sequence.append(source if target == sequence[-1] else target)
+        sequence.reverse()
+        return sequence
+
+    def path_text(self) -> str | None:
+        """``seed a --calls--> b <--contains-- c``: each step names the real edge and its direction."""
+        sequence = self.path_nodes()
+        if not sequence:
+            return None
+        text = f"seed {sequence[0]}"
+        for (_, kind, target), node in zip(self.path, sequence[1:]):
+            text += f" --{kind}--> {node}" if target == node else f" <--{kind}-- {node}"
+        return text
+
+    def merge(self, other: Why) -> None:
+        """Fold in the reasons of an item this one covers (a method inside a packed class)."""
+        for evidence in other.evidence:
+            self.evidence.append(evidence)
+        self.notes.extend(n for n in other.notes if n not in self.notes)
+
+    def to_json(self) -> dict:
+        data: dict = {
+            "signals": self.signals,
+            "score": round(self.score, 4),
+            "evidence": [e.to_json() for e in self.evidence],
+            "stale": self.stale,
+        }
+        if self.path:
+            data["path"] = [{"source": s, "kind": k, "target": t} for s, k, t in self.path]
+            data["path_text"] = self.path_text()
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
+
+
+@dataclass
+class RankedNode:
+    node: str  # graph node id: a qname, or a file path for file-level items
+    kind: str  # function | method | class | file
+    path: str
+    symbol: str | None
+    start_line: int | None
+    end_line: int | None
+    score: float
+    seed_score: float
+    graph_score: float
+    why: Why
+    chunk: str | None = None  # the best-matching chunk, which says which part of a file matched
+
+
+@dataclass
+class Ranking:
+    query: ParsedQuery
+    nodes: list[RankedNode]
+    seeds: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------- the walk
+
+
+class GraphWalk:
+    """Row-stochastic transitions over files and symbols, with per-kind forward and backward weights."""
+
+    def __init__(self, graph: nx.MultiDiGraph, weights: dict[str, tuple[float, float]]):
+        from scipy import sparse
+
+        self.nodes = [n for n, kind in graph.nodes(data="kind") if kind != MODULE]
+        self.index = {n: i for i, n in enumerate(self.nodes)}
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[float] = []
+        index = self.index
+        for source, target, kind in graph.edges(keys=True):
+            i = index.get(source)
+            j = index.get(target)
+            if i is None or j is None or i == j:
+                continue
+            forward, backward = weights.get(kind, (0.0, 0.0))
+            if forward > 0:
+                rows.append(i)
+                cols.append(j)
+                values.append(forward)
+            if backward > 0:
+                rows.append(j)
+                cols.append(i)
+                values.append(backward)
+        size = len(self.nodes)
+        matrix = sparse.csr_matrix((values, (rows, cols)), shape=(size, size), dtype=np.float64)
+        out = np.asarray(matrix.sum(axis=1)).ravel()
+        inverse = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
+        # x_{t+1} = x_t P is computed as P^T x_t, so keep P^T in CSR for fast products.
+        self.transposed = (sparse.diags(inverse) @ matrix).T.tocsr()
+        self.dangling = out == 0
+        self.weights = weights
+
+    def personalized(self, seeds: dict[str, float], restart: float, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, restart part): personalized PageRank by power iteration; dangling mass returns to the seeds."""
+        personalization = np.zeros(len(self.nodes))
+        for node, weight in seeds.items():
+            i = self.index.get(node)
+            if i is not None and weight > 0:
+                personalization[i] += weight
+        total = personalization.sum()
+        if total <= 0:
+            return personalization, personalization
+        personalization /= total
+        x = personalization.copy()
+        keep = 1.0 - restart
+        for _ in range(iterations):
+            lost = x[self.dangling].sum()
+            x = keep * (self.transposed @ x) + (keep * lost + restart) * personalization
+        return x, restart * personalization
+
+
+# ------------------------------------------------------------------------------------ ranking
+
+
+class _Seeds:
+    """Best evidence per (node, signal); a node's seed score is the sum over its signals."""
+
+    def __init__(self) -> None:
+        self.evidence: dict[str, dict[str, Evidence]] = {}
+        self.chunks: dict[str, tuple[float, str]] = {}
+
+    def add(self, node: str, evidence: Evidence, chunk: str | None = None) -> None:
+        by_signal = self.evidence.setdefault(node, {})
+        old = by_signal.get(evidence.signal)
+        if old is None or evidence.score > old.score:
+            by_signal[evidence.signal] = evidence
+        if chunk is not None and (node not in self.chunks or evidence.score > self.chunks[node][0]):
+            self.chunks[node] = (evidence.score, chunk)
+
+    def scores(self) -> dict[str, float]:
+        return {node: sum(e.score for e in by_signal.values()) for node, by_signal in self.evidence.items()}
+
+
+def _rank_score(rank: int, k: float) -> float:
+    return k / (k + rank)
+
+
+class Ranker:
+    def __init__(self, reader: IndexReader, config: RetrievalConfig):
+        self.reader = reader
+        self.config = config
+        self._walk: GraphWalk | None = None
+        self._walk_key: tuple | None = None
+
+    def walk(self) -> GraphWalk:
+        key = (id(self.reader.graph), tuple(sorted(self.config.edge_weights().items())))
+        if self._walk is None or self._walk_key != key:
+            self._walk = GraphWalk(self.reader.graph, self.config.edge_weights())
+            self._walk_key = key
+        return self._walk
+
+    # -------------------------------------------------------------------------------- public
+
+    def rank(self, text: str, use_vectors: bool = True) -> Ranking:
+        cfg = self.config
+        timings: dict[str, float] = {}
+        notes: list[str] = []
+        started = time.perf_counter()
+        query = parse_query(text)
+        seeds = _Seeds()
+        text_factor = cfg.code_query_text_factor if query.code_only else 1.0
+
+        mark = time.perf_counter()
+        if cfg.weight_bm25 > 0:
+            self._lexical_seeds(text, seeds, cfg.weight_bm25 * text_factor)
+        timings["bm25"] = time.perf_counter() - mark
+        if use_vectors and cfg.weight_vector > 0:
+            mark = time.perf_counter()
+            self._vector_seeds(text, seeds, cfg.weight_vector * text_factor, notes)
+            timings["vector"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        if cfg.weight_trace > 0:
+            self._trace_seeds(query.frames, seeds)
+        if cfg.weight_mention > 0:
+            for mention in query.mentions:
+                self._mention_seeds(mention, seeds)
+        timings["mentions"] = time.perf_counter() - mark
+
+        test_nodes = self.reader.names.test_nodes
+        if not query.about_tests:
+            for node, by_signal in seeds.evidence.items():
+                if node in test_nodes:
+                    for evidence in by_signal.values():
+                        evidence.score *= cfg.test_penalty
+        seed_scores = {node: score for node, score in seeds.scores().items() if score > 0}
+
+        mark = time.perf_counter()
+        nodes = self._fuse(query, seeds, seed_scores)
+        timings["graph"] = time.perf_counter() - mark
+        timings["total"] = time.perf_counter() - started
+        return Ranking(query, nodes, seed_scores, notes, timings)
+
+    def explain_path(self, ranking: Ranking, node: RankedNode) -> None:
+        """Give an item found mainly through the graph the chain of edges that leads to it from the
+        nearest other seed."""
+        if node.why.path or node.graph_score <= 0 or node.graph_score < node.seed_score:
+            return
+        path = self._path_from_seed(node.node, ranking.seeds)
+        if path:
+            node.why.path = path
+            node.why.path_end = node.node
+            for evidence in node.why.evidence:
+                if evidence.signal == "graph":
+                    evidence.detail = node.why.path_text() or evidence.detail
+
+    # ----------------------------------------------------------------------------------- seeds
+
+    def _lexical_seeds(self, text: str, seeds: _Seeds, weight: float) -> None:
+        reader = self.reader
+        ranked: dict[str, int] = {}
+        for chunk_id, score in reader.lexical.search(text, self.config.bm25_k):
+            chunk = reader.chunks.get(chunk_id)
+            node = reader.node_of_chunk(chunk) if chunk is not None else None
+            if node is None:
+                continue
+            rank = ranked.setdefault(node, len(ranked))
+            detail = f"bm25 rank {rank + 1} (score {score:.2f})"
+            seeds.add(node, Evidence("bm25", weight * _rank_score(rank, self.config.rrf_k), rank + 1, detail), chunk_id)
+
+    def _vector_seeds(self, text: str, seeds: _Seeds, weight: float, notes: list[str]) -> None:
+        reader = self.reader
+        embedder = reader.embedder
+        if embedder is None:
+            notes.append(f"vector search skipped: {reader.embedder_error}")
+            return
+        try:
+            with _torch_threads(self.config.query_embed_threads):
+                vector = embedder.embed([text])[0]
+        except Exception as exc:  # a model that fails at run time costs the vector signal, not the query
+            notes.append(f"vector search skipped: cannot embed the query ({exc})")
+            return
+        hits, problem = reader.vector_search(vector, self.config.vector_k)
+        if problem:
+            notes.append(problem)
+        ranked: dict[str, int] = {}
+        for chunk_id, cosine in hits:
+            if cosine < self.config.min_vector_cosine:
+                break
+            chunk = reader.chunks.get(chunk_id)
+            node = reader.node_of_chunk(chunk) if chunk is not None else None
+            if node is None:
+                continue
+            rank = ranked.setdefault(node, len(ranked))
+            detail = f"vector rank {rank + 1} (cosine {cosine:.3f})"
+            seeds.add(node, Evidence("vector", weight * _rank_score(rank, self.config.rrf_k), rank + 1, detail), chunk_id)
+
+    def _mention_seeds(self, mention: Mention, seeds: _Seeds) -> None:
+        names = self.reader.names
+        weight = self.config.weight_mention * (1.0 if mention.strong else 0.6)
+        if mention.is_path:
+            found, quality = names.files_matching(mention.text), 1.0
+        else:
+            found, quality = self._resolve_name(list(mention.parts))
+        if not found or len(found) > _MAX_CANDIDATES_PER_NAME:
+            return
+        strength = quality / math.sqrt(len(found))
+        what = "file" if mention.is_path else "name"
+        for node in found:
+            if "trace" in seeds.evidence.get(node, {}):
+                continue  # a trace names its frames' functions again; the frame already counts
+            seeds.add(node, Evidence("mention", weight * strength, None, f"{what} {mention.text!r} in the query"))
+
+    def _resolve_name(self, parts: list[str]) -> tuple[list[str], float]:
+        names = self.reader.names
+        if len(parts) > 1 and parts[0] in ("self", "cls", "this"):
+            parts = parts[1:]
+        if len(parts) == 1:
+            return names.symbols_named(parts[0]), 1.0
+        dotted = ".".join(parts)
+        found = names.symbols_dotted(dotted)
+        if found:
+            return found, 1.0
+        files = names.module_files(dotted)
+        if files:
+            return files, 0.8
+        if len(parts) > 2:
+            found = names.symbols_dotted(".".join(parts[-2:]))
+            if found:
+                return found, 0.8
+        # `warehouse.reserve(...)`: a method called on an object; prefer owners named like the object.
+        candidates = names.symbols_named(parts[-1])
+        owner = parts[-2].lower().replace("_", "")
+        preferred = [c for c in candidates if owner and owner in _owner_name(c)]
+        if preferred:
+            return preferred, 0.7
+        return candidates, 0.35
+
+    def _trace_seeds(self, frames: list[Frame], seeds: _Seeds) -> None:
+        cfg = self.config
+        reader = self.reader
+        resolved = 0
+        frame_nodes: set[str] = set()
+        pending_callees: list[tuple[str, str, Frame, float]] = []
+        for frame in frames:
+            files = reader.names.files_matching(frame.path)
+            if not files:
+                continue  # a library or runtime frame
+            weight = cfg.weight_trace * cfg.trace_decay**resolved / math.sqrt(len(files))
+            resolved += 1
+            for path in files:
+                node, stale = self._frame_node(path, frame)
+                frame_nodes.add(node)
+                note = f"stack frame {frame.text}" + (" (file changed since indexing)" if stale else "")
+                seeds.add(node, Evidence("trace", weight, None, note))
+                if not stale:
+                    pending_callees.append((node, path, frame, weight * cfg.trace_callee))
+        for node, path, frame, weight in pending_callees:
+            for callee in self._called_on_line(node, path, frame.line):
+                if callee not in frame_nodes:
+                    seeds.add(callee, Evidence("trace", weight, None, f"called on the line of {frame.text}"))
+
+    def _frame_node(self, path: str, frame: Frame) -> tuple[str, bool]:
+        """The innermost symbol around the frame's line (the file for module-level code)."""
+        reader = self.reader
+        source = reader.sources.get(path)
+        stale = bool(source is not None and source.stale)
+        if stale:
+            symbols = reader.sources.fresh_symbols(source)
+            inside = [s for s in symbols.values() if s.start_line <= frame.line <= s.end_line and s.qname in reader.graph]
+            node = max(inside, key=lambda s: (s.start_line, -s.end_line)).qname if inside else None
+        else:
+            node = reader.names.symbol_at(path, frame.line)
+        if frame.name and (node is None or reader.graph.nodes[node].get("name") != frame.name):
+            # Line numbers from another version of the file: trust the function name the trace gives.
+            named = [q for _, _, q in reader.names.symbols_in(path) if reader.graph.nodes[q].get("name") == frame.name]
+            if len(named) == 1:
+                node = named[0]
+        return node or path, stale
+
+    def _called_on_line(self, node: str, path: str, line: int) -> list[str]:
+        """What the frame's line calls: resolved call edges first; calls the graph could not resolve
+        (``warehouse.reserve`` on a parameter) are matched by name like a mention in the query."""
+        graph = self.reader.graph
+        callees = {t: d for _, t, k, d in graph.out_edges(node, keys=True, data=True) if k == "calls"}
+        found = [t for t, d in callees.items() if d.get("line") == line]
+        extract = self.reader.extract(path)
+        if extract is None:
+            return found
+        for call in extract.calls:
+            if call.line != line or call.caller not in (node, path):
+                continue
+            name = _last_name(call.callee)
+            by_edge = [t for t in callees if graph.nodes[t].get("name") == name]
+            if by_edge:
+                found.extend(t for t in by_edge if t not in found)
+                continue
+            parts = [p for p in re.split(r"\.|::|->", call.callee.replace("()", "")) if p]
+            if parts and all(p.isidentifier() for p in parts):
+                candidates, quality = self._resolve_name(parts)
+                if candidates and quality >= 0.7 and len(candidates) <= 2:
+                    found.extend(t for t in candidates if t not in found)
+        return found
+
+    # ---------------------------------------------------------------------------------- fusion
+
+    def _fuse(self, query: ParsedQuery, seeds: _Seeds, seed_scores: dict[str, float]) -> list[RankedNode]:
+        cfg = self.config
+        graph = self.reader.graph
+        if not seed_scores:
+            return []
+        best_seeds = dict(sorted(seed_scores.items(), key=lambda kv: -kv[1])[: cfg.ppr_seeds])
+        walk = self.walk()
+        scores, restart_part = walk.personalized(best_seeds, cfg.ppr_restart, cfg.ppr_iterations)
+        # Only what the walk added beyond jumping back to the seeds counts as structure.
+        spread = scores - restart_part
+        candidates = set(seed_scores)
+        if spread.size:
+            top = np.argpartition(-spread, min(_GRAPH_CANDIDATES, spread.size - 1))[:_GRAPH_CANDIDATES]
+            candidates.update(walk.nodes[i] for i in top if spread[i] > 0)
+        node_data = graph._node  # the plain dict behind graph.nodes: this loop runs for hundreds of nodes
+        test_nodes = self.reader.names.test_nodes
+        eligible = [n for n in candidates if n in node_data and _is_item(node_data[n], n in seed_scores)]
+        # What the walk spread to a node is measured against the largest walk score (usually the best
+        # seed's, restarts included), so being one hop from a single seed never outweighs that seed.
+        indices = [walk.index[n] for n in eligible if n in walk.index and node_data[n].get("kind") != FILE]
+        reference = float(scores[indices].max()) if indices else 0.0
+        top_seed = max(seed_scores.values())
+        ranked: list[RankedNode] = []
+        for node in eligible:
+            data = node_data[node]
+            kind = data.get("kind") or FILE
+            seed = seed_scores.get(node, 0.0)
+            i = walk.index.get(node)
+            graph_score = 0.0
+            if i is not None and reference > 0 and kind != FILE:
+                # Files are connectors in the walk; a file item stands on its own hits only.
+                graph_score = cfg.weight_graph * top_seed * float(spread[i]) / reference
+            if graph_score and not query.about_tests and node in test_nodes:
+                graph_score *= cfg.test_penalty
+            evidence = sorted(seeds.evidence.get(node, {}).values(), key=lambda e: -e.score)
+            if graph_score > 0 and graph_score >= 0.05 * top_seed:
+                detail = "linked to other matches in the code graph" if seed else "reached through the code graph"
+                evidence.append(Evidence("graph", graph_score, None, detail))
+            score = seed + graph_score
+            evidence = [e for e in evidence if e.score > 0]
+            if not evidence or score <= 0:
+                continue
+            path = data.get("path") or split_qualified_name(node)[0]
+            ranked.append(
+                RankedNode(
+                    node=node,
+                    kind=kind,
+                    path=path,
+                    symbol=None if kind == FILE else node,
+                    start_line=data.get("start_line"),
+                    end_line=data.get("end_line"),
+                    score=score,
+                    seed_score=seed,
+                    graph_score=graph_score,
+                    why=Why(score=score, evidence=evidence),
+                    chunk=seeds.chunks.get(node, (0.0, None))[1],
+                )
+            )
+        ranked.sort(key=lambda r: (-r.score, r.node))
+        if ranked:
+            floor = ranked[0].score * cfg.min_score_ratio
+            ranked = [r for r in ranked if r.score >= floor]
+        return ranked
+
+    # ------------------------------------------------------------------------------ explaining
+
+    def _path_from_seed(self, target: str, seeds: dict[str, float]) -> list[tuple[str, str, str]]:
+        """Shortest chain of walkable edges from any seed to ``target`` (the strongest seed among the
+        nearest), as real graph edges in seed-to-target order."""
+        graph = self.reader.graph
+        weights = self.config.edge_weights()
+        succ, pred, node_data = graph._succ, graph._pred, graph._node
+        parents: dict[str, tuple[str, tuple[str, str, str]] | None] = {target: None}
+        frontier = deque([(target, 0)])
+        found: list[str] = []
+        found_depth: int | None = None
+        while frontier and len(parents) < _PATH_SEARCH_LIMIT:
+            node, depth = frontier.popleft()
+            if found_depth is not None and depth >= found_depth:
+                break
+            if depth >= self.config.path_max_hops:
+                break
+            # The walk reaches ``node`` from ``previous`` along previous->node edges taken forward and
+            # node->previous edges taken backward; we search from the target, so reverse both.
+            steps: list[tuple[str, tuple[str, str, str]]] = []
+            for previous, keys in pred[node].items():
+                for kind in keys:
+                    if weights.get(kind, (0, 0))[0] > 0:
+                        steps.append((previous, (previous, kind, node)))
+            for previous, keys in succ[node].items():
+                for kind in keys:
+                    if weights.get(kind, (0, 0))[1] > 0:
+                        steps.append((previous, (node, kind, previous)))
+            for previous, edge in steps:
+                if previous in parents or node_data[previous].get("kind") == MODULE:
+                    continue
+                parents[previous] = (node, edge)
+                if previous in seeds:
+                    found.append(previous)
+                    found_depth = depth + 1
+                frontier.append((previous, depth + 1))
+        if not found:
+            return []
+        seed = max(found, key=lambda n: seeds[n])
+        path: list[tuple[str, str, str]] = []
+        node = seed
+        while parents[node] is not None:
+            following, edge = parents[node]
+            path.append(edge)
+            node = following
+        return path
+
+
+_THREADS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """Run with ``count`` torch threads if torch is loaded (it is process-wide, so serialize changes)."""
+    torch = sys.modules.get("torch")
+    if torch is None or count <= 0:
+        yield
+        return
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        if before != count:
+            torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            if before != count:
+                torch.set_num_threads(before)
+
+
+def _is_item(data: dict, is_seed: bool) -> bool:
+    """Symbols are items; a file is one only when something hit the file itself (its module-level
+    code, a text chunk, its name) — files reached through the graph are connectors, not answers."""
+    kind = data.get("kind")
+    if kind == MODULE:
+        return False
+    return kind != FILE or is_seed
+
+
+def _owner_name(qname: str) -> str:
+    path, dotted = split_qualified_name(qname)
+    owner = dotted.rpartition(".")[0] or path.rpartition("/")[2].rpartition(".")[0]
+    return owner.lower().replace("_", "")
+
+
+def _last_name(callee: str) -> str:
+    for separator in ("::", "->", "."):
+        callee = callee.rpartition(separator)[2] or callee
+    return callee.rstrip("()")

@@ -1,0 +1,344 @@
+"""Opening an index for reading: manifest, graph, lexical index, and (lazily) the embedder and vectors.
+
+Nothing here writes to the index. Everything is loaded once and kept; ``refresh()`` notices a finished
+re-index (the derived-generation stamp or the graph file moved) and reloads. The vector store is only
+queried while no indexer holds the writer lock, because chromadb is not safe across processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from ..model import FILE, FileExtract
+from ..state_dir import StateDir
+from .errors import IndexMissing, IndexUnreadable
+from .names import NameIndex
+from .sources import IndexedFile, SourceFiles
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: str
+    path: str
+    symbol: str | None
+    kind: str
+    start_line: int
+    end_line: int
+    part: int
+
+
+class IndexReader:
+    """A read-only view of ``<root>/.assist``. Raises IndexMissing / IndexUnreadable with the fix in the message."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).resolve()
+        self.dirs = StateDir(self.root)
+        self._lock = threading.RLock()
+        self._embedder: Any = None
+        self._embedder_error: str | None = None
+        self._vectors: Any = None
+        self._vectors_error: str | None = None
+        self._exact: ExactVectors | None = None
+        self._exact_error: str | None = None
+        self._load()
+
+    # -------------------------------------------------------------------------------- loading
+
+    def _fix(self) -> str:
+        return f"run `assist index {self.root}`"
+
+    def _load(self) -> None:
+        dirs = self.dirs
+        if not dirs.exists():
+            raise IndexMissing(f"no index at {self.root}; {self._fix()} to build one")
+        stamp = self._stamp()
+        conn = self._connect()
+        try:
+            self.meta = dict(conn.execute("SELECT key, value FROM meta"))
+            chunk_rows = conn.execute(
+                "SELECT id, path, symbol, kind, start_line, end_line, part, content_hash FROM chunks"
+            ).fetchall()
+            file_rows = conn.execute(
+                "SELECT path, hash, size, mtime_ns, inode, language, line_count FROM files"
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise IndexUnreadable(f"the index at {self.root} cannot be read ({exc}); {self._fix()} to rebuild it") from exc
+        if not file_rows and self.meta.get("running") == "1":
+            conn.close()
+            raise IndexMissing(f"indexing of {self.root} never finished; {self._fix()} to complete it")
+        if not dirs.graph.exists() or not (dirs.lexical / "CURRENT").exists():
+            conn.close()
+            raise IndexMissing(f"the index at {self.root} is incomplete (no graph or lexical index); {self._fix()}")
+        try:
+            from ..graph import load_graph
+
+            graph = load_graph(dirs.graph)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+            conn.close()
+            raise IndexUnreadable(f"the code graph at {dirs.graph} cannot be read ({exc}); {self._fix()} to rebuild it") from exc
+        try:
+            from ..lexical import LexicalIndex
+
+            lexical = LexicalIndex.load(dirs.lexical)
+        except (OSError, ValueError) as exc:
+            conn.close()
+            raise IndexUnreadable(f"the lexical index at {dirs.lexical} cannot be read ({exc}); {self._fix()} to rebuild it") from exc
+
+        old_conn = getattr(self, "_conn", None)
+        self._conn = conn
+        if old_conn is not None:
+            old_conn.close()
+        self.graph: nx.MultiDiGraph = graph
+        self.lexical = lexical
+        self.chunks: dict[str, ChunkRow] = {row[0]: ChunkRow(*row[:7]) for row in chunk_rows}
+        self._chunk_hashes = {row[0]: row[7] for row in chunk_rows}
+        self.files: dict[str, IndexedFile] = {row[0]: IndexedFile(*row[1:]) for row in file_rows}
+        self.names = NameIndex(graph)
+        self.sources = SourceFiles(self.root, self.files)
+        spec = self.meta.get("embedding_model") or "default"
+        if getattr(self, "embedding_spec", spec) != spec:
+            self._embedder, self._embedder_error = None, None  # re-indexed with another model
+        self.embedding_spec = spec
+        self.generation = self.meta.get("generation")
+        self._stamp_value = stamp
+        self._close_vectors()
+        self._exact, self._exact_error = None, None
+
+    def _connect(self) -> sqlite3.Connection:
+        # mode=ro: a reader must never create, migrate or lock the manifest for writing.
+        uri = f"{self.dirs.index_db.as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+            conn.execute("SELECT 1 FROM meta LIMIT 1")
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnreadable(f"the index at {self.root} cannot be read ({exc}); {self._fix()} to rebuild it") from exc
+        return conn
+
+    def _stamp(self) -> tuple:
+        def mtime(path: Path) -> int | None:
+            try:
+                return path.stat().st_mtime_ns
+            except OSError:
+                return None
+
+        return (self.dirs.derived_generation(), mtime(self.dirs.graph), mtime(self.dirs.lexical / "CURRENT"))
+
+    def refresh(self) -> bool:
+        """Reload if a re-index finished since we loaded; True when something was reloaded."""
+        with self._lock:
+            if self._stamp() == self._stamp_value:
+                return False
+            self._load()
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_vectors()
+            conn, self._conn = getattr(self, "_conn", None), None
+            if conn is not None:
+                conn.close()
+
+    # ------------------------------------------------------------------------------- lookups
+
+    def node_of_chunk(self, chunk: ChunkRow) -> str | None:
+        if chunk.symbol and chunk.symbol in self.graph:
+            return chunk.symbol
+        return chunk.path if chunk.path in self.graph else None
+
+    def extract(self, path: str) -> FileExtract | None:
+        """The parser's record of one file (its calls with line numbers, imports, ...)."""
+        with self._lock:
+            if self._conn is None:
+                return None
+            row = self._conn.execute("SELECT extract FROM files WHERE path=?", (path,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        try:
+            return pickle.loads(row[0])
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+
+    def file_nodes(self) -> Iterator[str]:
+        return (n for n, kind in self.graph.nodes(data="kind") if kind == FILE)
+
+    # ---------------------------------------------------------------------- embedder and vectors
+
+    @property
+    def embedder(self) -> Any | None:
+        """The index's embedding model (tokenizer ready; the network loads on first embed), or None
+        when it cannot be loaded — see ``embedder_error``."""
+        with self._lock:
+            if self._embedder is None and self._embedder_error is None:
+                from ..embeddings import EmbeddingError, load_embedder
+
+                try:
+                    self._embedder = load_embedder(self.embedding_spec)
+                except EmbeddingError as exc:
+                    self._embedder_error = str(exc)
+            return self._embedder
+
+    @property
+    def embedder_error(self) -> str | None:
+        return self._embedder_error
+
+    def set_embedder(self, embedder: Any) -> None:
+        """Use an already loaded embedder (a long-lived process that indexes and searches shares one)."""
+        with self._lock:
+            if getattr(self._embedder, "name", None) != getattr(embedder, "name", None):
+                self._exact, self._exact_error = None, None  # vectors of another model
+                self._close_vectors()
+            self._embedder, self._embedder_error = embedder, None
+
+    def vector_search(self, vector: Any, k: int) -> tuple[list[tuple[str, float]], str | None]:
+        """(hits as (chunk id, cosine), None), or ([], why vector search was skipped).
+
+        Exact search over the chunk vectors held in the index's embedding cache when they fit in memory:
+        it only reads (opening chromadb rewrites its files, which tells the indexer someone touched the
+        store), needs no cross-process care, and has no HNSW recall loss. chromadb serves larger indexes.
+        """
+        with self._lock:
+            exact = self._exact_vectors()
+            if exact is not None:
+                return exact.search(vector, k), None
+            return self._chroma_search(vector, k)
+
+    def _exact_vectors(self) -> ExactVectors | None:
+        if self._exact is None and self._exact_error is None:
+            embedder = self.embedder
+            if embedder is None:
+                self._exact_error = self._embedder_error
+            elif len(self.chunks) > EXACT_SEARCH_MAX_CHUNKS:
+                self._exact_error = f"{len(self.chunks)} chunks: too many to hold in memory"
+            else:
+                self._exact, self._exact_error = ExactVectors.load(self.dirs.embedding_cache, embedder.name,
+                                                                   self._chunk_hashes)
+        return self._exact
+
+    def _chroma_search(self, vector: Any, k: int) -> tuple[list[tuple[str, float]], str | None]:
+        with self._lock:
+            if not (self.dirs.vectors / "chroma.sqlite3").is_file():
+                return [], "no vector store in the index; run `assist index` to build it"
+            with self._no_writer() as free:
+                if not free:
+                    return [], "the index is being updated; vector search skipped for this query"
+                store = self._open_vectors()
+                if store is None:
+                    return [], self._vectors_error
+                try:
+                    return store.query(vector, k), None
+                except Exception as exc:  # chromadb raises many types; a failed query must not fail retrieval
+                    self._vectors_error = f"vector search failed ({exc}); run `assist index` to repair the index"
+                    self._close_vectors()
+                    return [], self._vectors_error
+
+    def _open_vectors(self) -> Any | None:
+        if self._vectors is None and self._vectors_error is None:
+            embedder = self.embedder
+            if embedder is None:
+                self._vectors_error = self._embedder_error
+                return None
+            from ..vectors import VectorStore, VectorStoreMismatch
+
+            try:
+                self._vectors = VectorStore(self.dirs.vectors, dim=embedder.dim)
+            except VectorStoreMismatch as exc:
+                self._vectors_error = str(exc)
+            except Exception as exc:  # a damaged store surfaces as many exception types
+                self._vectors_error = f"the vector store cannot be opened ({exc}); run `assist index` to repair it"
+        return self._vectors
+
+    def _close_vectors(self) -> None:
+        store, self._vectors = self._vectors, None
+        self._vectors_error = None
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # closing a broken client must not hide the real problem
+                pass
+
+    @contextmanager
+    def _no_writer(self) -> Iterator[bool]:
+        """Holds a shared lock on the writer's lock file, so no indexer starts writing mid-query;
+        yields False when one is writing now."""
+        lock_path = self.dirs.path / "lock"
+        try:
+            fd = os.open(lock_path, os.O_RDONLY)
+        except OSError:
+            yield True  # no indexer ever ran here with locking: nothing to wait for
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+EXACT_SEARCH_MAX_CHUNKS = 150_000  # 384-d float32: about 230 MB; beyond this chromadb's index is used
+
+
+class ExactVectors:
+    """All chunk vectors as one normalised matrix: a query is one matrix-vector product."""
+
+    def __init__(self, ids: list[str], matrix: Any):
+        self.ids = ids
+        self.matrix = matrix
+
+    @classmethod
+    def load(cls, cache_path: Path, model: str, hashes: dict[str, str]) -> tuple[ExactVectors | None, str | None]:
+        """(vectors, None), or (None, why not) when the cache is missing or lacks some chunk's vector."""
+        import numpy
+
+        if not cache_path.exists():
+            return None, "no embedding cache"
+        try:
+            conn = sqlite3.connect(f"{cache_path.as_uri()}?mode=ro", uri=True, timeout=5.0)
+            try:
+                rows = conn.execute("SELECT content_hash, vector FROM vectors WHERE model=?", (model,)).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            return None, f"embedding cache unreadable ({exc})"
+        by_hash = dict(rows)
+        ids = [chunk_id for chunk_id, content_hash in hashes.items() if content_hash in by_hash]
+        if len(ids) < len(hashes):
+            return None, f"{len(hashes) - len(ids)} chunk vectors missing from the embedding cache"
+        if not ids:
+            return cls([], numpy.zeros((0, 0), dtype=numpy.float32)), None
+        matrix = numpy.stack([numpy.frombuffer(by_hash[hashes[i]], dtype=numpy.float32) for i in ids])
+        norms = numpy.linalg.norm(matrix, axis=1, keepdims=True)
+        matrix = matrix / numpy.maximum(norms, 1e-12)
+        return cls(ids, numpy.ascontiguousarray(matrix, dtype=numpy.float32)), None
+
+    def search(self, vector: Any, k: int) -> list[tuple[str, float]]:
+        import numpy
+
+        if not self.ids or k <= 0:
+            return []
+        query = numpy.asarray(vector, dtype=numpy.float32).ravel()
+        if query.shape[0] != self.matrix.shape[1]:
+            return []
+        query = query / max(float(numpy.linalg.norm(query)), 1e-12)
+        scores = self.matrix @ query
+        k = min(k, len(self.ids))
+        top = numpy.argpartition(-scores, k - 1)[:k]
+        top = top[numpy.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top]
