@@ -50,6 +50,7 @@ class Citation:
     path: str
     line: int | None
     symbol: str | None
+    origin: str = "answer"  # answer (cited by the model, checked against the index) | context (code it was given)
 
 
 @dataclass

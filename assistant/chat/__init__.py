@@ -1,0 +1,36 @@
+"""Chat about a repository: ``ChatSession`` runs turns and yields the events of ``events.py``.
+
+- `events.py` — what a turn reports (the contract every front end renders).
+- `session.py` — ``ChatSession``: index check, prompt budget, memory, streaming, pins and drops.
+- `prompting.py` — prompt templates (``prompts/*.md``) and how a prompt's tokens are shared out.
+- `citations.py` — ``path:line`` citations in an answer, checked against the index.
+"""
+
+from .events import (
+    AnswerDelta,
+    ChatEvent,
+    Citation,
+    ContextItem,
+    ContextReady,
+    Notice,
+    SessionStatus,
+    TurnDone,
+    TurnFailed,
+)
+from .prompting import PromptError
+from .session import ChatError, ChatSession
+
+__all__ = [
+    "AnswerDelta",
+    "ChatError",
+    "ChatEvent",
+    "ChatSession",
+    "Citation",
+    "ContextItem",
+    "ContextReady",
+    "Notice",
+    "PromptError",
+    "SessionStatus",
+    "TurnDone",
+    "TurnFailed",
+]

@@ -1,0 +1,202 @@
+"""Prompt templates and the token budget of one chat turn.
+
+Templates live in the top-level ``prompts/`` folder (one ``.md`` file each) and are rendered with
+``string.Template``: strict both ways, so a template that names a variable the code does not pass, or
+misses one it does, fails loudly with the template's name instead of sending a half-filled prompt.
+
+Where ``prompts/`` is found: beside the ``assistant`` package (a source checkout, or the editable install
+this project uses), else ``<prefix>/share/assist/prompts`` where a wheel install puts it
+(``[tool.setuptools.data-files]`` in pyproject.toml).
+
+The budget: the window minus the room kept for the reply is what the prompt may use. The system prompt,
+the question and pinned items come first; the retrieved code gets ``context_share`` of what remains;
+conversation memory gets the rest, newest turns first, older ones shortened to one line, the oldest left
+out.
+"""
+
+from __future__ import annotations
+
+import string
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from ..providers.types import Message
+
+TEMPLATE_SUFFIX = ".md"
+SUMMARY_CHARS = 90  # per side of an "earlier:" line: enough to recall the topic of a turn
+
+
+class PromptError(RuntimeError):
+    """A prompt template is missing or does not fit the variables the code passes."""
+
+
+def prompts_dir() -> Path:
+    candidates = [
+        Path(__file__).resolve().parents[2] / "prompts",
+        Path(sys.prefix) / "share" / "assist" / "prompts",
+    ]
+    for candidate in candidates:
+        if (candidate / f"system{TEMPLATE_SUFFIX}").is_file():
+            return candidate
+    raise PromptError(
+        "cannot find the prompt templates (looked in " + ", ".join(str(c) for c in candidates)
+        + "); reinstall assist"
+    )
+
+
+@cache
+def _template(name: str) -> string.Template:
+    path = prompts_dir() / f"{name}{TEMPLATE_SUFFIX}"
+    try:
+        return string.Template(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PromptError(f"cannot read prompt template {path}: {exc}") from exc
+
+
+def render(name: str, **values: str) -> str:
+    """Fill template ``name`` with exactly ``values``; surrounding blank lines are trimmed."""
+    template = _template(name)
+    if not template.is_valid():
+        raise PromptError(f"prompt template {name}{TEMPLATE_SUFFIX} has a stray '$' (write $$ for a dollar sign)")
+    wanted = set(template.get_identifiers())
+    if wanted != set(values):
+        missing, unused = sorted(wanted - set(values)), sorted(set(values) - wanted)
+        raise PromptError(
+            f"prompt template {name}{TEMPLATE_SUFFIX} does not match its variables"
+            + (f"; it uses undefined {', '.join(missing)}" if missing else "")
+            + (f"; it does not use {', '.join(unused)}" if unused else "")
+        )
+    return template.substitute(values).strip("\n")
+
+
+# ------------------------------------------------------------------------------------------ messages
+
+
+def system_prompt(repo_name: str, earlier: list[str]) -> str:
+    text = render("system", repo_name=repo_name)
+    if earlier:
+        text += "\n" + render("earlier", lines="\n".join(earlier))
+    return text
+
+
+def turn_prompt(question: str, blocks: list[str]) -> str:
+    context = render("context", blocks="\n\n".join(blocks)) if blocks else render("no_context")
+    return render("turn", context=context, question=question.strip())
+
+
+def summary_line(question: str, answer: str) -> str:
+    """One line recalling a turn that no longer fits whole."""
+    return f"- earlier: asked \"{_squeeze(question)}\"; answered \"{_squeeze(answer) or '(nothing)'}\""
+
+
+def _squeeze(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SUMMARY_CHARS else flat[: SUMMARY_CHARS - 1].rstrip() + "…"
+
+
+# ------------------------------------------------------------------------------------------ budget
+
+
+@dataclass
+class Budget:
+    """How a turn's prompt tokens are shared out."""
+
+    window: int
+    reply: int  # kept free for the answer; sent as max_tokens
+    prompt: int  # window - reply: the most the prompt may take
+    fixed: int  # system prompt + question, with the chat template's own tokens
+    pinned: int
+    context: int  # what the retrieved code may take
+
+    @property
+    def free_after_fixed(self) -> int:
+        return self.prompt - self.fixed - self.pinned
+
+
+def share_budget(window: int, reply: int, fixed: int, pinned: int, context_share: float,
+                 context_cap: int | None = None) -> Budget:
+    prompt = max(0, window - reply)
+    free = max(0, prompt - fixed - pinned)
+    context = int(free * context_share)
+    if context_cap is not None:
+        context = min(context, max(0, context_cap))
+    return Budget(window, reply, prompt, fixed, pinned, context)
+
+
+@dataclass
+class Turn:
+    """A finished exchange kept as conversation memory."""
+
+    question: str
+    answer: str
+    tokens: int | None = None  # what the pair costs in a prompt, counted once
+
+
+@dataclass
+class Memory:
+    """The part of the history that fits: whole recent turns, one-line summaries of older ones."""
+
+    turns: list[Turn] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+    left_out: int = 0  # turns neither whole nor summarised
+    tokens: int = 0
+
+    @property
+    def shortened(self) -> int:
+        return len(self.summaries)
+
+    def messages(self) -> list[Message]:
+        result: list[Message] = []
+        for turn in self.turns:
+            result.append(Message("user", turn.question))
+            result.append(Message("assistant", turn.answer))
+        return result
+
+
+def fit_memory(history: list[Turn], room: int, count_pair: Callable[[Turn], int],
+               count_line: Callable[[str], int]) -> Memory:
+    """Keep the newest whole turns that fit ``room``; then summarise older ones while lines still fit."""
+    memory = Memory()
+    cut = len(history)
+    for index in range(len(history) - 1, -1, -1):
+        turn = history[index]
+        if turn.tokens is None:
+            turn.tokens = count_pair(turn)
+        if memory.tokens + turn.tokens > room:
+            break
+        memory.turns.insert(0, turn)
+        memory.tokens += turn.tokens
+        cut = index
+    for index in range(cut - 1, -1, -1):
+        line = summary_line(history[index].question, history[index].answer)
+        cost = count_line(line) + 1  # the newline joining it to the others
+        if memory.tokens + cost > room:
+            memory.left_out = index + 1
+            break
+        memory.summaries.insert(0, line)
+        memory.tokens += cost
+    return memory
+
+
+# ------------------------------------------------------------------------------------------ code blocks
+
+GAP = "⋮"
+
+
+def code_block(path: str, first: int, last: int, label: str, language: str | None, lines: list[str]) -> str:
+    """A block in the same shape as the retriever's packed items: ``path:first-last (label)`` then fenced code."""
+    fence = "```"
+    while any(line.lstrip().startswith(fence) for line in lines):
+        fence += "`"
+    return f"{path}:{first}-{last} ({label})\n{fence}{language or ''}\n" + "\n".join(lines) + f"\n{fence}"
+
+
+def outline_block(path: str, entries: list[tuple[int, int, str]], left_out: int = 0) -> str:
+    """A file's definitions, one signature a line: (line, depth, signature)."""
+    body = [f"{line:>5}| {'    ' * depth}{signature}" for line, depth, signature in sorted(entries)]
+    if left_out:
+        body.append(f"{GAP} ({left_out} more definitions)")
+    return f"{path} (outline: the file is too big to send whole; its definitions)\n" + "\n".join(body)

@@ -1,0 +1,645 @@
+"""A conversation about one repository: retrieval, prompt budget, memory, streaming, citations.
+
+Every front end (``assist ask``, the TUI, editor agents) drives a ``ChatSession`` and renders the events
+that ``ask`` yields; none of them talks to the retriever or the provider directly. One turn:
+
+1. the index is checked once per session (missing or stale → indexed first, with a notice);
+2. the prompt is budgeted (see ``prompting``): system prompt, question and pinned items first, then
+   retrieved code, then as much recent conversation as still fits — counted with the provider's own
+   tokenizer and never above its window;
+3. the reply streams as ``AnswerDelta``s and ends in one ``TurnDone`` (citations checked against the
+   index) or ``TurnFailed`` (with the partial answer).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from indexer.model import CLASS, FILE, MODULE
+from indexer.retrieval import PackItem, RetrievalError, Retriever, Why
+from indexer.status import NoIndex, index_status
+
+from ..providers.errors import ProviderError
+from ..providers.types import ChatProvider, Completed, Message, TextDelta, Usage
+from . import citations, prompting
+from .events import (
+    AnswerDelta,
+    ChatEvent,
+    ContextItem,
+    ContextReady,
+    Notice,
+    SessionStatus,
+    TurnDone,
+    TurnFailed,
+)
+from .prompting import Memory, Turn
+
+Progress = Callable[[str, int, int], None]
+
+# A pinned or added item may take at most this share of the prompt, so that a question still has room.
+PIN_SHARE = 1 / 3
+_COUNT_CACHE = 4096
+
+
+class ChatError(Exception):
+    """A session request that cannot be done (unknown name, no index, prompt cannot fit); the message says why."""
+
+
+@dataclass
+class _Pinned:
+    item: ContextItem
+    text: str  # the block as sent, captured when pinned or added
+
+
+@dataclass
+class _Prompt:
+    messages: list[Message]
+    items: list[ContextItem]
+    texts: dict[str, str]
+    whys: dict[str, dict]
+    context_text: str
+    context_tokens: int
+    prompt_tokens: int
+    reply_tokens: int
+    notices: list[Notice]
+
+
+class ChatSession:
+    def __init__(
+        self,
+        repo_root: Path,
+        provider: ChatProvider,
+        retriever: Retriever | None = None,
+        *,
+        context_share: float = 0.6,
+        max_reply_tokens: int | None = None,
+        context_budget: int | None = None,
+        use_vectors: bool = True,
+    ):
+        """``context_share``: the part of the prompt left after system prompt, question and pinned items that
+        retrieved code may take (memory gets the rest). ``max_reply_tokens``: the longest answer (default:
+        the provider's reply reserve). ``context_budget``: a cap on retrieved-code tokens.
+        ``use_vectors``: whether a retriever opened here uses the embedding model."""
+        if not 0.0 < context_share <= 1.0:
+            raise ValueError(f"context_share must be in (0, 1], not {context_share}")
+        if max_reply_tokens is not None and max_reply_tokens <= 0:
+            raise ValueError(f"max_reply_tokens must be positive, not {max_reply_tokens}")
+        self.repo_root = Path(repo_root).resolve()
+        self.provider = provider
+        self.context_share = context_share
+        self.max_reply_tokens = max_reply_tokens
+        self.context_budget = context_budget
+        self.use_vectors = use_vectors
+        self._retriever = retriever
+        self._owns_retriever = retriever is None
+        self._lock = threading.RLock()  # conversation state: held briefly, so a UI thread never waits long
+        self._index_lock = threading.RLock()  # indexing: held for as long as the indexer runs
+        self._busy = False
+        self._index_checked = False
+        self._index_state = "fresh" if retriever is not None or (self.repo_root / ".assist").is_dir() else "missing"
+        self._history: list[Turn] = []
+        self._pinned: dict[str, _Pinned] = {}
+        self._dropped: set[str] = set()
+        self._dropped_outlines: set[str] = set()
+        self._last_context: list[ContextItem] = []
+        self._last_texts: dict[str, str] = {}
+        self._last_whys: dict[str, dict] = {}
+        self._last_context_text = ""
+        self._last_messages: list[Message] = []
+        self._tokens_used = 0
+        self._truncated = False
+        self._notices: list[str] = list(getattr(provider, "notices", []))
+        self._pending: list[Notice] = [Notice(text, "warning") for text in self._notices]
+        self._counts: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------------------ the turn
+
+    def ask(self, question: str, cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
+        """Yields ``Notice``s, one ``ContextReady``, ``AnswerDelta``s, then exactly one ``TurnDone`` or
+        ``TurnFailed``. A warning ``Notice`` about a truncated prompt comes just before ``TurnDone``."""
+        question = question.strip()
+        if not question:
+            yield TurnFailed("the question is empty")
+            return
+        with self._lock:
+            busy, self._busy = self._busy, True
+        if busy:
+            yield TurnFailed("another question is still being answered; wait for it or cancel it")
+            return
+        try:
+            yield from self._turn(question, cancel)
+        finally:
+            self._busy = False
+
+    def _turn(self, question: str, cancel: threading.Event | None) -> Iterator[ChatEvent]:
+        yield from self._take_pending()
+        try:
+            yield from self.ensure_index()
+            prompt = self._build_prompt(question)
+        except (ChatError, RetrievalError, ProviderError) as exc:
+            yield TurnFailed(str(exc))
+            return
+        yield from prompt.notices
+        with self._lock:
+            self._last_context = prompt.items
+            self._last_texts = prompt.texts
+            self._last_whys = prompt.whys
+            self._last_context_text = prompt.context_text
+            self._last_messages = prompt.messages
+        yield ContextReady(prompt.items, prompt.context_tokens, prompt.prompt_tokens, self.provider.context_window)
+
+        if cancel is not None and cancel.is_set():
+            yield self._finish(question, prompt, Completed("", "cancelled", _no_usage(prompt)))
+            return
+        parts: list[str] = []
+        final: Completed | None = None
+        try:
+            for event in self.provider.stream_chat(prompt.messages, max_tokens=prompt.reply_tokens, cancel=cancel):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    yield AnswerDelta(event.text)
+                elif isinstance(event, Completed):
+                    final = event
+        except ProviderError as exc:
+            yield TurnFailed(str(exc), exc.partial_text or "".join(parts))
+            return
+        if final is None:
+            yield TurnFailed("the model's reply ended without a final event", "".join(parts))
+            return
+        if final.truncated:
+            yield Notice(self._truncation_warning(final, prompt), "warning")
+        elif final.done_reason == "length":
+            yield Notice(f"the answer stopped at the {prompt.reply_tokens}-token reply limit")
+        yield self._finish(question, prompt, final)
+
+    def _finish(self, question: str, prompt: _Prompt, final: Completed) -> TurnDone:
+        answer = final.text
+        if answer or final.done_reason != "cancelled":
+            with self._lock:
+                self._history.append(Turn(question, answer))
+        cited = citations.extract_citations(answer, self.retriever) if answer else []
+        found = citations.merge(cited, citations.context_sources(prompt.items))
+        server_prompt = final.usage.prompt_tokens
+        completion = final.usage.completion_tokens
+        self._tokens_used = (server_prompt if server_prompt is not None else prompt.prompt_tokens) + (completion or 0)
+        self._truncated = final.truncated
+        return TurnDone(answer, found, server_prompt, completion, final.done_reason, final.truncated)
+
+    def _truncation_warning(self, final: Completed, prompt: _Prompt) -> str:
+        text = (f"the server read only {final.usage.prompt_tokens} of the {prompt.prompt_tokens} prompt tokens "
+                f"sent: it cut the prompt, so the answer may have missed code or conversation. Make the server's "
+                f"context at least {self.provider.context_window} tokens (Ollama: num_ctx / OLLAMA_CONTEXT_LENGTH; "
+                f"llama.cpp: -c), or set a smaller context_window under [model] in .assist/config.toml")
+        self._notices.append(text)
+        return text
+
+    def _take_pending(self) -> list[Notice]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    # ----------------------------------------------------------------------------------- the index
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            notices = self.ensure_index()
+            with self._lock:
+                self._pending.extend(notices)
+        assert self._retriever is not None
+        return self._retriever
+
+    def ensure_index(self, progress: Progress | None = None) -> list[Notice]:
+        """Once per session: build a missing index, refresh a stale one, open the retriever. Returns notices
+        for the user (a front end may call this first to show progress; ``ask`` does it otherwise)."""
+        with self._index_lock:
+            if self._index_checked and self._retriever is not None:
+                return []
+            notices: list[Notice] = []
+            try:
+                status = index_status(self.repo_root)
+            except NoIndex:
+                notices.append(Notice(f"{self.repo_root} has no index yet; indexing it now (the first time takes a "
+                                      f"while: every symbol is embedded)"))
+                self._index(progress, notices)
+            else:
+                if status.is_stale or status.interrupted:
+                    changed = sum(len(paths) for paths in status.stale.values())
+                    reason = (f"{changed} files changed since indexing" if changed
+                              else "the last index run was interrupted")
+                    notices.append(Notice(f"{reason}; refreshing the index"))
+                    self._index(progress, notices, keep_going=True)
+            self._open_retriever()
+            self._index_checked = True
+            if self._index_state == "missing":
+                self._index_state = "fresh"
+            return notices
+
+    def reindex(self, progress: Progress | None = None) -> str:
+        """Bring the index up to date now; returns a one-line summary."""
+        with self._index_lock:
+            notices: list[Notice] = []
+            report = self._index(progress, notices)
+            with self._lock:
+                self._pending.extend(notices[:-1])  # the last one is the summary returned
+            self._open_retriever()
+            self._index_checked = True
+            return _index_summary(report)
+
+    def _open_retriever(self) -> None:
+        if self._retriever is None:
+            try:
+                self._retriever = Retriever(self.repo_root, use_vectors=self.use_vectors)
+            except RetrievalError as exc:
+                raise ChatError(str(exc)) from exc
+
+    def _index(self, progress: Progress | None, notices: list[Notice], keep_going: bool = False):
+        """Run the indexer. ``keep_going``: a failure leaves a warning and the old index in use."""
+        from indexer.embeddings import EmbeddingError
+        from indexer.lock import IndexBusy
+        from indexer.pipeline import index_repository
+
+        previous, self._index_state = self._index_state, "refreshing"
+        try:
+            report = index_repository(self.repo_root, progress=progress or _no_progress,
+                                      notice=lambda text: notices.append(Notice(text)))
+        except (IndexBusy, EmbeddingError, OSError) as exc:
+            self._index_state = "stale" if previous != "missing" else "missing"
+            if not keep_going:
+                raise ChatError(f"indexing {self.repo_root} failed: {exc}") from exc
+            notices.append(Notice(f"could not refresh the index ({exc}); answering from the index as it is",
+                                  "warning"))
+            return None
+        self._index_state = "fresh"
+        notices.append(Notice(_index_summary(report)))
+        return report
+
+    # --------------------------------------------------------------------------------- the prompt
+
+    def _reply_tokens(self) -> int:
+        reserve = self.max_reply_tokens or self.provider.reply_reserve
+        return max(1, min(reserve, self.provider.context_window // 2))
+
+    def _build_prompt(self, question: str) -> _Prompt:
+        retriever = self.retriever
+        with self._lock:
+            pinned = list(self._pinned.values())
+            history = list(self._history)
+        repo_name = self.repo_root.name
+        system = prompting.system_prompt(repo_name, [])
+        fixed = self._count_messages([Message("system", system), Message("user", prompting.turn_prompt(question, []))])
+        pinned_tokens = sum(self._count(p.text) + 2 for p in pinned)
+        reply = self._reply_tokens()
+        budget = prompting.share_budget(self.provider.context_window, reply, fixed, pinned_tokens,
+                                        self.context_share, self.context_budget)
+        if budget.free_after_fixed < 0:
+            what = f"the question and {len(pinned)} pinned items" if pinned else "the question"
+            raise ChatError(
+                f"{what} need about {fixed + pinned_tokens} tokens, but the {budget.window}-token context window "
+                f"leaves {budget.prompt} for the prompt after {reply} kept for the answer: "
+                + ("drop pinned items (/drop KEY), " if pinned else "")
+                + "shorten the question, or use a model with a larger context window"
+            )
+        retrieved = self._retrieve(retriever, question, budget.context)
+        retrieved_tokens = sum(item.tokens + 2 for item in retrieved)
+        room = budget.prompt - fixed - pinned_tokens - retrieved_tokens
+        memory = prompting.fit_memory(
+            history, room,
+            count_pair=lambda turn: self._count_messages([Message("user", turn.question),
+                                                         Message("assistant", turn.answer)]),
+            count_line=self._count,
+        )
+        messages, prompt_tokens, retrieved, memory = self._fit(question, repo_name, pinned, retrieved, memory,
+                                                               budget.prompt)
+        notices: list[Notice] = []
+        trimmed = len(history) - len(memory.turns)
+        if trimmed:
+            notices.append(Notice(_memory_notice(trimmed, memory, budget.window)))
+        items = [p.item for p in pinned] + [self._context_item(item) for item in retrieved]
+        texts = {p.item.key: p.text for p in pinned}
+        whys = {}
+        for context_item, pack_item in zip(items[len(pinned):], retrieved):
+            texts[context_item.key] = pack_item.text
+            whys[context_item.key] = pack_item.why.to_json()
+        blocks = [p.text for p in pinned] + [item.text for item in retrieved]
+        context_text = "\n\n".join(blocks)
+        return _Prompt(messages, items, texts, whys, context_text, self._count(context_text) if blocks else 0,
+                       prompt_tokens, reply, notices)
+
+    def _fit(self, question: str, repo_name: str, pinned: list[_Pinned], retrieved: list[PackItem],
+             memory: Memory, limit: int) -> tuple[list[Message], int, list[PackItem], Memory]:
+        """Assemble the messages and count them whole; while over ``limit`` give up memory first, then the
+        lowest-ranked retrieved code."""
+        retrieved = list(retrieved)
+        while True:
+            blocks = [p.text for p in pinned] + [item.text for item in retrieved]
+            messages = [Message("system", prompting.system_prompt(repo_name, memory.summaries)),
+                        *memory.messages(),
+                        Message("user", prompting.turn_prompt(question, blocks))]
+            total = self._count_messages(messages)
+            if total <= limit:
+                return messages, total, retrieved, memory
+            if memory.turns:
+                memory.turns.pop(0)
+                memory.left_out += 1
+            elif memory.summaries:
+                memory.summaries.pop(0)
+                memory.left_out += 1
+            elif retrieved:
+                retrieved.remove(min(retrieved, key=lambda item: (item.kind != "outline", item.score)))
+            else:
+                raise ChatError(
+                    f"the prompt needs {total} tokens but only {limit} fit the {self.provider.context_window}-token "
+                    f"window with room for the answer: drop pinned items (/drop KEY), shorten the question, or use "
+                    f"a model with a larger context window"
+                )
+
+    def _retrieve(self, retriever: Retriever, question: str, budget: int) -> list[PackItem]:
+        """The packed code for the question, without what the user pinned or dropped, within ``budget``."""
+        if budget <= 0:
+            return []
+        pack = retriever.context(question, budget_tokens=budget, count_tokens=self._count)
+        kept = [item for item in pack.items if not self._excluded(item)]
+        removed = sum(item.tokens for item in pack.items) - sum(item.tokens for item in kept)
+        if removed:
+            # Ask again with the room the excluded items took, so the budget is still used.
+            pack = retriever.context(question, budget_tokens=budget + removed, count_tokens=self._count)
+            kept = [item for item in pack.items if not self._excluded(item)]
+            while kept and sum(item.tokens + 2 for item in kept) > budget:
+                kept.remove(min(kept, key=lambda item: (item.kind != "outline", item.score)))
+        return kept
+
+    def _excluded(self, item: PackItem) -> bool:
+        key = _item_key(item)
+        with self._lock:
+            blocked = self._dropped | set(self._pinned)
+            pinned_outlines = {p.item.path for p in self._pinned.values() if p.item.kind == "outline"}
+        if key in blocked or item.path in blocked:
+            return True
+        if item.kind == "outline" and (item.path in self._dropped_outlines or item.path in pinned_outlines):
+            return True
+        return item.symbol is not None and any(item.symbol.startswith(f"{b}.") for b in blocked if "::" in b)
+
+    def _context_item(self, item: PackItem) -> ContextItem:
+        return ContextItem(_item_key(item), item.path, item.symbol, item.kind, item.start_line, item.end_line,
+                           item.tokens, why_line(item.why, item.kind))
+
+    # ------------------------------------------------------------------------------------ counting
+
+    def _count(self, text: str) -> int:
+        cached = self._counts.get(text)
+        if cached is None:
+            cached = self.provider.count_tokens(text)
+            if len(self._counts) >= _COUNT_CACHE:
+                self._counts.clear()
+            self._counts[text] = cached
+        return cached
+
+    def _count_messages(self, messages: list[Message]) -> int:
+        return self.provider.count_tokens(messages)
+
+    # ---------------------------------------------------------------------------- pins and drops
+
+    def pin(self, key: str) -> None:
+        """Send this item with every following question until dropped. ``key`` is a ``ContextItem.key`` of
+        the last context; any other symbol or file name is added as by ``add``."""
+        with self._lock:
+            self._dropped.discard(key)
+            if key in self._pinned:
+                return
+            item = next((i for i in self._last_context if i.key == key), None)
+            if item is not None:
+                if item.kind == "outline":
+                    self._dropped_outlines.discard(item.path)
+                self._pinned[key] = _Pinned(replace(item, pinned=True, why=f"pinned; {item.why}"),
+                                            self._last_texts[key])
+                return
+        self.add(key)
+
+    def drop(self, key: str) -> None:
+        """Leave this item out from the next question on (unpinning it if pinned). A file path drops all of
+        the file's code; a class drops its methods too."""
+        with self._lock:
+            was_pinned = self._pinned.pop(key, None) is not None
+            item = next((i for i in self._last_context if i.key == key), None)
+            if item is not None and item.kind == "outline":
+                self._dropped_outlines.add(item.path)
+                return
+            if item is not None or was_pinned:
+                self._dropped.add(key)
+                return
+        try:
+            node = self.retriever.resolve(key)
+        except RetrievalError as exc:
+            raise ChatError(f"nothing with key {key!r} in the context, and {exc}") from exc
+        with self._lock:
+            self._pinned.pop(node, None)
+            self._dropped.add(node)
+
+    def add(self, path_or_symbol: str) -> ContextItem:
+        """Pin a file (whole, or its outline when too big) or a symbol (its code) by name."""
+        retriever = self.retriever
+        try:
+            node = retriever.resolve(path_or_symbol)
+            item, text = self._render_node(retriever, node)
+        except (RetrievalError, ProviderError) as exc:  # unknown name; or the server that counts tokens is gone
+            raise ChatError(str(exc)) from exc
+        with self._lock:
+            self._dropped.discard(item.key)
+            self._dropped_outlines.discard(item.path)
+            self._pinned[item.key] = _Pinned(item, text)
+        return item
+
+    def _render_node(self, retriever: Retriever, node: str) -> tuple[ContextItem, str]:
+        data = retriever.graph.nodes[node]
+        kind, path = data.get("kind"), data.get("path") or node
+        if kind == MODULE:
+            raise ChatError(f"{node} is a directory: add one of its files or symbols")
+        source = retriever.reader.sources.get(path)
+        if source is None:
+            raise ChatError(f"{path} was deleted, or is no longer text, since indexing; run /reindex")
+        language = data.get("language") or retriever.graph.nodes[path].get("language")
+        limit = int((self.provider.context_window - self._reply_tokens()) * PIN_SHARE)
+        if kind == FILE:
+            last = len(source.lines)
+            while last > 1 and not source.lines[last - 1].strip():
+                last -= 1  # the empty "line" after a final newline, and trailing blank lines
+            first, label = 1, "file, added"
+        else:
+            first, last = int(data["start_line"]), int(data["end_line"])
+            if source.stale:
+                fresh = retriever.reader.sources.fresh_symbols(source).get(node)
+                if fresh is None:
+                    raise ChatError(f"{node} is no longer in {path}; run /reindex")
+                first, last = fresh.start_line, fresh.end_line
+            label = f"{kind} {node.partition('::')[2]}, added"
+        lines = source.slice(first, last)
+        text = prompting.code_block(path, first, last, label, language, lines)
+        tokens = self._count(text)
+        entries = _outline_entries(retriever, path) if tokens > limit and kind == FILE else []
+        if entries:
+            def outline(part: list) -> str:
+                return prompting.outline_block(path, part, left_out=len(entries) - len(part))
+
+            text = outline(entries[: _most_that_fit(entries, limit, lambda part: self._count(outline(part)))])
+            tokens = self._count(text)
+            item = ContextItem(f"{path}:{first}-{last}", path, None, "outline", first, last, tokens,
+                               "added by you (outline: the whole file is too big)", pinned=True)
+            return item, text
+        if tokens > limit:
+
+            def head(part: list[str]) -> str:
+                shown = [*part, f"{prompting.GAP} ({len(lines) - len(part)} more lines)"]
+                return prompting.code_block(path, first, first + len(part) - 1,
+                                            f"{label}, first {len(part)} lines", language, shown)
+
+            keep = _most_that_fit(lines, limit, lambda part: self._count(head(part)))
+            text, last = head(lines[:keep]), first + keep - 1
+            tokens = self._count(text)
+        key = node if kind != FILE else path
+        item = ContextItem(key, path, None if kind == FILE else node, kind, first, last, tokens, "added by you",
+                           pinned=True)
+        return item, text
+
+    def clear(self) -> None:
+        """Forget the conversation, pins and drops."""
+        with self._lock:
+            self._history.clear()
+            self._pinned.clear()
+            self._dropped.clear()
+            self._dropped_outlines.clear()
+            self._last_context = []
+            self._last_texts = {}
+            self._last_whys = {}
+            self._last_context_text = ""
+            self._last_messages = []
+
+    # ------------------------------------------------------------------------------------ views
+
+    @property
+    def last_context(self) -> list[ContextItem]:
+        return list(self._last_context)
+
+    @property
+    def last_context_text(self) -> str:
+        """The code blocks of the last prompt, exactly as sent."""
+        return self._last_context_text
+
+    @property
+    def last_messages(self) -> list[Message]:
+        """The whole last prompt, exactly as sent."""
+        return list(self._last_messages)
+
+    def why_details(self, key: str) -> dict | None:
+        """The retriever's full reasons for a retrieved item of the last context (signals, ranks, graph path)."""
+        return self._last_whys.get(key)
+
+    @property
+    def pinned(self) -> list[ContextItem]:
+        with self._lock:
+            return [p.item for p in self._pinned.values()]
+
+    @property
+    def status(self) -> SessionStatus:
+        return SessionStatus(self.provider.name, self.provider.context_window, self._tokens_used,
+                             self._index_state, self._truncated, list(self._notices))
+
+    @property
+    def history(self) -> list[tuple[str, str]]:
+        with self._lock:
+            pairs: list[tuple[str, str]] = []
+            for turn in self._history:
+                pairs.append(("user", turn.question))
+                pairs.append(("assistant", turn.answer))
+            return pairs
+
+    def close(self) -> None:
+        """Close the retriever if this session opened it (one passed in stays open for its owner)."""
+        if self._owns_retriever and self._retriever is not None:
+            self._retriever.close()
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def why_line(why: Why, kind: str) -> str:
+    """One human-readable line: the signals that found an item (best rank each), its score, its graph path."""
+    best: dict[str, int | None] = {}
+    for evidence in why.evidence:
+        if evidence.signal not in best or (evidence.rank or 10**9) < (best[evidence.signal] or 10**9):
+            best[evidence.signal] = evidence.rank
+    signals = ", ".join(f"{signal} #{rank}" if rank else signal for signal, rank in best.items())
+    parts = [f"{signals or 'ranked'}; score {why.score:.2f}"]
+    if kind == "outline":
+        parts.insert(0, "outline of the file around the code sent")
+    path = why.path_text()
+    if path:
+        parts.append(path)
+    if why.stale:
+        parts.append("changed since indexing")
+    return "; ".join(parts)
+
+
+def _item_key(item: PackItem) -> str:
+    if item.symbol is not None:
+        return item.symbol
+    if item.kind == FILE and item.part == "module":
+        return item.path
+    return f"{item.path}:{item.start_line}-{item.end_line}"
+
+
+def _outline_entries(retriever: Retriever, path: str) -> list[tuple[int, int, str]]:
+    graph = retriever.graph
+    entries = []
+    for start, _, qname in retriever.reader.names.symbols_in(path):
+        data = graph.nodes[qname]
+        parent = data.get("parent")
+        depth = 0 if parent is None else 1
+        if parent is not None and (graph.nodes[parent].get("kind") != CLASS or graph.nodes[parent].get("parent")):
+            continue  # nested functions: the outline shows what a reader navigates by
+        signature = " ".join((data.get("signature") or data.get("name") or qname).split())
+        entries.append((start, depth, signature))
+    return entries
+
+
+def _most_that_fit(rows: list, limit: int, cost: Callable[[list], int]) -> int:
+    """How many leading rows (lines, outline entries) fit ``limit`` once rendered (at least one)."""
+    low, high, best = 1, len(rows), 1
+    while low <= high:
+        middle = (low + high) // 2
+        if cost(rows[:middle]) <= limit:
+            best, low = middle, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _memory_notice(trimmed: int, memory: Memory, window: int) -> str:
+    shortened, left_out = memory.shortened, memory.left_out
+    how = []
+    if shortened:
+        how.append(f"{shortened} shortened to one line")
+    if left_out:
+        how.append(f"{left_out} left out")
+    turns = "turn" if trimmed == 1 else "turns"
+    return (f"memory: the {trimmed} oldest {turns} of this conversation no longer fit the {window}-token window "
+            f"({', '.join(how)}); /clear starts afresh")
+
+
+def _index_summary(report) -> str:
+    if report is None:
+        return "the index was not refreshed"
+    seconds = sum(report.seconds.values())
+    return (f"indexed {report.files_indexed} files: {report.files_changed} changed, {report.files_removed} removed, "
+            f"{report.chunks_embedded} chunks embedded ({seconds:.1f} s)")
+
+
+def _no_usage(prompt: _Prompt) -> Usage:
+    return Usage(None, None, prompt.prompt_tokens)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
