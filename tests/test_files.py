@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -427,7 +426,7 @@ def test_nested_repository_is_a_submodule(tmp_path: Path, outer_is_git: bool) ->
     assert candidate_paths(included) == ["experiments/trial.py", "main.py"]
 
 
-def test_ten_thousand_files_in_git_mode_take_well_under_a_second(tmp_path: Path) -> None:
+def test_ten_thousand_files_in_git_mode_are_all_listed(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     seed = write(tmp_path, "seed.py")
     for package in range(100):
@@ -438,14 +437,10 @@ def test_ten_thousand_files_in_git_mode_take_well_under_a_second(tmp_path: Path)
             os.link(seed, directory.parent / f"m{module}.py")
             os.link(seed, directory / f"m{module}.py")
 
-    timings = []
-    for _ in range(2):  # the first run may pay for a cold disk cache
-        started = time.perf_counter()
-        discovery = discover(repo, IndexConfig())
-        timings.append(time.perf_counter() - started)
-
+    # Speed is measured in bench/, not here: this checks that nothing is lost at that size.
+    discovery = discover(repo, IndexConfig())
     assert len(discovery.candidates) == 10_000
-    assert min(timings) < 1.0, f"discover took {min(timings):.2f} s for 10k files"
+    assert not discovery.skipped
 
 
 # -- classify_content ----------------------------------------------------------------------------------

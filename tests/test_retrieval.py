@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -305,16 +303,12 @@ def test_queries_are_read_for_frames_and_names():
     assert parse_query("Warehouse.reserve").code_only and not mixed.code_only
 
 
-def test_warm_queries_are_fast(retriever):
+def test_warm_queries_reuse_the_open_index(retriever):
+    """Latency is measured in bench/; here: repeated queries must not reload the graph or lexical index."""
     queries = ["how are orders placed", "Warehouse.reserve", (FIXTURES / "pricing_traceback.txt").read_text(),
                "round money to cents", "sales summary report"]
-    timings = []
-    for _ in range(4):
-        for query in queries:
-            started = time.perf_counter()
-            retriever.search(query, top=10)
-            timings.append(time.perf_counter() - started)
-    p95 = statistics.quantiles(timings, n=20)[-1]
-    # The target is 200 ms on a 100k-line index; this sample is tiny, so anything near a second means
-    # something reloads or rescans per query.
-    assert p95 < 0.75, f"p95 {p95 * 1000:.0f} ms"
+    retriever.search(queries[0], top=10)
+    graph, lexical = retriever.reader.graph, retriever.reader.lexical
+    for query in queries * 2:
+        assert retriever.search(query, top=10)
+    assert retriever.reader.graph is graph and retriever.reader.lexical is lexical
