@@ -15,7 +15,7 @@ from .progress import StageProgress
 app = typer.Typer(
     name="assist",
     help="A local-first coding assistant that knows your repository as a graph of code.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -168,6 +168,31 @@ def _print_status(st, list_skipped: bool) -> None:
 
 
 # Retrieval commands (search, context, graph) register here.
+from .commands.retrieval import context_command, graph_app, search_command  # noqa: E402
+
+app.command("search")(search_command)
+app.command("context")(context_command)
+app.add_typer(graph_app, name="graph")
+
+from .commands.chat import chat_command  # noqa: E402
+
+app.command("chat")(chat_command)
+
+
+@app.callback()
+def _no_command(ctx: typer.Context) -> None:
+    """Plain `assist` opens the chat on a terminal; piped, it prints the help as before."""
+    if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            typer.echo(ctx.get_help())
+            raise typer.Exit(0)
+        chat_command()
+
+
+from .commands.ask import ask_command, models_command  # noqa: E402
+
+app.command("ask")(ask_command)
+app.command("models")(models_command)
 
 
 def main() -> None:

@@ -1,0 +1,344 @@
+"""The chat screen's widgets: a conversation turn, inline notices, the context panel, the prompt, the status line."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.text import Text
+from textual import events
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.widgets import DataTable, Input, Markdown, OptionList, Static
+from textual.widgets.markdown import MarkdownStream
+from textual.widgets.option_list import Option
+
+from ..chat.events import ContextItem, SessionStatus
+from . import slash
+
+PINNED_MARK = "●"
+DROPPED_MARK = "✗"
+
+
+class NoticeLine(Static):
+    """A one-paragraph message in the conversation: info, warning or error (never a traceback)."""
+
+    def __init__(self, text: str, level: str = "info") -> None:
+        level = level if level in ("info", "warning", "error") else "info"
+        prefix = {"info": "·", "warning": "⚠", "error": "✗"}[level]
+        super().__init__(Text(f"{prefix} {text}"), classes=f"notice -{level}")
+        self.level = level
+        self.text = text
+
+
+class InfoBlock(Markdown):
+    """Text the app itself writes into the conversation (/help, command replies)."""
+
+    DEFAULT_CLASSES = "info-block"
+
+
+class Turn(Vertical):
+    """One question and its answer; the answer is streamed into a Markdown widget as it arrives."""
+
+    def __init__(self, question: str) -> None:
+        super().__init__(classes="turn")
+        self.question = question
+        self.answer_text = ""
+        self.state = "waiting"
+        self._stream: MarkdownStream | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Markdown(self.question, classes="prompt")
+        yield Vertical(classes="turn-notices")
+        yield Markdown("", classes="answer")
+        yield Static("retrieving context…", classes="turn-state")
+
+    @property
+    def answer(self) -> Markdown:
+        return self.query_one(".answer", Markdown)
+
+    def open_stream(self) -> None:
+        """Must run on the event loop (a MarkdownStream owns an asyncio task), never in a thread worker."""
+        self._stream = Markdown.get_stream(self.answer)
+
+    async def write(self, text: str) -> None:
+        self.answer_text += text
+        if self._stream is not None:
+            await self._stream.write(text)
+
+    async def close_stream(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+    async def add_notice(self, text: str, level: str = "info") -> None:
+        await self.query_one(".turn-notices", Vertical).mount(NoticeLine(text, level))
+
+    def set_state(self, state: str, label: str) -> None:
+        """``state`` is one of waiting, answering, done, cancelled, failed; it becomes a CSS class."""
+        line = self.query_one(".turn-state", Static)
+        line.remove_class(f"-{self.state}")
+        self.state = state
+        line.add_class(f"-{state}")
+        line.update(Text(label))
+
+
+class ContextTable(DataTable):
+    """The items of the latest answer; ``p`` pins the highlighted one, ``d`` drops it, for the next turns."""
+
+    BINDINGS = [
+        Binding("p", "pin", "Pin"),
+        Binding("d", "drop", "Drop"),
+    ]
+
+    class PinRequested(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    class DropRequested(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def highlighted_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        return self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
+
+    def action_pin(self) -> None:
+        if key := self.highlighted_key():
+            self.post_message(self.PinRequested(key))
+
+    def action_drop(self) -> None:
+        if key := self.highlighted_key():
+            self.post_message(self.DropRequested(key))
+
+
+class ContextPanel(Vertical):
+    """What the latest answer was given — file or symbol, tokens, why — plus what is pinned for the next turns."""
+
+    def __init__(self) -> None:
+        super().__init__(id="context-panel")
+        self.items: dict[str, ContextItem] = {}
+        self.dropped: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static("Context", id="context-title")
+        table = ContextTable(id="context-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("Ask a question to see what the model is given.\n/add PATH|SYMBOL pins one.",
+                     id="context-detail")
+
+    def on_resize(self) -> None:
+        self._render_rows()
+
+    @property
+    def table(self) -> ContextTable:
+        return self.query_one(ContextTable)
+
+    def show(self, items: list[ContextItem], pinned: list[ContextItem] = ()) -> None:
+        """The items sent with the latest answer, then pinned items that were not among them."""
+        self.items = {}
+        self.dropped = set()
+        for item in [*items, *pinned]:
+            if item.key not in self.items:
+                self.items[item.key] = item
+        self._render_rows()
+
+    def upsert(self, item: ContextItem) -> None:
+        self.items[item.key] = item
+        self.dropped.discard(item.key)
+        self._render_rows(select=item.key)
+
+    def set_pinned(self, key: str, pinned: bool) -> None:
+        if key in self.items:
+            self.items[key] = replace(self.items[key], pinned=pinned)
+        if pinned:
+            self.dropped.discard(key)
+        else:
+            self.dropped.add(key)
+        self._render_rows(select=key)
+
+    def clear(self) -> None:
+        self.items = {}
+        self.dropped = set()
+        self._render_rows()
+
+    def mark(self, key: str) -> str:
+        if key in self.dropped:
+            return DROPPED_MARK
+        return PINNED_MARK if self.items[key].pinned else ""
+
+    def _render_rows(self, select: str | None = None) -> None:
+        table = self.table
+        current = select or table.highlighted_key()
+        table.clear(columns=True)
+        labels = {key: _label(item) for key, item in self.items.items()}
+        # Fixed widths, so a long name or reason is cropped rather than pushing the token count out of view.
+        room = max(table.size.width - 2 - 1 - 5 - 3, 12)
+        # The name matters most: "why" gets what is left (the line under the table shows it whole).
+        item_width = min(max((len(label) for label in labels.values()), default=4), max(room - 8, 12))
+        table.add_column(" ", key="mark", width=1)
+        table.add_column("item", key="item", width=item_width)
+        table.add_column(Text("tok", justify="right"), key="tokens", width=5)
+        table.add_column("why", key="why", width=max(room - item_width, 8))
+        for key, item in self.items.items():
+            table.add_row(self.mark(key), labels[key], Text(f"{item.tokens:,}", justify="right"), item.why, key=key)
+        total = sum(item.tokens for key, item in self.items.items() if key not in self.dropped)
+        pinned = sum(1 for item in self.items.values() if item.pinned)
+        count = len(self.items)
+        parts = [f"{count} item{'' if count == 1 else 's'}"] + ([f"{pinned} pinned"] if pinned else [])
+        title = " · ".join([*parts, f"{total:,} tok"]) if count else "Context"
+        self.query_one("#context-title", Static).update(Text(title))
+        if current in self.items:
+            table.move_cursor(row=table.get_row_index(current))
+        self._describe(table.highlighted_key())
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._describe(event.row_key.value)
+
+    def _describe(self, key: str | None) -> None:
+        detail = self.query_one("#context-detail", Static)
+        if key is None or key not in self.items:
+            detail.update(Text("Ask a question to see what the model is given.\n/add PATH|SYMBOL pins one."))
+            return
+        item = self.items[key]
+        state = {PINNED_MARK: "pinned", DROPPED_MARK: "dropped", "": "sent"}[self.mark(key)]
+        lines = f"{item.start_line}-{item.end_line}" if item.end_line else str(item.start_line)
+        detail.update(Text(f"{item.path}:{lines} ({item.kind}, {state})\n{item.why}\np pin · d drop"))
+
+
+def _label(item: ContextItem) -> str:
+    """A symbol by its name inside its file (the path is in the detail line below the table)."""
+    if item.symbol:
+        return item.symbol.partition("::")[2] or item.symbol
+    return item.path
+
+
+class StatusLine(Static):
+    """Model, index freshness, tokens used against the window, and a warning when the prompt was cut."""
+
+    def __init__(self) -> None:
+        super().__init__(id="status-line")
+
+    def show_status(self, status: SessionStatus | None, *, model: str, state: str = "") -> None:
+        parts = [model]
+        if status is not None:
+            parts.append(f"index {status.index_state}")
+            if status.context_window:
+                parts.append(f"{status.tokens_used:,}/{status.context_window:,} tokens")
+        if state:
+            parts.append(state)
+        text = Text(" │ ".join(parts))
+        truncated = status is not None and status.truncated
+        if truncated:
+            text.append(" │ ")
+            text.append("⚠ prompt truncated", style="bold")
+        self.set_class(truncated, "-truncated")
+        self.update(text)
+
+
+class SlashMenu(OptionList):
+    """The completion list that opens above the prompt while a /command name is typed."""
+
+    can_focus = False
+
+    def __init__(self) -> None:
+        super().__init__(id="slash-menu")
+
+    def show_matches(self, matches: list[slash.SlashCommand]) -> None:
+        self.clear_options()
+        self.add_options(Option(Text.assemble((command.usage, "bold"), f"  {command.help}"), id=command.name)
+                         for command in matches)
+        if matches:
+            self.highlighted = 0
+        self.display = bool(matches)
+
+    def chosen(self) -> str | None:
+        if not self.display or self.highlighted is None:
+            return None
+        return self.get_option_at_index(self.highlighted).id
+
+
+class PromptInput(Input):
+    """The question line: Up/Down recall earlier prompts; a leading / completes commands."""
+
+    BINDINGS = [
+        Binding("up", "history(-1)", "Earlier prompt", show=False),
+        Binding("down", "history(1)", "Later prompt", show=False),
+        Binding("tab", "complete", "Complete", show=False),
+    ]
+
+    class CompletionChanged(Message):
+        def __init__(self, matches: list[slash.SlashCommand]) -> None:
+            super().__init__()
+            self.matches = matches
+
+    def __init__(self) -> None:
+        super().__init__(
+            placeholder="Ask about this repository, or /help",
+            id="prompt",
+            suggester=SuggestFromList([command.usage.split(" ")[0] for command in slash.COMMANDS]),
+        )
+        self.history: list[str] = []
+        self._recall: int | None = None  # index into history while browsing it
+        self._draft = ""
+
+    @property
+    def menu(self) -> SlashMenu:
+        return self.screen.query_one(SlashMenu)
+
+    def remember(self, text: str) -> None:
+        if text and (not self.history or self.history[-1] != text):
+            self.history.append(text)
+        self._recall = None
+        self._draft = ""
+
+    def action_history(self, step: int) -> None:
+        menu = self.menu
+        if self._recall is None and menu.display:
+            # Typing a /command: the arrows move through the completions instead.
+            if step < 0:
+                menu.action_cursor_up()
+            else:
+                menu.action_cursor_down()
+            return
+        if not self.history:
+            return
+        if self._recall is None:
+            if step > 0:
+                return
+            self._draft = self.value
+            self._recall = len(self.history)
+        self._recall += step
+        if self._recall >= len(self.history):
+            self._recall = None
+            self._set_text(self._draft)
+            return
+        self._recall = max(self._recall, 0)
+        self._set_text(self.history[self._recall])
+
+    def _set_text(self, text: str) -> None:
+        self.value = text
+        self.cursor_position = len(text)
+
+    def action_complete(self) -> None:
+        name = self.menu.chosen()
+        if name is None:
+            raise SkipAction()  # let Tab move focus as usual
+        command = slash.BY_NAME[name]
+        self._set_text(f"/{name} " if command.args else f"/{name}")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._recall is not None and event.value != self.history[self._recall]:
+            self._recall = None  # the recalled prompt is being edited: it is a new draft now
+        matches = [] if self._recall is not None else slash.completions(event.value)
+        self.post_message(self.CompletionChanged(matches))
+
+    def on_blur(self, event: events.Blur) -> None:
+        self.post_message(self.CompletionChanged([]))

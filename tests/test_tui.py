@@ -1,0 +1,574 @@
+"""`assist chat`: the Textual app driven by Pilot against the real session, retriever and a real (tiny) model.
+
+The model's answers are nonsense, so turns are asserted by structure (streamed, finished, cancelled, what the
+context panel lists); snapshots only cover screens that do not depend on what the model says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import io
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from support import run_assist
+from textual.command import CommandList, CommandPalette
+
+from assistant.chat import SessionStatus
+from assistant.tui.app import ChatApp
+from assistant.tui.widgets import (
+    DROPPED_MARK,
+    PINNED_MARK,
+    ContextPanel,
+    InfoBlock,
+    NoticeLine,
+    SlashMenu,
+    StatusLine,
+    Turn,
+)
+
+# A small window keeps every turn of the 135M model to a few seconds on two cores.
+CONTEXT_WINDOW = 1024
+MODEL = "openai:smollm2-135m"
+ADDED_SYMBOL = "inventory/orders.py::Order.place"
+
+
+def with_model_config(repo: Path) -> Path:
+    (repo / ".assist" / "config.toml").write_text(f"[model]\ncontext_window = {CONTEXT_WINDOW}\ntemperature = 0\n")
+    return repo
+
+
+@pytest.fixture
+def chat_repo(indexed_copy) -> Path:
+    return with_model_config(indexed_copy)
+
+
+@pytest.fixture
+def make_app(chat_repo, llama_server) -> Callable[[], ChatApp]:
+    return lambda: ChatApp(chat_repo, model=MODEL, base_url=f"{llama_server}/v1")
+
+
+def drive(app: ChatApp, scenario: Callable, size: tuple[int, int] = (80, 24)) -> None:
+    async def run() -> None:
+        async with app.run_test(size=size) as pilot:
+            await scenario(pilot)
+
+    asyncio.run(run())
+
+
+async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 90.0) -> float:
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{screen_text(pilot.app)}")
+        await pilot.pause(0.05)
+    return time.monotonic() - started
+
+
+def screen_text(app: ChatApp) -> str:
+    """What a terminal would show right now, as plain text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
+                      legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+async def ready(pilot) -> ChatApp:
+    app = pilot.app
+    await until(pilot, lambda: app.ready, "the session to open")
+    await pilot.pause()
+    return app
+
+
+async def type_line(pilot, text: str) -> None:
+    """Enter a line at the prompt (pasted at once: key by key, Pilot takes ~0.1 s a character)."""
+    prompt = pilot.app.prompt_input
+    prompt.focus()
+    prompt.value = text
+    prompt.cursor_position = len(text)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def notices(app: ChatApp) -> list[str]:
+    return [line.text for line in app.query(NoticeLine)]
+
+
+def panel_rows(app: ChatApp) -> dict[str, str]:
+    """key -> mark (pinned, dropped or blank) for each row of the context panel."""
+    table = app.query_one(ContextPanel).table
+    return {row.key.value: str(table.get_cell(row.key, "mark")) for row in table.ordered_rows}
+
+
+# ---------------------------------------------------------------------------------------------- turns
+
+
+def test_question_streams_an_answer_and_the_panel_lists_what_was_sent(make_app):
+    app = make_app()
+    seen_midstream: list[bool] = []
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, "How is stock reserved when an order is placed?")
+        turn = app.query_one(Turn)
+        await until(pilot, lambda: turn.state == "answering" and turn.answer_text, "the first answer delta")
+        seen_midstream.append(app.active is not None)
+        await pilot.press(*"typed meanwhile")  # the UI is not blocked by the model call
+        assert app.prompt_input.value == "typed meanwhile"
+        await until(pilot, lambda: app.active is None, "the answer to finish")
+        await pilot.pause(0.3)
+
+        assert turn.state == "done", screen_text(app)
+        assert turn.answer.children, "the streamed answer was rendered as Markdown blocks"
+        assert turn.answer.source.strip() == turn.answer_text.strip() != ""
+        session_keys = [item.key for item in app.session.last_context]
+        assert session_keys and list(panel_rows(app)) == session_keys
+        text = screen_text(app)
+        assert "✓ done" in text
+        assert re.search(rf"│ [1-9][\d,]*/{CONTEXT_WINDOW:,} tokens", text), "the status line counts the turn"
+
+        # Pin, then drop, the highlighted item: marked in the panel, and the session's pins follow.
+        await pilot.press("tab")
+        assert app.focused is app.panel.table, "Tab goes from the prompt to the context panel"
+        first = session_keys[0]
+        await pilot.press("p")
+        await until(pilot, lambda: panel_rows(app).get(first) == PINNED_MARK, "the pinned mark")
+        assert first in [item.key for item in app.session.pinned]
+        await pilot.press("d")
+        await until(pilot, lambda: panel_rows(app).get(first) == DROPPED_MARK, "the dropped mark")
+        assert first not in [item.key for item in app.session.pinned]
+        assert any(f"dropped {first}" in n for n in notices(app))
+        await pilot.press("tab")
+        assert app.focused is app.prompt_input
+
+    drive(app, scenario, size=(120, 40))
+    assert seen_midstream == [True]
+
+
+def test_escape_cancels_a_generation_and_keeps_the_partial_answer(make_app):
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, "Write a very long, detailed essay about every function and class in this repository.")
+        turn = app.query_one(Turn)
+        await type_line(pilot, "again")
+        assert "still being written" in notices(app)[-1], "one question at a time"
+        await until(pilot, lambda: turn.answer_text, "the first answer delta")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert turn.state == "cancelled"
+        kept = turn.answer_text
+        assert kept
+        stopped_in = await until(pilot, lambda: app.active is None, "the cancelled turn to end", timeout=15)
+        assert stopped_in < 10
+        await pilot.pause(0.3)
+        assert turn.state == "cancelled" and turn.answer_text == kept, "nothing was appended after Esc"
+        assert "■ cancelled — the partial answer is kept" in screen_text(app)
+        assert turn.answer.source.strip() == kept.strip()
+
+        # Still responsive: commands run and the prompt accepts text.
+        await type_line(pilot, "/help")
+        assert "/reindex" in app.query(InfoBlock).last().source
+
+    drive(app, scenario)
+
+
+def test_a_stream_broken_mid_answer_keeps_the_partial_answer(chat_repo, ollama_server):
+    """Through the Ollama protocol, with a server whose runner dies after two chunks of the answer."""
+    ollama_server.error_after_chunks = 2
+    app = ChatApp(chat_repo, model=f"ollama:{ollama_server.model}", base_url=ollama_server.url)
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, "What does Order.place do?")
+        turn = app.query_one(Turn)
+        await until(pilot, lambda: app.active is None, "the failed answer")
+        assert turn.state == "failed"
+        assert turn.answer_text, "the part that arrived is kept"
+        assert turn.answer.source.strip() == turn.answer_text.strip()
+        errors = [line.text for line in turn.query(NoticeLine) if line.level == "error"]
+        assert errors and "unexpected EOF" in errors[0]
+        text = screen_text(app)
+        assert "✗ failed — the partial answer is kept" in text and "Traceback" not in text
+        # The small window is called out before anything else.
+        assert any("context window is 1024 tokens" in n for n in notices(app))
+
+    drive(app, scenario, size=(100, 30))
+
+
+def test_status_line_warns_of_a_truncated_prompt(chat_repo):
+    app = ChatApp(chat_repo, model=MODEL, base_url="http://127.0.0.1:9/v1")
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.connect_error is not None, "the failed connection")
+        await pilot.pause()
+        line = app.query_one(StatusLine)
+        line.show_status(SessionStatus(MODEL, 4096, 3900, "stale", truncated=True), model=MODEL)
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"{MODEL} │ index stale │ 3,900/4,096 tokens │ ⚠ prompt truncated" in text, "fits 80 columns"
+        assert line.has_class("-truncated")
+        line.show_status(SessionStatus(MODEL, 4096, 1200, "fresh"), model=MODEL)
+        await pilot.pause()
+        assert "truncated" not in screen_text(app) and not line.has_class("-truncated")
+
+    drive(app, scenario)
+
+
+def test_server_down_opens_the_app_and_explains_on_a_question(chat_repo):
+    app = ChatApp(chat_repo, model=MODEL, base_url="http://127.0.0.1:9/v1")
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.connect_error is not None, "the failed connection")
+        await pilot.pause()
+        assert "model unreachable" in screen_text(app)
+        await type_line(pilot, "What does Order.place do?")
+        turn = app.query_one(Turn)
+        await until(pilot, lambda: turn.state == "failed", "the failed turn")
+        errors = [line.text for line in turn.query(NoticeLine) if line.level == "error"]
+        assert errors and "cannot reach a model server at http://127.0.0.1:9/v1" in errors[0]
+        assert "--base-url" in errors[0], "the error says what to do"
+        assert "Traceback" not in screen_text(app)
+
+    drive(app, scenario)
+
+
+def test_missing_index_is_built_inside_the_app(tmp_path, llama_server):
+    repo = tmp_path / "tiny"
+    (repo / "shop").mkdir(parents=True)
+    (repo / "shop" / "cart.py").write_text(
+        "def total(prices: list[float]) -> float:\n    \"\"\"Sum of the prices in the cart.\"\"\"\n"
+        "    return sum(prices)\n"
+    )
+    app = ChatApp(repo, model=MODEL, base_url=f"{llama_server}/v1")
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.ready, "the first index", timeout=120)
+        await pilot.pause()
+        said = notices(app)
+        assert any("has no index yet" in n for n in said)
+        assert any(n.startswith("indexed 1 files") for n in said), said
+        assert app.session.status.index_state == "fresh"
+        assert "index fresh" in screen_text(app)
+
+    drive(app, scenario)
+    assert (repo / ".assist").is_dir()
+
+
+# -------------------------------------------------------------------------------------- slash commands
+
+
+def test_slash_commands(make_app):
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, "/help")
+        help_text = app.query(InfoBlock).last().source
+        for command in ("/context", "/add PATH|SYMBOL", "/drop KEY", "/clear", "/model NAME", "/reindex", "/fix",
+                        "/quit"):
+            assert command in help_text
+
+        await type_line(pilot, "/frobnicate")
+        assert notices(app)[-1] == "unknown command /frobnicate: type /help for the list"
+        await type_line(pilot, "/add")
+        assert "/add needs PATH|SYMBOL" in notices(app)[-1]
+        await type_line(pilot, "/fix")
+        assert "not available yet" in notices(app)[-1]
+
+        await type_line(pilot, f"/add {ADDED_SYMBOL}")
+        await until(pilot, lambda: ADDED_SYMBOL in panel_rows(app), "the added symbol in the panel")
+        assert panel_rows(app)[ADDED_SYMBOL] == PINNED_MARK
+        assert [item.key for item in app.session.pinned] == [ADDED_SYMBOL]
+        await type_line(pilot, "/add no_such_thing_anywhere")
+        await until(pilot, lambda: "failed" in notices(app)[-1], "the failed /add")
+
+        await type_line(pilot, "/context")
+        assert app.panel.display and app.focused is app.panel.table  # shown even at 80 columns
+        app.prompt_input.focus()
+        await type_line(pilot, f"/drop {ADDED_SYMBOL}")
+        await until(pilot, lambda: panel_rows(app).get(ADDED_SYMBOL) == DROPPED_MARK, "the dropped mark")
+        assert app.session.pinned == []
+
+        await type_line(pilot, "/clear")
+        assert [type(w) for w in app.conversation.children] == [NoticeLine]
+        assert notices(app) == ["Conversation and pins cleared."]
+        assert panel_rows(app) == {}
+
+        await type_line(pilot, "/quit")
+        await pilot.pause()
+        assert not app.is_running
+
+    drive(app, scenario)
+
+
+def test_model_switch_keeps_the_session_and_reports_failures(make_app, llama_server):
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        session = app.session
+        await type_line(pilot, f"/add {ADDED_SYMBOL}")
+        await until(pilot, lambda: ADDED_SYMBOL in panel_rows(app), "the added symbol")
+        await type_line(pilot, "/model openai:nothing-here")
+        await until(pilot, lambda: "now using" in notices(app)[-1], "the switch")
+        assert app.session is session and [i.key for i in session.pinned] == [ADDED_SYMBOL]
+        assert "openai:nothing-here" in screen_text(app)
+
+        await type_line(pilot, "/model ollama:")
+        await until(pilot, lambda: notices(app)[-1].startswith("kept openai:nothing-here"), "the refused switch")
+        assert "ollama:" in notices(app)[-1] and "needs a model name" in notices(app)[-1]
+
+    drive(app, scenario)
+
+
+# ------------------------------------------------------------------------------------------ the prompt
+
+
+def test_up_and_down_recall_earlier_prompts(make_app):
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        for line in ("/help", "/fix", "/context"):
+            await type_line(pilot, line)
+        app.prompt_input.focus()
+        await pilot.press(*"draft")
+        prompt = app.prompt_input
+        await pilot.press("up")
+        assert prompt.value == "/context"
+        await pilot.press("up", "up")
+        assert prompt.value == "/help"
+        await pilot.press("up")
+        assert prompt.value == "/help", "the oldest prompt stays"
+        await pilot.press("down")
+        assert prompt.value == "/fix"
+        await pilot.press("down", "down")
+        assert prompt.value == "draft", "going past the newest brings back what was being typed"
+        prompt.value = ""
+        fixes = sum("not available yet" in n for n in notices(app))
+        await pilot.press("up", "up", "enter")  # a recalled command runs again
+        await pilot.pause()
+        assert sum("not available yet" in n for n in notices(app)) == fixes + 1
+        assert prompt.value == ""
+
+    drive(app, scenario)
+
+
+def test_slash_completion_menu(make_app):
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        menu = app.query_one(SlashMenu)
+        assert not menu.display
+        await pilot.press("/")
+        await pilot.pause()
+        assert menu.display and menu.option_count == 9
+        await pilot.press("c")
+        await pilot.pause()
+        assert [menu.get_option_at_index(i).id for i in range(menu.option_count)] == ["context", "clear"]
+        await pilot.press("down", "tab")
+        assert app.prompt_input.value == "/clear"
+        await pilot.press("backspace", *"-x")
+        await pilot.pause()
+        assert not menu.display
+        app.prompt_input.value = ""
+        await pilot.press(*"/ad", "enter")
+        assert app.prompt_input.value == "/add ", "Enter completes a command that needs an argument"
+        app.prompt_input.value = ""
+        await pilot.press(*"/he", "enter")
+        await pilot.pause()
+        assert "/reindex" in app.query(InfoBlock).last().source, "Enter completes and runs /help"
+        await pilot.press("/", "escape")
+        assert not menu.display
+
+    drive(app, scenario)
+
+
+def test_command_palette_offers_the_slash_commands(make_app):
+    app = make_app()
+
+    def palette_lists(text: str) -> Callable[[], bool]:
+        def listed() -> bool:
+            if not isinstance(app.screen, CommandPalette):
+                return False
+            hits = app.screen.query_one(CommandList)
+            return any(text in str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count))
+        return listed
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette", timeout=10)
+        await pilot.press(*"show the commands")
+        await until(pilot, palette_lists("/help"), "/help among the hits", timeout=10)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.query(InfoBlock) and "/reindex" in app.query(InfoBlock).last().source,
+                    "the help text", timeout=10)
+
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette", timeout=10)
+        await pilot.press(*"/add")
+        await until(pilot, palette_lists("/add PATH|SYMBOL"), "/add among the hits", timeout=10)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.prompt_input.value == "/add ", "/add waiting for its argument", timeout=10)
+        assert app.focused is app.prompt_input
+
+    drive(app, scenario)
+
+
+def test_context_panel_follows_width_and_f2(make_app):
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        assert not app.panel.display, "hidden at 80 columns"
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert app.panel.display, "shown when there is room"
+        await pilot.press("f2")
+        await pilot.pause()
+        assert not app.panel.display
+        await pilot.resize_terminal(130, 40)
+        await pilot.pause()
+        assert not app.panel.display, "an explicit choice outlives a resize"
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.panel.display
+
+    drive(app, scenario)
+
+
+# ---------------------------------------------------------------------------------------------- snapshots
+
+
+async def settled(pilot) -> None:
+    """Wait until the conversation's Markdown has been laid out and it is scrolled to the end."""
+    app = pilot.app
+    conversation = app.conversation
+
+    def laid_out() -> bool:
+        blocks = list(app.query(InfoBlock))
+        return bool(blocks) and all(block.children for block in blocks) and not conversation.is_scrolling \
+            and conversation.scroll_y == conversation.scroll_target_y
+    await until(pilot, laid_out, "the conversation to settle", timeout=10)
+    await pilot.pause(0.2)
+
+
+async def _ready_for_snapshot(pilot) -> None:
+    await ready(pilot)
+    pilot.app.prompt_input.cursor_blink = False  # a blinking cursor would make the picture depend on timing
+    await settled(pilot)
+
+
+async def _after_add(pilot) -> None:
+    await _ready_for_snapshot(pilot)
+    await type_line(pilot, f"/add {ADDED_SYMBOL}")
+    await until(pilot, lambda: ADDED_SYMBOL in panel_rows(pilot.app), "the added symbol")
+    await type_line(pilot, "/context")  # shows the panel at 80 columns too
+    await until(pilot, lambda: pilot.app.focused is pilot.app.panel.table, "the focused panel")
+    await settled(pilot)
+
+
+async def _help(pilot) -> None:
+    await _ready_for_snapshot(pilot)
+    await type_line(pilot, "/help")
+    await until(pilot, lambda: "/reindex" in pilot.app.query(InfoBlock).last().source, "the help text")
+    await settled(pilot)
+
+
+async def _slash_menu(pilot) -> None:
+    await _ready_for_snapshot(pilot)
+    await pilot.press("/")
+    await until(pilot, lambda: pilot.app.query_one(SlashMenu).display, "the completion menu")
+    await pilot.pause(0.2)
+
+
+SNAPSHOTS: dict[str, Callable[..., Awaitable[None]]] = {
+    "startup": _ready_for_snapshot,
+    "added": _after_add,
+    "help": _help,
+    "slash_menu": _slash_menu,
+}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("screen", list(SNAPSHOTS))
+def test_snapshots(screen, size, snap_compare, tmp_path, indexed_sample, llama_server):
+    # A fixed path, so that nothing on screen depends on the temporary directory's name.
+    repo = tmp_path / "inventory"
+    shutil.copytree(indexed_sample, repo, symlinks=True)
+    with_model_config(repo)
+    app = ChatApp(repo, model=MODEL, base_url=f"{llama_server}/v1")
+    assert snap_compare(app, terminal_size=size, run_before=SNAPSHOTS[screen])
+
+
+# ------------------------------------------------------------------------------------------ the command line
+
+
+def test_plain_assist_opens_the_chat_on_a_terminal_and_prints_help_when_piped(chat_repo):
+    piped = run_assist(cwd=chat_repo, stdin=subprocess.DEVNULL)
+    assert piped.returncode == 0 and "chat" in piped.stdout and "Usage" in piped.stdout
+    assert run_assist("--help").returncode == 0
+    missing = run_assist("chat", "-C", str(chat_repo / "nowhere"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+    screen = run_on_terminal([sys.executable, "-m", "assistant.cli"], cwd=chat_repo,
+                             wait_for=b"Ask about this repository", keys=b"\x11")  # Ctrl+Q
+    assert b"Ask about this repository" in screen.output and screen.returncode == 0
+
+
+@dataclass
+class TerminalRun:
+    output: bytes
+    returncode: int
+
+
+def run_on_terminal(command: list[str], cwd: Path, wait_for: bytes, keys: bytes, timeout: float = 60) -> TerminalRun:
+    """Run ``command`` on a pseudo-terminal (80x24), wait until ``wait_for`` was drawn, then type ``keys``."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "ASSIST_BASE_URL": "http://127.0.0.1:9"}
+    process = subprocess.Popen(command, cwd=cwd, stdin=child, stdout=child, stderr=child, env=env,
+                               start_new_session=True)
+    os.close(child)
+    output = b""
+    deadline = time.monotonic() + timeout
+    sent = False
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            ready_fds, _, _ = select.select([main], [], [], 0.2)
+            if ready_fds:
+                try:
+                    output += os.read(main, 65536)
+                except OSError:
+                    break
+            if not sent and wait_for in output.replace(b"\x1b[0m", b""):
+                time.sleep(0.5)
+                os.write(main, keys)
+                sent = True
+        returncode = process.wait(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        os.close(main)
+    return TerminalRun(output, returncode)
