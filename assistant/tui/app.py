@@ -235,7 +235,9 @@ class ChatApp(App[None]):
 
     @on(PromptInput.CompletionChanged)
     def _show_completions(self, event: PromptInput.CompletionChanged) -> None:
-        self.query_one(SlashMenu).show_matches(event.matches)
+        # The message can arrive while the app is closing and the screen is already gone.
+        for menu in self.query(SlashMenu):
+            menu.show_matches(event.matches)
 
     @on(Input.Submitted, "#prompt")
     async def _submitted(self, event: Input.Submitted) -> None:
