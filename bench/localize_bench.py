@@ -84,7 +84,7 @@ def covered(pack_items, path: str, start: int, end: int) -> bool:
     return all(line in shown for line in range(start, end + 1))
 
 
-def evaluate(retriever, query: str, labels: GoldLabels, graph, forget=lambda: None,
+def evaluate(retriever, query: str, labels: GoldLabels, forget=lambda: None,
              budgets: tuple[int, ...] = CONTEXT_BUDGETS) -> SignalResult:
     forget()
     started = time.perf_counter()
@@ -109,9 +109,8 @@ def evaluate(retriever, query: str, labels: GoldLabels, graph, forget=lambda: No
             context[budget] = None
             continue
         context[budget] = all(
-            covered(pack.items, graph.nodes[name]["path"], graph.nodes[name]["start_line"],
-                    graph.nodes[name]["end_line"])
-            for name in labels.functions)
+            covered(pack.items, name.split("::", 1)[0], start, end)
+            for name in labels.functions for start, end in labels.spans[name])
     return SignalResult(
         file_ranks={f: file_rank.get(f) for f in labels.files},
         function_ranks={f: symbol_rank.get(f) for f in labels.functions},
@@ -181,6 +180,7 @@ class TaskRun:
             data["skipped"] = self.skipped
             return data
         data["gold"] = {"files": self.labels.files, "functions": self.labels.functions,
+                        "spans": self.labels.spans,
                         "module_level_hunks": self.labels.module_level_hunks,
                         "test_files": self.labels.test_files}
         data["index"] = self.index
@@ -290,7 +290,7 @@ def run_repository(repo: str, repo_tasks: list[Task], args, signal_names: list[s
                     use_vectors, changes = SIGNAL_SETS[name]
                     retriever.use_vectors = use_vectors
                     retriever.set_config(RetrievalConfig().with_changes(**{**args.config_changes, **changes}))
-                    run.signals[name] = evaluate(retriever, task.problem_statement, run.labels, graph,
+                    run.signals[name] = evaluate(retriever, task.problem_statement, run.labels,
                                                  embedders.forget, () if args.no_context else CONTEXT_BUDGETS)
             finally:
                 retriever.close()

@@ -157,90 +157,124 @@ class GoldLabels:
     functions: list[str]  # qualified names of the changed symbols in those files
     module_level_hunks: int = 0  # hunks that labelled their file only
     test_files: list[str] = field(default_factory=list)  # changed test files, not labels
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """What a context pack must show per label: the whole touched function or method (two definitions
+    can share a qualified name, a property's getter and setter: only the touched one counts); for a
+    class, only the lines of its own body that changed (its header line for inserted code)."""
 
 
-def _symbols_by_file(graph) -> dict[str, list[tuple[int, int, str, str]]]:
-    by_file: dict[str, list[tuple[int, int, str, str]]] = {}
-    for node, attrs in graph.nodes(data=True):
-        if attrs.get("kind") in SYMBOL_KINDS and "::" in node:
-            by_file.setdefault(node.split("::", 1)[0], []).append(
-                (attrs["start_line"], attrs["end_line"], node, attrs["kind"]))
-    return by_file
+@dataclass(frozen=True)
+class _Def:
+    start: int
+    end: int
+    qname: str
+    kind: str
 
 
-def _lift_nested(qname: str, kinds: dict[str, str]) -> str:
+def _definitions(path: str, root: Path, graph) -> list[_Def]:
+    """The file's class/function/method definitions that are graph nodes, with every span: the graph
+    keeps one node per qualified name, so same-named definitions are taken from a fresh parse (the
+    indexer's own extractor on the same bytes)."""
+    from indexer.extract import extract_file
+    from indexer.languages import language_for_path
+
+    language = language_for_path(path)
+    if language is not None:
+        try:
+            extract = extract_file(path, (root / path).read_bytes(), language)
+        except (OSError, ValueError, RecursionError):
+            extract = None
+        if extract is not None:
+            return [_Def(s.start_line, s.end_line, s.qname, s.kind) for s in extract.symbols
+                    if s.kind in SYMBOL_KINDS and s.qname in graph]
+    return [_Def(a["start_line"], a["end_line"], node, a["kind"]) for node, a in graph.nodes(data=True)
+            if a.get("kind") in SYMBOL_KINDS and a.get("path") == path and "::" in node]
+
+
+def _lift_nested(owner: _Def, defs: list[_Def]) -> _Def:
     """A function defined inside another function is labelled by the outermost such function."""
-    path, dotted = qname.split("::", 1)
+    path, dotted = owner.qname.split("::", 1)
     parts = dotted.split(".")
     for depth in range(1, len(parts)):
         outer = f"{path}::{'.'.join(parts[:depth])}"
-        if kinds.get(outer) in ("function", "method"):
-            return outer
-    return qname
+        for d in defs:
+            if d.qname == outer and d.kind in ("function", "method") and d.start <= owner.start <= d.end:
+                return d
+    return owner
 
 
-def _innermost(symbols: list[tuple[int, int, str, str]], line: int) -> str | None:
-    containing = [s for s in symbols if s[0] <= line <= s[1]]
-    if not containing:
-        return None
-    return min(containing, key=lambda s: (s[1] - s[0], -s[0]))[2]
+def _innermost(defs: list[_Def], line: int) -> _Def | None:
+    containing = [d for d in defs if d.start <= line <= d.end]
+    return min(containing, key=lambda d: (d.end - d.start, -d.start)) if containing else None
 
 
 def _indent(text: str) -> int:
     return len(text) - len(text.lstrip(" \t"))
 
 
-def _insertion_owner(symbols, after_line: int, inserted: str, source_lines: list[str]) -> str | None:
-    """The symbol that new text inserted after ``after_line`` lands in.
+def _insertion_owner(defs: list[_Def], after_line: int, inserted: str, source_lines: list[str]) -> _Def | None:
+    """The definition that new text inserted after pre-image line ``after_line`` lands in.
 
-    Text between two lines of one symbol is inside it. At a symbol's edge (new code appended to a body,
-    a method added at the end of a class) indentation decides: Python's block structure is its indentation.
+    Text between two lines of one definition is inside it. At a definition's edge (code appended to a
+    body, a method added after the last one of a class, usually past blank lines) indentation decides:
+    Python's block structure is its indentation.
     """
-    both = [s for s in symbols if s[0] <= after_line and after_line + 1 <= s[1]]
+    before = after_line
+    while before > 0 and before <= len(source_lines) and not source_lines[before - 1].strip():
+        before -= 1
+    after = after_line + 1
+    while after <= len(source_lines) and not source_lines[after - 1].strip():
+        after += 1
+    both = [d for d in defs if d.start <= before and after <= d.end]
     if both:
-        return min(both, key=lambda s: s[1] - s[0])[2]
+        return min(both, key=lambda d: d.end - d.start)
     if not inserted.strip():
         return None
     new_indent = _indent(inserted)
-    edge = [s for s in symbols if s[0] <= after_line <= s[1] or s[0] <= after_line + 1 <= s[1]]
-    inside = [s for s in edge if 0 < s[0] <= len(source_lines) and _indent(source_lines[s[0] - 1]) < new_indent]
-    if not inside:
-        return None
-    return min(inside, key=lambda s: s[1] - s[0])[2]
+    # Text right above a definition's first line is not inside it.
+    edge = [d for d in defs if d.start <= before <= d.end or d.start < after <= d.end]
+    inside = [d for d in edge if 0 < d.start <= len(source_lines) and _indent(source_lines[d.start - 1]) < new_indent]
+    return min(inside, key=lambda d: d.end - d.start) if inside else None
 
 
 def gold_labels(patch: str, graph, root: Path) -> GoldLabels:
     """Gold files and symbols of ``patch`` against the index of its base commit checked out at ``root``."""
-    by_file = _symbols_by_file(graph)
-    kinds = {node: attrs.get("kind") for node, attrs in graph.nodes(data=True)}
-    files: list[str] = []
-    tests: list[str] = []
-    functions: list[str] = []
-    module_level = 0
+    labels = GoldLabels([], [])
     for file_patch in parse_unified_diff(patch):
         path = file_patch.path
         if is_test_path(path):
-            tests.append(path)
+            labels.test_files.append(path)
             continue
-        files.append(path)
+        labels.files.append(path)
         if file_patch.old_path is None:  # a new file has no symbols at the base commit
             continue
-        symbols = by_file.get(path, [])
+        defs = _definitions(path, root, graph)
         try:
             source_lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             source_lines = []
         for hunk in file_patch.hunks:
-            owners = [_innermost(symbols, line) for line in hunk.changed_lines]
-            owners += [_insertion_owner(symbols, after, text, source_lines)
-                       for after, text in zip(hunk.insertions, hunk.inserted_text)]
-            found = [_lift_nested(owner, kinds) for owner in owners if owner]
+            # (owner, the pre-image line that must be seen; None for an insertion)
+            touched = [(_innermost(defs, line), line) for line in hunk.changed_lines]
+            touched += [(_insertion_owner(defs, after, text, source_lines), None)
+                        for after, text in zip(hunk.insertions, hunk.inserted_text)]
+            found = [(_lift_nested(owner, defs), line) for owner, line in touched if owner is not None]
             if not found:
-                module_level += 1
-            for owner in found:
-                if owner not in functions:
-                    functions.append(owner)
-    return GoldLabels(files, functions, module_level, tests)
+                labels.module_level_hunks += 1
+            for owner, line in found:
+                if owner.qname not in labels.functions:
+                    labels.functions.append(owner.qname)
+                if owner.kind == "class":
+                    # A class is a label when its own body changes (docstring, attributes, a method
+                    # added): what must be seen is the changed line, or the class's header for new code,
+                    # not the whole class.
+                    span = (line, line) if line is not None else (owner.start, owner.start)
+                else:
+                    span = (owner.start, owner.end)
+                spans = labels.spans.setdefault(owner.qname, [])
+                if span not in spans:
+                    spans.append(span)
+    return labels
 
 
 # ---------------------------------------------------------------------------------------- checkouts
