@@ -233,18 +233,11 @@ class ChatApp(App[None]):
 
     # ------------------------------------------------------------------------------------------ input
 
-    @on(PromptInput.CompletionChanged)
-    def _show_completions(self, event: PromptInput.CompletionChanged) -> None:
-        # The message can arrive while the app is closing and the screen is already gone.
-        for menu in self.query(SlashMenu):
-            menu.show_matches(event.matches)
-
     @on(Input.Submitted, "#prompt")
     async def _submitted(self, event: Input.Submitted) -> None:
         prompt = self.prompt_input
         text = event.value.strip()
-        menu = self.query_one(SlashMenu)
-        chosen = menu.chosen()
+        chosen = prompt.menu.chosen() if prompt.menu is not None else None
         parsed = slash.parse(text)
         if chosen and parsed and parsed.command is None and not parsed.argument:
             prompt.action_complete()  # "/he" + Enter completes, like Tab, rather than failing
@@ -329,8 +322,8 @@ class ChatApp(App[None]):
         self.refresh_status()
 
     async def action_stop(self) -> None:
-        menu = self.query_one(SlashMenu)
-        if menu.display:
+        menu = self.prompt_input.menu
+        if menu is not None and menu.display:
             menu.display = False
             return
         active = self.active

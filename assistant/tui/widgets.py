@@ -11,8 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.suggester import SuggestFromList
+from textual.widget import NoScreen
 from textual.widgets import DataTable, Input, Markdown, OptionList, Static
 from textual.widgets.markdown import MarkdownStream
 from textual.widgets.option_list import Option
@@ -274,11 +276,6 @@ class PromptInput(Input):
         Binding("tab", "complete", "Complete", show=False),
     ]
 
-    class CompletionChanged(Message):
-        def __init__(self, matches: list[slash.SlashCommand]) -> None:
-            super().__init__()
-            self.matches = matches
-
     def __init__(self) -> None:
         super().__init__(
             placeholder="Ask about this repository, or /help",
@@ -290,8 +287,11 @@ class PromptInput(Input):
         self._draft = ""
 
     @property
-    def menu(self) -> SlashMenu:
-        return self.screen.query_one(SlashMenu)
+    def menu(self) -> SlashMenu | None:
+        try:
+            return self.screen.query_one(SlashMenu)
+        except (NoMatches, NoScreen):  # the app is shutting down
+            return None
 
     def remember(self, text: str) -> None:
         if text and (not self.history or self.history[-1] != text):
@@ -301,7 +301,7 @@ class PromptInput(Input):
 
     def action_history(self, step: int) -> None:
         menu = self.menu
-        if self._recall is None and menu.display:
+        if self._recall is None and menu is not None and menu.display:
             # Typing a /command: the arrows move through the completions instead.
             if step < 0:
                 menu.action_cursor_up()
@@ -328,7 +328,7 @@ class PromptInput(Input):
         self.cursor_position = len(text)
 
     def action_complete(self) -> None:
-        name = self.menu.chosen()
+        name = self.menu.chosen() if self.menu is not None else None
         if name is None:
             raise SkipAction()  # let Tab move focus as usual
         command = slash.BY_NAME[name]
@@ -337,8 +337,11 @@ class PromptInput(Input):
     def on_input_changed(self, event: Input.Changed) -> None:
         if self._recall is not None and event.value != self.history[self._recall]:
             self._recall = None  # the recalled prompt is being edited: it is a new draft now
-        matches = [] if self._recall is not None else slash.completions(event.value)
-        self.post_message(self.CompletionChanged(matches))
+        self._show_completions([] if self._recall is not None else slash.completions(event.value))
 
     def on_blur(self, event: events.Blur) -> None:
-        self.post_message(self.CompletionChanged([]))
+        self._show_completions([])
+
+    def _show_completions(self, matches: list[slash.SlashCommand]) -> None:
+        if (menu := self.menu) is not None:
+            menu.show_matches(matches)
