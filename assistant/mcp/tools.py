@@ -1,0 +1,239 @@
+"""What the MCP tools do, without MCP: one repository's index answered as text (for the model) and data.
+
+``RepoTools`` is plain synchronous Python over the one retriever, so it can be tested and reused without a
+protocol. Every failure is a ``ToolFailure`` whose message says what to do; the server turns it into a
+tool error. Only the repository's own files are ever read: names resolve through the index, and a file's
+text is read only after its path is checked to stay inside the repository (no ``..``, no absolute path,
+no symlink on the way).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+RELATIONS = ("callers", "callees", "tests", "subclasses", "bases", "imports", "imported_by", "contains")
+MAX_SOURCE_LINES = 400
+
+
+class ToolFailure(Exception):
+    """A request the tools cannot answer (no index, unknown symbol, path outside the repository)."""
+
+
+@dataclass
+class Answer:
+    text: str  # what a model reads
+    data: dict[str, Any]  # the same, structured
+
+
+def inside_repo(root: Path, relative: str) -> Path:
+    """``root / relative`` when it names something inside ``root`` without a symlink on the way; else
+    ``ToolFailure``. Nothing is opened here."""
+    text = relative.strip().replace("\\", "/")
+    pure = PurePosixPath(text)
+    if not text or pure.is_absolute() or ".." in pure.parts or text.startswith("~"):
+        raise ToolFailure(f"{relative!r} is not a path inside the repository {root}: use a path relative to it, "
+                          f"without '..'")
+    current = root
+    for part in pure.parts:
+        if part in (".", ""):
+            continue
+        current = current / part
+        if current.is_symlink():
+            raise ToolFailure(f"{relative!r} goes through a symbolic link; only the repository's own files are "
+                              f"served")
+    if current.resolve() != root.resolve() and root.resolve() not in current.resolve().parents:
+        raise ToolFailure(f"{relative!r} is outside the repository {root}")
+    return current
+
+
+class RepoTools:
+    def __init__(self, root: Path, use_vectors: bool = True):
+        self.root = root.resolve()
+        self.use_vectors = use_vectors
+        self._retriever = None
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------------------ the index
+
+    def retriever(self):
+        from indexer.retrieval import RetrievalError, Retriever
+
+        with self._lock:
+            if self._retriever is None:
+                try:
+                    self._retriever = Retriever(self.root, use_vectors=self.use_vectors)
+                except RetrievalError as exc:
+                    raise ToolFailure(f"{exc} (or call the reindex tool)") from exc
+            return self._retriever
+
+    def close(self) -> None:
+        with self._lock:
+            if self._retriever is not None:
+                self._retriever.close()
+                self._retriever = None
+
+    def _resolve(self, name: str) -> str:
+        from indexer.retrieval import RetrievalError
+
+        name = name.strip()
+        if not name:
+            raise ToolFailure("the name is empty: give a symbol (Class.method, module.function, path::Name) or a "
+                              "file path")
+        try:
+            return self.retriever().resolve(name)
+        except RetrievalError as exc:
+            raise ToolFailure(str(exc)) from exc
+
+    # ------------------------------------------------------------------------------ the tools
+
+    def search_code(self, query: str, top_k: int = 10, kind: str = "symbol") -> Answer:
+        from indexer.retrieval import RetrievalError
+
+        try:
+            hits = self.retriever().search(query, top=top_k, kind=kind)
+        except RetrievalError as exc:
+            raise ToolFailure(str(exc)) from exc
+        results = []
+        lines = [f"{len(hits)} {kind} results for {query!r} in {self.root.name}:"]
+        for rank, hit in enumerate(hits, 1):
+            data = hit.to_json()
+            data["graph_path"] = hit.why.path_text()
+            results.append(data)
+            span = f":{hit.start_line}-{hit.end_line}" if hit.start_line else ""
+            name = f"  {hit.symbol.partition('::')[2]}" if hit.symbol else ""
+            why = ", ".join(hit.why.signals) or "ranked"
+            stale = " (changed since indexing)" if hit.why.stale else ""
+            lines.append(f"{rank}. {hit.path}{span}{name}  score {hit.score:.2f}  [{why}]{stale}")
+            if data["graph_path"]:
+                lines.append(f"   via {data['graph_path']}")
+        return Answer("\n".join(lines), {"query": query, "kind": kind, "results": results})
+
+    def get_context(self, query: str, budget_tokens: int = 4000) -> Answer:
+        from indexer.retrieval import RetrievalError
+
+        try:
+            pack = self.retriever().context(query, budget_tokens=budget_tokens)
+        except RetrievalError as exc:
+            raise ToolFailure(str(exc)) from exc
+        data = pack.to_json()
+        summary = f"[{len(pack.items)} items, {pack.total_tokens}/{pack.budget} tokens]"
+        notes = "".join(f"\n[note: {note}]" for note in pack.notes)
+        return Answer((pack.text + "\n\n" if pack.text else "") + summary + notes, data)
+
+    def get_symbol(self, name: str) -> Answer:
+        node = self._resolve(name)
+        retriever = self.retriever()
+        data = dict(retriever.graph.nodes[node])
+        path = data.get("path") or node
+        kind = data.get("kind", "")
+        parents = [s for s, _, k in retriever.graph.in_edges(node, keys=True) if k == "contains"]
+        start, end = data.get("start_line"), data.get("end_line")
+        source_text, truncated = None, False
+        if kind != "module":
+            inside_repo(self.root, path)
+            source = retriever.reader.sources.get(path)
+            if source is not None:
+                if kind == "file" or start is None:
+                    start, end = 1, len(source.lines)
+                lines = source.slice(int(start), int(end))
+                truncated = len(lines) > MAX_SOURCE_LINES
+                source_text = "\n".join(lines[:MAX_SOURCE_LINES])
+        result = {
+            "node": node,
+            "name": data.get("name") or node,
+            "kind": kind,
+            "path": path,
+            "language": data.get("language"),
+            "start_line": start,
+            "end_line": end,
+            "signature": data.get("signature"),
+            "docstring": data.get("docstring"),
+            "parent": parents[0] if parents else None,
+            "source": source_text,
+            "source_truncated": truncated,
+        }
+        head = f"{node} ({kind}) at {path}" + (f":{start}-{end}" if start else "")
+        parts = [head]
+        if result["signature"]:
+            parts.append(f"signature: {' '.join(str(result['signature']).split())}")
+        if result["parent"]:
+            parts.append(f"in {result['parent']}")
+        if source_text is not None:
+            fence = "```" + (result["language"] or "")
+            parts.append(f"{fence}\n{source_text}\n```" + (f"\n[first {MAX_SOURCE_LINES} lines]" if truncated else ""))
+        elif kind != "module":
+            parts.append("[the file is gone or no longer text since indexing; call reindex]")
+        return Answer("\n".join(parts), result)
+
+    def related(self, name: str, relation: str) -> Answer:
+        from indexer.retrieval import navigate
+
+        if relation not in RELATIONS:
+            raise ToolFailure(f"unknown relation {relation!r}: use one of {', '.join(RELATIONS)}")
+        node = self._resolve(name)
+        graph = self.retriever().graph
+        hood = None
+        if relation == "callers":
+            found = navigate.callers(graph, node)
+        elif relation == "callees":
+            found = navigate.callees(graph, node)
+        elif relation == "tests":
+            found = navigate.tests_for(graph, node)
+        else:
+            hood = navigate.neighbourhood(graph, node)
+            found = getattr(hood, relation)
+        results = [n.to_json() for n in found]
+        lines = [f"{relation} of {node}: {len(found)}"]
+        for n in found:
+            where = f"{n.path}:{n.start_line}" if n.start_line else (n.path or "")
+            extra = f" (line {n.line})" if n.line else ""
+            detail = f" [{n.detail}]" if n.detail else ""
+            lines.append(f"- {n.node}  {where}{extra}{detail}")
+        return Answer("\n".join(lines), {"node": node, "relation": relation, "results": results})
+
+    def index_status(self) -> Answer:
+        from indexer.status import NoIndex, index_status
+
+        try:
+            status = index_status(self.root)
+        except NoIndex as exc:
+            raise ToolFailure(f"{exc} (or call the reindex tool)") from exc
+        data = status.to_json()
+        data.pop("skipped_files", None)
+        stale = sum(len(v) for v in status.stale.values())
+        text = (f"{status.root}: {status.files_indexed} files, {status.symbols} symbols, {status.chunks} chunks, "
+                f"embedding model {status.embedding_model}; "
+                + (f"{stale} files changed since indexing (call reindex)" if stale else "up to date")
+                + ("; the last index run was interrupted" if status.interrupted else ""))
+        return Answer(text, data)
+
+    def reindex(self, paths: list[str] | None = None, progress=None) -> Answer:
+        from indexer.embeddings import EmbeddingError
+        from indexer.lock import IndexBusy
+        from indexer.pipeline import index_repository
+
+        missing = []
+        for path in paths or []:
+            if not inside_repo(self.root, path).exists():
+                missing.append(path)
+        if missing:
+            raise ToolFailure(f"no such file in the repository: {', '.join(missing)}")
+        notices: list[str] = []
+        try:
+            report = index_repository(self.root, progress=progress or (lambda *a: None), notice=notices.append)
+        except (IndexBusy, EmbeddingError, OSError) as exc:
+            raise ToolFailure(f"indexing failed: {exc}") from exc
+        with self._lock:
+            if self._retriever is not None:
+                self._retriever.reader.refresh()
+        data = report.to_json()
+        data["requested_paths"] = list(paths or [])
+        text = (f"indexed {report.files_indexed} files: {report.files_changed} changed, {report.files_removed} "
+                f"removed, {report.chunks_embedded} chunks embedded"
+                + (" (the whole repository is refreshed incrementally; unchanged files cost nothing)" if paths else ""))
+        if notices:
+            text += "\n" + "\n".join(notices)
+        return Answer(text, data)
