@@ -1,0 +1,235 @@
+"""Turn parsed edits into new file contents, check them, and write them all or none.
+
+``plan`` does everything that can fail before a byte is written — paths resolved inside the repository,
+blocks matched (exact, then whitespace-tolerant; two matches are ambiguous and refused), the syntax checked
+with tree-sitter — and raises ``EditRefused`` listing every problem, each with the real lines of the file
+where a block did not match. ``write`` then hands each file to a ``FileWriter`` (atomic local writes by
+default; an editor integration may route them elsewhere) after ``before_write`` (the checkpoint) has saved
+it; if any write fails or the run is interrupted, the files already written are put back.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from . import matching, syntax, textfile
+from .edits import Edit, SearchReplace, WholeFile
+from .paths import UnsafePath, resolve_inside
+
+TEMP_MARK = ".assist-tmp-"
+
+
+class EditRefused(ValueError):
+    """One or more edits of a reply cannot be applied; nothing was written. The message is for the model."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # relative to the repository, '/'-separated
+    absolute: Path
+    old: bytes | None  # None: the file is created
+    new: bytes
+    mode: int | None  # the mode to keep; None: a new file (default mode)
+
+    def diff(self) -> str:
+        return unified_diff(self.path, self.old, self.new)
+
+
+class FileWriter(Protocol):
+    def write(self, path: Path, data: bytes, mode: int | None) -> None:
+        """Replace ``path`` with ``data`` (creating parent directories) so a reader sees old or new, never half."""
+        ...
+
+
+class AtomicWriter:
+    """Temp file beside the target, fsync, mode, ``os.replace``, then read back and compare."""
+
+    def write(self, path: Path, data: bytes, mode: int | None) -> None:
+        atomic_write(path, data, mode)
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode if mode is not None else textfile.DEFAULT_MODE & ~_UMASK)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    if path.read_bytes() != data:
+        raise OSError(f"{path}: reading the file back after writing it gave different bytes")
+
+
+def plan(root: Path, edits: list[Edit]) -> list[FileChange]:
+    """The new content of every file the edits touch, in the order first named; raises EditRefused."""
+    problems: list[str] = []
+    states: dict[str, tuple[Path, bytes | None, textfile.TextFile, list[str]]] = {}
+    for edit in edits:
+        try:
+            rel, absolute = resolve_inside(root, edit.path)
+        except UnsafePath as exc:
+            problems.append(f"block {edit.block}: refused: {exc}")
+            continue
+        if rel not in states:
+            try:
+                states[rel] = _load(absolute)
+            except (textfile.NotText, OSError) as exc:
+                problems.append(f"block {edit.block}: {rel} cannot be edited: {exc}")
+                continue
+        path, old, text, lines = states[rel]
+        try:
+            states[rel] = (path, old, text, _apply_one(rel, old is not None, lines, edit))
+        except EditProblem as exc:
+            problems.append(str(exc))
+    changes = [] if problems else _encode(states, problems)
+    if problems:
+        raise EditRefused(problems)
+    if not changes:
+        raise EditRefused(["the edits change nothing: every REPLACE is the same as its SEARCH"])
+    return changes
+
+
+class EditProblem(ValueError):
+    pass
+
+
+def _load(absolute: Path) -> tuple[Path, bytes | None, textfile.TextFile, list[str]]:
+    if absolute.exists():
+        data, text = textfile.read(absolute)
+        return absolute, data, text, list(text.lines)
+    return absolute, None, textfile.new_file(), []
+
+
+def _apply_one(rel: str, exists: bool, lines: list[str], edit: Edit) -> list[str]:
+    if isinstance(edit, WholeFile):
+        return list(edit.lines)
+    assert isinstance(edit, SearchReplace)
+    if not any(line.strip() for line in edit.search):
+        if exists and any(line.strip() for line in lines):
+            raise EditProblem(f"block {edit.block} ({rel}): the SEARCH part is empty, but {rel} exists: quote "
+                              f"the lines to replace")
+        return list(edit.replace)
+    if not exists:
+        raise EditProblem(f"block {edit.block}: {rel} does not exist; to create it, leave the SEARCH part empty")
+    try:
+        found = matching.find_block(lines, edit.search)
+    except matching.Ambiguous as exc:
+        where = ", ".join(str(n) for n in exc.lines)
+        raise EditProblem(f"block {edit.block} ({rel}): refused as ambiguous: the SEARCH lines match {len(exc.lines)} "
+                          f"places (lines {where}); include more surrounding lines so they match exactly one") from None
+    except matching.NoMatch as exc:
+        shown = "\n".join(f"{number:>5}| {line}" for number, line in exc.nearby)
+        raise EditProblem(f"block {edit.block} ({rel}): the SEARCH lines are not in the file. The closest lines in "
+                          f"{rel} are:\n{shown}\nCopy the lines to replace exactly as they are in the file.") from None
+    replacement = matching.reindent(_trim_like(edit.search, edit.replace), found.indent_fix)
+    return lines[:found.start] + replacement + lines[found.end:]
+
+
+def _trim_like(search: list[str], replace: list[str]) -> list[str]:
+    """The match ignored blank lines at the edges of SEARCH; drop the same blank edges from REPLACE."""
+    start, end = 0, len(replace)
+    lead = next((i for i, line in enumerate(search) if line.strip()), len(search))
+    trail = next((i for i, line in enumerate(reversed(search)) if line.strip()), len(search))
+    while start < min(lead, end) and not replace[start].strip():
+        start += 1
+    while end > start and trail and not replace[end - 1].strip():
+        end -= 1
+        trail -= 1
+    return replace[start:end]
+
+
+def _encode(states, problems: list[str]) -> list[FileChange]:
+    changes: list[FileChange] = []
+    for rel, (absolute, old, text, lines) in states.items():
+        try:
+            new = text.encode(lines, final_newline=True if old is None or not text.lines else None)
+        except textfile.NotText as exc:
+            problems.append(f"{rel}: {exc}")
+            continue
+        if new == old:
+            continue
+        error = syntax.syntax_error(rel, new)
+        if error and (old is None or not syntax.has_errors(rel, old)):
+            problems.append(f"{rel}: refused: after the edit the file does not parse: {error}")
+            continue
+        changes.append(FileChange(rel, absolute, old, new, text.mode))
+    return changes
+
+
+def write(changes: list[FileChange], writer: FileWriter | None = None,
+          before_write: Callable[[FileChange], None] | None = None,
+          after_write: Callable[[FileChange], None] | None = None) -> None:
+    """Write every change or none: a failure (or Ctrl-C) puts back the files already written, then re-raises."""
+    writer = writer or AtomicWriter()
+    done: list[FileChange] = []
+    try:
+        for change in changes:
+            if before_write is not None:
+                before_write(change)
+            writer.write(change.absolute, change.new, change.mode)
+            done.append(change)
+            if after_write is not None:
+                after_write(change)
+    except BaseException:
+        for change in reversed(done):
+            _put_back(change)
+        raise
+
+
+def _put_back(change: FileChange) -> None:
+    try:
+        if change.old is None:
+            change.absolute.unlink(missing_ok=True)
+        else:
+            atomic_write(change.absolute, change.old, change.mode)
+    except OSError:
+        pass  # the checkpoint still has the original: `assist undo` restores it
+
+
+def unified_diff(path: str, old: bytes | None, new: bytes | None) -> str:
+    def lines(data: bytes | None) -> list[str]:
+        if data is None:
+            return []
+        return textfile.decode(data, None).lines
+
+    before = "/dev/null" if old is None else f"a/{path}"
+    after = "/dev/null" if new is None else f"b/{path}"
+    return "".join(line + "\n" for line in difflib.unified_diff(lines(old), lines(new), before, after, lineterm=""))
+
+
+def _read_umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_UMASK = _read_umask()  # read once: os.umask is process-wide, so reading it later would race other threads
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,203 @@
+"""What a fix run reports while it runs. The CLI, the TUI and the editor agent all consume these same events
+from ``FixLoop.run``; none of them drives the tests, the model or the files directly."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class FailureLine:
+    test_id: str
+    exc_type: str | None
+    message: str
+
+    def text(self) -> str:
+        what = f"{self.exc_type}: {self.message}" if self.exc_type else self.message
+        return f"{self.test_id} — {what}".rstrip(" —") if what else self.test_id
+
+
+@dataclass(frozen=True)
+class TestSummary:
+    command: str
+    exit_code: int | None
+    timed_out: bool
+    duration_s: float
+    passed: int | None
+    failed: int | None
+    failures: list[FailureLine]
+    log_path: str
+
+    @property
+    def green(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def headline(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.duration_s:.0f} s (the whole process group was killed)"
+        counts = []
+        if self.passed is not None:
+            counts.append(f"{self.passed} passed")
+        if self.failed is not None:
+            counts.append(f"{self.failed} failed")
+        state = "pass" if self.green else f"fail (exit {self.exit_code})"
+        return f"{state}" + (f": {', '.join(counts)}" if counts else "") + f" in {self.duration_s:.1f} s"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["green"] = self.green
+        return data
+
+
+@dataclass(frozen=True)
+class ContextEntry:
+    """One item of code sent to the model, and why (the retriever's signals, or the failure role)."""
+
+    path: str
+    symbol: str | None
+    start_line: int
+    end_line: int
+    tokens: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What ``approve`` is asked about: the diff of one reply's edits, before anything is written."""
+
+    round: int
+    diff: str
+    files: list[str]
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    model: str
+    edit_format: str
+    max_iterations: int
+    test_command: str
+
+
+@dataclass(frozen=True)
+class TestsStarted:
+    round: int  # 0: the run before any edit
+    command: str
+
+
+@dataclass(frozen=True)
+class TestsFinished:
+    round: int
+    summary: TestSummary
+
+
+@dataclass(frozen=True)
+class ContextBuilt:
+    round: int
+    items: list[ContextEntry]
+    tokens: int  # the whole prompt as counted with the model's tokenizer
+    roles: dict[str, list[str]]  # test / raised / under_test -> graph nodes
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    round: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyReceived:
+    round: int
+    text: str
+    edit_format: str  # the format asked for
+
+
+@dataclass(frozen=True)
+class EditRejected:
+    """The reply could not be applied; nothing was written, and the reason goes back to the model."""
+
+    round: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class EditsProposed:
+    round: int
+    diff: str
+    files: list[str]
+
+
+@dataclass(frozen=True)
+class EditsApplied:
+    round: int
+    files: list[str]
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class Reindexed:
+    round: int
+    text: str
+
+
+@dataclass(frozen=True)
+class FixNotice:
+    text: str
+    level: str = "info"  # info | warning
+
+
+# Why a run ended.
+FIXED = "fixed"
+ALREADY_GREEN = "already_green"
+DRY_RUN = "dry_run"
+DECLINED = "declined"
+MAX_ITERATIONS = "max_iterations"
+REPEATED = "repeated_reply"
+STUCK = "stuck"
+CANCELLED = "cancelled"
+ERROR = "error"
+
+
+@dataclass
+class FixResult:
+    status: str
+    message: str
+    rounds: int = 0
+    diff: str = ""  # everything the run changed, against the files as they were before it
+    files_changed: list[str] = field(default_factory=list)
+    tests_before: TestSummary | None = None
+    tests_after: TestSummary | None = None
+    checkpoint: str | None = None  # `assist undo` restores the files as they were before this run
+    model: str = ""
+    edit_format: str = ""
+    log_dir: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """The selected tests pass at the end of the run."""
+        last = self.tests_after or self.tests_before
+        return last is not None and last.green and self.status in (FIXED, ALREADY_GREEN)
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "ok": self.ok,
+            "message": self.message,
+            "rounds": self.rounds,
+            "model": self.model,
+            "edit_format": self.edit_format,
+            "files_changed": self.files_changed,
+            "diff": self.diff,
+            "tests_before": self.tests_before.to_json() if self.tests_before else None,
+            "tests_after": self.tests_after.to_json() if self.tests_after else None,
+            "checkpoint": self.checkpoint,
+            "log_dir": self.log_dir,
+        }
+
+
+@dataclass(frozen=True)
+class FixFinished:
+    result: FixResult
+
+
+FixEvent = (RunStarted | TestsStarted | TestsFinished | ContextBuilt | ReplyDelta | ReplyReceived | EditRejected
+            | EditsProposed | EditsApplied | Reindexed | FixNotice | FixFinished)

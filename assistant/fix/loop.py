@@ -1,0 +1,387 @@
+"""The fix loop: run the tests, localize the failure, ask the model for edits, apply them, run again.
+
+    loop = FixLoop(root, provider, FixOptions(test_paths=["tests/"]))
+    for event in loop.run():          # typed events (events.py) for the CLI, the TUI and the editor agent
+        ...
+    loop.result                       # FixResult: why it ended, the diff, tests before and after
+
+One round: failures → context from the retriever (seeded by the failure) → one model reply → parse → plan
+(nothing written yet) → ``approve(proposal)`` → checkpoint + write → re-index the changed files → re-run.
+A reply that cannot be applied writes nothing and its precise error goes back to the model in the next
+round. The run ends, each time with a ``_Stop`` carrying the reason (mini-swe-agent's style): tests green;
+the round limit; a reply identical to an earlier one; the same failures surviving two applied attempts
+unchanged; the user declining; ``dry_run`` after the first proposal; cancellation; an error.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.retrieval import RetrievalError, Retriever
+
+from ..chat.prompting import PromptError
+from ..providers.errors import ProviderError
+from ..providers.types import ChatProvider, Completed, TextDelta
+from . import apply as applying
+from .checkpoint import Checkpoint
+from .edits import FORMATS, FormatError, parse_reply
+from .events import (
+    ALREADY_GREEN, CANCELLED, DECLINED, DRY_RUN, ERROR, FIXED, MAX_ITERATIONS, REPEATED, STUCK,
+    ContextBuilt, ContextEntry, EditRejected, EditsApplied, EditsProposed, FailureLine, FixEvent, FixFinished,
+    FixNotice, FixResult, Proposal, Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted,
+    TestSummary,
+)
+from .formats import FormatRecord
+from .prompt import ATTEMPTS_SHARE, EXCERPT_SHARE, Attempt, fit_excerpt, messages, round_message, shorten, system_message
+
+Approve = Callable[[Proposal], bool]
+DIFF_CHARS_IN_HISTORY = 2000
+
+
+@dataclass
+class FixOptions:
+    """How one `assist fix` run behaves."""
+
+    test_paths: list[str] | None = None
+    """Test files or folders to run with pytest (None: the project's default test run)."""
+    command: str | None = None
+    """A shell command to run instead of pytest; a non-zero exit is a failure."""
+    max_iterations: int = 4
+    """Model replies to try at most."""
+    timeout_s: float = 300.0
+    """Limit on each whole test run; the process group is killed after it."""
+    dry_run: bool = False
+    """Propose the first applicable edit and show its diff; write nothing."""
+    use_vectors: bool = True
+    """Whether retrieval uses the embedding model (off: names, lexical and graph signals only)."""
+    context_budget: int | None = None
+    """Cap on the tokens of code sent per round (default: what the window leaves)."""
+    max_reply_tokens: int | None = None
+    """Longest reply (default: the provider's reserve, at least a quarter of the window up to 4096)."""
+    edit_format: str | None = None
+    """Force "search_replace" or "whole_file" (default: chosen from the model's record)."""
+    reindex: bool = True
+    """Re-index the changed files between rounds, so the next context shows the code as it now is."""
+
+
+class _Stop(Exception):
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Run:
+    """What one run has done so far."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    seen_replies: set[str] = field(default_factory=set)
+    originals: dict[str, bytes | None] = field(default_factory=dict)
+    latest: dict[str, bytes] = field(default_factory=dict)
+    proposed: str = ""
+    rounds: int = 0
+    unchanged: int = 0
+
+
+class FixLoop:
+    def __init__(self, root: Path, provider: ChatProvider, options: FixOptions | None = None, *,
+                 approve: Approve | None = None, writer: applying.FileWriter | None = None,
+                 retriever: Retriever | None = None):
+        self.root = Path(root).resolve()
+        self.provider = provider
+        self.options = options or FixOptions()
+        if self.options.max_iterations < 1:
+            raise ValueError("max_iterations must be at least 1")
+        if self.options.edit_format not in (None, *FORMATS):
+            raise ValueError(f"edit_format must be one of {', '.join(FORMATS)}")
+        self.approve = approve
+        self.writer = writer
+        self._retriever = retriever
+        self._owns_retriever = retriever is None
+        self.checkpoint = Checkpoint(self.root)
+        self.log_dir = self.root / ".assist" / "fix" / "runs" / self.checkpoint.id
+        self.formats = FormatRecord(self.root)
+        self.result: FixResult | None = None
+        self._cancel = threading.Event()
+        self._state = _Run()
+        self._before: TestSummary | None = None
+        self._after: TestSummary | None = None
+        self._format = ""
+
+    # ------------------------------------------------------------------------------------------ run
+
+    def run(self, cancel: threading.Event | None = None) -> Iterator[FixEvent]:
+        """Yield events; the last is ``FixFinished``. Ctrl-C (KeyboardInterrupt) propagates after the files
+        being written are put back and ``result`` records the cancellation."""
+        self._cancel = cancel or threading.Event()
+        try:
+            try:
+                yield from self._rounds()
+                stop = _Stop(ERROR, "the loop ended without a reason")  # pragma: no cover - _rounds always raises
+            except _Stop as exc:
+                stop = exc
+            except ProviderError as exc:
+                stop = _Stop(ERROR, f"the model failed: {exc}")
+            except (RetrievalError, PromptError, OSError) as exc:
+                stop = _Stop(ERROR, str(exc))
+            except KeyboardInterrupt:
+                self.result = self._result(_Stop(CANCELLED, "interrupted"))
+                raise
+            self.result = self._result(stop)
+            yield FixFinished(self.result)
+        finally:
+            if self._owns_retriever and self._retriever is not None:
+                self._retriever.close()
+
+    def _rounds(self) -> Iterator[FixEvent]:
+        model = self.provider.name
+        self._format = self.options.edit_format or self.formats.choose(model)
+        yield RunStarted(model, self._format, self.options.max_iterations, self._command_text())
+        run = yield from self._test(0)
+        self._before = _summary(run)
+        if run.green:
+            raise _Stop(ALREADY_GREEN, "the tests already pass: nothing to fix")
+        yield from self._ensure_index()
+        for round_number in range(1, self.options.max_iterations + 1):
+            self._check_cancel()
+            self._state.rounds = round_number
+            self._format = self.options.edit_format or self.formats.choose(model)
+            run = yield from self._round(round_number, run)
+        raise _Stop(MAX_ITERATIONS, f"the tests still fail after {self.options.max_iterations} rounds")
+
+    def _round(self, number: int, run):
+        prompt_messages, reply_tokens = yield from self._prompt(number, run)
+        reply = yield from self._ask(number, prompt_messages, reply_tokens)
+        key = _normalized(reply.text)
+        if key in self._state.seen_replies:
+            raise _Stop(REPEATED, f"round {number}: the model repeated an earlier reply; stopping rather than "
+                                  f"looping")
+        self._state.seen_replies.add(key)
+        try:
+            parsed = parse_reply(reply.text, cut_off=reply.done_reason == "length")
+            changes = applying.plan(self.root, parsed.edits)
+        except (FormatError, applying.EditRefused) as exc:
+            self.formats.record(self.provider.name, self._format, False)
+            reason = str(exc)
+            self._state.attempts.append(Attempt(number, "your reply could not be applied and nothing was "
+                                                        f"written:\n{reason}", "your reply could not be applied: "
+                                                        + shorten(reason.splitlines()[0], 200)))
+            yield EditRejected(number, reason)
+            return run
+        self.formats.record(self.provider.name, parsed.edit_format, True)
+        diff = "".join(change.diff() for change in changes)
+        files = [change.path for change in changes]
+        yield EditsProposed(number, diff, files)
+        if self.options.dry_run:
+            self._state.proposed = diff
+            raise _Stop(DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
+        if self.approve is not None and not self.approve(Proposal(number, diff, files)):
+            self._state.proposed = diff
+            raise _Stop(DECLINED, f"round {number}: you declined the proposed changes; nothing more was written")
+        self._check_cancel()
+        self._write(changes)
+        yield EditsApplied(number, files, self.checkpoint.id)
+        yield from self._reindex(number)
+        after = yield from self._test(number)
+        self._after = _summary(after)
+        if after.green:
+            raise _Stop(FIXED, f"the tests pass after {number} round{'s' if number > 1 else ''}")
+        self._remember(number, diff, run, after)
+        return after
+
+    def _remember(self, number: int, diff: str, before, after) -> None:
+        failures = "\n".join(f"- {line.text()}" for line in _summary(after).failures[:10]) or "(no failures parsed)"
+        self._state.attempts.append(Attempt(
+            number,
+            f"you changed the code like this:\n```diff\n{shorten(diff, DIFF_CHARS_IN_HISTORY)}```\nThe tests still "
+            f"fail; the failure output above is from after this change. Failing now:\n{failures}",
+            f"changed {', '.join(sorted({*_paths(diff)}))}; the tests still failed",
+        ))
+        same = _signature(before) == _signature(after)
+        self._state.unchanged = self._state.unchanged + 1 if same else 0
+        if self._state.unchanged >= 2:
+            raise _Stop(STUCK, f"round {number}: the same failures survived two attempts unchanged; stopping")
+
+    # -------------------------------------------------------------------------------------- steps
+
+    def _test(self, number: int):
+        from .testrun import run_tests
+
+        self._check_cancel()
+        yield TestsStarted(number, self._command_text())
+        log_dir = self.log_dir / f"round-{number}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        kwargs = dict(test_paths=self.options.test_paths, command=self.options.command,
+                      timeout_s=self.options.timeout_s, log_dir=log_dir)
+        if "cancel" in inspect.signature(run_tests).parameters:
+            kwargs["cancel"] = self._cancel
+        run = run_tests(self.root, **kwargs)
+        yield TestsFinished(number, _summary(run))
+        self._check_cancel()
+        return run
+
+    def _ensure_index(self) -> Iterator[FixEvent]:
+        from indexer.status import NoIndex, index_status
+
+        try:
+            status = index_status(self.root)
+        except NoIndex:
+            yield FixNotice(f"{self.root} has no index yet; indexing it now (the first time takes a while)")
+            yield from self._index("indexing")
+        else:
+            if status.is_stale or status.interrupted:
+                yield FixNotice("the index is out of date; refreshing it")
+                yield from self._index("refreshing the index")
+        if self._retriever is None:
+            self._retriever = Retriever(self.root, use_vectors=self.options.use_vectors)
+
+    def _index(self, doing: str) -> Iterator[FixEvent]:
+        from indexer.embeddings import EmbeddingError
+        from indexer.lock import IndexBusy
+        from indexer.pipeline import index_repository
+
+        notices: list[str] = []
+        try:
+            report = index_repository(self.root, notice=notices.append)
+        except (IndexBusy, EmbeddingError, OSError) as exc:
+            yield FixNotice(f"{doing} failed ({exc}); using the index as it is", "warning")
+            return None
+        for text in notices:
+            yield FixNotice(text)
+        return report
+
+    def _reindex(self, number: int) -> Iterator[FixEvent]:
+        if not self.options.reindex:
+            return
+        report = yield from self._index("re-indexing the changed files")
+        if report is not None:
+            yield Reindexed(number, f"re-indexed: {report.files_changed} changed files, "
+                                    f"{report.chunks_embedded} chunks embedded")
+
+    def _prompt(self, number: int, run):
+        count = self.provider.count_tokens
+        window = self.provider.context_window
+        reply_tokens = self.options.max_reply_tokens or max(self.provider.reply_reserve, min(4096, window // 4))
+        reply_tokens = max(1, min(reply_tokens, window // 2))
+        room = window - reply_tokens
+        system = system_message(self.root.name, self._format)
+        excerpt = fit_excerpt(run.excerpt or run.output[-4000:], int(room * EXCERPT_SHARE), count)
+        attempts_room = int(room * ATTEMPTS_SHARE)
+
+        def user(context: str) -> str:
+            return round_message(self._command_text(run), excerpt, context, self._state.attempts, attempts_room, count)
+
+        fixed = count(messages(system, user("")))
+        budget = room - fixed - 16
+        if self.options.context_budget is not None:
+            budget = min(budget, self.options.context_budget)
+        context_text, items, roles = "", [], {}
+        for _ in range(4):
+            if budget < 64:
+                context_text, items, roles = "", [], {}
+                break
+            context_text, items, roles = self._localize(run, budget, count)
+            total = count(messages(system, user(context_text)))
+            if total <= room:
+                break
+            budget -= (total - room) + 32
+        prompt_messages = messages(system, user(context_text))
+        total = count(prompt_messages)
+        yield ContextBuilt(number, items, total, roles)
+        return prompt_messages, reply_tokens
+
+    def _localize(self, run, budget: int, count) -> tuple[str, list[ContextEntry], dict[str, list[str]]]:
+        from ..chat.session import why_line
+        from .localize import localize
+
+        assert self._retriever is not None
+        if run.failures:
+            found = localize(self._retriever, run.failures, budget, count_tokens=count)
+            pack, text, roles = found.pack, found.text, dict(found.nodes)
+        else:  # nothing parsed (a crash, a timeout, another runner): the output itself is the query
+            pack = self._retriever.context(run.excerpt or run.output[-4000:], budget_tokens=budget, count_tokens=count)
+            text, roles = pack.text, {}
+        items = [ContextEntry(item.path, item.symbol, item.start_line, item.end_line, item.tokens,
+                              why_line(item.why, item.kind)) for item in pack.items]
+        return text, items, roles
+
+    def _ask(self, number: int, prompt_messages, reply_tokens: int):
+        self._check_cancel()
+        final: Completed | None = None
+        for event in self.provider.stream_chat(prompt_messages, max_tokens=reply_tokens, cancel=self._cancel):
+            if isinstance(event, TextDelta):
+                yield ReplyDelta(number, event.text)
+            elif isinstance(event, Completed):
+                final = event
+        self._check_cancel()
+        if final is None:
+            raise ProviderError("the model's reply ended without a final event")
+        if final.truncated:
+            yield FixNotice(f"the server read only {final.usage.prompt_tokens} of the prompt's tokens: it cut the "
+                            f"prompt; give the model a larger context window (at least 16k for fixing)", "warning")
+        yield ReplyReceived(number, final.text, self._format)
+        return final
+
+    def _write(self, changes: list[applying.FileChange]) -> None:
+        for change in changes:
+            self._state.originals.setdefault(change.path, change.old)
+        applying.write(changes, self.writer, before_write=self.checkpoint.save, after_write=self._written)
+
+    def _written(self, change: applying.FileChange) -> None:
+        self.checkpoint.written(change)
+        self._state.latest[change.path] = change.new
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise _Stop(CANCELLED, "stopped by the user")
+
+    def _command_text(self, run=None) -> str:
+        if run is not None and getattr(run, "command", None):
+            return str(run.command)
+        if self.options.command:
+            return self.options.command
+        return "pytest " + " ".join(self.options.test_paths or []) if self.options.test_paths else "pytest"
+
+    def _result(self, stop: _Stop) -> FixResult:
+        state = self._state
+        diff = "".join(applying.unified_diff(path, state.originals[path], new) for path, new in state.latest.items()
+                       if state.originals[path] != new)
+        changed = [path for path, new in state.latest.items() if state.originals[path] != new]
+        message = stop.message
+        if changed:
+            message += f"; changed {', '.join(changed)} (`assist undo` restores them)"
+        return FixResult(
+            status=stop.status, message=message, rounds=state.rounds, diff=diff or state.proposed,
+            files_changed=changed, tests_before=self._before, tests_after=self._after,
+            checkpoint=self.checkpoint.id if self.checkpoint.entries else None, model=self.provider.name,
+            edit_format=self._format, log_dir=str(self.log_dir),
+        )
+
+
+def _summary(run) -> TestSummary:
+    failures = [FailureLine(f.test_id, f.exc_type, shorten(" ".join((f.message or "").split()), 300))
+                for f in run.failures]
+    return TestSummary(str(run.command), run.exit_code, run.timed_out, round(run.duration_s, 3), run.passed,
+                       run.failed, failures, str(run.log_path))
+
+
+def _signature(run) -> frozenset:
+    if run.failures:
+        return frozenset(f.signature for f in run.failures)
+    return frozenset({("exit", run.exit_code, run.timed_out)})
+
+
+def _normalized(reply: str) -> str:
+    return "\n".join(line.strip() for line in reply.strip().splitlines() if line.strip())
+
+
+def _paths(diff: str) -> list[str]:
+    return [m.group(1) for m in re.finditer(r"^\+\+\+ b/(.+)$", diff, re.MULTILINE)] or ["files"]
