@@ -194,6 +194,11 @@ from .commands.ask import ask_command, models_command  # noqa: E402
 app.command("ask")(ask_command)
 app.command("models")(models_command)
 
+from .commands.fix import fix_command, undo_command  # noqa: E402
+
+app.command("fix")(fix_command)
+app.command("undo")(undo_command)
+
 
 def main() -> None:
     app()

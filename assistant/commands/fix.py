@@ -1,0 +1,153 @@
+"""`assist fix` (run the tests, let the model repair the failure, re-run until green) and `assist undo`.
+
+Progress goes to stderr (a live view on a terminal); the report — the diff and the tests before and after —
+to stdout, or one JSON object with --json. Exit status 0 only when the selected tests pass at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to work in.", show_default="current directory")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    typer.echo(f"assist: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _repo(path: Path) -> Path:
+    if not path.exists():
+        _fail(f"{path} does not exist", EXIT_USAGE)
+    if not path.is_dir():
+        _fail(f"{path} is not a directory", EXIT_USAGE)
+    return path.resolve()
+
+
+def fix_command(
+    test: Annotated[list[str] | None, typer.Option(
+        "--test", "-t", help="Test file or folder to run with pytest (repeatable). Default: the project's tests.")] = None,
+    cmd: Annotated[str | None, typer.Option(
+        "--cmd", help='Any shell command that runs the tests instead of pytest, e.g. "npm test" or "make check".')] = None,
+    max_iterations: Annotated[int, typer.Option(
+        "--max-iterations", "-n", min=1, help="Model replies to try at most.")] = 4,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="Seconds one test run may take; then its whole process group is killed.")] = 300.0,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Propose a fix and show its diff; write nothing.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Write the model's edits without asking (for CI); otherwise each diff is shown first.")] = False,
+    as_json: JsonOpt = False,
+    model: Annotated[str | None, typer.Option(
+        "--model", help='Chat model: "ollama:NAME" (default ollama:qwen2.5-coder:7b), "openai:NAME" for an '
+                        'OpenAI-compatible server, or "scripted:FILE" (a JSON list of prepared replies).')] = None,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url", help="Where the model server listens. Also ASSIST_BASE_URL.")] = None,
+    path: RepoOpt = Path("."),
+    max_tokens: Annotated[int | None, typer.Option(
+        "--max-tokens", min=1, help="Longest model reply in tokens (default: a quarter of the window, up to 4096).")] = None,
+    budget: Annotated[int | None, typer.Option(
+        "--budget", "-b", min=0, help="Most tokens of repository code per round (default: what the window leaves).")] = None,
+    edit_format: Annotated[str | None, typer.Option(
+        "--format", help="Force the edit format: search_replace or whole_file (default: chosen per model from "
+                         "how well it has done).")] = None,
+    no_vectors: Annotated[bool, typer.Option(
+        "--no-vectors", help="Localize without the embedding model (faster start).")] = False,
+) -> None:
+    """Run the tests; while they fail, localize the failure, let the model edit the code, and re-run.
+
+    Every edit is checked before anything is written (paths inside the repository, exact matches, syntax),
+    written all or nothing, and saved first so that `assist undo` restores the files as they were.
+    """
+    from assistant.config import ConfigError
+    from assistant.fix.edits import FORMATS
+    from assistant.fix.loop import FixLoop, FixOptions
+    from assistant.fix.models import open_model, window_notice
+    from assistant.providers import ProviderError
+
+    root = _repo(path)
+    if test and cmd:
+        _fail("give either --test paths (run with pytest) or --cmd, not both", EXIT_USAGE)
+    if edit_format is not None and edit_format not in FORMATS:
+        _fail(f"--format must be one of {', '.join(FORMATS)}", EXIT_USAGE)
+    interactive = not (yes or dry_run)
+    if interactive and not sys.stdin.isatty():
+        _fail("not a terminal, so assist fix cannot ask before writing: pass --yes to write the edits without "
+              "asking, or --dry-run to only see them", EXIT_USAGE)
+    try:
+        provider = open_model(root, model, base_url)
+    except (ConfigError, ProviderError) as exc:
+        _fail(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED)
+    options = FixOptions(test_paths=list(test) if test else None, command=cmd, max_iterations=max_iterations,
+                         timeout_s=timeout, dry_run=dry_run, use_vectors=not no_vectors, context_budget=budget,
+                         max_reply_tokens=max_tokens, edit_format=edit_format)
+    from .fix_view import FixView
+
+    view = FixView(live=sys.stderr.isatty() and not as_json, quiet=as_json)
+    loop = FixLoop(root, provider, options, approve=view.approve if interactive else None)
+    notice = window_notice(provider)
+    if notice:
+        view.notice(notice, "warning")
+    cancel = threading.Event()
+    try:
+        with view:
+            for event in loop.run(cancel):
+                view.show(event)
+    except KeyboardInterrupt:
+        cancel.set()
+        result = loop.result
+        where = f"; `assist undo` restores the files it changed" if result and result.checkpoint else ""
+        typer.echo(f"assist: interrupted{where}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    finally:
+        provider.close()
+    result = loop.result
+    assert result is not None
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        view.report(result)
+    raise typer.Exit(0 if result.ok else EXIT_FAILED)
+
+
+def undo_command(
+    path: RepoOpt = Path("."),
+    force: Annotated[bool, typer.Option(
+        "--force", help="Restore even files changed again since the fix run (those later changes are lost).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put back the files the last `assist fix` run changed, byte for byte, and delete the files it created.
+
+    Only those files are touched: untracked and ignored files, git's history and its index stay as they are.
+    """
+    from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+
+    root = _repo(path)
+    try:
+        report = undo_latest(root, force=force)
+    except NothingToUndo as exc:
+        _fail(str(exc))
+    except UndoConflict as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/, run it again")
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    for rel in report.restored:
+        typer.echo(f"restored {rel}")
+    for rel in report.deleted:
+        typer.echo(f"deleted  {rel} (created by the fix run)")
+    for rel in report.unchanged:
+        typer.echo(f"kept     {rel} (already as before the run)")
