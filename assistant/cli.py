@@ -199,6 +199,12 @@ from .commands.fix import fix_command, undo_command  # noqa: E402
 app.command("fix")(fix_command)
 app.command("undo")(undo_command)
 
+# Editor integration over stdio (issue 6): an MCP server and an ACP agent.
+from .commands.editor import acp_command, mcp_command  # noqa: E402
+
+app.command("mcp")(mcp_command)
+app.command("acp")(acp_command)
+
 
 def main() -> None:
     app()
