@@ -1,0 +1,259 @@
+"""From failing tests to the code a model should see: suspects ranked with the code graph, packed to a budget.
+
+A failure says more than any text query could: which test failed (a graph node with ``tests`` and
+``calls`` edges), which frames it went through, where it raised, and which names its assertion printed.
+Each failure scores graph nodes by those facts:
+
+- the innermost frame inside the repository that is not test code ("raised"), and the outer
+  non-test frames with decreasing weight;
+- what the test calls on the failing line, then everything else it calls or ``tests`` ("under_test"),
+  and, more weakly, what those call in turn — a fault one call away;
+- names printed in the assertion detail (``where 4 = add(1, 2)``).
+
+Scores are summed over the failures (a function that many failing tests reach is the likeliest fault)
+and handed to the retriever as seeds next to the failure text, so BM25, embeddings and the graph walk
+add what the failure does not say. Test code is context (role "test"), never a suspect.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from indexer.model import CLASS, FILE, split_qualified_name
+from indexer.retrieval import Pack, Retriever
+from indexer.retrieval.rank import Ranking
+
+from .failures import Failure, Frame
+
+__all__ = ["FailureContext", "localize", "failure_query"]
+
+CountTokens = Callable[[str], int]
+
+_MAX_FAILURES = 12  # more failing tests add little evidence and cost a graph walk each
+_HINT_WEIGHT = 4.0  # the best suspect's seed; above a mention (2.5) and a trace frame (3.5)
+_RAISED = 1.0
+_OUTER_DECAY = 0.5
+_ON_FAILING_LINE = 0.9
+_UNDER_TEST = 0.45
+_SECOND_HOP = 0.35
+_IN_DETAIL = 0.6
+_TEST_SELF = 0.5
+_SYMBOL_KINDS = ("function", "method", CLASS)
+_CALL_NAME = re.compile(r"([A-Za-z_][\w.]*)\(")
+_QUERY_FAILURES = 6
+
+
+@dataclass
+class FailureContext:
+    pack: Pack
+    nodes: dict[str, list[str]]  # role (test | raised | under_test) -> graph node ids
+    text: str  # what goes in the prompt: the roles in a few lines, then the packed code
+    suspects: list[str] = field(default_factory=list)  # non-test symbols, likeliest fault first
+    seeds: dict[str, float] = field(default_factory=dict)  # the failure's own scores, before retrieval
+    ranking: Ranking | None = None
+    tokens: int = 0
+
+
+def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
+             count_tokens: CountTokens | None = None) -> FailureContext:
+    """Rank the likely faults behind ``failures`` and pack the code for them into ``budget_tokens``."""
+    counter = count_tokens or retriever.count_tokens
+    retriever.reader.refresh()
+    scorer = _Scorer(retriever)
+    roles: dict[str, list[str]] = {"test": [], "raised": [], "under_test": []}
+    total: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    for failure in failures[:_MAX_FAILURES]:
+        scores, found_roles, why = scorer.score(failure)
+        for node, score in scores.items():
+            total[node] = total.get(node, 0.0) + score
+            reasons.setdefault(node, why.get(node, "reached from the failing test"))
+        for role, nodes in found_roles.items():
+            for node in nodes:
+                if node not in roles[role]:
+                    roles[role].append(node)
+
+    best = max(total.values(), default=0.0)
+    extra = {node: (_HINT_WEIGHT * score / best, f"failure: {reasons[node]}")
+             for node, score in total.items() if best > 0}
+    ranking = retriever.rank(failure_query(failures), extra_seeds=extra)
+    test_nodes = retriever.reader.names.test_nodes
+    graph = retriever.graph
+    suspects = [n.node for n in ranking.nodes
+                if n.node not in test_nodes and graph.nodes[n.node].get("kind") in _SYMBOL_KINDS]
+
+    header = _roles_text(roles, failures)
+    header_tokens = counter(header) if header else 0
+    pack = retriever.pack(ranking, max(0, budget_tokens - header_tokens), count_tokens=counter)
+    text = f"{header}\n\n{pack.text}" if header and pack.text else (header or pack.text)
+    return FailureContext(pack=pack, nodes=roles, text=text, suspects=suspects, seeds=total,
+                          ranking=ranking, tokens=header_tokens + pack.total_tokens)
+
+
+def failure_query(failures: list[Failure]) -> str:
+    """The failures as text for BM25 and the embedding: test names, exceptions, assertion details.
+    Frames are left out on purpose: the failure's own seeds already place them, more carefully than
+    the query parser's order of frames across several tracebacks would."""
+    parts: list[str] = []
+    for failure in failures[:_QUERY_FAILURES]:
+        name = failure.test_id.rpartition("::")[2].split("[", 1)[0]
+        lines = [name.replace("_", " ") if name else "", f"{failure.exc_type or ''}: {failure.message}".strip(": ")]
+        lines.extend(line for line in failure.detail.splitlines()[:8] if line.strip())
+        parts.append("\n".join(line for line in lines if line))
+    return "\n\n".join(parts)
+
+
+class _Scorer:
+    """One failure's scores over graph nodes (best score per node within the failure)."""
+
+    def __init__(self, retriever: Retriever):
+        self.reader = retriever.reader
+        self.graph = retriever.graph
+        self.names = retriever.reader.names
+        self.test_nodes = self.names.test_nodes
+
+    def score(self, failure: Failure) -> tuple[dict[str, float], dict[str, list[str]], dict[str, str]]:
+        scores: dict[str, float] = {}
+        why: dict[str, str] = {}
+        roles: dict[str, list[str]] = {"test": [], "raised": [], "under_test": []}
+
+        def add(node: str | None, value: float, reason: str) -> None:
+            if node is None or node not in self.graph or value <= 0:
+                return
+            if value > scores.get(node, 0.0):
+                scores[node] = value
+                why[node] = reason
+
+        located = [(frame, node) for frame in failure.frames if (node := self._frame_node(frame)) is not None]
+        test = self._test_node(failure.test_id) or next(
+            (node for _, node in reversed(located) if node in self.test_nodes and self._is_symbol(node)), None)
+        if test is not None:
+            roles["test"].append(test)
+            add(test, _TEST_SELF, f"the failing test {failure.test_id}")
+
+        # Frames, innermost first: the first non-test one raised; test frames say which line failed.
+        weight = _RAISED
+        failing_lines: list[tuple[str, Frame]] = []
+        for frame, node in reversed(located):
+            if node in self.test_nodes:
+                failing_lines.append((node, frame))
+                continue
+            if not roles["raised"]:
+                roles["raised"].append(node)
+                add(node, weight, f"raised at {frame}")
+            else:
+                add(node, weight, f"on the stack at {frame}")
+            weight *= _OUTER_DECAY
+            for callee in self._called_on_line(node, frame):
+                add(callee, weight * _SECOND_HOP, f"called on the line of {frame}")
+        if not failing_lines and test is not None:
+            failing_lines.append((test, Frame("", 0, None)))
+
+        under_test: list[str] = []
+        for node, frame in failing_lines[:2]:
+            for callee in self._called_on_line(node, frame):
+                if callee not in self.test_nodes:
+                    add(callee, _ON_FAILING_LINE, f"called on the failing line {frame}")
+                    under_test.append(callee)
+        if test is not None:
+            targets = [t for t in self._callees(test, with_tests=True) if t not in self.test_nodes]
+            share = _UNDER_TEST / math.sqrt(max(1, len(targets)))
+            for target in targets:
+                add(target, share, f"called by the failing test {failure.test_id}")
+                if target not in under_test:
+                    under_test.append(target)
+        for node in list(under_test):
+            for callee in self._callees(node):
+                if callee not in self.test_nodes:
+                    add(callee, scores.get(node, 0.0) * _SECOND_HOP, f"called by {node}")
+        for name in _CALL_NAME.findall(failure.detail):
+            found = self._named(name)
+            for node in found:
+                add(node, _IN_DETAIL / math.sqrt(len(found)), f"{name}() in the assertion detail")
+        roles["under_test"] = [n for n in under_test if self._is_symbol(n)][:12]
+        return scores, roles, why
+
+    # ------------------------------------------------------------------------------ graph lookups
+
+    def _is_symbol(self, node: str) -> bool:
+        return self.graph.nodes[node].get("kind") in _SYMBOL_KINDS
+
+    def _test_node(self, test_id: str) -> str | None:
+        if "::" not in test_id:
+            return None
+        path, _, rest = test_id.partition("::")
+        dotted = ".".join(part.split("[", 1)[0] for part in rest.split("::") if part)
+        for candidate in [path, *self.names.files_matching(path)]:
+            node = f"{candidate}::{dotted}"
+            if node in self.graph:
+                return node
+        return None
+
+    def _frame_node(self, frame: Frame) -> str | None:
+        files = self.names.files_matching(frame.path)
+        if len(files) != 1:
+            return None  # outside the repository (a library) or not telling which copy
+        path = files[0]
+        node = self.names.symbol_at(path, frame.line)
+        if frame.function and (node is None or self.graph.nodes[node].get("name") != frame.function):
+            named = [q for _, _, q in self.names.symbols_in(path) if self.graph.nodes[q].get("name") == frame.function]
+            if len(named) == 1:
+                node = named[0]
+        return node or path
+
+    def _callees(self, node: str, with_tests: bool = False) -> list[str]:
+        kinds = ("calls", "tests") if with_tests else ("calls",)
+        found: list[str] = []
+        for _, target, kind in self.graph.out_edges(node, keys=True):
+            if kind in kinds and target not in found and self.graph.nodes[target].get("kind") != FILE:
+                found.append(target)
+        return found
+
+    def _called_on_line(self, node: str, frame: Frame) -> list[str]:
+        """What ``node`` calls on the frame's line: resolved call edges, matched by the names of the calls
+        the parser saw on that line (a call edge remembers only the first line it was seen on)."""
+        callees = self._callees(node)
+        if not frame.line:
+            return []
+        path = split_qualified_name(node)[0] if self._is_symbol(node) else node
+        extract = self.reader.extract(path)
+        if extract is None:
+            return [t for t in callees if self.graph.edges[node, t, "calls"].get("line") == frame.line]
+        found: list[str] = []
+        for call in extract.calls:
+            if call.line != frame.line or call.caller not in (node, path):
+                continue
+            name = re.split(r"\.|::|->", call.callee.replace("()", ""))[-1]
+            for target in callees:
+                if self.graph.nodes[target].get("name") == name and target not in found:
+                    found.append(target)
+        return found
+
+    def _named(self, name: str) -> list[str]:
+        parts = [p for p in name.split(".") if p]
+        if not parts or parts[-1] in ("assert", "where", "and", "or", "not"):
+            return []
+        if parts[0] in ("self", "cls"):
+            parts = parts[1:]
+        if not parts:
+            return []
+        found = self.names.symbols_dotted(".".join(parts)) if len(parts) > 1 else []
+        found = found or self.names.symbols_named(parts[-1])
+        found = [n for n in found if n not in self.test_nodes]
+        return found if 0 < len(found) <= 4 else []
+
+
+def _roles_text(roles: dict[str, list[str]], failures: list[Failure]) -> str:
+    lines: list[str] = []
+    if roles["test"]:
+        lines.append("Failing test(s): " + ", ".join(roles["test"][:6]))
+    if roles["raised"]:
+        lines.append("Raised in: " + ", ".join(roles["raised"][:4]))
+    if roles["under_test"]:
+        lines.append("Code under test: " + ", ".join(roles["under_test"][:8]))
+    if len(failures) > _MAX_FAILURES:
+        lines.append(f"({len(failures)} failures; localized from the first {_MAX_FAILURES})")
+    return "\n".join(lines)

@@ -1,0 +1,393 @@
+"""Running the project's tests: one bounded run, its whole process tree cleaned up, its output kept.
+
+The tests run in their own session (process group), so a timeout, a Ctrl-C or a cancel kills the runner
+*and* everything it started — test servers, subprocesses, a hung child — not just the shell. The full
+output goes to a log file on disk; the model sees an excerpt of at most ``EXCERPT_CAP`` bytes: the start
+of the run, the head and tail of each failure, and the end with the summary.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .failures import Failure, parse_failures, pytest_counts
+
+__all__ = ["EXCERPT_CAP", "TestRun", "TestRunError", "run_tests", "uses_pytest", "project_python"]
+
+EXCERPT_CAP = 10 * 1024
+_OUTPUT_KEEP = 8 * 1024 * 1024  # in memory; the log on disk is always complete
+_KILL_GRACE_S = 2.0
+_POLL_S = 0.05
+PYTEST_NO_TESTS = 5
+
+
+class TestRunError(Exception):
+    """The tests could not be started (no runner found, a command that is empty, a missing path)."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+
+@dataclass
+class TestRun:
+    __test__ = False
+
+    command: str
+    exit_code: int | None  # None when the run was killed (timeout, interrupt)
+    timed_out: bool
+    duration_s: float
+    log_path: Path
+    output: str  # the whole output (head and tail only if it was over 8 MiB; the log has everything)
+    excerpt: str  # what the model sees: at most EXCERPT_CAP bytes of UTF-8
+    failures: list[Failure] = field(default_factory=list)
+    passed: int | None = None
+    failed: int | None = None
+    runner: str = "command"  # pytest | command
+    cancelled: bool = False
+
+    @property
+    def green(self) -> bool:
+        """The selected tests ran and passed. pytest's "no tests collected" (exit 5) is not a pass."""
+        return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+    @property
+    def no_tests(self) -> bool:
+        return self.runner == "pytest" and self.exit_code == PYTEST_NO_TESTS
+
+    def describe(self) -> str:
+        """One line for people: what happened to the run."""
+        if self.timed_out:
+            return f"timed out after {self.duration_s:.0f}s (the whole process group was killed)"
+        if self.cancelled:
+            return "interrupted (the whole process group was killed)"
+        if self.no_tests:
+            return "no tests were collected"
+        counts = []
+        if self.passed is not None:
+            counts.append(f"{self.passed} passed")
+        if self.failed is not None:
+            counts.append(f"{self.failed} failed")
+        state = "passed" if self.green else f"failed (exit {self.exit_code})"
+        return f"{state}" + (f": {', '.join(counts)}" if counts else "") + f" in {self.duration_s:.1f}s"
+
+
+# ------------------------------------------------------------------------------------------- running
+
+
+def run_tests(
+    root: Path,
+    *,
+    test_paths: list[str] | None = None,
+    command: str | None = None,
+    timeout_s: float = 300.0,
+    log_dir: Path,
+    cancel: threading.Event | None = None,
+) -> TestRun:
+    """Run the tests of ``root`` once: ``command`` through the shell if given, else pytest on ``test_paths``
+    (pytest must then be how the project tests, or paths must be given). Raises TestRunError if nothing
+    can be started; a run that fails, hangs or is interrupted is a TestRun, never an exception — except
+    KeyboardInterrupt, which is re-raised once the process group is gone."""
+    root = Path(root).resolve()
+    if command is not None and not command.strip():
+        raise TestRunError("the test command is empty")
+    if command is not None:
+        argv: list[str] | str = command
+        shown = command
+        runner = "command"
+    else:
+        if not test_paths and not uses_pytest(root):
+            raise TestRunError(
+                f"cannot tell how {root} runs its tests: no pytest configuration or test files found; "
+                "name the tests (--test tests/) or give the command (--cmd 'make test')"
+            )
+        for path in test_paths or []:
+            target = root / path.split("::", 1)[0]
+            if not target.exists():
+                raise TestRunError(f"test path not found: {path} (paths are relative to {root})")
+        argv = [str(project_python(root)), "-m", "pytest", "-rfE", "--color=no", *(test_paths or [])]
+        shown = shlex.join(["python" if a == argv[0] else a for a in argv])
+        runner = "pytest"
+
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
+    log_path = log_dir / f"tests-{stamp}.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PY_COLORS": "0", "CI": os.environ.get("CI", "1")}
+    env.pop("FORCE_COLOR", None)
+
+    started = time.monotonic()
+    timed_out = cancelled = False
+    with open(log_path, "wb") as log:
+        try:
+            process = subprocess.Popen(
+                argv, shell=isinstance(argv, str), cwd=root, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        except OSError as exc:
+            raise TestRunError(f"cannot start the tests ({shown}): {exc}") from exc
+        try:
+            deadline = started + max(0.0, timeout_s)
+            while True:
+                try:
+                    process.wait(timeout=_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+        except BaseException:
+            # Ctrl-C (or any error here): nothing the tests started may outlive us.
+            kill_group(process)
+            raise
+        # Even a run that ended by itself can leave children behind (a server a test forgot to stop).
+        kill_group(process)
+    duration = time.monotonic() - started
+    exit_code = None if (timed_out or cancelled) else process.returncode
+
+    output = _read_log(log_path)
+    if timed_out:
+        output += f"\n[assist: the test run exceeded its {timeout_s:g}s timeout and was killed]\n"
+    elif cancelled:
+        output += "\n[assist: the test run was interrupted and killed]\n"
+    failures = parse_failures(output, root)
+    passed, failed = pytest_counts(output) if runner == "pytest" else (None, None)
+    if failed is None and failures:
+        failed = len(failures)
+    return TestRun(
+        command=shown, exit_code=exit_code, timed_out=timed_out, duration_s=duration, log_path=log_path,
+        output=output, excerpt=make_excerpt(output), failures=failures, passed=passed, failed=failed,
+        runner=runner, cancelled=cancelled,
+    )
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """Stop the process's whole group: SIGTERM, a short grace, then SIGKILL; reap the leader."""
+    pgid = process.pid  # start_new_session made the leader's pid the group id
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    else:
+        deadline = time.monotonic() + _KILL_GRACE_S
+        while time.monotonic() < deadline and group_alive(pgid):
+            if process.poll() is None:
+                try:
+                    process.wait(timeout=_POLL_S)
+                except subprocess.TimeoutExpired:
+                    pass
+            else:
+                time.sleep(_POLL_S)
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any live process is left in group ``pgid``. Zombies do not count: they run nothing, and
+    where no init reaps orphans (some containers) they would otherwise look alive forever."""
+    return bool(group_members(pgid)) if Path("/proc/self/stat").exists() else _signal_probe(pgid)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes in group ``pgid``, read from /proc (Linux)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name: state, ppid, pgrp, ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_probe(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_log(path: Path) -> str:
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if size <= _OUTPUT_KEEP:
+            data = handle.read()
+        else:
+            head = handle.read(_OUTPUT_KEEP // 8)
+            handle.seek(size - (_OUTPUT_KEEP - len(head)))
+            tail = handle.read()
+            data = head + f"\n[… {size - len(head) - len(tail)} bytes omitted here; see {path} …]\n".encode() + tail
+    return data.decode("utf-8", errors="replace")
+
+
+# ------------------------------------------------------------------------------------ choosing pytest
+
+
+def uses_pytest(root: Path) -> bool:
+    """Whether the project tests with pytest: its configuration, a conftest.py, or test_*.py files."""
+    root = Path(root)
+    if (root / "pytest.ini").is_file() or (root / "conftest.py").is_file():
+        return True
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            data = {}
+        if "pytest" in data.get("tool", {}):
+            return True
+    for name, section in (("setup.cfg", "tool:pytest"), ("tox.ini", "pytest")):
+        config = root / name
+        if config.is_file():
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(config, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError):
+                continue
+            if parser.has_section(section):
+                return True
+    for folder in ("tests", "test", "."):
+        directory = root / folder
+        if directory.is_dir() and (
+            any(directory.glob("test_*.py")) or any(directory.glob("*_test.py")) or (directory / "conftest.py").is_file()
+        ):
+            return True
+    return False
+
+
+def project_python(root: Path) -> Path:
+    """The interpreter of the project's own virtual environment when it has one with pytest installed,
+    else the interpreter running assist."""
+    root = Path(root)
+    for folder in (".venv", "venv", "env", ".env"):
+        env = root / folder
+        if not (env / "pyvenv.cfg").is_file():
+            continue
+        python = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        if python.exists() and _has_pytest(env):
+            return python
+    return Path(sys.executable)
+
+
+def _has_pytest(env: Path) -> bool:
+    return any(env.glob("lib/python3*/site-packages/pytest")) or (env / "Lib/site-packages/pytest").is_dir()
+
+
+# ------------------------------------------------------------------------------------------ excerpt
+
+
+def make_excerpt(output: str, cap: int = EXCERPT_CAP) -> str:
+    """At most ``cap`` bytes of ``output`` for a model: the first lines, the head and tail of each failure
+    block (pytest's failure sections, or each runner's failure markers), and the last lines."""
+    if len(output.encode("utf-8")) <= cap:
+        return output
+    lines = [_short_line(line) for line in output.splitlines()]
+    blocks = _failure_blocks(lines)
+    head_n, tail_n = 6, 20
+    keep_each = 40
+    kept_blocks = len(blocks)
+    while True:
+        spans = [(0, min(head_n, len(lines)))]
+        for start, end in blocks[:kept_blocks]:
+            if end - start <= 2 * keep_each:
+                spans.append((start, end))
+            else:
+                spans.append((start, start + keep_each))
+                spans.append((end - keep_each, end))
+        spans.append((max(0, len(lines) - tail_n), len(lines)))
+        text = _render(lines, spans, len(blocks) - kept_blocks)
+        if len(text.encode("utf-8")) <= cap:
+            return text
+        if keep_each > 4:
+            keep_each = max(4, keep_each * 2 // 3)
+        elif kept_blocks > 1:
+            kept_blocks -= 1
+        elif tail_n > 6:
+            tail_n = 6
+        else:
+            break
+    # Still too big (enormous single lines): keep the start and the end of what we have.
+    data = text.encode("utf-8")
+    marker = "\n[… excerpt cut to fit; the full output is in the log …]\n".encode()
+    half = (cap - len(marker)) // 2
+    return (data[:half] + marker + data[len(data) - half :]).decode("utf-8", errors="ignore")
+
+
+def _short_line(line: str, limit: int = 400) -> str:
+    return line if len(line) <= limit else line[: limit - 30] + f" […{len(line) - limit + 30} chars]"
+
+
+def _failure_blocks(lines: list[str]) -> list[tuple[int, int]]:
+    from .failures import _GO_FAIL, _JEST_FAIL, _PY_TRACEBACK, _RULE, _RUST_FAIL, _SECTION, _UNITTEST
+
+    starts: list[int] = []
+    ends: list[int] = []
+    in_report = False
+    for i, line in enumerate(lines):
+        rule = _RULE.match(line)
+        if rule:
+            if in_report:
+                ends.append(i)
+            in_report = rule["title"] in ("FAILURES", "ERRORS")
+            continue
+        section = _SECTION.match(line)
+        if in_report and section and not section["title"].startswith("_ _"):
+            starts.append(i)
+    if starts:
+        bounds = sorted(set(starts) | set(ends))
+        blocks = []
+        for start in starts:
+            later = [b for b in bounds if b > start]
+            blocks.append((start, later[0] if later else len(lines)))
+        return blocks
+    markers = [i for i, line in enumerate(lines)
+               if any(p.match(line) for p in (_UNITTEST, _GO_FAIL, _RUST_FAIL, _JEST_FAIL)) or _PY_TRACEBACK in line]
+    return [(start, end) for start, end in zip(markers, [*markers[1:], len(lines)])]
+
+
+def _render(lines: list[str], spans: list[tuple[int, int]], dropped: int) -> str:
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    parts: list[str] = []
+    position = 0
+    for start, end in merged:
+        if start > position:
+            parts.append(f"[… {start - position} lines omitted …]")
+        parts.extend(lines[start:end])
+        position = end
+    if position < len(lines):
+        parts.append(f"[… {len(lines) - position} lines omitted …]")
+    if dropped:
+        parts.append(f"[… {dropped} more failure(s) only in the full log …]")
+    return "\n".join(parts) + "\n"
