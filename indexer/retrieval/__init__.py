@@ -12,7 +12,7 @@ embedder); it notices a finished re-index and reloads. It is safe to share betwe
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,11 +117,12 @@ class Retriever:
 
     # ------------------------------------------------------------------------------- queries
 
-    def rank(self, query: str) -> Ranking:
-        """Everything the ranker knows about a query: all ranked items with scores and evidence."""
+    def rank(self, query: str, extra_seeds: Mapping[str, tuple[float, str]] | None = None) -> Ranking:
+        """Everything the ranker knows about a query: all ranked items with scores and evidence.
+        ``extra_seeds`` (graph node → (weight, reason)) adds seeds of the caller's own ("hint" signal)."""
         with self._lock:
             self.reader.refresh()
-            return self._ranker.rank(query, use_vectors=self.use_vectors)
+            return self._ranker.rank(query, use_vectors=self.use_vectors, extra_seeds=extra_seeds)
 
     def search(self, query: str, top: int = 10, kind: str = "symbol") -> list[Hit]:
         """The ``top`` best symbols (``kind="symbol"``; file-level items have ``symbol=None``) or files
@@ -150,6 +151,15 @@ class Retriever:
         (default: the index's embedding-model tokenizer; pass a chat model's to count for that model)."""
         with self._lock:
             ranking = self.rank(query)
+            for node in ranking.nodes[: self.config.pack_candidates]:
+                self._ranker.explain_path(ranking, node)
+            counter = count_tokens or self.count_tokens
+            return Packer(self.reader, self.config, counter).pack(ranking, budget_tokens)
+
+    def pack(self, ranking: Ranking, budget_tokens: int = DEFAULT_BUDGET,
+             count_tokens: CountTokens | None = None) -> Pack:
+        """Pack an existing ranking (from ``rank``) into ``budget_tokens``, as ``context`` does."""
+        with self._lock:
             for node in ranking.nodes[: self.config.pack_candidates]:
                 self._ranker.explain_path(ranking, node)
             counter = count_tokens or self.count_tokens

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,7 +29,7 @@ from .query import Frame, Mention, ParsedQuery, parse_query
 if TYPE_CHECKING:
     from .reader import IndexReader
 
-SIGNALS = ("mention", "trace", "bm25", "vector", "graph")
+SIGNALS = ("mention", "trace", "bm25", "vector", "graph", "hint")
 _MAX_CANDIDATES_PER_NAME = 8  # a name defined more often than this (`get`, `__init__`) says nothing
 _GRAPH_CANDIDATES = 300
 _PATH_SEARCH_LIMIT = 20_000
@@ -42,7 +42,7 @@ _PATH_SEARCH_LIMIT = 20_000
 class Evidence:
     """One signal that found an item, and what it added to the item's score."""
 
-    signal: str  # mention | trace | bm25 | vector | graph
+    signal: str  # mention | trace | bm25 | vector | graph | hint (a seed the caller gave, e.g. a failing test's)
     score: float
     rank: int | None = None  # 1-based rank within its signal, for ranked signals
     detail: str = ""
@@ -232,7 +232,10 @@ class Ranker:
 
     # -------------------------------------------------------------------------------- public
 
-    def rank(self, text: str, use_vectors: bool = True) -> Ranking:
+    def rank(self, text: str, use_vectors: bool = True,
+             extra_seeds: Mapping[str, tuple[float, str]] | None = None) -> Ranking:
+        """Rank for ``text``; ``extra_seeds`` (node → (weight, why)) adds seeds the caller knows better
+        than any text could say — the frames and callees of a failing test — as the "hint" signal."""
         cfg = self.config
         timings: dict[str, float] = {}
         notes: list[str] = []
@@ -256,13 +259,18 @@ class Ranker:
             for mention in query.mentions:
                 self._mention_seeds(mention, seeds)
         timings["mentions"] = time.perf_counter() - mark
+        graph_nodes = self.reader.graph._node
+        for node, (weight, detail) in (extra_seeds or {}).items():
+            if weight > 0 and node in graph_nodes:
+                seeds.add(node, Evidence("hint", weight, None, detail))
 
         test_nodes = self.reader.names.test_nodes
         if not query.about_tests:
             for node, by_signal in seeds.evidence.items():
                 if node in test_nodes:
                     for evidence in by_signal.values():
-                        evidence.score *= cfg.test_penalty
+                        if evidence.signal != "hint":  # the caller weighed its own seeds
+                            evidence.score *= cfg.test_penalty
         seed_scores = {node: score for node, score in seeds.scores().items() if score > 0}
 
         mark = time.perf_counter()
