@@ -318,3 +318,19 @@ def test_prompt_templates_are_rendered_strictly():
         prompting.render("turn", context="code", question="q", extra="x")
     assert (prompting.prompts_dir() / "system.md").is_file()
     assert prompting.prompts_dir() == Path(prompting.__file__).resolve().parents[2] / "prompts"
+
+
+def test_switching_models_keeps_the_conversation_and_budgets_for_the_new_window(
+    indexed_sample, retriever, openai, small_openai
+):
+    session = ChatSession(indexed_sample, openai, retriever, max_reply_tokens=16)
+    ready, _, final = assert_turn_shape(run_turn(session, QUESTION))
+    assert isinstance(final, TurnDone) and ready.context_window == 4096
+
+    old = session.set_provider(small_openai)
+    assert old is openai and session.status.context_window == 480
+    assert session.history == [("user", QUESTION), ("assistant", final.answer)]
+    _, ready = context_of(session, "And how is it released?")
+    # The next prompt is built for the 480-token window, not the one the cached counts were made for.
+    assert ready.context_window == 480
+    assert ready.prompt_tokens <= 480 - session._reply_tokens()

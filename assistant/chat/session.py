@@ -556,6 +556,17 @@ class ChatSession:
                 pairs.append(("assistant", turn.answer))
             return pairs
 
+    def set_provider(self, provider: ChatProvider) -> ChatProvider:
+        """Switch models and keep the conversation, pins and index; returns the old provider for its owner
+        to close. Token counts cached for the old tokenizer are forgotten: the new one counts differently."""
+        with self._lock:
+            old, self.provider = self.provider, provider
+            self._counts.clear()
+            self._notices = list(getattr(provider, "notices", []))
+            self._pending.extend(Notice(text, "warning") for text in self._notices)
+            self._truncated = False
+        return old
+
     def close(self) -> None:
         """Close the retriever if this session opened it (one passed in stays open for its owner)."""
         if self._owns_retriever and self._retriever is not None:

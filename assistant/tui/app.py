@@ -107,6 +107,7 @@ class ChatApp(App[None]):
         self._connect_lock = threading.Lock()
         self.ready = False
         """True once the session is open and the index checked: questions are answered from now on."""
+        self.fix_run = None  # the /fix run in progress (assistant.tui.fix.FixRun)
 
     # ------------------------------------------------------------------------------------------ layout
 
@@ -326,6 +327,10 @@ class ChatApp(App[None]):
         if menu is not None and menu.display:
             menu.display = False
             return
+        if self.fix_run is not None and not self.fix_run.cancel.is_set():
+            self.fix_run.cancel.set()
+            await self.say("stopping the fix run at its next step…", "warning")
+            return
         active = self.active
         if active is None or active.stopped_by_user:
             return
@@ -361,8 +366,18 @@ class ChatApp(App[None]):
         self.exit()
 
     async def command_fix(self, argument: str) -> None:
-        await self.say("The fix loop is not available yet: assist can explain code and show its context, but "
-                       "it does not edit files. Ask a question and apply the change yourself for now.", "warning")
+        from .fix import FixRun, parse_arguments
+
+        if self.active is not None or self.fix_run is not None:
+            await self.say("Something is still running: press Esc to stop it, then /fix again.", "warning")
+            return
+        try:
+            test_paths, command = parse_arguments(argument)
+        except ValueError as exc:
+            await self.say(str(exc), "warning")
+            return
+        self.fix_run = FixRun(self, test_paths, command)
+        self.fix_run.start()
 
     async def command_clear(self, argument: str) -> None:
         if self.active is not None:
@@ -479,8 +494,7 @@ class ChatApp(App[None]):
                 self.session = ChatSession(self.repo_root, provider)
             else:
                 # Same conversation, pins and index; only the model changes.
-                old, self.session.provider = self.session.provider, provider
-                old.close()
+                self.session.set_provider(provider).close()
             self.flag_model = spec
             self.model_label = provider.name.split("@", 1)[0]
             self.connect_error = None
@@ -522,6 +536,8 @@ class ChatApp(App[None]):
         self.drop_item(event.key)
 
     async def on_unmount(self) -> None:
+        if self.fix_run is not None:
+            self.fix_run.cancel.set()
         if self.active is not None:
             self.active.cancel.set()  # lets the turn's thread return, so leaving does not wait for the model
 
