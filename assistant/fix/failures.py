@@ -244,6 +244,8 @@ def _split_exception(text: str) -> tuple[str | None, str]:
 
 
 def _relative(written: str, root: Path) -> str:
+    """Repository-relative when the path is inside the repository. A relative path the runner printed
+    from another directory (``../repo/pkg/mod.py``) is matched by its longest suffix that exists here."""
     written = written.strip().replace("\\", "/")
     path = Path(written)
     if path.is_absolute():
@@ -251,7 +253,14 @@ def _relative(written: str, root: Path) -> str:
             return path.resolve().relative_to(root).as_posix()
         except (ValueError, OSError):
             return written
-    return written.removeprefix("./")
+    written = written.removeprefix("./")
+    if written.startswith("../") or not (root / written).exists():
+        parts = [p for p in written.split("/") if p not in ("", ".", "..")]
+        for start in range(len(parts)):
+            candidate = "/".join(parts[start:])
+            if (root / candidate).is_file():
+                return candidate
+    return written
 
 
 def _capped(text: str) -> str:

@@ -159,7 +159,7 @@ class _Scorer:
                     add(callee, _ON_FAILING_LINE, f"called on the failing line {frame}")
                     under_test.append(callee)
         if test is not None:
-            targets = [t for t in self._callees(test, with_tests=True) if t not in self.test_nodes]
+            targets = [t for t in self._callees(test, with_tests=True, by_name=True) if t not in self.test_nodes]
             share = _UNDER_TEST / math.sqrt(max(1, len(targets)))
             for target in targets:
                 add(target, share, f"called by the failing test {failure.test_id}")
@@ -204,13 +204,29 @@ class _Scorer:
                 node = named[0]
         return node or path
 
-    def _callees(self, node: str, with_tests: bool = False) -> list[str]:
+    def _callees(self, node: str, with_tests: bool = False, by_name: bool = False) -> list[str]:
+        """What ``node`` calls (and tests); ``by_name`` adds the calls the graph could not resolve
+        (``obj.method()`` on a local) matched by name when the name is rare enough to mean something."""
         kinds = ("calls", "tests") if with_tests else ("calls",)
         found: list[str] = []
         for _, target, kind in self.graph.out_edges(node, keys=True):
             if kind in kinds and target not in found and self.graph.nodes[target].get("kind") != FILE:
                 found.append(target)
+        if by_name:
+            for text in self.graph.nodes[node].get("unresolved_calls") or ():
+                found.extend(t for t in self._resolve_call(text) if t not in found)
         return found
+
+    def _resolve_call(self, text: str) -> list[str]:
+        parts = [p for p in re.split(r"\.|::|->", text.replace("()", "")) if p]
+        if parts and parts[0] in ("self", "cls", "this"):
+            parts = parts[1:]
+        if not parts or not all(p.isidentifier() for p in parts):
+            return []
+        found = self.names.symbols_dotted(".".join(parts[-2:])) if len(parts) > 1 else []
+        found = found or self.names.symbols_named(parts[-1])
+        found = [n for n in found if n not in self.test_nodes]
+        return found if len(found) <= 3 else []
 
     def _called_on_line(self, node: str, frame: Frame) -> list[str]:
         """What ``node`` calls on the frame's line: resolved call edges, matched by the names of the calls
@@ -227,9 +243,8 @@ class _Scorer:
             if call.line != frame.line or call.caller not in (node, path):
                 continue
             name = re.split(r"\.|::|->", call.callee.replace("()", ""))[-1]
-            for target in callees:
-                if self.graph.nodes[target].get("name") == name and target not in found:
-                    found.append(target)
+            matched = [t for t in callees if self.graph.nodes[t].get("name") == name]
+            found.extend(t for t in (matched or self._resolve_call(call.callee)) if t not in found)
         return found
 
     def _named(self, name: str) -> list[str]:
