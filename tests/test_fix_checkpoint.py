@@ -7,33 +7,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from fix_support import git_state, snapshot
 from support import PROJECT_ROOT, git, run_assist
 
 from assistant.fix import apply
 from assistant.fix.checkpoint import Checkpoint, NothingToUndo, UndoConflict, undo_latest
 from assistant.fix.edits import parse_reply
-
-
-def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under root except our own state and git's objects: bytes and mode."""
-    files = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if rel.startswith(".assist") or (rel.startswith(".git/") and not rel == ".git/index") or not path.is_file():
-            continue
-        files[rel] = (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
-    return files
-
-
-def git_state(root: Path) -> tuple[str, str, str]:
-    return git(root, "rev-parse", "HEAD"), git(root, "status", "--porcelain"), git(root, "diff", "--cached")
 
 
 @pytest.fixture

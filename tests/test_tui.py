@@ -290,8 +290,8 @@ def test_slash_commands(make_app):
         assert notices(app)[-1] == "unknown command /frobnicate: type /help for the list"
         await type_line(pilot, "/add")
         assert "/add needs PATH|SYMBOL" in notices(app)[-1]
-        await type_line(pilot, "/fix")
-        assert "not available yet" in notices(app)[-1]
+        await type_line(pilot, "/fix --cmd")
+        assert "--cmd needs a command" in notices(app)[-1]
 
         await type_line(pilot, f"/add {ADDED_SYMBOL}")
         await until(pilot, lambda: ADDED_SYMBOL in panel_rows(app), "the added symbol in the panel")
@@ -347,7 +347,7 @@ def test_up_and_down_recall_earlier_prompts(make_app):
 
     async def scenario(pilot):
         await ready(pilot)
-        for line in ("/help", "/fix", "/context"):
+        for line in ("/help", "/fix --cmd", "/context"):
             await type_line(pilot, line)
         app.prompt_input.focus()
         await pilot.press(*"draft")
@@ -359,14 +359,14 @@ def test_up_and_down_recall_earlier_prompts(make_app):
         await pilot.press("up")
         assert prompt.value == "/help", "the oldest prompt stays"
         await pilot.press("down")
-        assert prompt.value == "/fix"
+        assert prompt.value == "/fix --cmd"
         await pilot.press("down", "down")
         assert prompt.value == "draft", "going past the newest brings back what was being typed"
         prompt.value = ""
-        fixes = sum("not available yet" in n for n in notices(app))
+        fixes = sum("--cmd needs a command" in n for n in notices(app))
         await pilot.press("up", "up", "enter")  # a recalled command runs again
         await pilot.pause()
-        assert sum("not available yet" in n for n in notices(app)) == fixes + 1
+        assert sum("--cmd needs a command" in n for n in notices(app)) == fixes + 1
         assert prompt.value == ""
 
     drive(app, scenario)

@@ -19,6 +19,7 @@ class FailureLine:
 
 @dataclass(frozen=True)
 class TestSummary:
+    __test__ = False  # a name pytest would otherwise collect
     command: str
     exit_code: int | None
     timed_out: bool
@@ -80,12 +81,14 @@ class RunStarted:
 
 @dataclass(frozen=True)
 class TestsStarted:
+    __test__ = False  # a name pytest would otherwise collect
     round: int  # 0: the run before any edit
     command: str
 
 
 @dataclass(frozen=True)
 class TestsFinished:
+    __test__ = False  # a name pytest would otherwise collect
     round: int
     summary: TestSummary
 

@@ -15,7 +15,6 @@ unchanged; the user declining; ``dry_run`` after the first proposal; cancellatio
 
 from __future__ import annotations
 
-import inspect
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from .events import (
     TestSummary,
 )
 from .formats import FormatRecord
+from .testrun import TestRunError
 from .prompt import ATTEMPTS_SHARE, EXCERPT_SHARE, Attempt, fit_excerpt, messages, round_message, shorten, system_message
 
 Approve = Callable[[Proposal], bool]
@@ -128,7 +128,7 @@ class FixLoop:
                 stop = exc
             except ProviderError as exc:
                 stop = _Stop(ERROR, f"the model failed: {exc}")
-            except (RetrievalError, PromptError, OSError) as exc:
+            except (RetrievalError, PromptError, TestRunError, OSError) as exc:
                 stop = _Stop(ERROR, str(exc))
             except KeyboardInterrupt:
                 self.result = self._result(_Stop(CANCELLED, "interrupted"))
@@ -145,6 +145,8 @@ class FixLoop:
         yield RunStarted(model, self._format, self.options.max_iterations, self._command_text())
         run = yield from self._test(0)
         self._before = _summary(run)
+        if run.no_tests:
+            raise _Stop(ERROR, f"{run.command} collected no tests: point --test at the tests to fix")
         if run.green:
             raise _Stop(ALREADY_GREEN, "the tests already pass: nothing to fix")
         yield from self._ensure_index()
@@ -217,11 +219,8 @@ class FixLoop:
         yield TestsStarted(number, self._command_text())
         log_dir = self.log_dir / f"round-{number}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        kwargs = dict(test_paths=self.options.test_paths, command=self.options.command,
-                      timeout_s=self.options.timeout_s, log_dir=log_dir)
-        if "cancel" in inspect.signature(run_tests).parameters:
-            kwargs["cancel"] = self._cancel
-        run = run_tests(self.root, **kwargs)
+        run = run_tests(self.root, test_paths=self.options.test_paths, command=self.options.command,
+                        timeout_s=self.options.timeout_s, log_dir=log_dir, cancel=self._cancel)
         yield TestsFinished(number, _summary(run))
         self._check_cancel()
         return run

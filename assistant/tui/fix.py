@@ -1,0 +1,183 @@
+"""`/fix` in the chat: the fix loop in a background thread, each round shown in the conversation — the
+failures, the context items (also in the context panel), the proposed diff, the test result — and a
+confirmation dialog before anything is written. Esc stops the run at its next step.
+
+The loop (``assistant.fix.loop``) does all the work; this module only renders its events on the event loop.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Markdown
+
+from ..chat.events import ContextItem
+from ..fix.events import (
+    ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, Proposal, Reindexed,
+    ReplyDelta, RunStarted, TestsFinished, TestsStarted, TestSummary,
+)
+
+if TYPE_CHECKING:
+    from .app import ChatApp
+
+USAGE = "/fix [TEST PATH…] or /fix --cmd COMMAND"
+SHOWN_FAILURES = 5
+
+
+class ConfirmWrite(ModalScreen[bool]):
+    """Shows the proposed diff; Write (y) or Skip (n / Esc) ends the run without writing."""
+
+    DEFAULT_CSS = """
+    ConfirmWrite { align: center middle; }
+    ConfirmWrite > Vertical { width: 90%; height: 80%; border: thick $accent; background: $surface; padding: 0 1; }
+    ConfirmWrite Markdown { height: 1fr; overflow-y: auto; }
+    ConfirmWrite Horizontal { height: auto; align-horizontal: right; }
+    """
+    BINDINGS = [("y", "answer(True)", "Write"), ("n", "answer(False)", "Skip"), ("escape", "answer(False)", "Skip")]
+
+    def __init__(self, proposal: Proposal) -> None:
+        super().__init__()
+        self.proposal = proposal
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Round {self.proposal.round}: write these changes to {', '.join(self.proposal.files)}?")
+            yield Markdown(f"```diff\n{self.proposal.diff.rstrip()}\n```")
+            with Horizontal():
+                yield Button("Write (y)", id="write", variant="primary")
+                yield Button("Skip (n)", id="skip")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "write")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+def parse_arguments(argument: str) -> tuple[list[str] | None, str | None]:
+    """``"tests/a.py tests/b"`` -> (paths, None); ``"--cmd make test"`` -> (None, "make test")."""
+    text = argument.strip()
+    if text.startswith("--cmd"):
+        command = text[len("--cmd"):].strip()
+        if not command:
+            raise ValueError(f"--cmd needs a command: {USAGE}")
+        return None, command
+    return (shlex.split(text) or None), None
+
+
+class FixRun:
+    """One `/fix` run of the app: started from the event loop, driven in a daemon thread."""
+
+    def __init__(self, app: ChatApp, test_paths: list[str] | None, command: str | None) -> None:
+        self.app = app
+        self.test_paths = test_paths
+        self.command = command
+        self.cancel = threading.Event()
+        self._reply_chars = 0
+
+    def start(self) -> None:
+        self.app.in_background("fix", self._work)
+
+    def _work(self) -> None:
+        from ..fix.loop import FixLoop, FixOptions
+
+        app = self.app
+        try:
+            if app.session is None and app._open_session() is not None:
+                app.on_loop(app.say, f"/fix needs a model: {app.connect_error}", "error")
+                return
+            session = app.session
+            options = FixOptions(test_paths=self.test_paths, command=self.command,
+                                 use_vectors=session.use_vectors)
+            loop = FixLoop(app.repo_root, session.provider, options, approve=self._approve,
+                           retriever=session.retriever)
+            for event in loop.run(self.cancel):
+                app.on_loop(self.show, event)
+        except Exception as exc:  # shown as a message, never a traceback on screen
+            app.on_loop(app.say, f"/fix failed: {type(exc).__name__}: {exc}", "error")
+        finally:
+            app.on_loop(self._finished)
+
+    def _approve(self, proposal: Proposal) -> bool:
+        decided = threading.Event()
+        answer = [False]
+
+        def done(value: bool | None) -> None:
+            answer[0] = bool(value)
+            decided.set()
+
+        self.app.on_loop(lambda: self.app.push_screen(ConfirmWrite(proposal), done))
+        while not decided.wait(0.2):
+            if self.cancel.is_set() or not self.app.is_running:
+                return False
+        return answer[0]
+
+    def _finished(self) -> None:
+        if self.app.fix_run is self:
+            self.app.fix_run = None
+        self.app.busy = ""
+        self.app.refresh_status()
+
+    def _busy(self, text: str) -> None:
+        self.app.busy = text
+        self.app.refresh_status()
+
+    # ---------------------------------------------------------------------------------- rendering
+
+    async def show(self, event: FixEvent) -> None:
+        app = self.app
+        if isinstance(event, RunStarted):
+            await app.say(f"fixing with {event.model} ({event.edit_format.replace('_', '/')} edits, up to "
+                          f"{event.max_iterations} rounds); tests: {event.test_command} — Esc stops")
+        elif isinstance(event, TestsStarted):
+            self._busy(f"{_round(event.round)}: running the tests…")
+        elif isinstance(event, TestsFinished):
+            await app.say_markdown(_tests_markdown(event.round, event.summary))
+        elif isinstance(event, ContextBuilt):
+            items = [ContextItem(item.symbol or f"{item.path}:{item.start_line}-{item.end_line}", item.path,
+                                 item.symbol, "code", item.start_line, item.end_line, item.tokens, item.why)
+                     for item in event.items]
+            app.panel.show(items, [])
+            shown = ", ".join(f"`{i.path}:{i.start_line}-{i.end_line}`" for i in event.items[:6])
+            await app.say_markdown(f"**{_round(event.round)}** · context: {len(event.items)} items, prompt "
+                                   f"{event.tokens:,} tokens" + (f" — {shown}" if shown else ""))
+            self._reply_chars = 0
+            self._busy(f"{_round(event.round)}: waiting for the model…")
+        elif isinstance(event, ReplyDelta):
+            self._reply_chars += len(event.text)
+            self._busy(f"{_round(event.round)}: model replying… {self._reply_chars:,} chars")
+        elif isinstance(event, EditRejected):
+            await app.say(f"{_round(event.round)}: reply not applied, nothing written: {event.reason}", "warning")
+        elif isinstance(event, EditsProposed):
+            await app.say_markdown(f"**{_round(event.round)}** · proposed changes to "
+                                   f"{', '.join(event.files)}:\n\n```diff\n{event.diff.rstrip()}\n```")
+        elif isinstance(event, EditsApplied):
+            await app.say(f"{_round(event.round)}: wrote {', '.join(event.files)}")
+        elif isinstance(event, Reindexed):
+            await app.say(f"{_round(event.round)}: {event.text}")
+        elif isinstance(event, FixNotice):
+            await app.say(event.text, event.level)
+        elif isinstance(event, FixFinished):
+            result = event.result
+            undo = " — `assist undo` restores the files" if result.files_changed else ""
+            await app.say(f"fix {result.status.replace('_', ' ')}: {result.message}{undo}",
+                          "info" if result.ok else "warning")
+
+
+def _round(number: int) -> str:
+    return "before" if number == 0 else f"round {number}"
+
+
+def _tests_markdown(number: int, summary: TestSummary) -> str:
+    mark = "✓" if summary.green else "✗"
+    lines = [f"**{_round(number)}** · tests {mark} {summary.headline()}"]
+    for failure in summary.failures[:SHOWN_FAILURES]:
+        lines.append(f"- `{failure.test_id}` — {failure.exc_type or 'failed'}: {failure.message}")
+    if len(summary.failures) > SHOWN_FAILURES:
+        lines.append(f"- … and {len(summary.failures) - SHOWN_FAILURES} more")
+    return "\n".join(lines)

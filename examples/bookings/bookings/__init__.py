@@ -1,0 +1,1 @@
+"""Room bookings for a small guest house: date ranges, availability and prices."""

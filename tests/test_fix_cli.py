@@ -1,0 +1,97 @@
+"""`assist fix` and `assist undo` on the command line: the real entry point in a subprocess, the bookings
+example (a real bug, outside git) indexed by the run itself, a scripted model for the deterministic path and
+the real SmolLM2-135M for an end-to-end run that may fix nothing but must end cleanly and report truthfully."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from fix_support import snapshot
+from support import PROJECT_ROOT, run_assist
+
+BOOKINGS = PROJECT_ROOT / "examples" / "bookings"
+STATUSES = {"fixed", "already_green", "dry_run", "declined", "max_iterations", "repeated_reply", "stuck",
+            "cancelled", "error"}
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("ASSIST_") and k != "OLLAMA_HOST"}
+
+
+@pytest.fixture
+def bookings(tmp_path: Path) -> Path:
+    repo = tmp_path / "bookings"
+    shutil.copytree(BOOKINGS, repo, ignore=shutil.ignore_patterns(".assist", "__pycache__", ".pytest_cache"))
+    return repo
+
+
+def fix(repo: Path, *args: str) -> tuple[int, dict | None, str]:
+    result = run_assist("fix", "-C", str(repo), *args, env=clean_env(), timeout=900)
+    data = json.loads(result.stdout) if "--json" in args and result.stdout.strip() else None
+    return result.returncode, data, result.stderr
+
+
+def test_fix_with_the_scripted_model_repairs_the_example_and_undo_puts_the_bug_back(bookings):
+    before = snapshot(bookings)
+    code, report, stderr = fix(bookings, "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}", "--yes", "--json",
+                               "--no-vectors")
+    assert code == 0, stderr
+    assert report["status"] == "fixed" and report["ok"] and report["rounds"] == 1
+    assert report["tests_before"]["failed"] == 2 and not report["tests_before"]["green"]
+    assert report["tests_after"]["green"] and report["tests_after"]["passed"] == 6
+    assert report["files_changed"] == ["bookings/stay.py"]
+    assert "+    return first.arrival < second.departure" in report["diff"]
+    assert "Traceback" not in stderr
+    undone = run_assist("undo", "-C", str(bookings), "--json", env=clean_env(), timeout=120)
+    assert undone.returncode == 0 and json.loads(undone.stdout)["restored"] == ["bookings/stay.py"]
+    assert snapshot(bookings) == before
+
+
+def test_fix_refuses_to_run_unattended_without_yes_and_bad_options_are_usage_errors(bookings):
+    code, _, stderr = fix(bookings, "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}")
+    assert code == 2 and "--yes" in stderr and "Traceback" not in stderr
+    code, _, stderr = fix(bookings, "--test", "tests/", "--cmd", "make test", "--yes")
+    assert code == 2 and "not both" in stderr
+    code, _, stderr = fix(bookings, "--format", "diff", "--yes")
+    assert code == 2 and "search_replace" in stderr
+    code, _, stderr = fix(bookings, "--model", "scripted:/no/such/replies.json", "--yes")
+    assert code == 1 and "cannot read the scripted replies" in stderr and "Traceback" not in stderr
+
+
+def test_dry_run_shows_the_diff_and_writes_nothing(bookings):
+    before = snapshot(bookings)
+    result = run_assist("fix", "-C", str(bookings), "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}",
+                        "--dry-run", "--no-vectors", env=clean_env(), timeout=900)
+    assert result.returncode == 1  # the tests still fail: nothing was written
+    assert "proposed" in result.stdout and "+    return first.arrival < second.departure" in result.stdout
+    assert "dry run" in result.stdout
+    assert snapshot(bookings) == before
+
+
+def test_end_to_end_with_the_real_small_model_terminates_safely_and_reports_truthfully(bookings, llama_server):
+    canary = bookings.parent / "canary.txt"
+    canary.write_text("outside the repository\n")
+    before = snapshot(bookings)
+    code, report, stderr = fix(bookings, "--model", "openai:smollm2-135m", "--base-url", f"{llama_server}/v1",
+                               "--yes", "--json", "--no-vectors", "--max-iterations", "2", "--max-tokens", "96",
+                               "--timeout", "120")
+    assert "Traceback" not in stderr
+    assert report is not None, stderr
+    assert report["status"] in STATUSES and code == (0 if report["ok"] else 1)
+    assert report["rounds"] <= 2
+    assert report["tests_before"] is not None and not report["tests_before"]["green"]
+    after = snapshot(bookings)
+    changed = sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
+    # Truthful: what the report says changed is exactly what changed on disk, and the diff says how.
+    assert changed == sorted(report["files_changed"])
+    assert bool(report["diff"]) == bool(changed) or report["status"] in ("dry_run", "declined")
+    if report["ok"]:
+        assert report["tests_after"]["green"]
+    assert canary.read_text() == "outside the repository\n"
+    undone = run_assist("undo", "-C", str(bookings), env=clean_env(), timeout=120)
+    assert undone.returncode == (0 if changed else 1)
+    assert snapshot(bookings) == before

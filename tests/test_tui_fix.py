@@ -1,0 +1,96 @@
+"""`/fix` in the chat app: the real loop in a background thread over the sample repository with a planted
+bug and a scripted model; each round shows in the conversation and nothing is written before the user says
+so in the confirmation dialog."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fix_support import FIX, PRICING, buggy, git_state, indexed_buggy, snapshot  # noqa: F401 (fixtures)
+
+from assistant.chat import ChatSession
+from assistant.fix.checkpoint import undo_latest
+from assistant.fix.scripted import ScriptedProvider
+from assistant.tui.app import ChatApp
+from assistant.tui.fix import ConfirmWrite
+from assistant.tui.widgets import InfoBlock, NoticeLine
+
+
+async def until(pilot, condition, what: str, timeout: float = 300.0) -> None:
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.1)
+
+
+async def type_line(pilot, text: str) -> None:
+    prompt = pilot.app.prompt_input
+    prompt.focus()
+    prompt.value = text
+    prompt.cursor_position = len(text)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def notices(app: ChatApp) -> list[str]:
+    return [line.text for line in app.query(NoticeLine)]
+
+
+def blocks(app: ChatApp) -> str:
+    return "\n".join(block.source for block in app.query(InfoBlock))
+
+
+def make_app(repo, replies: list[str]) -> ChatApp:
+    app = ChatApp(repo, model="scripted")
+    app.session = ChatSession(repo, ScriptedProvider(replies), use_vectors=False)
+    return app
+
+
+def drive(app: ChatApp, scenario) -> None:
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.ready, "the session")
+            await scenario(pilot)
+
+    asyncio.run(run())
+
+
+def test_fix_shows_each_round_and_writes_only_after_confirmation(buggy):
+    indexed_copy = buggy
+    before, before_git = snapshot(indexed_copy), git_state(indexed_copy)
+    app = make_app(indexed_copy, [FIX])
+
+    async def scenario(pilot):
+        await type_line(pilot, "/fix tests/test_pricing.py")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmWrite), "the confirmation dialog")
+        assert snapshot(indexed_copy) == before  # shown, not yet written
+        shown = blocks(app)
+        assert "tests ✗" in shown and "test_bulk_discount_tiers" in shown  # the failures
+        assert "context:" in shown and PRICING in shown  # the context items
+        assert "```diff" in shown and "+        if quantity >= minimum:" in shown  # the proposed diff
+        await pilot.press("y")
+        await until(pilot, lambda: any(n.startswith("fix fixed") for n in notices(app)), "the run to finish")
+        assert "tests ✓" in blocks(app)
+        assert app.fix_run is None
+
+    drive(app, scenario)
+    assert "if quantity >= minimum:" in (indexed_copy / PRICING).read_text()
+    undo_latest(indexed_copy)
+    assert snapshot(indexed_copy) == before and git_state(indexed_copy) == before_git
+
+
+def test_skipping_in_the_dialog_writes_nothing(buggy):
+    indexed_copy = buggy
+    before = snapshot(indexed_copy)
+    app = make_app(indexed_copy, [FIX])
+
+    async def scenario(pilot):
+        await type_line(pilot, "/fix tests/test_pricing.py")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmWrite), "the confirmation dialog")
+        await pilot.press("n")
+        await until(pilot, lambda: any(n.startswith("fix declined") for n in notices(app)), "the run to end")
+
+    drive(app, scenario)
+    assert snapshot(indexed_copy) == before
