@@ -185,3 +185,38 @@ def test_an_interrupted_write_puts_back_the_files_already_written(repo):
         apply.write(changes, InterruptedWriter())
     assert (repo / "a.py").read_text() == "A = 1\n"
     assert (repo / "b.py").read_text() == "B = 1\n"
+
+
+# ------------------------------------------------------------------------------------------- format choice
+
+
+def test_the_edit_format_falls_back_to_whole_files_for_a_model_that_keeps_failing_blocks(tmp_path):
+    from assistant.fix.formats import FormatRecord
+
+    record = FormatRecord(tmp_path)
+    assert record.choose("ollama:small") == SEARCH_REPLACE  # no history: the precise format first
+    for ok in (False, True, False, False):
+        record.record("ollama:small", SEARCH_REPLACE, ok)
+    record.record("ollama:big", SEARCH_REPLACE, True)
+    reread = FormatRecord(tmp_path)  # kept on disk under .assist/
+    assert reread.choose("ollama:small") == WHOLE_FILE
+    assert reread.choose("ollama:big") == SEARCH_REPLACE
+    for _ in range(3):
+        reread.record("ollama:small", WHOLE_FILE, False)
+    assert reread.choose("ollama:small") == SEARCH_REPLACE  # whole files did even worse: back to blocks
+    (tmp_path / ".assist" / "fix" / "formats.json").write_text("{not json")
+    assert FormatRecord(tmp_path).choose("ollama:small") == SEARCH_REPLACE  # a damaged record is no record
+
+
+def test_the_fix_prompts_render_strictly_with_the_chosen_format():
+    from assistant.fix.prompt import Attempt, round_message, system_message
+
+    assert "<<<<<<< SEARCH" in system_message("shop", SEARCH_REPLACE)
+    whole = system_message("shop", WHOLE_FILE)
+    assert "complete new content" in whole and "<<<<<<< SEARCH" not in whole
+    count = lambda text: len(text) // 4  # noqa: E731
+    attempts = [Attempt(1, "x" * 4000, "your reply could not be applied: cut off")]
+    user = round_message("pytest tests/", "FAILED tests/test_a.py::test_b", "shop/a.py:1-2\n```\nA = 1\n```",
+                         attempts, room=200, count=count)
+    assert "FAILED tests/test_a.py::test_b" in user and "A = 1" in user
+    assert "Attempt 1: your reply could not be applied: cut off" in user and "x" * 100 not in user
