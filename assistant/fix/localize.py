@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from indexer.model import CLASS, FILE, split_qualified_name
 from indexer.retrieval import Pack, Retriever
@@ -37,6 +37,7 @@ _HINT_WEIGHT = 4.0  # the best suspect's seed; above a mention (2.5) and a trace
 _RAISED = 1.0
 _OUTER_DECAY = 0.5
 _ON_FAILING_LINE = 0.9
+_ENTRY_WHEN_RAISED = 0.4
 _UNDER_TEST = 0.45
 _SECOND_HOP = 0.35
 _IN_DETAIL = 0.6
@@ -44,6 +45,8 @@ _TEST_SELF = 0.5
 _SYMBOL_KINDS = ("function", "method", CLASS)
 _CALL_NAME = re.compile(r"([A-Za-z_][\w.]*)\(")
 _QUERY_FAILURES = 6
+_RETRIEVAL_SHARE = 0.35  # how much the retriever's own score adds to the failure's (which counts 1)
+_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Failure|Warning)?: ")
 
 
 @dataclass
@@ -79,7 +82,7 @@ def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
     best = max(total.values(), default=0.0)
     extra = {node: (_HINT_WEIGHT * score / best, f"failure: {reasons[node]}")
              for node, score in total.items() if best > 0}
-    ranking = retriever.rank(failure_query(failures), extra_seeds=extra)
+    ranking = _failure_first(retriever.rank(failure_query(failures), extra_seeds=extra), total)
     test_nodes = retriever.reader.names.test_nodes
     graph = retriever.graph
     suspects = [n.node for n in ranking.nodes
@@ -93,6 +96,24 @@ def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
                           ranking=ranking, tokens=header_tokens + pack.total_tokens)
 
 
+def _failure_first(ranking: Ranking, failure_scores: dict[str, float]) -> Ranking:
+    """Re-order the retriever's ranking so that the failure's own evidence leads and the retriever's
+    score (text similarity, the graph walk) decides among items the failure rates alike. Left to the
+    walk alone, a hub next to every seed (the function the test calls, which calls everything) would
+    outrank the frame that raised."""
+    if not ranking.nodes or not failure_scores:
+        return ranking
+    top_failure = max(failure_scores.values())
+    top_retrieval = max(n.score for n in ranking.nodes)
+    reordered = []
+    for node in ranking.nodes:
+        combined = failure_scores.get(node.node, 0.0) / top_failure + _RETRIEVAL_SHARE * node.score / top_retrieval
+        node.why.notes.append(f"failure evidence {failure_scores.get(node.node, 0.0) / top_failure:.2f}")
+        reordered.append(replace(node, score=combined * top_retrieval))
+    reordered.sort(key=lambda n: (-n.score, n.node))
+    return replace(ranking, nodes=reordered)
+
+
 def failure_query(failures: list[Failure]) -> str:
     """The failures as text for BM25 and the embedding: test names, exceptions, assertion details.
     Frames are left out on purpose: the failure's own seeds already place them, more carefully than
@@ -100,9 +121,12 @@ def failure_query(failures: list[Failure]) -> str:
     parts: list[str] = []
     for failure in failures[:_QUERY_FAILURES]:
         name = failure.test_id.rpartition("::")[2].split("[", 1)[0]
-        lines = [name.replace("_", " ") if name else "", f"{failure.exc_type or ''}: {failure.message}".strip(": ")]
-        lines.extend(line for line in failure.detail.splitlines()[:8] if line.strip())
-        parts.append("\n".join(line for line in lines if line))
+        # The exception's class is left out: naming it would seed the class (and every raiser of it)
+        # above the code that went wrong.
+        lines = [name.replace("_", " ") if name else "", failure.message]
+        for line in failure.detail.splitlines()[:8]:
+            lines.append(_EXCEPTION_PREFIX.sub("", line.strip()))
+        parts.append("\n".join(line for line in lines if line.strip()))
     return "\n\n".join(parts)
 
 
@@ -151,16 +175,19 @@ class _Scorer:
                 add(callee, weight * _SECOND_HOP, f"called on the line of {frame}")
         if not failing_lines and test is not None:
             failing_lines.append((test, Frame("", 0, None)))
+        # When the code under test raised, the stack already says where; what the test calls is the way
+        # in, weighed below the frame that raised.
+        entry = _ENTRY_WHEN_RAISED if roles["raised"] else 1.0
 
         under_test: list[str] = []
         for node, frame in failing_lines[:2]:
             for callee in self._called_on_line(node, frame):
                 if callee not in self.test_nodes:
-                    add(callee, _ON_FAILING_LINE, f"called on the failing line {frame}")
+                    add(callee, _ON_FAILING_LINE * entry, f"called on the failing line {frame}")
                     under_test.append(callee)
         if test is not None:
             targets = [t for t in self._callees(test, with_tests=True, by_name=True) if t not in self.test_nodes]
-            share = _UNDER_TEST / math.sqrt(max(1, len(targets)))
+            share = entry * _UNDER_TEST / math.sqrt(max(1, len(targets)))
             for target in targets:
                 add(target, share, f"called by the failing test {failure.test_id}")
                 if target not in under_test:
