@@ -73,7 +73,7 @@ def test_fix_shows_each_round_and_writes_only_after_confirmation(buggy):
         await pilot.press("y")
         await until(pilot, lambda: any(n.startswith("fix fixed") for n in notices(app)), "the run to finish")
         assert "tests ✓" in blocks(app)
-        assert app.fix_run is None
+        await until(pilot, lambda: app.fix_run is None, "the run to let go of the app")  # /fix can run again
 
     drive(app, scenario)
     assert "if quantity >= minimum:" in (indexed_copy / PRICING).read_text()
