@@ -137,3 +137,16 @@ def test_undo_with_nothing_to_undo_is_a_clear_error(tmp_path):
     result = run_assist("undo", cwd=tmp_path, timeout=120)
     assert result.returncode == 1
     assert "nothing to undo" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_runs_are_undone_newest_first(dirty_repo):
+    original = snapshot(dirty_repo)
+    edit(dirty_repo, "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n",
+         Checkpoint(dirty_repo))
+    after_first = snapshot(dirty_repo)
+    edit(dirty_repo, "calc.py\n<<<<<<< SEARCH\n    return a + b\n=======\n    return b + a\n>>>>>>> REPLACE\n",
+         Checkpoint(dirty_repo))
+    undo_latest(dirty_repo)
+    assert snapshot(dirty_repo) == after_first
+    undo_latest(dirty_repo)
+    assert snapshot(dirty_repo) == original

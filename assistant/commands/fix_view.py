@@ -111,6 +111,8 @@ class FixView:
         status, self._status = self._status, None
         if status is not None:
             status.stop()
+        if self.quiet:  # --json: the diff was not shown as the run went; show it before asking
+            self.err.print(Syntax(proposal.diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
         try:
             return Confirm.ask(f"Write these changes to {', '.join(proposal.files)}?", console=self.err, default=True)
         except EOFError:

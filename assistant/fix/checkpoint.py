@@ -48,7 +48,9 @@ def checkpoints_dir(root: Path) -> Path:
 
 
 def new_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000:06d}"
+    """Sortable by time, to the nanosecond: `undo` takes the newest."""
+    now = time.time_ns()
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now // 1_000_000_000)) + f"-{now % 1_000_000_000:09d}"
 
 
 class Checkpoint:
