@@ -30,7 +30,8 @@ MODEL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 MODEL_ALIAS = "smollm2-135m"
 # Small enough that a long-prompt test stays fast, large enough for real multi-turn chats.
 CONTEXT_TOKENS = 4096
-STARTUP_TIMEOUT_S = 60.0
+# Ready in ~1 s on an idle machine; a niced test run on a machine busy with benchmarks has taken over a minute.
+STARTUP_TIMEOUT_S = 300.0
 READY_PREFIX = "LISTENING "
 
 
