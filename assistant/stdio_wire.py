@@ -47,6 +47,7 @@ class Stdio:
 def claim_stdio() -> Stdio:
     """Take stdin/stdout for the protocol and point the process's own fds 0/1 elsewhere (see module doc)."""
     sys.stdout.flush()
+    _dump_stacks_on_sigusr1()
     protocol_in = os.fdopen(os.dup(0), "rb", buffering=0)
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
@@ -56,6 +57,16 @@ def claim_stdio() -> Stdio:
     # Python-level writers too: print() and libraries that captured sys.stdout write to stderr.
     sys.stdout = sys.stderr
     return Stdio(protocol_in, protocol_out)
+
+
+def _dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1 PID` prints every thread's stack to stderr: how to see where a server an editor started is
+    stuck, without stopping it."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
 
 # ------------------------------------------------------------------------------------------ frames

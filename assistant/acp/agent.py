@@ -59,6 +59,7 @@ ATTACHMENT_CHARS = 6000  # of each attached file, in the question
 COMMANDS = [
     ("fix", "Run the tests, and let the model fix the code until they pass (asks before running and writing)",
      "test paths or a command, e.g. tests/ or --cmd \"npm test\""),
+    ("undo", "Restore the files the last /fix changed", None),
     ("reindex", "Bring the repository's index up to date now", None),
     ("clear", "Forget this conversation", None),
 ]
@@ -88,8 +89,8 @@ class _Session:
     turns: int = 0
 
 
-class _Cancelled(Exception):
-    pass
+class TurnCancelled(Exception):
+    """The client cancelled the turn; the worker thread has been told to stop."""
 
 
 class AssistAgent:
@@ -145,12 +146,12 @@ class AssistAgent:
         return NewSessionResponse(session_id=session.id)
 
     def _open_provider(self, root: Path):
-        from ..config import ConfigError, open_provider, resolve_model_settings
+        from ..config import ConfigError
+        from ..fix.models import open_model
         from ..providers import ProviderError
 
         try:
-            settings = resolve_model_settings(root, self.options.model, self.options.base_url)
-            return open_provider(settings)
+            return open_model(root, self.options.model, self.options.base_url)
         except (ConfigError, ProviderError) as exc:
             raise RequestError.internal_error({"details": str(exc)}) from exc
 
@@ -237,6 +238,10 @@ class AssistAgent:
             from .fix import run_fix
 
             return await run_fix(self, session, argument.strip())
+        if command == "/undo":
+            from .fix import run_undo
+
+            return await run_undo(self, session)
         if command == "/clear":
             session.chat.clear()
             await self._update(session, update_agent_message_text("Conversation cleared."))
@@ -278,7 +283,7 @@ class AssistAgent:
         cancel = session.cancel
         try:
             await self.run_in_worker(session, lambda: session.chat.ask(question, cancel=cancel), handle)
-        except _Cancelled:
+        except TurnCancelled:
             if state["call_open"]:
                 await self._update(session, update_tool_call(call_id, status="failed", content=[
                     tool_content(text_block("cancelled"))]))
@@ -305,7 +310,7 @@ class AssistAgent:
 
         try:
             await self.run_in_worker(session, lambda: iter([session.chat.reindex()]), handle)
-        except _Cancelled:
+        except TurnCancelled:
             return PromptResponse(stop_reason="cancelled")
         except Exception as exc:
             await self._update(session, update_tool_call(call_id, status="failed", content=[
@@ -315,7 +320,7 @@ class AssistAgent:
 
     async def run_in_worker(self, session: _Session, produce, handle) -> None:
         """Run the blocking iterable ``produce()`` in a daemon thread and ``await handle(item)`` for each item
-        here. Raises ``_Cancelled`` as soon as the session is cancelled: the thread is told to stop (through
+        here. Raises ``TurnCancelled`` as soon as the session is cancelled: the thread is told to stop (through
         the session's cancel event) and left to finish on its own; the next turn waits for it."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
@@ -343,7 +348,7 @@ class AssistAgent:
                 finished, _ = await asyncio.wait({getter, cancelled}, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in finished:
                     getter.cancel()
-                    raise _Cancelled()
+                    raise TurnCancelled()
                 item, error = getter.result()
                 if item is done:
                     if error is not None:

@@ -1,16 +1,237 @@
-"""`/fix` in an ACP session: the test-driven fix loop (issue 5), asking before it runs or writes."""
+"""`/fix` and `/undo` in an ACP session: the test-driven fix loop (``assistant.fix``) as editor tool calls.
+
+The loop's own safety rules hold unchanged (paths inside the repository, all-or-nothing edits, a checkpoint
+before the first write, `/undo`). On top, the editor is asked before anything happens: once before the
+tests run (they run again after each edit in this `/fix`), and before each set of edits is written, with
+the diff. A refusal is honoured: nothing runs, nothing is written. Edits go through the client's
+``fs/write_text_file`` when it advertises it (so they land in the editor's buffers), else through the loop's
+own atomic writer.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import shlex
+from pathlib import Path
+from typing import Any
+
 from acp import RequestError
-from acp.helpers import update_agent_message_text
-from acp.schema import PromptResponse
+from acp.helpers import start_tool_call, text_block, tool_content, update_agent_message_text, update_tool_call
+from acp.schema import PromptResponse, ToolCallLocation
+
+log = logging.getLogger("assist.acp")
+
+CLIENT_WRITE_TIMEOUT_S = 120.0
+USAGE = ("Usage: /fix [TEST PATH ...] or /fix --cmd COMMAND. Runs the tests, asks the model for edits, applies "
+         "them (asking you first) and re-runs the tests until they pass; /undo restores the files.")
+
+
+def parse_fix_argument(argument: str) -> tuple[list[str] | None, str | None]:
+    """``tests/ tests/x.py`` → pytest on those paths; ``--cmd npm test`` → that command; empty → the default."""
+    try:
+        words = shlex.split(argument)
+    except ValueError as exc:
+        raise ValueError(f"cannot read the /fix arguments ({exc}). {USAGE}") from exc
+    if words and words[0] == "--cmd":
+        command = argument.strip()[len("--cmd"):].strip()
+        if not command:
+            raise ValueError(f"--cmd needs a command. {USAGE}")
+        return None, command
+    if any(word.startswith("-") for word in words):
+        raise ValueError(f"unknown option in {argument!r}. {USAGE}")
+    return (words or None), None
+
+
+class ClientFileWriter:
+    """Writes through the editor (``fs/write_text_file``), then checks the file on disk holds the new text."""
+
+    def __init__(self, agent, session, loop: asyncio.AbstractEventLoop):
+        self.agent, self.session, self.loop = agent, session, loop
+
+    def write(self, path: Path, data: bytes, mode: int | None) -> None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            from assistant.fix.apply import atomic_write
+
+            atomic_write(path, data, mode)  # the protocol carries text only: keep the file's own encoding
+            return
+        future = asyncio.run_coroutine_threadsafe(
+            self.agent.client.write_text_file(session_id=self.session.id, path=str(path), content=text), self.loop)
+        try:
+            future.result(timeout=CLIENT_WRITE_TIMEOUT_S)
+        except (RequestError, ConnectionError, TimeoutError) as exc:
+            raise OSError(f"the editor could not write {path}: {exc}") from exc
+        if not path.is_file() or path.read_bytes() != data:
+            raise OSError(f"the editor did not save {path}; nothing was applied")
+
+
+async def run_undo(agent, session) -> PromptResponse:
+    from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+
+    call_id = f"undo-{session.turns}"
+    allowed = await agent.ask_permission(session, call_id, "Undo the last /fix: restore the files it changed",
+                                         "edit")
+    if not allowed:
+        await agent._update(session, update_agent_message_text("Undo refused: nothing was changed."))
+        return PromptResponse(stop_reason="end_turn")
+    try:
+        report = await asyncio.to_thread(undo_latest, session.root)
+    except (NothingToUndo, UndoConflict) as exc:
+        await agent._update(session, update_agent_message_text(str(exc)))
+        return PromptResponse(stop_reason="end_turn")
+    files = report.restored + report.deleted
+    await agent._update(session, start_tool_call(
+        call_id, f"Restored {len(report.restored)} files, deleted {len(report.deleted)}", kind="edit",
+        status="completed", locations=[ToolCallLocation(path=str(session.root / f)) for f in files]))
+    await agent._update(session, update_agent_message_text(
+        "Restored the files of the last /fix: " + (", ".join(files) or "they were already as before") + "."))
+    return PromptResponse(stop_reason="end_turn")
 
 
 async def run_fix(agent, session, argument: str) -> PromptResponse:
+    from assistant.fix.loop import FixLoop, FixOptions
+
+    from .agent import TurnCancelled
+
     try:
-        from assistant.fix.loop import FixLoop  # noqa: F401
-    except ImportError as exc:
-        raise RequestError.internal_error({"details": f"the fix loop is not available: {exc}"}) from exc
-    await agent._update(session, update_agent_message_text("/fix is not wired yet."))
+        test_paths, command = parse_fix_argument(argument)
+    except ValueError as exc:
+        await agent._update(session, update_agent_message_text(str(exc)))
+        return PromptResponse(stop_reason="end_turn")
+    described = command or "pytest" + (" " + " ".join(test_paths) if test_paths else "")
+    run_id = f"fix-{session.turns}"
+    allowed = await agent.ask_permission(
+        session, f"{run_id}-permission", f"Run `{described}` in {session.root.name} (again after each edit)",
+        "execute", content=[tool_content(text_block(f"$ {described}\n(in {session.root})"))])
+    if not allowed:
+        await agent._update(session, update_agent_message_text(
+            f"Not running `{described}`: permission refused. Nothing was run or changed."))
+        return PromptResponse(stop_reason="end_turn")
+
+    loop_ = asyncio.get_running_loop()
+    cancel = session.cancel
+
+    def approve(proposal) -> bool:
+        future = asyncio.run_coroutine_threadsafe(agent.ask_permission(
+            session, f"{run_id}-edit-{proposal.round}", f"Apply the edits to {', '.join(proposal.files)}", "edit",
+            locations=[ToolCallLocation(path=str(session.root / f)) for f in proposal.files],
+            content=[tool_content(text_block(f"```diff\n{proposal.diff}```"))]), loop_)
+        while True:  # a cancelled turn stops waiting for the answer
+            try:
+                return future.result(timeout=0.2)
+            except TimeoutError:
+                if cancel.is_set():
+                    future.cancel()
+                    return False
+
+    capabilities = agent.capabilities
+    writer = ClientFileWriter(agent, session, loop_) if capabilities.fs and capabilities.fs.write_text_file else None
+    options = FixOptions(test_paths=test_paths, command=command, use_vectors=agent.options.use_vectors,
+                         context_budget=agent.options.context_budget,
+                         max_reply_tokens=agent.options.max_reply_tokens)
+
+    def events():
+        loop = FixLoop(session.root, session.provider, options, approve=approve, writer=writer,
+                       retriever=session.chat.retriever)
+        yield from loop.run(cancel)
+
+    view = _FixView(agent, session, run_id)
+    try:
+        await agent.run_in_worker(session, events, view.show)
+    except TurnCancelled:
+        await view.close_open("cancelled")
+        return PromptResponse(stop_reason="cancelled")
+    except Exception as exc:
+        await view.close_open(str(exc))
+        raise RequestError.internal_error({"details": f"the fix loop failed: {exc}"}) from exc
+    if view.result is not None and view.result.status == "cancelled":
+        return PromptResponse(stop_reason="cancelled")
     return PromptResponse(stop_reason="end_turn")
+
+
+class _FixView:
+    """The loop's events as ACP updates: test runs (execute), context (search), edits (edit), the report."""
+
+    def __init__(self, agent, session, run_id: str):
+        self.agent, self.session, self.run_id = agent, session, run_id
+        self.root: Path = session.root
+        self.open: dict[str, str] = {}  # tool call id -> title, for calls not yet finished
+        self.result: Any = None
+
+    async def _send(self, update) -> None:
+        await self.agent._update(self.session, update)
+
+    async def _start(self, call_id: str, title: str, kind: str, **extra) -> None:
+        self.open[call_id] = title
+        await self._send(start_tool_call(call_id, title, kind=kind, status="in_progress", **extra))
+
+    async def _finish(self, call_id: str, status: str, text: str | None = None, **extra) -> None:
+        self.open.pop(call_id, None)
+        content = [tool_content(text_block(text))] if text else None
+        await self._send(update_tool_call(call_id, status=status, content=content, **extra))
+
+    async def close_open(self, why: str) -> None:
+        for call_id in list(self.open):
+            await self._finish(call_id, "failed", why)
+
+    async def show(self, event) -> None:
+        from assistant.fix import events as ev
+
+        tests = f"{self.run_id}-tests-{getattr(event, 'round', 0)}"
+        if isinstance(event, ev.RunStarted):
+            await self._send(update_agent_message_text(
+                f"Fixing with {event.model} ({event.edit_format} edits, at most {event.max_iterations} rounds); "
+                f"tests: `{event.test_command}`\n\n"))
+        elif isinstance(event, ev.TestsStarted):
+            await self._start(tests, f"Run tests: {event.command}", "execute",
+                              raw_input={"command": event.command, "round": event.round})
+        elif isinstance(event, ev.TestsFinished):
+            summary = event.summary
+            failures = "\n".join(f"- {failure.text()}" for failure in summary.failures[:20])
+            text = f"{summary.headline()}\nfull log: {summary.log_path}" + (f"\n{failures}" if failures else "")
+            await self._finish(tests, "completed", text, raw_output=summary.to_json())
+        elif isinstance(event, ev.ContextBuilt):
+            call_id = f"{self.run_id}-context-{event.round}"
+            await self._start(call_id, f"Localize the failure (round {event.round})", "search")
+            lines = [f"- {item.path}:{item.start_line}-{item.end_line} {item.symbol or ''} — {item.why}"
+                     for item in event.items]
+            await self._finish(call_id, "completed", "\n".join(lines) or "no code found",
+                               locations=[ToolCallLocation(path=str(self.root / item.path), line=item.start_line)
+                                          for item in event.items])
+        elif isinstance(event, ev.ReplyDelta):
+            await self._send(_thought(event.text))
+        elif isinstance(event, ev.EditRejected):
+            await self._send(update_agent_message_text(f"\n\nRound {event.round}: the reply could not be applied "
+                                                       f"({event.reason}); asking again.\n\n"))
+        elif isinstance(event, ev.EditsProposed):
+            call_id = f"{self.run_id}-edit-{event.round}"
+            await self._start(call_id, f"Edit {', '.join(event.files)}", "edit",
+                              locations=[ToolCallLocation(path=str(self.root / f)) for f in event.files])
+        elif isinstance(event, ev.EditsApplied):
+            await self._finish(f"{self.run_id}-edit-{event.round}", "completed",
+                               f"written; /undo restores the files (checkpoint {event.checkpoint})")
+        elif isinstance(event, ev.FixNotice):
+            await self._send(_thought(event.text + "\n"))
+        elif isinstance(event, ev.FixFinished):
+            self.result = result = event.result
+            for call_id, title in list(self.open.items()):
+                if "-edit-" in call_id:  # proposed, then declined or not applied
+                    await self._finish(call_id, "failed", "not applied: " + result.message)
+            await self.close_open(result.message)
+            after = result.tests_after or result.tests_before
+            report = [f"\n\n**{result.status}**: {result.message}"]
+            if after is not None:
+                report.append(f"tests: {after.headline()}")
+            if result.files_changed:
+                report.append(f"changed: {', '.join(result.files_changed)} (/undo restores them)")
+            if result.diff:
+                report.append(f"```diff\n{result.diff}```")
+            await self._send(update_agent_message_text("\n".join(report) + "\n"))
+
+
+def _thought(text: str):
+    from acp.helpers import update_agent_thought_text
+
+    return update_agent_thought_text(text)
