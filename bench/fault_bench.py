@@ -18,6 +18,7 @@ localize. The per-mutant records (the diff line, failures, roles, rank) go to --
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
@@ -36,7 +37,7 @@ sys.path.insert(0, str(BENCH.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from mutants import Mutant, choose, mutation_sites  # noqa: E402
+from mutants import Mutant, choose, is_valid, mutation_sites  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -146,16 +147,22 @@ def candidate_mutants(project: Project, root: Path, called: dict, rng: random.Ra
             relative = file.relative_to(root).as_posix()
             if is_test_path(relative):
                 continue
-            for mutant in mutation_sites(relative, file.read_text(encoding="utf-8")):
+            for mutant in mutation_sites(relative, file.read_text(encoding="utf-8"), validate=False):
                 if (relative, mutant.function_first_line) in called:
                     mutants.append(mutant)
     # One mutant per function: the benchmark measures functions found, not one function's many lines.
     ordered = choose(mutants, rng)
     seen: set[tuple[str, tuple[str, ...]]] = set()
     unique = []
+    sources: dict[str, tuple[str, str]] = {}
     for mutant in ordered:
         key = (mutant.path, mutant.function)
-        if key not in seen:
+        if key in seen:
+            continue
+        if mutant.path not in sources:
+            text = (root / mutant.path).read_text(encoding="utf-8")
+            sources[mutant.path] = (text, ast.dump(ast.parse(text)))
+        if is_valid(mutant, *sources[mutant.path]):
             seen.add(key)
             unique.append(mutant)
     return unique
@@ -226,9 +233,9 @@ def run_mutant(project: Project, root: Path, mutant: Mutant, retriever, timeout_
         retriever.reader.refresh()
         record.target = target_node(retriever.graph, mutant)
         started = time.perf_counter()
-        found = localize(retriever, failures, 8000)
+        found = localize(retriever, failures, 8000, ran=test_paths)
         record.seconds_localize = round(time.perf_counter() - started, 3)
-        small = localize(retriever, failures, 4000)
+        small = localize(retriever, failures, 4000, ran=test_paths)
         record.tokens_8k, record.tokens_4k = found.tokens, small.tokens
         record.roles = {k: v[:5] for k, v in found.nodes.items()}
         record.top5 = found.suspects[:5]

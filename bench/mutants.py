@@ -52,8 +52,10 @@ class Mutant:
         return f"{self.path}:{self.line} {self.operator}: {self.before.strip()}  →  {self.after.strip()}"
 
 
-def mutation_sites(path: str, source: str) -> list[Mutant]:
-    """Every mutant of one file that the operators allow (deterministic order)."""
+def mutation_sites(path: str, source: str, validate: bool = True) -> list[Mutant]:
+    """Every mutant of one file that the operators allow (deterministic order). ``validate`` re-parses
+    the file once per mutant (see ``is_valid``); a big file has thousands of sites, so callers that try
+    only a few may check those alone."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -95,17 +97,19 @@ def mutation_sites(path: str, source: str) -> list[Mutant]:
     unique: dict[tuple[int, tuple], Mutant] = {}
     for mutant in found:
         unique.setdefault((mutant.line, mutant.edits), mutant)
-    # Keep only mutants whose file still parses and means something else.
-    kept = []
+    if not validate:
+        return list(unique.values())
     original = ast.dump(tree)
-    for mutant in unique.values():
-        try:
-            changed = ast.dump(ast.parse(mutant.apply(source)))
-        except SyntaxError:
-            continue
-        if changed != original:
-            kept.append(mutant)
-    return kept
+    return [mutant for mutant in unique.values() if is_valid(mutant, source, original)]
+
+
+def is_valid(mutant: Mutant, source: str, original_dump: str | None = None) -> bool:
+    """The mutated file still parses and means something else than the original."""
+    try:
+        changed = ast.dump(ast.parse(mutant.apply(source)))
+    except SyntaxError:
+        return False
+    return changed != (original_dump if original_dump is not None else ast.dump(ast.parse(source)))
 
 
 def choose(mutants: list[Mutant], rng: random.Random) -> list[Mutant]:

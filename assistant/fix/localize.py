@@ -61,8 +61,12 @@ class FailureContext:
 
 
 def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
-             count_tokens: CountTokens | None = None) -> FailureContext:
-    """Rank the likely faults behind ``failures`` and pack the code for them into ``budget_tokens``."""
+             count_tokens: CountTokens | None = None, *, ran: list[str] | None = None) -> FailureContext:
+    """Rank the likely faults behind ``failures`` and pack the code for them into ``budget_tokens``.
+
+    ``ran``: the test paths the run selected (files, folders or node ids; None: the files of the failing
+    tests). The tests of the graph inside them that did not fail passed, and a function that passing
+    tests call directly is less likely to be the fault than one only failing tests reach."""
     counter = count_tokens or retriever.count_tokens
     retriever.reader.refresh()
     scorer = _Scorer(retriever)
@@ -79,6 +83,7 @@ def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
                 if node not in roles[role]:
                     roles[role].append(node)
 
+    _discount_passing(scorer, total, failures, ran)
     best = max(total.values(), default=0.0)
     extra = {node: (_HINT_WEIGHT * score / best, f"failure: {reasons[node]}")
              for node, score in total.items() if best > 0}
@@ -94,6 +99,44 @@ def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
     text = f"{header}\n\n{pack.text}" if header and pack.text else (header or pack.text)
     return FailureContext(pack=pack, nodes=roles, text=text, suspects=suspects, seeds=total,
                           ranking=ranking, tokens=header_tokens + pack.total_tokens)
+
+
+def _discount_passing(scorer: _Scorer, total: dict[str, float], failures: list[Failure],
+                      ran: list[str] | None) -> None:
+    """Scale each suspect by sqrt((f + 1) / (f + p + 1)), f and p the failing and passing tests that call or
+    test it directly (the Ochiai idea on the graph's edges instead of coverage)."""
+    failing = {node for f in failures if (node := scorer._test_node(f.test_id)) is not None}
+    if not failing:
+        return
+    selection = ran if ran else sorted({f.test_id.partition("::")[0] for f in failures if "::" in f.test_id})
+    graph = scorer.graph
+    for node in list(total):
+        if node in scorer.test_nodes:
+            continue
+        failed = passed = 0
+        for caller, _, kind in graph.in_edges(node, keys=True):
+            if kind not in ("calls", "tests") or caller not in scorer.test_nodes or not scorer._is_symbol(caller):
+                continue
+            if caller in failing:
+                failed += 1
+            elif _selected(caller, selection):
+                passed += 1
+        if passed:
+            total[node] *= math.sqrt((failed + 1) / (failed + passed + 1))
+
+
+def _selected(test_node: str, selection: list[str]) -> bool:
+    """Whether the run's selection (paths or node ids) included this test function."""
+    path, _, dotted = test_node.partition("::")
+    for item in selection:
+        item = item.rstrip("/")
+        if "::" in item:
+            selected_path, _, rest = item.partition("::")
+            if selected_path == path and ".".join(p.split("[", 1)[0] for p in rest.split("::")) == dotted:
+                return True
+        elif path == item or path.startswith(item + "/") or item in ("", "."):
+            return True
+    return False
 
 
 def _failure_first(ranking: Ranking, failure_scores: dict[str, float]) -> Ranking:
