@@ -78,7 +78,7 @@ def test_end_to_end_with_the_real_small_model_terminates_safely_and_reports_trut
     before = snapshot(bookings)
     code, report, stderr = fix(bookings, "--model", "openai:smollm2-135m", "--base-url", f"{llama_server}/v1",
                                "--yes", "--json", "--no-vectors", "--max-iterations", "2", "--max-tokens", "96",
-                               "--timeout", "120")
+                               "--budget", "400", "--timeout", "120")
     assert "Traceback" not in stderr
     assert report is not None, stderr
     assert report["status"] in STATUSES and code == (0 if report["ok"] else 1)
