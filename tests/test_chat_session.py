@@ -278,6 +278,24 @@ def test_a_stale_index_is_refreshed_before_the_first_turn(small_openai, indexed_
     session.close()
 
 
+def test_code_edited_during_the_session_shows_the_index_as_stale_until_reindexed(small_openai, indexed_copy):
+    session = ChatSession(indexed_copy, small_openai, use_vectors=False)
+    _, ready = context_of(session, QUESTION)
+    assert session.status.index_state == "fresh"
+    edited = next(item.path for item in ready.items if item.kind != "outline")
+    source = indexed_copy / edited
+    source.write_text(source.read_text() + "\n# reviewed\n")
+
+    _, again = context_of(session, QUESTION)
+    assert any("changed since indexing" in item.why for item in again.items if item.path == edited)
+    assert session.status.index_state == "stale"
+    assert session.reindex().startswith("indexed ")
+    assert session.status.index_state == "fresh"
+    context_of(session, QUESTION)
+    assert session.status.index_state == "fresh"
+    session.close()
+
+
 def test_a_missing_index_is_built_before_the_first_turn(small_openai, tmp_path):
     repo = tmp_path / "tiny"
     repo.mkdir()

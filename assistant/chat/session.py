@@ -304,6 +304,9 @@ class ChatSession:
                 + "shorten the question, or use a model with a larger context window"
             )
         retrieved = self._retrieve(retriever, question, budget.context)
+        if any(item.why.stale for item in retrieved) and self._index_state == "fresh":
+            # The index was checked once, when the session began; files edited since then show up here.
+            self._index_state = "stale"
         retrieved_tokens = sum(item.tokens + 2 for item in retrieved)
         room = budget.prompt - fixed - pinned_tokens - retrieved_tokens
         memory = prompting.fit_memory(
