@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -66,6 +67,9 @@ def test_ask_streams_the_answer_while_the_model_is_still_generating(llama_server
     end = stderr.index("end of context")
     shown = stderr[header:end]
     assert "inventory/" in shown and "score" in shown and "```python" in shown
+    # Each symbol is named, not only its lines: "inventory/orders.py:106-120  Order.place  method  182 tokens".
+    assert re.search(r"^  inventory/\S+:\d+-\d+  [A-Za-z_][\w.]*  (method|function|class)  \d+ tokens", shown,
+                     re.MULTILINE), shown
     block_headers = [line for line in shown.splitlines() if line.startswith("inventory/") and "(" in line]
     assert block_headers and not any(line in answer for line in block_headers)  # stdout carries the answer only
     assert stderr.index("sources:") > end

@@ -170,7 +170,8 @@ def _print_context(session: ChatSession, ready: ContextReady) -> None:
          f"(prompt {ready.prompt_tokens} of a {ready.context_window}-token window) {rule}")
     for item in ready.items:
         pinned = " [pinned]" if item.pinned else ""
-        _err(f"  {item.path}:{item.start_line}-{item.end_line}  {item.kind}  {item.tokens} tokens{pinned}"
+        name = f"  {item.symbol.partition('::')[2]}" if item.symbol else ""
+        _err(f"  {item.path}:{item.start_line}-{item.end_line}{name}  {item.kind}  {item.tokens} tokens{pinned}"
              f"  — {item.why}")
     if session.last_context_text:
         _err("")
