@@ -49,7 +49,7 @@ class OllamaProtocolServer:
         self.stall_after_chunks: int = 0
         self.context_cap: int | None = None
         """Serve at most this many context tokens whatever ``num_ctx`` asks."""
-        self._backend = httpx.Client(base_url=self.backend_url, timeout=120)
+        self._backend = httpx.Client(base_url=self.backend_url, timeout=600)  # a busy machine reads prompts slowly
         self._facts = self._backend_facts()
         self._released = threading.Event()
         self._httpd = _ClosingHTTPServer(("127.0.0.1", 0), _handler_for(self))

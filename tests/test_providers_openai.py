@@ -5,17 +5,21 @@ Replies are asserted by structure (events, counts, reasons), never by wording.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from assistant.config import open_provider, resolve_model_settings
 from assistant.providers import (
     Completed,
     ContextWindowTooSmall,
+    ProviderRequestError,
     ProviderTimeout,
     ServerUnavailable,
     TextDelta,
@@ -35,11 +39,16 @@ def provider(llama_server):
     opened.close()
 
 
-def server_work(url: str) -> float:
-    """Prompt plus generated tokens the llama.cpp server has processed so far (its Prometheus counters)."""
+def server_counter(url: str, name: str) -> float:
+    """One of the llama.cpp server's Prometheus counters."""
     metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    return float(re.search(rf"^llamacpp:{name} (\S+)$", metrics, re.MULTILINE).group(1))
+
+
+def server_work(url: str) -> float:
+    """Prompt plus generated tokens the llama.cpp server has processed so far."""
     names = ("prompt_tokens_total", "prompt_tokens_cached_total", "tokens_predicted_total")
-    return sum(float(re.search(rf"^llamacpp:{name} (\S+)$", metrics, re.MULTILINE).group(1)) for name in names)
+    return sum(server_counter(url, name) for name in names)
 
 
 def long_text(words: int) -> str:
@@ -103,7 +112,8 @@ def test_every_role_reaches_the_server_through_its_template(provider):
         provider.chat([{"role": "robot", "content": "beep"}])
 
 
-def test_cancel_ends_the_stream_early_and_the_server_stays_usable(provider):
+def test_cancel_ends_the_stream_early_and_the_server_stays_usable(provider, llama_server):
+    generated_before = server_counter(llama_server, "tokens_predicted_total")
     cancel = threading.Event()
     events = []
     for event in provider.stream_chat(QUESTION, max_tokens=200, cancel=cancel):
@@ -112,9 +122,9 @@ def test_cancel_ends_the_stream_early_and_the_server_stays_usable(provider):
     final = events[-1]
     assert isinstance(final, Completed) and final.done_reason == "cancelled"
     assert len(events) == 2 and final.text == events[0].text
-    started = time.monotonic()
     assert provider.chat(SHORT_ANSWER, max_tokens=8).done_reason in ("stop", "length")
-    assert time.monotonic() - started < 10  # not queued behind a 200-token reply nobody reads
+    # Closing the stream stopped the server too: it did not go on to write the 200 tokens nobody reads.
+    assert server_counter(llama_server, "tokens_predicted_total") - generated_before < 100
 
 
 def test_lists_the_served_model_with_its_window(provider):
@@ -170,12 +180,10 @@ def free_port() -> int:
 
 def test_nothing_listening_is_a_clear_error_naming_the_url():
     url = f"http://127.0.0.1:{free_port()}"
-    started = time.monotonic()
     with pytest.raises(ServerUnavailable) as down:
         OpenAICompatProvider(base_url=url)
     assert url in str(down.value) and "start your server" in str(down.value)
     assert down.value.url.startswith(url)
-    assert time.monotonic() - started < 5
 
 
 @pytest.fixture
@@ -204,7 +212,8 @@ def test_stalled_server_times_out_within_the_configured_bound(silent_server):
     started = time.monotonic()
     with pytest.raises(ProviderTimeout) as stalled:
         OpenAICompatProvider(base_url=silent_server, timeout_s=1.0)
-    assert time.monotonic() - started < 5
+    # Only a guard against hanging: ended by the 1 s timeout, not the 300 s default (or never).
+    assert time.monotonic() - started < 60
     assert silent_server in str(stalled.value) and "1 s" in str(stalled.value)
 
 
@@ -214,3 +223,51 @@ def test_base_url_gets_the_api_root_unless_a_path_is_given():
     assert normalize_base_url("http://gateway:80/openai/v1/") == "http://gateway:80/openai/v1"
     with pytest.raises(ValueError):
         normalize_base_url("localhost:8080")
+
+
+@pytest.fixture
+def keyed_server():
+    """A stand-in for a hosted OpenAI-compatible API that wants a bearer token; records what each request sent."""
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            if seen[-1] != "Bearer sk-local-test":
+                status, body = 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+            elif self.path == "/v1/models":
+                status, body = 200, {"object": "list", "data": [{"id": "guarded", "object": "model"}]}
+            else:
+                status, body = 404, {"error": {"message": "not here"}}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_api_key_goes_on_every_request_and_a_refusal_says_where_to_set_it(keyed_server, tmp_path):
+    url, seen = keyed_server
+    with pytest.raises(ProviderRequestError) as refused:
+        OpenAICompatProvider(base_url=url)
+    assert refused.value.status_code == 401 and "ASSIST_API_KEY" in str(refused.value)
+    assert seen == [None]
+
+    seen.clear()
+    settings = resolve_model_settings(tmp_path, "openai:", url, env={"ASSIST_API_KEY": "sk-local-test"})
+    provider = open_provider(settings)
+    assert provider.model == "guarded" and provider.list_models()[0].name == "guarded"
+    provider.close()
+    assert len(seen) >= 2 and set(seen) == {"Bearer sk-local-test"}
