@@ -174,19 +174,32 @@ app.command("search")(search_command)
 app.command("context")(context_command)
 app.add_typer(graph_app, name="graph")
 
+from .commands.chat import BaseUrlOpt as ChatBaseUrlOpt  # noqa: E402
+from .commands.chat import ModelOpt as ChatModelOpt  # noqa: E402
+from .commands.chat import RepoOpt as ChatRepoOpt  # noqa: E402
 from .commands.chat import chat_command  # noqa: E402
 
 app.command("chat")(chat_command)
 
 
 @app.callback()
-def _no_command(ctx: typer.Context) -> None:
-    """Plain `assist` opens the chat on a terminal; piped, it prints the help as before."""
+def _no_command(
+    ctx: typer.Context,
+    path: ChatRepoOpt = Path("."),
+    model: ChatModelOpt = None,
+    base_url: ChatBaseUrlOpt = None,
+) -> None:
+    """Plain `assist` opens the chat on a terminal (these options are `assist chat`'s); piped, it prints the help."""
     if ctx.invoked_subcommand is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             typer.echo(ctx.get_help())
             raise typer.Exit(0)
-        chat_command()
+        chat_command(path, model, base_url)
+    elif model is not None or base_url is not None or path != Path("."):
+        # Options before a command would be silently ignored by it: say where they go instead.
+        typer.echo(f"assist: --model, --base-url and --path before a command are the chat's own; put options "
+                   f"after the command's name (see `assist {ctx.invoked_subcommand} --help`)", err=True)
+        raise typer.Exit(EXIT_USAGE)
 
 
 from .commands.ask import ask_command, models_command  # noqa: E402

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,17 +176,25 @@ class ChatApp(App[None]):
         def run() -> None:
             try:
                 work()
-            except Exception:  # reported where it happened when it matters; never a traceback on screen
+            except Exception as exc:  # expected failures are reported by ``work``; a bug still gets a line
                 log.exception("background task %s failed", name)
+                self.on_loop(self.say, f"{name} failed unexpectedly: {type(exc).__name__}: {exc}", "error")
 
         threading.Thread(target=run, name=f"assist-{name}", daemon=True).start()
 
     def on_loop(self, callback: Callable[..., Any], *args: Any) -> Any:
-        """From a background thread: run ``callback`` on the event loop and wait for it (no-op once closed)."""
+        """From a background thread: run ``callback`` on the event loop and wait for it. Once the app is leaving
+        there is nothing left to update: the call is skipped, or its failure ignored, and None returned."""
+        if not self.is_running:
+            return None
         try:
             return self.call_from_thread(callback, *args)
-        except RuntimeError:  # the app has exited
+        except (RuntimeError, CancelledError):  # the loop stopped before or while running the callback
             return None
+        except Exception:
+            if self.is_running:
+                raise
+            return None  # the widgets it touched were taken down with the app
 
     def connect(self) -> None:
         self.in_background("connect", self._connect)
@@ -428,12 +437,11 @@ class ChatApp(App[None]):
         """Run a session call off the event loop, then ``done(result)`` on it; a failure becomes a message."""
 
         def work() -> None:
-            if self.session is None and self._open_session() is not None:
-                self.on_loop(self.refresh_status)
-                self.on_loop(self.say, f"{doing} needs the chat session: {self.connect_error}", "error")
+            session = self._session_or_say(f"{doing} needs the chat session")
+            if session is None:
                 return
             try:
-                result = call(self.session)
+                result = call(session)
             except Exception as exc:  # ChatError says what to do; anything else is still only a message
                 self.on_loop(self.say, f"{doing} failed: {exc}", "error")
                 return
@@ -443,13 +451,19 @@ class ChatApp(App[None]):
 
     def reindex(self) -> None:
         def work() -> None:
-            if self.session is None and self._open_session() is not None:
-                self.on_loop(self.refresh_status)
-                self.on_loop(self.say, f"cannot index without the chat session: {self.connect_error}", "error")
-                return
-            self.index_in_thread(lambda progress: [Notice(self.session.reindex(progress))])
+            session = self._session_or_say("cannot index without the chat session")
+            if session is not None:
+                self.index_in_thread(lambda progress: [Notice(session.reindex(progress))])
 
         self.in_background("reindex", work)
+
+    def _session_or_say(self, why: str) -> ChatSession | None:
+        """In a background thread: the session, connecting first if need be; None (and a message) if it cannot."""
+        if self.session is None and self._open_session() is not None:
+            self.on_loop(self.refresh_status)
+            self.on_loop(self.say, f"{why}: {self.connect_error}", "error")
+            return None
+        return self.session
 
     def index_in_thread(self, run: Callable[[Callable[[str, int, int], None]], list[Notice]],
                         starting: str = "indexing…") -> None:
