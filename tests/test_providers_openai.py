@@ -234,7 +234,7 @@ def keyed_server():
         def _answer(self) -> None:
             seen.append(self.headers.get("Authorization"))
             if seen[-1] != "Bearer sk-local-test":
-                status, body = 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+                status, body = 401, {"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}
             elif self.path == "/v1/models":
                 status, body = 200, {"object": "list", "data": [{"id": "guarded", "object": "model"}]}
             else:
