@@ -25,7 +25,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("clear", "", "forget the conversation and the pins"),
     SlashCommand("model", "NAME", "switch model, e.g. ollama:qwen2.5-coder:7b or openai:NAME"),
     SlashCommand("reindex", "", "bring the index up to date with the working tree"),
-    SlashCommand("fix", "", "run the tests and let the model fix them: /fix [TEST PATH…] or /fix --cmd COMMAND"),
+    SlashCommand("fix", "", "fix failing tests: /fix [TEST PATH…] or /fix --cmd COMMAND"),
     SlashCommand("quit", "", "leave"),
 )
 
