@@ -498,10 +498,25 @@ def _version() -> str:
         return "0"
 
 
+class _OneLineNotificationErrors(logging.Filter):
+    """A notification cannot be answered, so the SDK logs its failures with a traceback; a client that sends
+    malformed notifications would flood stderr. One line each is enough to debug with."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Unhandled error while handling notification") and record.exc_info:
+            error = record.exc_info[1]
+            record.msg = "ignored a notification that failed (%s): %s"
+            record.args = (record.args[0] if record.args else "?", str(error).splitlines()[0] if error else "")
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def serve(options: AgentOptions) -> None:
     """Serve one client over stdin/stdout until stdin closes."""
     from ..stdio_wire import claim_stdio
 
+    logging.getLogger().addFilter(_OneLineNotificationErrors())
     stdio = claim_stdio()
     transport = GuardedStdioTransport(stdio, options.max_frame_bytes)
     agent = AssistAgent(options, transport)

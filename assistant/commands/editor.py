@@ -24,8 +24,9 @@ MaxFrameOpt = Annotated[int, typer.Option(
     "--max-frame-bytes", min=1024, help="Longest JSON-RPC frame accepted; a longer one is refused with an error.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log requests and errors to stderr.")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help='Chat model: "ollama:NAME" (default ollama:qwen2.5-coder:7b) or "openai:NAME". Also '
-                    "ASSIST_MODEL or the repository's .assist/config.toml.")]
+    "--model", help='Chat model: "ollama:NAME" (default ollama:qwen2.5-coder:7b), "openai:NAME", or '
+                    '"scripted:FILE" (a JSON list of prepared replies). Also ASSIST_MODEL or the repository\'s '
+                    ".assist/config.toml.")]
 BaseUrlOpt = Annotated[str | None, typer.Option(
     "--base-url", help="Where the model server listens (Ollama root, or an OpenAI-compatible API root ending in "
                        "/v1). Also ASSIST_BASE_URL.")]

@@ -192,6 +192,11 @@ def serve(root: Path, use_vectors: bool = True, max_frame_bytes: int | None = No
     from .transport import guarded_stdio
 
     stdio = claim_stdio()
+    # The index's modules load here, on one thread, so no first import runs concurrently in the tool worker
+    # threads (a server once stopped answering under load with every thread waiting; cause not found).
+    import indexer.retrieval  # noqa: F401
+    import indexer.status  # noqa: F401
+
     server, tools = build_server(root, use_vectors=use_vectors)
     lowlevel = server._lowlevel_server  # the SDK's own loop over our guarded streams (public run() takes any)
 
