@@ -95,3 +95,49 @@ def test_end_to_end_with_the_real_small_model_terminates_safely_and_reports_trut
     undone = run_assist("undo", "-C", str(bookings), env=clean_env(), timeout=120)
     assert undone.returncode == (0 if changed else 1)
     assert snapshot(bookings) == before
+
+
+def test_an_interactive_run_shows_the_diff_and_asks_before_writing(bookings):
+    """On a terminal (a real pseudo-terminal here) the diff comes first, then the question; "n" writes nothing."""
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    before = snapshot(bookings)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), "--no-vectors",
+         "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}"],
+        cwd=PROJECT_ROOT, env={**clean_env(), "COLUMNS": "120", "TERM": "dumb"}, stdin=follower, stdout=follower,
+        stderr=follower, close_fds=True)
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 900
+        while b"Write these changes" not in seen and time.monotonic() < deadline and process.poll() is None:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                seen += os.read(leader, 65536)
+        assert b"Write these changes" in seen, seen.decode(errors="replace")[-2000:]
+        text = seen.decode(errors="replace")
+        assert text.index("first.arrival < second.departure") < text.index("Write these changes")
+        assert snapshot(bookings) == before  # asked first
+        os.write(leader, b"n\n")
+        while process.poll() is None or select.select([leader], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    assert process.returncode == 1
+    assert b"declined" in seen and b"Traceback" not in seen
+    assert snapshot(bookings) == before
