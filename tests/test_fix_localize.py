@@ -106,3 +106,37 @@ def test_a_small_budget_is_respected_and_keeps_the_suspect(indexed_copy: Path, t
 
     assert found.tokens <= 700
     assert f"{PRICING}::bulk_discount_percent" in packed_symbols(found)
+
+
+def test_an_unsupported_operator_points_at_the_operator_method(indexed_copy: Path, tmp_path: Path, retriever_for):
+    # The operator's method is never "called" in the graph's sense: the error message names it.
+    (indexed_copy / "inventory" / "money.py").write_text(
+        "class Money:\n"
+        "    def __init__(self, cents: int):\n        self.cents = cents\n\n"
+        "    def __add__(self, other):\n"
+        "        if isinstance(other, Money):\n"
+        "            return NotImplemented  # the bug: should add\n"
+        "        return NotImplemented\n\n"
+        "    def __eq__(self, other):\n"
+        "        return isinstance(other, Money) and other.cents == self.cents\n\n\n"
+        "def total(amounts):\n"
+        "    result = Money(0)\n"
+        "    for amount in amounts:\n"
+        "        result = result + amount\n"
+        "    return result\n"
+    )
+    (indexed_copy / "tests" / "test_money.py").write_text(
+        "from inventory.money import Money, total\n\n\n"
+        "def test_total_adds_up():\n"
+        "    assert total([Money(150), Money(250)]) == Money(400)\n"
+    )
+    index_repository(indexed_copy)
+    run = run_tests(indexed_copy, test_paths=["tests/test_money.py"], log_dir=tmp_path / "logs")
+    [failure] = run.failures
+    assert failure.exc_type == "TypeError" and "unsupported operand" in failure.message
+
+    found = localize(retriever_for(indexed_copy), run.failures, 3000, ran=["tests/test_money.py"])
+
+    assert found.nodes["raised"] == ["inventory/money.py::total"]
+    assert "inventory/money.py::Money.__add__" in found.suspects[:2]
+    assert "inventory/money.py::Money.__add__" in packed_symbols(found)

@@ -45,6 +45,12 @@ _TEST_SELF = 0.5
 _SYMBOL_KINDS = ("function", "method", CLASS)
 _CALL_NAME = re.compile(r"([A-Za-z_][\w.]*)\(")
 _QUERY_FAILURES = 6
+_UNSUPPORTED_OPERAND = re.compile(r"unsupported operand type\(s\) for (?P<op>\S+?): '(?P<left>\w+)' and '(?P<right>\w+)'")
+_UNSUPPORTED_COMPARISON = re.compile(r"'(?P<op>[<>]=?)' not supported between instances of '(?P<left>\w+)' and '(?P<right>\w+)'")
+_OPERATOR_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "//": "floordiv", "%": "mod", "**": "pow",
+                   "|": "or", "&": "and", "^": "xor", "<<": "lshift", ">>": "rshift", "@": "matmul",
+                   "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "+=": "iadd", "|=": "ior", "&=": "iand", "-=": "isub"}
+_REFLECTED = {"lt": "__gt__", "le": "__ge__", "gt": "__lt__", "ge": "__le__"}
 _RETRIEVAL_SHARE = 0.35  # how much the retriever's own score adds to the failure's (which counts 1)
 _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Failure|Warning)?: ")
 
@@ -239,6 +245,8 @@ class _Scorer:
             for callee in self._callees(node):
                 if callee not in self.test_nodes:
                     add(callee, scores.get(node, 0.0) * _SECOND_HOP, f"called by {node}")
+        for node in self._operator_methods(f"{failure.message}\n{failure.detail}"):
+            add(node, _ON_FAILING_LINE, "the operator the error names")
         for name in _CALL_NAME.findall(failure.detail):
             found = self._named(name)
             for node in found:
@@ -285,6 +293,22 @@ class _Scorer:
         if by_name:
             for text in self.graph.nodes[node].get("unresolved_calls") or ():
                 found.extend(t for t in self._resolve_call(text) if t not in found)
+        return found
+
+    def _operator_methods(self, text: str) -> list[str]:
+        """``unsupported operand type(s) for |: 'A' and 'B'`` and ``'<' not supported between instances
+        of 'A' and 'B'``: the operator's methods on those classes (``A.__or__``, ``B.__ror__``)."""
+        found: list[str] = []
+        for pattern in (_UNSUPPORTED_OPERAND, _UNSUPPORTED_COMPARISON):
+            for match in pattern.finditer(text):
+                name = _OPERATOR_NAMES.get(match["op"])
+                if name is None:
+                    continue
+                for owner, method in ((match["left"], f"__{name}__"), (match["right"], f"__r{name}__"),
+                                      (match["right"], _REFLECTED.get(name, ""))):
+                    if method:
+                        found.extend(n for n in self.names.symbols_dotted(f"{owner}.{method}")
+                                     if n not in self.test_nodes and n not in found)
         return found
 
     def _resolve_call(self, text: str) -> list[str]:
