@@ -301,7 +301,9 @@ class FixLoop:
 
         assert self._retriever is not None
         if run.failures:
-            found = localize(self._retriever, run.failures, budget, count_tokens=count)
+            # The run's selection tells localize which tests passed, so it can discount what they exercise.
+            ran = self.options.test_paths if not self.options.command else None
+            found = localize(self._retriever, run.failures, budget, count_tokens=count, ran=ran)
             pack, text, roles = found.pack, found.text, dict(found.nodes)
         else:  # nothing parsed (a crash, a timeout, another runner): the output itself is the query
             pack = self._retriever.context(run.excerpt or run.output[-4000:], budget_tokens=budget, count_tokens=count)
