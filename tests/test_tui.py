@@ -201,8 +201,12 @@ def test_a_stream_broken_mid_answer_keeps_the_partial_answer(chat_repo, ollama_s
     ollama_server.error_after_chunks = 2
     app = ChatApp(chat_repo, model=f"ollama:{ollama_server.model}", base_url=ollama_server.url)
 
+    def small_window_warnings() -> int:
+        return sum("context window is 1024 tokens" in n for n in notices(app))
+
     async def scenario(pilot):
         await ready(pilot)
+        await until(pilot, small_window_warnings, "the small window called out before any question")
         await type_line(pilot, "What does Order.place do?")
         turn = app.query_one(Turn)
         await until(pilot, lambda: app.active is None, "the failed answer")
@@ -213,8 +217,7 @@ def test_a_stream_broken_mid_answer_keeps_the_partial_answer(chat_repo, ollama_s
         assert errors and "unexpected EOF" in errors[0]
         text = screen_text(app)
         assert "✗ failed — the partial answer is kept" in text and "Traceback" not in text
-        # The small window is called out before anything else.
-        assert any("context window is 1024 tokens" in n for n in notices(app))
+        assert small_window_warnings() == 1, "and only once"
 
     drive(app, scenario, size=(100, 30))
 
@@ -350,7 +353,8 @@ def test_model_switch_keeps_the_session_and_reports_failures(make_app, llama_ser
         await type_line(pilot, f"/add {ADDED_SYMBOL}")
         await until(pilot, lambda: ADDED_SYMBOL in panel_rows(app), "the added symbol")
         await type_line(pilot, "/model openai:nothing-here")
-        await until(pilot, lambda: "now using" in notices(app)[-1], "the switch")
+        await until(pilot, lambda: any("now using" in n for n in notices(app)), "the switch")
+        await until(pilot, lambda: "does not list 'nothing-here'" in notices(app)[-1], "the new model's warning")
         assert app.session is session and [i.key for i in session.pinned] == [ADDED_SYMBOL]
         assert "openai:nothing-here" in screen_text(app)
 

@@ -135,7 +135,7 @@ class ChatSession:
             self._busy = False
 
     def _turn(self, question: str, cancel: threading.Event | None) -> Iterator[ChatEvent]:
-        yield from self._take_pending()
+        yield from self.take_notices()
         try:
             yield from self.ensure_index()
             prompt = self._build_prompt(question)
@@ -196,7 +196,9 @@ class ChatSession:
         self._notices.append(text)
         return text
 
-    def _take_pending(self) -> list[Notice]:
+    def take_notices(self) -> list[Notice]:
+        """Notices not yet shown — the provider's setup warnings, what a background index run did — each
+        returned once. ``ask`` yields them at the start of a turn; a front end may show them sooner."""
         with self._lock:
             pending, self._pending = self._pending, []
         return pending

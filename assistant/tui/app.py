@@ -206,6 +206,7 @@ class ChatApp(App[None]):
         if error is not None:
             self.on_loop(self.say, f"{error}\nQuestions will try to connect again.", "warning")
             return
+        self._show_notices()  # e.g. a context window too small for the work: worth knowing before asking
         # The session's own notices (index built or refreshed, and how) are shown once it is done; meanwhile
         # the status line shows the progress.
         first = self.session.status.index_state == "missing"
@@ -513,7 +514,13 @@ class ChatApp(App[None]):
             self.model_label = provider.name.split("@", 1)[0]
             self.connect_error = None
         self.on_loop(self.say, f"now using {self.model_label}")
+        self._show_notices()
         self.on_loop(self.refresh_status)
+
+    def _show_notices(self) -> None:
+        """In a background thread: the session's notices not shown yet."""
+        for notice in self.session.take_notices():
+            self.on_loop(self.say, notice.text, notice.level)
 
     def run_palette_command(self, command: slash.SlashCommand) -> None:
         prompt = self.prompt_input
