@@ -13,9 +13,11 @@ from fix_support import FIX, PRICING, buggy, git_state, indexed_buggy, snapshot,
 
 from assistant.fix import apply
 from assistant.fix.checkpoint import NothingToUndo, undo_latest
+from assistant.fix.edits import SEARCH_REPLACE, WHOLE_FILE
 from assistant.fix.events import (
     ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixFinished, ReplyDelta, TestsFinished,
 )
+from assistant.fix.formats import FormatRecord
 from assistant.fix.loop import FixLoop, FixOptions
 from assistant.fix.scripted import ScriptedProvider
 
@@ -89,6 +91,20 @@ def test_a_malformed_reply_writes_nothing_and_the_error_goes_back_to_the_model(b
     assert not any(isinstance(e, EditsApplied) and e.round == 1 for e in events)
     assert "cut off" in user_prompt(provider, 1) and "nothing was" in user_prompt(provider, 1)
     assert loop.result.status == "fixed" and loop.result.rounds == 2
+    # The model's record: one search/replace reply failed, one applied (what picks its next format).
+    assert FormatRecord(buggy).outcomes("scripted", SEARCH_REPLACE) == [0, 1]
+    undo_restores(buggy, before, before_git)
+
+
+def test_a_model_asked_for_whole_files_fixes_with_a_whole_file(buggy):
+    before, before_git = snapshot(buggy), git_state(buggy)
+    fixed = (buggy / PRICING).read_text().replace("if quantity > minimum:", "if quantity >= minimum:")
+    reply = f"The tier boundary is exclusive.\n\n{PRICING}\n```python\n{fixed}```\n"
+    loop, provider, events = run_loop(buggy, [reply], edit_format=WHOLE_FILE)
+    assert "complete new content" in provider.prompts[0][0].content  # the system prompt asked for whole files
+    assert loop.result.status == "fixed" and loop.result.edit_format == WHOLE_FILE
+    changed = [line for line in loop.result.diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ["-        if quantity > minimum:", "+        if quantity >= minimum:"]  # nothing else moved
     undo_restores(buggy, before, before_git)
 
 
