@@ -106,8 +106,10 @@ def fix_command(
                 view.show(event)
     except KeyboardInterrupt:
         cancel.set()
-        result = loop.result
-        where = f"; `assist undo` restores the files it changed" if result and result.checkpoint else ""
+        # Ctrl-C may land in the view rather than in the loop: ask the checkpoint what was written.
+        written = loop.checkpoint.files
+        where = (f"; it wrote to {', '.join(written)}: `assist undo` restores them as they were" if written
+                 else "; no file was changed")
         typer.echo(f"assist: interrupted{where}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED)
     finally:
