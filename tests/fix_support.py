@@ -3,6 +3,7 @@ the edit formats, and byte-for-byte snapshots of the working tree and git's stat
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -74,3 +75,16 @@ def buggy(indexed_buggy, tmp_path) -> Path:
     dest = tmp_path / "repo"
     shutil.copytree(indexed_buggy, dest, symlinks=True)
     return dest
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie (a killed orphan waits for a reaper that may never come)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fix_support import snapshot
+from fix_support import alive, snapshot
 from support import PROJECT_ROOT, run_assist
 
 BOOKINGS = PROJECT_ROOT / "examples" / "bookings"
@@ -140,4 +140,46 @@ def test_an_interactive_run_shows_the_diff_and_asks_before_writing(bookings):
         os.close(leader)
     assert process.returncode == 1
     assert b"declined" in seen and b"Traceback" not in seen
+    assert snapshot(bookings) == before
+
+
+HANG = """
+import os, subprocess, sys, time
+from pathlib import Path
+
+def test_hangs():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    Path("pids.txt").write_text(f"{os.getpid()} {child.pid}")
+    time.sleep(600)
+"""
+
+
+def test_ctrl_c_during_the_test_run_stops_everything_and_says_nothing_was_changed(bookings):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (bookings / "tests" / "test_hang.py").write_text(HANG)
+    before = snapshot(bookings)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), "--test", "tests/test_hang.py", "--yes",
+         "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}"],
+        cwd=PROJECT_ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not (bookings / "pids.txt").exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        assert (bookings / "pids.txt").exists(), process.communicate()[1] if process.poll() is not None else ""
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)  # what the terminal sends assist; the tests run in their own session
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "no file was changed" in stderr and "Traceback" not in stderr
+    pids = list(map(int, (bookings / "pids.txt").read_text().split()))
+    assert not any(alive(pid) for pid in pids)
+    (bookings / "pids.txt").unlink()
     assert snapshot(bookings) == before

@@ -5,11 +5,10 @@ tree byte for byte."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from fix_support import FIX, PRICING, buggy, git_state, indexed_buggy, snapshot, sr  # noqa: F401 (fixtures)
+from fix_support import FIX, PRICING, alive, buggy, git_state, indexed_buggy, snapshot, sr  # noqa: F401
 
 from assistant.fix import apply
 from assistant.fix.checkpoint import NothingToUndo, undo_latest
@@ -207,19 +206,6 @@ def test_hangs():
     Path("pids.txt").write_text(f"{os.getpid()} {child.pid}")
     time.sleep(600)
 """
-
-
-def alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie (a killed orphan waits for a reaper that may never come)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def test_a_hanging_test_run_is_killed_by_the_timeout_with_no_processes_left(buggy):
