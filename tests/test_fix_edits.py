@@ -153,6 +153,7 @@ def test_an_empty_search_creates_a_new_file_but_not_over_an_existing_one(repo):
     (".assist/config.toml", "inside .assist/"),
     ("link/canary.txt", "symbolic link"),
     ("shop/linked.txt", "symbolic link"),
+    (".env", "secrets file"),
 ])
 def test_every_path_escape_is_refused_and_the_canary_outside_stays_untouched(repo, path, reason):
     canary = repo.parent / "canary.txt"

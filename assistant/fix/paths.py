@@ -1,6 +1,7 @@
 """Where an edit may write: a path the model names, resolved strictly inside the repository.
 
-Refused: absolute paths, ``~``, ``..``, NUL bytes, anything inside ``.git/`` or ``.assist/``, a path that
+Refused: absolute paths, ``~``, ``..``, NUL bytes, anything inside ``.git/`` or ``.assist/``, secrets files
+(``.env``, keys, credentials: the model never saw them and must not overwrite them), a path that
 passes through a symlink (even one pointing back inside: the file it names is not the file written), and
 anything that is not a regular file.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
+
+from indexer.secrets import is_secret_path
 
 PROTECTED_DIRS = (".git", ".assist")
 
@@ -35,6 +38,8 @@ def resolve_inside(root: Path, raw: str) -> tuple[str, Path]:
     protected = next((part for part in parts if part in PROTECTED_DIRS), None)
     if protected:
         raise UnsafePath(f"{raw}: files inside {protected}/ are never edited")
+    if is_secret_path("/".join(parts)):
+        raise UnsafePath(f"{raw}: a secrets file (keys, credentials, .env); never edited by assist")
     root = root.resolve()
     current = root
     for index, part in enumerate(parts):
