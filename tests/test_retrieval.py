@@ -54,6 +54,15 @@ def test_a_prose_question_finds_the_function_that_does_it(retriever, question, e
     assert expected in symbols(hits)
 
 
+def test_a_capitalized_prose_word_that_names_a_class_does_not_outrank_what_the_report_describes(retriever):
+    # Issue reports are full of headings; "Order" and "Warehouse" here are section titles, not code.
+    report = ("Sales summary is zero\n\n## Order\nplaced yesterday and paid\n\n## Warehouse\nmain depot\n\n"
+              "## Observed\nthe sales summary report shows zero revenue\n")
+    hits = retriever.search(report, top=3)
+    assert hits[0].symbol == "inventory/reports.py::sales_summary"
+    assert "inventory/models.py::Warehouse" not in symbols(hits)
+
+
 def test_a_stack_trace_finds_the_frame_function_first_and_its_callee_next(retriever):
     trace = (FIXTURES / "pricing_traceback.txt").read_text()
     hits = retriever.search(trace, top=5)

@@ -32,6 +32,11 @@ class RetrievalConfig:
     """Vector hits below this cosine similarity are ignored: they match nothing in particular."""
     weight_mention: float = 2.5
     """Weight of a symbol or file named exactly in the query (split among the candidates of an ambiguous name)."""
+    weak_mention_factor: float = 0.15
+    """A weak mention — a capitalized plain word such as ``Dialect`` — keeps this fraction of
+    ``weight_mention``. In an issue report most are prose (headings, sentence starts: "## Dialect",
+    "Note", "Version") that happen to name a class; at 0.6 such a word outranked the best BM25 hit.
+    A names-only query promotes its words to strong mentions, so ``reserve`` alone still counts fully."""
     weight_trace: float = 3.5
     """Weight of the innermost stack-trace frame's enclosing symbol."""
     trace_decay: float = 0.6

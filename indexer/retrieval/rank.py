@@ -335,7 +335,7 @@ class Ranker:
 
     def _mention_seeds(self, mention: Mention, seeds: _Seeds) -> None:
         names = self.reader.names
-        weight = self.config.weight_mention * (1.0 if mention.strong else 0.6)
+        weight = self.config.weight_mention * (1.0 if mention.strong else self.config.weak_mention_factor)
         if mention.is_path:
             found, quality = names.files_matching(mention.text), 1.0
         else:
