@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import sys
@@ -89,16 +90,31 @@ class RecordingClient:
         return [u.session_update for u in self.updates]
 
 
+class StrayLines(logging.Handler):
+    """The SDK client logs every stdout line of the agent that is not JSON-RPC, and skips it: collect those."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "JSON-RPC" in record.getMessage():
+            self.lines.append(record.getMessage())
+
+
 class Agent:
     """One agent subprocess with an SDK client connection, driven from synchronous tests on its own loop."""
 
     def __init__(self, client: RecordingClient, args: list[str], capabilities: ClientCapabilities):
         self.client = client
+        self.stray = StrayLines()
+        logging.getLogger().addHandler(self.stray)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        # A generous shutdown wait: the exit code then tells whether the agent stopped by itself at EOF.
         self._context = acp.spawn_agent_process(client, sys.executable, *args, env=agent_env(),
-                                                cwd=str(PROJECT_ROOT))
+                                                cwd=str(PROJECT_ROOT), transport_kwargs={"shutdown_timeout": 120})
         self.conn, self.process = self.run(self._context.__aenter__())
         self.init = self.run(self.conn.initialize(protocol_version=1, client_capabilities=capabilities))
 
@@ -119,6 +135,7 @@ class Agent:
         code = self.run(self.process.wait())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        logging.getLogger().removeHandler(self.stray)
         return code
 
 
@@ -141,7 +158,8 @@ def chat_agent(llama_server):
                                      "--no-vectors", "--budget", "300", "--max-tokens", "48"),
                   ClientCapabilities())
     yield agent
-    agent.close()
+    assert agent.close() == 0  # end of stdin ends the agent cleanly
+    assert not agent.stray.lines, agent.stray.lines  # stdout carried protocol frames only
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +279,8 @@ def fix_agent(tmp_path_factory):
     capabilities = ClientCapabilities(fs=FileSystemCapabilities(read_text_file=True, write_text_file=True))
     agent = Agent(client, agent_args("--model", f"scripted:{replies}", "--no-vectors"), capabilities)
     yield agent
-    agent.close()
+    assert agent.close() == 0
+    assert not agent.stray.lines, agent.stray.lines  # not even while the index was refreshed (embedding model)
 
 
 def test_fix_asks_before_running_and_a_rejected_write_leaves_the_file_untouched(fix_agent, buggy_repo):
