@@ -196,6 +196,27 @@ def test_escape_cancels_a_generation_and_keeps_the_partial_answer(make_app):
     drive(app, scenario)
 
 
+def test_a_question_after_esc_while_the_server_is_still_silent_says_why_it_waits(chat_repo, ollama_server):
+    """The server goes silent before the first token (as while reading a long prompt): Esc stops the turn on
+    screen at once; the provider only notices at the next token, and a new question is told so."""
+    ollama_server.stall_s, ollama_server.stall_after_chunks = 600, 0
+    app = ChatApp(chat_repo, model=f"ollama:{ollama_server.model}", base_url=ollama_server.url)
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, "What does Order.place do?")
+        turn = app.query_one(Turn)
+        await until(pilot, lambda: panel_rows(app), "the context sent to the model")
+        await pilot.press("escape")
+        assert turn.state == "cancelled" and app.active is not None
+        await type_line(pilot, "And Order.cancel?")
+        assert "has not let go of it yet" in notices(app)[-1]
+        assert "press Esc" not in notices(app)[-1], "Esc was pressed already: asking for it again would loop"
+        assert len(app.query(Turn)) == 1
+
+    drive(app, scenario)
+
+
 def test_a_stream_broken_mid_answer_keeps_the_partial_answer(chat_repo, ollama_server):
     """Through the Ollama protocol, with a server whose runner dies after two chunks of the answer."""
     ollama_server.error_after_chunks = 2

@@ -268,7 +268,13 @@ class ChatApp(App[None]):
 
     async def ask(self, question: str) -> None:
         if self.active is not None:
-            await self.say("An answer is still being written: press Esc to stop it, then ask again.", "warning")
+            if self.active.stopped_by_user:
+                # Providers notice a cancel between tokens: a server still reading a long prompt answers late.
+                await self.say("The last answer is stopped, but the model server has not let go of it yet (it "
+                               "stops at its next token, and reading a long prompt can take a while): ask again "
+                               "in a moment.", "warning")
+            else:
+                await self.say("An answer is still being written: press Esc to stop it, then ask again.", "warning")
             return
         turn = Turn(question)
         await self.conversation.mount(turn)
