@@ -8,6 +8,7 @@ show: stdout purity, malformed frames, end of input.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -54,8 +55,13 @@ class Connected:
         self.portal = portal
         self.client = client
 
-    def call(self, name: str, arguments: dict | None = None):
-        return self.portal.call(self.client.call_tool, name, arguments or {})
+    def call(self, name: str, arguments: dict | None = None, progress: list | None = None):
+        async def record(done: float, total: float | None, message: str | None) -> None:
+            progress.append((done, total, message))
+
+        call = functools.partial(self.client.call_tool, name, arguments or {},
+                                 progress_callback=record if progress is not None else None)
+        return self.portal.call(call)
 
     def list_tools(self):
         return self.portal.call(self.client.list_tools).tools
@@ -241,9 +247,11 @@ def test_reindex_picks_up_a_change_and_the_new_symbol_is_served(legacy, repo):
     pricing.write_text(original + "\n\ndef island_surcharge(weight: float) -> float:\n    return 4.5 + weight\n")
     try:
         assert legacy.call("index_status").structured_content["is_stale"] is True
-        result = legacy.call("reindex", {"paths": ["inventory/pricing.py"]})
+        progress: list = []
+        result = legacy.call("reindex", {"paths": ["inventory/pricing.py"]}, progress=progress)
         assert not result.is_error, text_of(result)
         assert result.structured_content["files_changed"] >= 1
+        assert progress and {"files", "parse"} <= {message for _, _, message in progress}  # stages reported
         symbol = legacy.call("get_symbol", {"name": "island_surcharge"})
         assert not symbol.is_error and "return 4.5 + weight" in symbol.structured_content["source"]
         assert legacy.call("index_status").structured_content["is_stale"] is False
