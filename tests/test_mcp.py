@@ -76,8 +76,11 @@ def connect(repo: Path, mode: str, *extra: str):
 
 
 @pytest.fixture(scope="module")
-def modern(repo):
-    yield from connect(repo, "auto")
+def modern(indexed_sample, tmp_path_factory):
+    # Its own copy: the other server re-indexes `repo`, and chromadb is not safe across processes (GUIDE §4).
+    own = tmp_path_factory.mktemp("mcp-modern") / "repo"
+    shutil.copytree(indexed_sample, own, symlinks=True)
+    yield from connect(own, "auto")
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +285,9 @@ def frames(*messages: dict) -> bytes:
     return b"".join(json.dumps(m).encode() + b"\n" for m in messages)
 
 
-def test_stdout_carries_only_protocol_frames_while_the_embedding_model_loads(repo):
+def test_stdout_carries_only_protocol_frames_while_the_embedding_model_loads(indexed_sample, tmp_path):
+    repo = tmp_path / "repo"  # its own copy: it re-indexes while the module's servers hold theirs open
+    shutil.copytree(indexed_sample, repo, symlinks=True)
     calls = [{"jsonrpc": "2.0", "id": f"c{i}", "method": "tools/call", "params": {"name": name, "arguments": args}}
              for i, (name, args) in enumerate([
                  ("search_code", {"query": "reserve stock for an order"}),
