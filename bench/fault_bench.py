@@ -169,20 +169,21 @@ def candidate_mutants(project: Project, root: Path, called: dict, rng: random.Ra
 
 
 def target_node(graph, mutant: Mutant) -> str | None:
-    """The graph node of the mutated function: the innermost enclosing definition the graph has."""
+    """The graph node of the mutated function: the outermost function or method around the site (a
+    nested function counts as the function that defines it, as in localize_bench's gold labels)."""
     names = list(mutant.function)
-    while names:
-        node = f"{mutant.path}::{'.'.join(names)}"
-        if node in graph:
+    for end in range(1, len(names) + 1):
+        node = f"{mutant.path}::{'.'.join(names[:end])}"
+        if node in graph and graph.nodes[node].get("kind") in ("function", "method"):
             return node
-        names.pop()
     return None
 
 
 # --------------------------------------------------------------------------------------- one mutant
 
 
-def cached_run(root: Path, mutant: Mutant, test_paths: list[str], timeout_s: float, fresh: bool):
+def cached_run(root: Path, mutant: Mutant, test_paths: list[str], timeout_s: float, fresh: bool,
+               cached_only: bool = False):
     """The mutant's test run; kept on disk (output, exit, duration) so that re-scoring a changed
     localizer does not re-run every suite. --fresh runs them all again."""
     from assistant.fix.testrun import TestRun, make_excerpt, run_tests
@@ -194,6 +195,8 @@ def cached_run(root: Path, mutant: Mutant, test_paths: list[str], timeout_s: flo
         return TestRun(command=data["command"], exit_code=data["exit_code"], timed_out=data["timed_out"],
                        duration_s=data["duration_s"], log_path=Path(data["log_path"]), output=data["output"],
                        excerpt=make_excerpt(data["output"]), runner="pytest")
+    if cached_only:
+        return None
     run = run_tests(root, test_paths=test_paths, timeout_s=timeout_s, log_dir=root / ".assist" / "fix" / "logs")
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"command": run.command, "exit_code": run.exit_code, "timed_out": run.timed_out,
@@ -202,7 +205,7 @@ def cached_run(root: Path, mutant: Mutant, test_paths: list[str], timeout_s: flo
 
 
 def run_mutant(project: Project, root: Path, mutant: Mutant, retriever, timeout_s: float, baseline: set[str],
-               test_paths: list[str], fresh: bool = False) -> Record:
+               test_paths: list[str], fresh: bool = False, cached_only: bool = False) -> Record | None:
     from assistant.fix.failures import parse_failures
     from assistant.fix.localize import localize
     from indexer.pipeline import index_repository
@@ -213,7 +216,9 @@ def run_mutant(project: Project, root: Path, mutant: Mutant, retriever, timeout_
     try:
         file.write_text(mutant.apply(original.decode("utf-8")), encoding="utf-8")
         record.test_paths = test_paths
-        run = cached_run(root, mutant, test_paths, timeout_s, fresh)
+        run = cached_run(root, mutant, test_paths, timeout_s, fresh, cached_only)
+        if run is None:
+            return None
         record.seconds_tests = round(run.duration_s, 2)
         record.timed_out = run.timed_out
         failures = [f for f in parse_failures(run.output, root) if f.test_id not in baseline]
@@ -317,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=0, help="test-run timeout (default: 5x the clean run, >= 60s)")
     parser.add_argument("--fresh", action="store_true", help="run every mutant's tests again (default: reuse runs)")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="score only mutants whose test run is already cached (re-scoring a changed localizer)")
     parser.add_argument("--json", type=Path, help="write the summary and every mutant's record here")
     args = parser.parse_args(argv)
 
@@ -349,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
             if killed >= args.per_project:
                 break
             test_paths = called[mutant.path, mutant.function_first_line]
-            record = run_mutant(project, root, mutant, retriever, timeout, baseline, test_paths, args.fresh)
+            record = run_mutant(project, root, mutant, retriever, timeout, baseline, test_paths, args.fresh,
+                                args.cached_only)
+            if record is None:
+                continue
             project_records.append(record)
             if record.killed and record.failures:
                 killed += 1
