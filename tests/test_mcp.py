@@ -170,6 +170,18 @@ def test_get_symbol_gives_definition_location_signature_and_source(legacy):
     assert not whole_file.is_error and whole_file.structured_content["kind"] == "file"
 
 
+def test_get_symbol_of_a_file_changed_since_indexing_shows_the_code_as_it_is_now(legacy, repo):
+    orders = repo / "inventory" / "orders.py"
+    original = orders.read_text()
+    orders.write_text("# two new lines\n# push everything down\n" + original)
+    try:
+        data = legacy.call("get_symbol", {"name": "Order.total"}).structured_content
+        lines = orders.read_text().splitlines()[data["start_line"] - 1:data["end_line"]]
+        assert data["source"] == "\n".join(lines) and "def total" in data["source"]
+    finally:
+        orders.write_text(original)
+
+
 def test_related_walks_each_relation(legacy):
     callers = legacy.call("related", {"name": "reserve", "relation": "callers"})
     if callers.is_error:  # an ambiguous bare name lists the qualified ones: take the first

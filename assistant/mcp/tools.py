@@ -138,6 +138,10 @@ class RepoTools:
             if source is not None:
                 if kind == "file" or start is None:
                     start, end = 1, len(source.lines)
+                elif source.stale:  # lines as the file is now, not as it was indexed
+                    fresh = retriever.reader.sources.fresh_symbols(source).get(node)
+                    if fresh is not None:
+                        start, end = fresh.start_line, fresh.end_line
                 lines = source.slice(int(start), int(end))
                 truncated = len(lines) > MAX_SOURCE_LINES
                 source_text = "\n".join(lines[:MAX_SOURCE_LINES])
