@@ -63,6 +63,14 @@ def test_a_capitalized_prose_word_that_names_a_class_does_not_outrank_what_the_r
     assert "inventory/models.py::Warehouse" not in symbols(hits)
 
 
+def test_a_report_not_about_tests_ranks_the_code_above_the_test_that_shares_its_words(retriever):
+    report = "bulk discount and extra discount stack before taxes in the price of a line"
+    found = [node.node for node in retriever.rank(report).nodes]
+    test = "tests/test_pricing.py::test_price_line_stacks_bulk_and_extra_discount_then_taxes"
+    assert test in found  # still ranked, as context, below the code it exercises
+    assert found.index("inventory/pricing.py::bulk_discount_percent") < found.index(test)
+
+
 def test_a_stack_trace_finds_the_frame_function_first_and_its_callee_next(retriever):
     trace = (FIXTURES / "pricing_traceback.txt").read_text()
     hits = retriever.search(trace, top=5)

@@ -46,8 +46,10 @@ class RetrievalConfig:
     code_query_text_factor: float = 0.35
     """When the query is nothing but code names (``Order.place``), BM25 and vector weights are scaled by
     this: the names already say where to look, and text similarity mostly finds their look-alikes."""
-    test_penalty: float = 0.6
-    """Multiplier for test code unless the query talks about tests."""
+    test_penalty: float = 0.4
+    """Multiplier for test code unless the query talks about tests. An issue report shares its words with
+    the tests that reproduce it; at 0.6 test files outranked the source file on mined fix commits
+    (file Acc@5 on dev + mined tasks: 88 % at 0.6, 93 % anywhere in 0.2–0.4)."""
 
     query_embed_threads: int = 1
     """Torch threads while embedding a query (restored afterwards). One short text gains nothing from
