@@ -260,6 +260,19 @@ def test_changed_files_are_read_as_they_are_now_and_flagged(indexed_copy):
         assert lines[hit.start_line - 1].startswith("def price_line(")  # current lines, not indexed ones
 
 
+def test_a_file_replaced_by_a_link_out_of_the_repository_is_never_read(indexed_copy, tmp_path):
+    outside = tmp_path / "outside.py"
+    outside.write_text("def price_line(order):\n    return 'CANARY-OUTSIDE-THE-REPOSITORY'\n")
+    pricing = indexed_copy / "inventory" / "pricing.py"
+    pricing.unlink()
+    pricing.symlink_to(outside)
+    with Retriever(indexed_copy, use_vectors=False) as retriever:
+        pack = retriever.context("price_line", 4000)
+        assert "CANARY" not in pack.text
+        assert all(i.path != "inventory/pricing.py" for i in pack.items)
+        assert all(h.path != "inventory/pricing.py" for h in retriever.search("price_line", top=10))
+
+
 def test_a_retriever_sees_a_finished_reindex(indexed_copy):
     with Retriever(indexed_copy, use_vectors=False) as retriever:
         before = retriever.search("restock_threshold_for_season", top=3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,13 +53,18 @@ class SourceFiles:
         self.config = config or IndexConfig()
         self._cache: dict[str, tuple[tuple[int, int, int], SourceText | None]] = {}
         self._lock = threading.Lock()
+        self._real_root: str | None = None
 
     def get(self, path: str) -> SourceText | None:
         """The file's current text, or None when it is gone, unreadable or no longer text."""
         full = self.root / path
         try:
-            st = os.stat(full)
+            st = os.lstat(full)
         except OSError:
+            return None
+        # The indexer never follows links; neither does reading: a file replaced by a symlink since indexing
+        # (or one under a linked directory that leads out of the repository) is not served.
+        if not stat.S_ISREG(st.st_mode) or not self._inside_root(full):
             return None
         stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
         with self._lock:
@@ -69,6 +75,12 @@ class SourceFiles:
         with self._lock:
             self._cache[path] = (stamp, source)
         return source
+
+    def _inside_root(self, full: Path) -> bool:
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        real = os.path.realpath(full)
+        return real.startswith(self._real_root + os.sep)
 
     def is_stale(self, path: str) -> bool | None:
         """True when the file changed since indexing, None when it is gone."""
