@@ -9,13 +9,13 @@ from pathlib import Path
 
 
 class IndexBusy(Exception):
-    """Another process holds the index lock and did not release it within the wait."""
+    """Another process holds the lock and did not release it within the wait."""
 
-    def __init__(self, lock_path: Path, holder: str, waited_s: float):
+    def __init__(self, lock_path: Path, holder: str, waited_s: float, activity: str = "writing this index"):
         self.lock_path = lock_path
         self.holder = holder
         super().__init__(
-            f"another assist process ({holder}) is writing this index; gave up after {waited_s:g}s. "
+            f"another assist process ({holder}) is {activity}; gave up after {waited_s:g}s. "
             f"Wait for it to finish, or stop it (lock file: {lock_path})."
         )
 
@@ -23,9 +23,11 @@ class IndexBusy(Exception):
 class IndexLock:
     """``with IndexLock(state_dir, wait_s):`` — flock-based, so a SIGKILLed holder never leaves a stale lock."""
 
-    def __init__(self, state_dir: Path, wait_s: float = 5.0):
-        self.path = state_dir / "lock"
+    def __init__(self, state_dir: Path, wait_s: float = 5.0, name: str = "lock",
+                 activity: str = "writing this index"):
+        self.path = state_dir / name
         self.wait_s = wait_s
+        self.activity = activity
         self._fd: int | None = None
 
     def __enter__(self) -> "IndexLock":
@@ -40,7 +42,7 @@ class IndexLock:
                 if time.monotonic() >= deadline:
                     holder = _read_holder(fd)
                     os.close(fd)
-                    raise IndexBusy(self.path, holder, self.wait_s) from None
+                    raise IndexBusy(self.path, holder, self.wait_s, self.activity) from None
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)

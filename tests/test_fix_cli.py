@@ -15,7 +15,7 @@ from support import PROJECT_ROOT, run_assist
 
 BOOKINGS = PROJECT_ROOT / "examples" / "bookings"
 STATUSES = {"fixed", "already_green", "dry_run", "declined", "max_iterations", "repeated_reply", "stuck",
-            "cancelled", "error"}
+            "cancelled", "error", "busy"}
 
 
 def clean_env() -> dict[str, str]:
@@ -183,3 +183,38 @@ def test_ctrl_c_during_the_test_run_stops_everything_and_says_nothing_was_change
     assert not any(alive(pid) for pid in pids)
     (bookings / "pids.txt").unlink()
     assert snapshot(bookings) == before
+
+
+def test_a_second_fix_run_in_the_same_repository_stops_at_once_naming_the_first(bookings):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (bookings / "tests" / "test_hang.py").write_text(HANG)
+    replies = f"scripted:{BOOKINGS / 'demo-fix.json'}"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), "--test", "tests/test_hang.py", "--yes",
+         "--model", replies],
+        cwd=PROJECT_ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not (bookings / "pids.txt").exists() and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.2)
+        assert (bookings / "pids.txt").exists(), first.communicate()[1] if first.poll() is not None else ""
+        before = snapshot(bookings)
+        code, report, stderr = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
+        assert code == 3 and report["status"] == "busy" and not report["ok"]
+        assert f"pid {first.pid}" in report["message"] and "fixing this repository" in report["message"]
+        assert report["files_changed"] == [] and report["tests_before"] is None  # it ran nothing
+        assert snapshot(bookings) == before
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # The lock died with its holder: the next run is free to start.
+    (bookings / "tests" / "test_hang.py").unlink()
+    (bookings / "pids.txt").unlink()
+    code, report, _ = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
+    assert code == 0 and report["status"] == "fixed"

@@ -16,6 +16,7 @@ import typer
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BUSY = 3  # as `assist index` when another process holds the repository
 EXIT_INTERRUPTED = 130
 
 RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to work in.", show_default="current directory")]
@@ -72,6 +73,7 @@ def fix_command(
     """
     from assistant.config import ConfigError
     from assistant.fix.edits import FORMATS
+    from assistant.fix.events import BUSY
     from assistant.fix.loop import FixLoop, FixOptions
     from assistant.fix.models import open_model, window_notice
     from assistant.providers import ProviderError
@@ -120,7 +122,7 @@ def fix_command(
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         view.report(result)
-    raise typer.Exit(0 if result.ok else EXIT_FAILED)
+    raise typer.Exit(0 if result.ok else EXIT_BUSY if result.status == BUSY else EXIT_FAILED)
 
 
 def undo_command(

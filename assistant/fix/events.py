@@ -158,6 +158,7 @@ REPEATED = "repeated_reply"
 STUCK = "stuck"
 CANCELLED = "cancelled"
 ERROR = "error"
+BUSY = "busy"  # another fix run holds this repository
 
 
 @dataclass
