@@ -193,3 +193,12 @@ def test_node_stack_trace_innermost_last(project: Path):
 def test_output_without_failures_gives_none(tmp_path: Path):
     assert parse_failures("all good\n3 tests passed\n", tmp_path) == []
     assert parse_failures("", tmp_path) == []
+
+
+def test_a_conftest_that_fails_to_import(project: Path):
+    # pytest prints this traceback outside its report: no FAILURES section, no summary line.
+    (project / "conftest.py").write_text("from pkg.calc import divide\ndivide(1, 0)\n")
+    [failure] = parse_failures(pytest_output(project, "-rfE"), project)
+    assert (failure.exc_type, failure.message) == ("ValueError", "cannot divide 1 by zero")
+    assert failure.frames == [Frame("conftest.py", 2, None), Frame("pkg/calc.py", 6, "divide"),
+                              Frame("pkg/calc.py", 11, "helper")]

@@ -286,6 +286,7 @@ _GENERIC_FRAME = re.compile(
     r"(?:\bat (?P<function>[\w.$<>\[\] ]+?) \()?"
     r"(?<![\w./\\-])(?P<path>(?:[A-Za-z]:)?(?:[\w.~@+-]*[/\\])*[\w.+-]*\w\.[A-Za-z][A-Za-z0-9]{0,5}):(?P<line>\d+)(?::\d+)?"
 )
+_IN_FUNCTION = re.compile(r":? in (?P<name>[\w<>.$]+)")
 _ERROR_WORDS = re.compile(r"error|fail|panic|assert|exception|expected", re.IGNORECASE)
 
 
@@ -357,20 +358,35 @@ def _python_traceback(block: list[str], root: Path) -> Failure | None:
 
 def _generic_block(block: list[str], root: Path) -> Failure | None:
     frames: list[Frame] = []
+    python_only = True
     for line in block:
         for match in _GENERIC_FRAME.finditer(line):
             path = match["path"]
             if path.startswith(("http", "www.")):
                 continue
             function = match["function"].strip() if match["function"] else None
+            named = _IN_FUNCTION.match(line, match.end())
+            if function is None and named is not None:
+                function = named["name"]
+            python_only = python_only and path.endswith((".py", ".pyi"))
             frames.append(Frame(_relative(path, root), int(match["line"]), _clean_function(function)))
-    # Node, Go, Rust and C toolchains print the innermost location first.
-    frames.reverse()
-    message_line = next((line.strip() for line in block if _ERROR_WORDS.search(line)
-                         and not _GO_FAIL.match(line) and not _RUST_FAIL.match(line)), "")
-    if not frames and not message_line:
-        return None
-    exc_type, message = _split_exception(message_line)
+    if not python_only:
+        # Node, Go, Rust and C toolchains print the innermost location first; Python tools (pytest's
+        # tracebacks outside its report, e.g. a conftest that fails to import) the outermost.
+        frames.reverse()
+    exc_type, message = None, ""
+    for line in reversed(block):
+        e_line = _E_LINE.match(line)
+        if e_line:
+            exc_type, message = _split_exception(e_line["text"])
+            if exc_type:
+                break
+    if exc_type is None:
+        message_line = next((line.strip() for line in block if _ERROR_WORDS.search(line)
+                             and not _GO_FAIL.match(line) and not _RUST_FAIL.match(line)), "")
+        if not frames and not message_line:
+            return None
+        exc_type, message = _split_exception(message_line)
     detail = "\n".join(line for line in block if line.strip())
     return Failure("", exc_type, message[:_MESSAGE_CAP], _capped(detail), _dedupe(frames))
 
