@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from .commands.common import EXIT_BUSY, EXIT_USAGE, JsonOpt, fail, repo_dir
 from .progress import StageProgress
 
 app = typer.Typer(
@@ -20,27 +21,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_USAGE = 2
-EXIT_BUSY = 3
-EXIT_FAILED = 1
 
 PathArg = Annotated[
     Path, typer.Argument(help="Repository (or any directory) to work on.", show_default="current directory")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    typer.echo(f"assist: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _repo_root(path: Path) -> Path:
-    if not path.exists():
-        _fail(f"{path} does not exist", EXIT_USAGE)
-    if not path.is_dir():
-        _fail(f"{path} is not a directory", EXIT_USAGE)
-    return path.resolve()
 
 
 @app.command()
@@ -69,7 +53,7 @@ def index(
     from indexer.lock import IndexBusy
     from indexer.pipeline import index_repository
 
-    root = _repo_root(path)
+    root = repo_dir(path)
     config = IndexConfig()
     if model:
         config.embedding_model = model
@@ -84,9 +68,9 @@ def index(
         try:
             report = index_repository(root, config, progress=progress.update, notice=progress.notice)
         except IndexBusy as exc:
-            _fail(str(exc), EXIT_BUSY)
+            fail(str(exc), EXIT_BUSY)
         except EmbeddingError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
@@ -121,11 +105,11 @@ def status(
     """Show what is indexed, when and with which model, which files changed since, and sizes on disk."""
     from indexer.status import NoIndex, index_status
 
-    root = _repo_root(path)
+    root = repo_dir(path)
     try:
         st = index_status(root)
     except NoIndex as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         data = st.to_json()
         if not skipped:

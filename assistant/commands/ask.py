@@ -11,15 +11,15 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from .common import EXIT_FAILED, EXIT_USAGE, fail, repo_dir
 
 if TYPE_CHECKING:
     from assistant.chat import ChatSession, ContextReady, TurnDone
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 QuestionArg = Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")]
@@ -34,21 +34,8 @@ BaseUrlOpt = Annotated[str | None, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
 
 
-def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    typer.echo(f"assist: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def _err(text: str) -> None:
     typer.echo(text, err=True)
-
-
-def _repo(path: Path) -> Path:
-    if not path.exists():
-        _fail(f"{path} does not exist", EXIT_USAGE)
-    if not path.is_dir():
-        _fail(f"{path} is not a directory", EXIT_USAGE)
-    return path.resolve()
 
 
 def _settings(root: Path, model: str | None, base_url: str | None):
@@ -57,7 +44,7 @@ def _settings(root: Path, model: str | None, base_url: str | None):
     try:
         return resolve_model_settings(root, model, base_url)
     except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
 
 
 # ----------------------------------------------------------------------------------------- ask
@@ -86,20 +73,20 @@ def ask_command(
 
     text = (sys.stdin.read() if question == "-" else question).strip()
     if not text:
-        _fail("the question is empty", EXIT_USAGE)
-    root = _repo(path)
+        fail("the question is empty", EXIT_USAGE)
+    root = repo_dir(path)
     settings = _settings(root, model, base_url)
     try:
         provider = open_provider(settings)
     except ProviderError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     session = ChatSession(root, provider, max_reply_tokens=max_tokens, context_budget=budget,
                           use_vectors=not no_vectors)
     try:
         _prepare_index(session, quiet=as_json)
         code = _run_turn(session, text, as_json=as_json, show_context=show_context)
     except ChatError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         session.close()
         provider.close()
@@ -238,7 +225,7 @@ def models_command(
     as_json: JsonOpt = False,
 ) -> None:
     """List the models the configured server offers, with their context length."""
-    root = _repo(path)
+    root = repo_dir(path)
     settings = _settings(root, model, base_url)
     if settings.provider == "ollama":
         models, selected = _ollama_models(settings), settings.model
@@ -277,11 +264,11 @@ def _openai_models(settings) -> tuple[list, str]:
     try:
         provider = open_provider(settings)
     except ProviderError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         return provider.list_models(), provider.model
     except ProviderError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         provider.close()
 
@@ -310,11 +297,11 @@ def _ollama_models(settings) -> list:
                                     {k: v for k, v in details.items() if v}))
         return models
     except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
-        _fail(f"cannot reach Ollama at {settings.base_url}: start it with `ollama serve`, or point --base-url / "
+        fail(f"cannot reach Ollama at {settings.base_url}: start it with `ollama serve`, or point --base-url / "
               f"ASSIST_BASE_URL at the server that runs it")
     except httpx.TimeoutException:
-        _fail(f"Ollama at {settings.base_url} did not answer within {settings.timeout_s:g} s")
+        fail(f"Ollama at {settings.base_url} did not answer within {settings.timeout_s:g} s")
     except ollama.ResponseError as exc:
-        _fail(f"Ollama at {settings.base_url} refused the request (HTTP {exc.status_code}): {exc.error}")
+        fail(f"Ollama at {settings.base_url} refused the request (HTTP {exc.status_code}): {exc.error}")
     finally:
         client.close()

@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-EXIT_USAGE = 2
+from .common import repo_dir
+
 
 RepoOpt = Annotated[Path, typer.Option("--repo", "--path", "-C", help="Repository to serve.",
                                        show_default="current directory")]
@@ -43,13 +44,6 @@ def _quiet_libraries(verbose: bool) -> None:
     logging.captureWarnings(True)
 
 
-def _repo(path: Path) -> Path:
-    if not path.is_dir():
-        typer.echo(f"assist: {path} is not a directory", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    return path.resolve()
-
-
 def mcp_command(
     repo: RepoOpt = Path("."),
     no_vectors: NoVectorsOpt = False,
@@ -62,7 +56,7 @@ def mcp_command(
     Only files inside the repository are served. Stops at the end of stdin.
     """
     _quiet_libraries(verbose)
-    root = _repo(repo)
+    root = repo_dir(repo)
     from assistant.mcp.server import serve
 
     serve(root, use_vectors=not no_vectors, max_frame_bytes=max_frame_bytes)

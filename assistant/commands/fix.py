@@ -10,30 +10,15 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BUSY = 3  # as `assist index` when another process holds the repository
+from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
+
 EXIT_INTERRUPTED = 130
 
 RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to work in.", show_default="current directory")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    typer.echo(f"assist: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _repo(path: Path) -> Path:
-    if not path.exists():
-        _fail(f"{path} does not exist", EXIT_USAGE)
-    if not path.is_dir():
-        _fail(f"{path} is not a directory", EXIT_USAGE)
-    return path.resolve()
 
 
 def fix_command(
@@ -78,19 +63,19 @@ def fix_command(
     from assistant.fix.models import open_model, window_notice
     from assistant.providers import ProviderError
 
-    root = _repo(path)
+    root = repo_dir(path)
     if test and cmd:
-        _fail("give either --test paths (run with pytest) or --cmd, not both", EXIT_USAGE)
+        fail("give either --test paths (run with pytest) or --cmd, not both", EXIT_USAGE)
     if edit_format is not None and edit_format not in FORMATS:
-        _fail(f"--format must be one of {', '.join(FORMATS)}", EXIT_USAGE)
+        fail(f"--format must be one of {', '.join(FORMATS)}", EXIT_USAGE)
     interactive = not (yes or dry_run)
     if interactive and not sys.stdin.isatty():
-        _fail("not a terminal, so assist fix cannot ask before writing: pass --yes to write the edits without "
+        fail("not a terminal, so assist fix cannot ask before writing: pass --yes to write the edits without "
               "asking, or --dry-run to only see them", EXIT_USAGE)
     try:
         provider = open_model(root, model, base_url)
     except (ConfigError, ProviderError) as exc:
-        _fail(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED)
+        fail(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED)
     options = FixOptions(test_paths=list(test) if test else None, command=cmd, max_iterations=max_iterations,
                          timeout_s=timeout, dry_run=dry_run, use_vectors=not no_vectors, context_budget=budget,
                          max_reply_tokens=max_tokens, edit_format=edit_format)
@@ -137,15 +122,15 @@ def undo_command(
     """
     from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
 
-    root = _repo(path)
+    root = repo_dir(path)
     try:
         report = undo_latest(root, force=force)
     except NothingToUndo as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except UndoConflict as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/, run it again")
+        fail(f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/, run it again")
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
         return

@@ -10,15 +10,15 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from .common import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
     from indexer.retrieval import Retriever
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 class SearchKind(str, Enum):
@@ -39,15 +39,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, for
 NoVectorsOpt = Annotated[bool, typer.Option("--no-vectors", help="Skip the embedding model (faster start; lexical, names and graph only).")]
 
 
-def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    typer.echo(f"assist: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def _read_query(query: str) -> str:
     text = sys.stdin.read() if query == "-" else query
     if not text.strip():
-        _fail("the query is empty", EXIT_USAGE)
+        fail("the query is empty", EXIT_USAGE)
     return text
 
 
@@ -55,13 +50,13 @@ def _open(path: Path, use_vectors: bool = True) -> Retriever:
     from indexer.retrieval import RetrievalError, Retriever
 
     if not path.exists():
-        _fail(f"{path} does not exist", EXIT_USAGE)
+        fail(f"{path} does not exist", EXIT_USAGE)
     if not path.is_dir():
-        _fail(f"{path} is not a directory", EXIT_USAGE)
+        fail(f"{path} is not a directory", EXIT_USAGE)
     try:
         return Retriever(path, use_vectors=use_vectors)
     except RetrievalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _console():
@@ -90,7 +85,7 @@ def search_command(
     try:
         hits = retriever.search(text, top=top, kind=kind.value)
     except RetrievalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         retriever.close()
     if as_json:
@@ -131,7 +126,7 @@ def context_command(
     try:
         pack = retriever.context(text, budget_tokens=budget)
     except RetrievalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         retriever.close()
     if as_json:
@@ -158,7 +153,7 @@ def _resolve(retriever: Retriever, name: str) -> str:
     try:
         return retriever.resolve(name)
     except (AmbiguousSymbol, UnknownSymbol) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _neighbour_command(name: str, path: Path, as_json: bool, what: str) -> None:

@@ -1,0 +1,32 @@
+"""What every `assist` command shares: exit statuses, the one way to fail with a message, repository checks.
+
+Only typer is imported here, so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 3  # another assist process holds the repository (an indexer, a fix run)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """``assist: message`` on stderr, then exit with ``code``: never a traceback."""
+    typer.echo(f"assist: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def repo_dir(path: Path) -> Path:
+    """The resolved directory to work on; a usage error when it is missing or a file."""
+    if not path.exists():
+        fail(f"{path} does not exist", EXIT_USAGE)
+    if not path.is_dir():
+        fail(f"{path} is not a directory", EXIT_USAGE)
+    return path.resolve()
