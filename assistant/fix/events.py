@@ -28,26 +28,14 @@ class TestSummary:
     failed: int | None
     failures: list[FailureLine]
     log_path: str
-
-    @property
-    def green(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+    green: bool  # the run's own verdict: exit 0, not timed out, not interrupted
+    description: str  # one line for people, as the test run phrased it
 
     def headline(self) -> str:
-        if self.timed_out:
-            return f"timed out after {self.duration_s:.0f} s (the whole process group was killed)"
-        counts = []
-        if self.passed is not None:
-            counts.append(f"{self.passed} passed")
-        if self.failed is not None:
-            counts.append(f"{self.failed} failed")
-        state = "pass" if self.green else f"fail (exit {self.exit_code})"
-        return f"{state}" + (f": {', '.join(counts)}" if counts else "") + f" in {self.duration_s:.1f} s"
+        return self.description
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["green"] = self.green
-        return data
+        return asdict(self)
 
 
 @dataclass(frozen=True)

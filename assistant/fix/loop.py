@@ -383,7 +383,7 @@ def _summary(run) -> TestSummary:
     failures = [FailureLine(f.test_id, f.exc_type, shorten(" ".join((f.message or "").split()), 300))
                 for f in run.failures]
     return TestSummary(str(run.command), run.exit_code, run.timed_out, round(run.duration_s, 3), run.passed,
-                       run.failed, failures, str(run.log_path))
+                       run.failed, failures, str(run.log_path), run.green, run.describe())
 
 
 def _signature(run) -> frozenset:
