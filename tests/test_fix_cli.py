@@ -185,14 +185,16 @@ def test_ctrl_c_during_the_test_run_stops_everything_and_says_nothing_was_change
     assert snapshot(bookings) == before
 
 
-def test_a_second_fix_run_in_the_same_repository_stops_at_once_naming_the_first(bookings):
+def test_a_second_fix_run_or_an_undo_during_a_run_stops_at_once_naming_the_first(bookings):
     import signal
     import subprocess
     import sys
     import time
 
-    (bookings / "tests" / "test_hang.py").write_text(HANG)
     replies = f"scripted:{BOOKINGS / 'demo-fix.json'}"
+    code, report, _ = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
+    assert code == 0 and report["status"] == "fixed"  # leaves a checkpoint for undo
+    (bookings / "tests" / "test_hang.py").write_text(HANG)
     first = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), "--test", "tests/test_hang.py", "--yes",
          "--model", replies],
@@ -203,18 +205,18 @@ def test_a_second_fix_run_in_the_same_repository_stops_at_once_naming_the_first(
             time.sleep(0.2)
         assert (bookings / "pids.txt").exists(), first.communicate()[1] if first.poll() is not None else ""
         before = snapshot(bookings)
-        code, report, stderr = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
+        code, report, _ = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
         assert code == 3 and report["status"] == "busy" and not report["ok"]
         assert f"pid {first.pid}" in report["message"] and "fixing this repository" in report["message"]
         assert report["files_changed"] == [] and report["tests_before"] is None  # it ran nothing
+        undo = run_assist("undo", "-C", str(bookings), env=clean_env(), timeout=120)
+        assert undo.returncode == 3 and f"pid {first.pid}" in undo.stderr and "Traceback" not in undo.stderr
         assert snapshot(bookings) == before
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=120)
     finally:
         if first.poll() is None:
             first.kill()
-    # The lock died with its holder: the next run is free to start.
-    (bookings / "tests" / "test_hang.py").unlink()
-    (bookings / "pids.txt").unlink()
-    code, report, _ = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
-    assert code == 0 and report["status"] == "fixed"
+    # The lock died with its holder: undo is free to restore the first run's files.
+    undo = run_assist("undo", "-C", str(bookings), "--json", env=clean_env(), timeout=120)
+    assert undo.returncode == 0 and json.loads(undo.stdout)["restored"] == ["bookings/stay.py"]

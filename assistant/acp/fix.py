@@ -69,6 +69,7 @@ class ClientFileWriter:
 
 async def run_undo(agent, session) -> PromptResponse:
     from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+    from indexer.lock import IndexBusy
 
     call_id = f"undo-{session.turns}"
     allowed = await agent.ask_permission(session, call_id, "Undo the last /fix: restore the files it changed",
@@ -78,7 +79,7 @@ async def run_undo(agent, session) -> PromptResponse:
         return PromptResponse(stop_reason="end_turn")
     try:
         report = await asyncio.to_thread(undo_latest, session.root)
-    except (NothingToUndo, UndoConflict) as exc:
+    except (NothingToUndo, UndoConflict, IndexBusy) as exc:
         await agent._update(session, update_agent_message_text(str(exc)))
         return PromptResponse(stop_reason="end_turn")
     files = report.restored + report.deleted

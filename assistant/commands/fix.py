@@ -121,6 +121,7 @@ def undo_command(
     Only those files are touched: untracked and ignored files, git's history and its index stay as they are.
     """
     from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+    from indexer.lock import IndexBusy
 
     root = repo_dir(path)
     try:
@@ -129,6 +130,8 @@ def undo_command(
         fail(str(exc))
     except UndoConflict as exc:
         fail(str(exc))
+    except IndexBusy as exc:
+        fail(str(exc), EXIT_BUSY)
     except OSError as exc:
         fail(f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/, run it again")
     if as_json:

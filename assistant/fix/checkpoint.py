@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.lock import IndexLock
 from indexer.state_dir import StateDir
 
 from .apply import TEMP_MARK, FileChange, atomic_write
@@ -45,6 +46,15 @@ def _sha(data: bytes) -> str:
 
 def checkpoints_dir(root: Path) -> Path:
     return root / ".assist" / CHECKPOINTS
+
+
+def fix_lock(root: Path) -> IndexLock:
+    """One fix run or undo at a time per repository. Two runs would each save the other's edits as
+    originals, and an undo during a run would restore files the run then overwrites: the second one stops
+    at once, with lock.IndexBusy naming the holder."""
+    state_dir = StateDir(root)
+    state_dir.ensure()
+    return IndexLock(state_dir.path, wait_s=0.0, name="fix.lock", activity="fixing this repository")
 
 
 def new_id() -> str:
@@ -132,10 +142,13 @@ def latest(root: Path) -> tuple[Path, dict] | None:
 def undo_latest(root: Path, force: bool = False) -> UndoReport:
     """Restore the files of the latest fix run. Raises NothingToUndo, or UndoConflict (unless ``force``)."""
     root = root.resolve()
-    found = latest(root)
-    if found is None:
+    if latest(root) is None:
         raise NothingToUndo("nothing to undo: no `assist fix` run has changed files here (or it was undone)")
-    folder, manifest = found
+    with fix_lock(root):
+        return _undo(root, *latest(root), force)
+
+
+def _undo(root: Path, folder: Path, manifest: dict, force: bool) -> UndoReport:
     if not force:
         conflicts = [entry["path"] for entry in manifest["files"] if _changed_since(root, entry)]
         if conflicts:

@@ -21,15 +21,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.lock import IndexBusy, IndexLock
+from indexer.lock import IndexBusy
 from indexer.retrieval import RetrievalError, Retriever
-from indexer.state_dir import StateDir
 
 from ..chat.prompting import PromptError
 from ..providers.errors import ProviderError
 from ..providers.types import ChatProvider, Completed, TextDelta
 from . import apply as applying
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, fix_lock
 from .edits import FORMATS, FormatError, parse_reply
 from .events import (
     ALREADY_GREEN, BUSY, CANCELLED, DECLINED, DRY_RUN, ERROR, FIXED, MAX_ITERATIONS, REPEATED, STUCK,
@@ -124,7 +123,7 @@ class FixLoop:
         self._cancel = cancel or threading.Event()
         try:
             try:
-                with self._one_run_at_a_time():
+                with fix_lock(self.root):
                     yield from self._rounds()
                 stop = _Stop(ERROR, "the loop ended without a reason")  # pragma: no cover - _rounds always raises
             except _Stop as exc:
@@ -143,13 +142,6 @@ class FixLoop:
         finally:
             if self._owns_retriever and self._retriever is not None:
                 self._retriever.close()
-
-    def _one_run_at_a_time(self) -> IndexLock:
-        """Two runs editing the same files would each checkpoint the other's edits as originals, so that
-        one undo could no longer restore the user's work: a second run stops at once (IndexBusy)."""
-        state_dir = StateDir(self.root)
-        state_dir.ensure()
-        return IndexLock(state_dir.path, wait_s=0.0, name="fix.lock", activity="fixing this repository")
 
     def _rounds(self) -> Iterator[FixEvent]:
         model = self.provider.name
