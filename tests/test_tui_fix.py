@@ -94,3 +94,24 @@ def test_skipping_in_the_dialog_writes_nothing(buggy):
 
     drive(app, scenario)
     assert snapshot(indexed_copy) == before
+
+
+def test_questions_and_model_switches_wait_for_a_running_fix(buggy):
+    indexed_copy = buggy
+    before = snapshot(indexed_copy)
+    app = make_app(indexed_copy, [FIX])
+
+    async def scenario(pilot):
+        await type_line(pilot, "/fix tests/test_pricing.py")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmWrite), "the confirmation dialog")
+        provider = app.session.provider
+        await app.ask("How are bulk discounts computed?")
+        await app.command_model("openai:other")
+        said = notices(app)
+        assert any("/fix run is still going" in n for n in said) and app.active is None  # no turn started
+        assert any("/fix run is using the model" in n for n in said) and app.session.provider is provider
+        await pilot.press("n")
+        await until(pilot, lambda: app.fix_run is None, "the run to end")
+
+    drive(app, scenario)
+    assert snapshot(indexed_copy) == before

@@ -267,6 +267,10 @@ class ChatApp(App[None]):
     # ------------------------------------------------------------------------------------------ turns
 
     async def ask(self, question: str) -> None:
+        if self.fix_run is not None:
+            # The run shares this session's model and index: a question now would race its requests.
+            await self.say("A /fix run is still going: wait for it, or press Esc to stop it, then ask.", "warning")
+            return
         if self.active is not None:
             if self.active.stopped_by_user:
                 # Providers notice a cancel between tokens: a server still reading a long prompt answers late.
@@ -433,6 +437,11 @@ class ChatApp(App[None]):
     async def command_model(self, argument: str) -> None:
         if self.active is not None:
             await self.say("An answer is still being written: press Esc first, then switch models.", "warning")
+            return
+        if self.fix_run is not None:
+            # Switching closes the model the run is talking to.
+            await self.say("A /fix run is using the model: press Esc to stop it first, then switch models.",
+                           "warning")
             return
         await self.say(f"connecting to {argument}…")
         self.switch_model(argument)
