@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import io
 import os
 import pty
 import re
@@ -25,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from support import run_assist
 from textual.command import CommandList, CommandPalette
+from tui_support import notices, screen_text, type_line, until
 
 from assistant.chat import SessionStatus
 from assistant.tui.app import ChatApp
@@ -74,43 +73,11 @@ def drive(app: ChatApp, scenario: Callable, size: tuple[int, int] = (80, 24)) ->
 
 # Only a guard against hanging: a turn of the tiny model takes seconds when idle, minutes when the machine is
 # busy with benchmarks (prompt evaluation fell to ~5 tokens/s).
-async def until(pilot, condition: Callable[[], object], what: str, timeout: float = 300.0) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}\n{screen_text(pilot.app)}")
-        await pilot.pause(0.05)
-    return time.monotonic() - started
-
-
-def screen_text(app: ChatApp) -> str:
-    """What a terminal would show right now, as plain text."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
-                      legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
-
-
 async def ready(pilot) -> ChatApp:
     app = pilot.app
     await until(pilot, lambda: app.ready, "the session to open")
     await pilot.pause()
     return app
-
-
-async def type_line(pilot, text: str) -> None:
-    """Enter a line at the prompt (pasted at once: key by key, Pilot takes ~0.1 s a character)."""
-    prompt = pilot.app.prompt_input
-    prompt.focus()
-    prompt.value = text
-    prompt.cursor_position = len(text)
-    await pilot.press("enter")
-    await pilot.pause()
-
-
-def notices(app: ChatApp) -> list[str]:
-    return [line.text for line in app.query(NoticeLine)]
 
 
 def panel_rows(app: ChatApp) -> dict[str, str]:

@@ -5,37 +5,16 @@ so in the confirmation dialog."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 from fix_support import FIX, PRICING, buggy, git_state, indexed_buggy, snapshot  # noqa: F401 (fixtures)
+from tui_support import notices, type_line, until
 
 from assistant.chat import ChatSession
 from assistant.fix.checkpoint import undo_latest
 from assistant.fix.scripted import ScriptedProvider
 from assistant.tui.app import ChatApp
 from assistant.tui.fix import ConfirmWrite
-from assistant.tui.widgets import InfoBlock, NoticeLine
-
-
-async def until(pilot, condition, what: str, timeout: float = 300.0) -> None:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
-
-
-async def type_line(pilot, text: str) -> None:
-    prompt = pilot.app.prompt_input
-    prompt.focus()
-    prompt.value = text
-    prompt.cursor_position = len(text)
-    await pilot.press("enter")
-    await pilot.pause()
-
-
-def notices(app: ChatApp) -> list[str]:
-    return [line.text for line in app.query(NoticeLine)]
+from assistant.tui.widgets import InfoBlock
 
 
 def blocks(app: ChatApp) -> str:
