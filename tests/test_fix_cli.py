@@ -154,23 +154,35 @@ def test_hangs():
 """
 
 
-def test_ctrl_c_during_the_test_run_stops_everything_and_says_nothing_was_changed(bookings):
-    import signal
+def start_fix_hanging_in_its_tests(bookings: Path, replies: str):
+    """`assist fix --test tests/test_hang.py` (write HANG there first) in a subprocess, returned once its test
+    run is hanging."""
     import subprocess
     import sys
     import time
 
-    (bookings / "tests" / "test_hang.py").write_text(HANG)
-    before = snapshot(bookings)
     process = subprocess.Popen(
         [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), "--test", "tests/test_hang.py", "--yes",
-         "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}"],
+         "--model", replies],
         cwd=PROJECT_ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while not (bookings / "pids.txt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    if not (bookings / "pids.txt").exists():
+        if process.poll() is None:
+            process.kill()
+        raise AssertionError(f"the test run never started: {process.communicate()[1]}")
+    return process
+
+
+def test_ctrl_c_during_the_test_run_stops_everything_and_says_nothing_was_changed(bookings):
+    import signal
+    import time
+
+    (bookings / "tests" / "test_hang.py").write_text(HANG)
+    before = snapshot(bookings)
+    process = start_fix_hanging_in_its_tests(bookings, f"scripted:{BOOKINGS / 'demo-fix.json'}")
     try:
-        deadline = time.monotonic() + 600
-        while not (bookings / "pids.txt").exists() and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.2)
-        assert (bookings / "pids.txt").exists(), process.communicate()[1] if process.poll() is not None else ""
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)  # what the terminal sends assist; the tests run in their own session
         _, stderr = process.communicate(timeout=120)
@@ -187,23 +199,13 @@ def test_ctrl_c_during_the_test_run_stops_everything_and_says_nothing_was_change
 
 def test_a_second_fix_run_or_an_undo_during_a_run_stops_at_once_naming_the_first(bookings):
     import signal
-    import subprocess
-    import sys
-    import time
 
     replies = f"scripted:{BOOKINGS / 'demo-fix.json'}"
     code, report, _ = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
     assert code == 0 and report["status"] == "fixed"  # leaves a checkpoint for undo
     (bookings / "tests" / "test_hang.py").write_text(HANG)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), "--test", "tests/test_hang.py", "--yes",
-         "--model", replies],
-        cwd=PROJECT_ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = start_fix_hanging_in_its_tests(bookings, replies)
     try:
-        deadline = time.monotonic() + 600
-        while not (bookings / "pids.txt").exists() and time.monotonic() < deadline and first.poll() is None:
-            time.sleep(0.2)
-        assert (bookings / "pids.txt").exists(), first.communicate()[1] if first.poll() is not None else ""
         before = snapshot(bookings)
         code, report, _ = fix(bookings, "--model", replies, "--yes", "--json", "--no-vectors")
         assert code == 3 and report["status"] == "busy" and not report["ok"]
