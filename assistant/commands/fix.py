@@ -50,6 +50,9 @@ def fix_command(
                          "how well it has done).")] = None,
     no_vectors: Annotated[bool, typer.Option(
         "--no-vectors", help="Localize without the embedding model (faster start).")] = False,
+    allow_test_config: Annotated[bool, typer.Option(
+        "--allow-test-config", help="Let the model create or change test infrastructure (conftest.py, pytest.ini, "
+                                    "pyproject.toml, Makefile, ...) without asking, even with --yes.")] = False,
 ) -> None:
     """Run the tests; while they fail, localize the failure, let the model edit the code, and re-run.
 
@@ -78,11 +81,15 @@ def fix_command(
         fail(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED)
     options = FixOptions(test_paths=list(test) if test else None, command=cmd, max_iterations=max_iterations,
                          timeout_s=timeout, dry_run=dry_run, use_vectors=not no_vectors, context_budget=budget,
-                         max_reply_tokens=max_tokens, edit_format=edit_format)
+                         max_reply_tokens=max_tokens, edit_format=edit_format, allow_test_config=allow_test_config)
     from .fix_view import FixView
 
     view = FixView(live=sys.stderr.isatty() and not as_json, quiet=as_json)
-    loop = FixLoop(root, provider, options, approve=view.approve if interactive else None)
+    # Under --yes a change to test infrastructure is still asked about when someone can answer; in CI
+    # (no terminal) the loop refuses such a reply and tells the model to fix the code instead.
+    confirm = view.approve if yes and not dry_run and sys.stdin.isatty() else None
+    loop = FixLoop(root, provider, options, approve=view.approve if interactive else None,
+                   confirm_test_config=confirm)
     notice = window_notice(provider)
     if notice:
         view.notice(notice, "warning")

@@ -113,6 +113,9 @@ class FixView:
             status.stop()
         if self.quiet:  # --json: the diff was not shown as the run went; show it before asking
             self.err.print(Syntax(proposal.diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+        if proposal.test_config:
+            self.err.print(f"[yellow]assist: warning:[/yellow] this changes test infrastructure "
+                           f"({', '.join(proposal.test_config)}): its code runs with your rights on the next test run")
         try:
             return Confirm.ask(f"Write these changes to {', '.join(proposal.files)}?", console=self.err, default=True)
         except EOFError:

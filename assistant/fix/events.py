@@ -57,6 +57,7 @@ class Proposal:
     round: int
     diff: str
     files: list[str]
+    test_config: tuple[str, ...] = ()  # files among ``files`` that change what the test run executes
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,10 @@ class FixOptions:
     """Force "search_replace" or "whole_file" (default: chosen from the model's record)."""
     reindex: bool = True
     """Re-index the changed files between rounds, so the next context shows the code as it now is."""
+    allow_test_config: bool = False
+    """Let replies create or change test infrastructure (conftest.py, pytest.ini, Makefile, ...) without asking.
+    Such files run code on the next test run, so by default a change to one is asked about even where edits
+    are otherwise written without asking; with nobody to ask, the reply is refused and the model told why."""
 
 
 class _Stop(Exception):
@@ -93,7 +97,7 @@ class _Run:
 class FixLoop:
     def __init__(self, root: Path, provider: ChatProvider, options: FixOptions | None = None, *,
                  approve: Approve | None = None, writer: applying.FileWriter | None = None,
-                 retriever: Retriever | None = None):
+                 retriever: Retriever | None = None, confirm_test_config: Approve | None = None):
         self.root = Path(root).resolve()
         self.provider = provider
         self.options = options or FixOptions()
@@ -102,6 +106,8 @@ class FixLoop:
         if self.options.edit_format not in (None, *FORMATS):
             raise ValueError(f"edit_format must be one of {', '.join(FORMATS)}")
         self.approve = approve
+        # Asked about a reply that touches test infrastructure when ``approve`` is None (`fix --yes` on a terminal).
+        self.confirm_test_config = confirm_test_config
         self.writer = writer
         self._retriever = retriever
         self._owns_retriever = retriever is None
@@ -183,11 +189,20 @@ class FixLoop:
         self.formats.record(self.provider.name, parsed.edit_format, True)
         diff = "".join(change.diff() for change in changes)
         files = [change.path for change in changes]
+        guarded = [] if self.options.allow_test_config else touched_test_config(files)
+        ask = self.approve or (self.confirm_test_config if guarded else None)
+        if guarded and ask is None and not self.options.dry_run:
+            reason = (f"your reply changes test infrastructure ({', '.join(guarded)}), which runs code when the "
+                      "tests run; this run may not change it without the user's confirmation. Nothing was "
+                      "written: fix the code under test instead, without touching test configuration")
+            self._state.attempts.append(Attempt(number, reason, "your reply changed test infrastructure: refused"))
+            yield EditRejected(number, reason)
+            return run
         yield EditsProposed(number, diff, files)
         if self.options.dry_run:
             self._state.proposed = diff
             raise _Stop(DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
-        if self.approve is not None and not self.approve(Proposal(number, diff, files)):
+        if ask is not None and not ask(Proposal(number, diff, files, tuple(guarded))):
             self._state.proposed = diff
             raise _Stop(DECLINED, f"round {number}: you declined the proposed changes; nothing more was written")
         self._check_cancel()
@@ -369,6 +384,25 @@ class FixLoop:
             checkpoint=self.checkpoint.id if self.checkpoint.entries else None, model=self.provider.name,
             edit_format=self._format, log_dir=str(self.log_dir),
         )
+
+
+# Files a test run executes or reads its instructions from: a reply changing one changes what runs, not
+# just the code under test. Compared case-insensitively (macOS and Windows file systems fold case).
+TEST_CONFIG_NAMES = frozenset({
+    "conftest.py", "pytest.ini", ".pytest.ini", "setup.cfg", "tox.ini", "pyproject.toml", "noxfile.py",
+    "package.json", "makefile", "gnumakefile", "sitecustomize.py", "usercustomize.py",
+})
+
+
+def touched_test_config(paths: list[str]) -> list[str]:
+    """The paths among ``paths`` that are test infrastructure (see TEST_CONFIG_NAMES; ``*.pth`` files too,
+    which Python runs at start-up)."""
+    found = []
+    for path in paths:
+        name = path.replace("\\", "/").rpartition("/")[2].lower()
+        if name in TEST_CONFIG_NAMES or name.endswith(".pth"):
+            found.append(path)
+    return found
 
 
 def _summary(run) -> TestSummary:
