@@ -49,6 +49,7 @@ class Frame:
     name: str | None
     depth: int
     text: str  # the frame as it appeared, for explanations
+    source: str | None = None  # the source line a Python traceback prints under the frame, stripped
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,19 @@ def parse_query(text: str) -> ParsedQuery:
 
 def _frames(text: str) -> tuple[list[Frame], str]:
     """Frames in innermost-first order, and the text with the frames blanked out."""
-    found: list[tuple[int, str, int, str | None, str, bool]] = []  # (offset, path, line, name, text, python order)
+    # (offset, path, line, name, text, python order, source line)
+    found: list[tuple[int, str, int, str | None, str, bool, str | None]] = []
     blanked = list(text)
     for match in _PYTHON_FRAME.finditer(text):
-        found.append((match.start(), match["path"], int(match["line"]), match["name"], match[0], True))
         end = match.end()
         # The frame's source line belongs to the frame: what it calls is found through the frame, and
         # counting its names again as mentions would rank the callee above the frame's own function.
         source = _SOURCE_LINE.match(text, end)
+        source_text = None
         if source is not None and not _PYTHON_FRAME.match(text, source.start(1)):
             end = source.end()
+            source_text = source[1].strip()
+        found.append((match.start(), match["path"], int(match["line"]), match["name"], match[0], True, source_text))
         blanked[match.start() : end] = " " * (end - match.start())
     rest = "".join(blanked)
     for match in _GENERIC_FRAME.finditer(rest):
@@ -107,7 +111,7 @@ def _frames(text: str) -> tuple[list[Frame], str]:
             name = tail["name"]
         # Python tools print the outermost frame first; most other runtimes print the innermost first.
         python_order = path.endswith((".py", ".pyi"))
-        found.append((match.start(), path, int(match["line"]), name, match[0].strip(), python_order))
+        found.append((match.start(), path, int(match["line"]), name, match[0].strip(), python_order, None))
         end = tail.end() if tail is not None else match.end()
         blanked[match.start() : end] = " " * (end - match.start())
     found.sort()
@@ -116,14 +120,14 @@ def _frames(text: str) -> tuple[list[Frame], str]:
     ordered = list(reversed(python)) + other
     frames: list[Frame] = []
     seen: set[tuple[str, int]] = set()
-    for _, path, line, name, frame_text, _ in ordered:
+    for _, path, line, name, frame_text, _, source_text in ordered:
         path = path.replace("\\", "/")
         if (path, line) in seen:
             continue
         seen.add((path, line))
         if name is not None:
             name = name.rpartition(".")[2] if not name.startswith("<") else None
-        frames.append(Frame(path, line, name, len(frames), frame_text))
+        frames.append(Frame(path, line, name, len(frames), frame_text, source_text))
     return frames, "".join(blanked)
 
 

@@ -28,6 +28,7 @@ from .query import Frame, Mention, ParsedQuery, parse_query
 
 if TYPE_CHECKING:
     from .reader import IndexReader
+    from .sources import SourceText
 
 SIGNALS = ("mention", "trace", "bm25", "vector", "graph", "hint")
 _MAX_CANDIDATES_PER_NAME = 8  # a name defined more often than this (`get`, `__init__`) says nothing
@@ -410,11 +411,21 @@ class Ranker:
         else:
             node = reader.names.symbol_at(path, frame.line)
         if frame.name and (node is None or reader.graph.nodes[node].get("name") != frame.name):
-            # Line numbers from another version of the file: trust the function name the trace gives.
-            named = [q for _, _, q in reader.names.symbols_in(path) if reader.graph.nodes[q].get("name") == frame.name]
-            if len(named) == 1:
-                node = named[0]
+            # Line numbers from another version of the file (an installed package, an old log): the function
+            # name the trace gives wins over the line.
+            named = self._definitions_named(path, frame.name, source if stale else None)
+            if named:
+                node = _likeliest_frame_definition(named, frame, source)
         return node or path, stale
+
+    def _definitions_named(self, path: str, name: str, stale_source: SourceText | None) -> list[tuple[int, int, str]]:
+        """Spans (start, end, qname) of the symbols of ``path`` called ``name``, as the file is now."""
+        graph = self.reader.graph
+        if stale_source is not None:
+            symbols = self.reader.sources.fresh_symbols(stale_source).values()
+            return [(s.start_line, s.end_line, s.qname) for s in symbols if s.name == name and s.qname in graph]
+        return [(start, end, q) for start, end, q in self.reader.names.symbols_in(path)
+                if graph.nodes[q].get("name") == name]
 
     def _called_on_line(self, node: str, path: str, line: int) -> list[str]:
         """What the frame's line calls: resolved call edges first; calls the graph could not resolve
@@ -595,3 +606,16 @@ def _last_name(callee: str) -> str:
     for separator in ("::", "->", "."):
         callee = callee.rpartition(separator)[2] or callee
     return callee.rstrip("()")
+
+
+def _likeliest_frame_definition(named: list[tuple[int, int, str]], frame: Frame, source: SourceText | None) -> str:
+    """Of several definitions with the frame's function name (a protocol stub and the real method, an
+    overload), the one whose body holds the source line the trace printed, else the one nearest the line."""
+    def closeness(span: tuple[int, int, str]) -> tuple[bool, int]:
+        start, end, _ = span
+        holds_line = bool(frame.source and source is not None
+                          and any(line.strip() == frame.source for line in source.slice(start, end)))
+        distance = 0 if start <= frame.line <= end else min(abs(frame.line - start), abs(frame.line - end))
+        return (not holds_line, distance)
+
+    return min(named, key=closeness)[2]
