@@ -495,6 +495,32 @@ def test_command_palette_offers_the_slash_commands(make_app):
     drive(app, scenario)
 
 
+def test_typing_while_the_context_panel_has_focus_goes_to_the_prompt(make_app):
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, f"/add {ADDED_SYMBOL}")
+        await until(pilot, lambda: ADDED_SYMBOL in panel_rows(app), "the added symbol in the panel")
+        await type_line(pilot, "/context")
+        assert app.focused is app.panel.table
+        # "/model" holds a `d`, "/add" two: taken by the panel, they would drop the highlighted item.
+        await pilot.press(*"/model tiny")
+        assert app.focused is app.prompt_input
+        assert app.prompt_input.value == "/model tiny"
+        assert panel_rows(app) == {ADDED_SYMBOL: PINNED_MARK}
+        assert [item.key for item in app.session.pinned] == [ADDED_SYMBOL]
+
+        app.prompt_input.value = ""
+        await pilot.press("tab")
+        assert app.focused is app.panel.table
+        await pilot.press("d")  # the panel's own keys still act on the highlighted item
+        await until(pilot, lambda: panel_rows(app).get(ADDED_SYMBOL) == DROPPED_MARK, "the dropped mark")
+        assert app.prompt_input.value == ""
+
+    drive(app, scenario, size=(120, 40))
+
+
 def test_context_panel_follows_width_and_f2(make_app):
     app = make_app()
 

@@ -90,12 +90,28 @@ class Turn(Vertical):
 
 
 class ContextTable(DataTable):
-    """The items of the latest answer; ``p`` pins the highlighted one, ``d`` drops it, for the next turns."""
+    """The items of the latest answer; ``p`` pins the highlighted one, ``d`` drops it, for the next turns.
+
+    Any other character typed here was meant for the prompt (a user who opened the panel with /context goes
+    on typing ``/model …``): it goes there, so no keystroke is lost or taken as a pin or a drop."""
 
     BINDINGS = [
         Binding("p", "pin", "Pin"),
         Binding("d", "drop", "Drop"),
     ]
+
+    def on_key(self, event: events.Key) -> None:
+        if not (event.is_printable and event.character) or event.key in ("p", "d", "space"):
+            return
+        try:
+            prompt = self.screen.query_one(PromptInput)
+        except NoMatches:
+            return
+        event.stop()
+        event.prevent_default()
+        # Focus moves at once, inside this key's handling, so the keys after it land in the prompt in order.
+        prompt.focus()
+        prompt.insert_text_at_cursor(event.character)
 
     class PinRequested(Message):
         def __init__(self, key: str) -> None:
@@ -281,6 +297,8 @@ class PromptInput(Input):
             placeholder="Ask about this repository, or /help",
             id="prompt",
             suggester=SuggestFromList([command.usage.split(" ")[0] for command in slash.COMMANDS]),
+            # Coming back from the context panel must not select the draft: the next key would replace it.
+            select_on_focus=False,
         )
         self.history: list[str] = []
         self._recall: int | None = None  # index into history while browsing it
