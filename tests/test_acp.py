@@ -253,6 +253,7 @@ def test_bad_session_requests_are_invalid_params(chat_agent):
     with pytest.raises(acp.RequestError) as error:
         chat_agent.run(chat_agent.conn.prompt(session_id="no-such-session", prompt=[text("hi")]))
     assert error.value.code == -32602
+    assert "unknown session 'no-such-session'" in str(error.value)  # editors show the message, not the data
     with pytest.raises(acp.RequestError) as error:
         chat_agent.run(chat_agent.conn.new_session(cwd="relative/path", mcp_servers=[]))
     assert error.value.code == -32602

@@ -65,6 +65,16 @@ COMMANDS = [
 ]
 
 
+def invalid_params(details: str) -> RequestError:
+    """A JSON-RPC invalid-params error whose message says what was wrong (editors show the message, not the
+    data: a bare "Invalid params" left the user guessing)."""
+    return RequestError(-32602, f"Invalid params: {details}", {"details": details})
+
+
+def internal_error(details: str) -> RequestError:
+    return RequestError(-32603, f"Internal error: {details}", {"details": details})
+
+
 @dataclass
 class AgentOptions:
     model: str | None = None
@@ -124,15 +134,15 @@ class AssistAgent:
         )
 
     async def authenticate(self, method_id: str, **kwargs: Any) -> None:
-        raise RequestError.invalid_params({"details": "assist needs no authentication"})
+        raise invalid_params("assist needs no authentication")
 
     async def new_session(self, cwd: str, mcp_servers: list | None = None, **kwargs: Any) -> NewSessionResponse:
         self.loop = asyncio.get_running_loop()
         root = Path(cwd)
         if not root.is_absolute():
-            raise RequestError.invalid_params({"details": f"cwd must be an absolute path, not {cwd!r}"})
+            raise invalid_params(f"cwd must be an absolute path, not {cwd!r}")
         if not root.is_dir():
-            raise RequestError.invalid_params({"details": f"{cwd} is not a directory"})
+            raise invalid_params(f"{cwd} is not a directory")
         root = root.resolve()
         provider = await asyncio.to_thread(self._open_provider, root)
         from ..chat import ChatSession
@@ -153,7 +163,7 @@ class AssistAgent:
         try:
             return open_model(root, self.options.model, self.options.base_url)
         except (ConfigError, ProviderError) as exc:
-            raise RequestError.internal_error({"details": str(exc)}) from exc
+            raise internal_error(str(exc)) from exc
 
     def _session_announced(self, session_id: str) -> None:
         session = self.sessions.get(session_id)
@@ -250,14 +260,13 @@ class AssistAgent:
             return await self._reindex(session)
         question = text + "".join(attachments)
         if not question.strip():
-            raise RequestError.invalid_params({"details": "the prompt has no text"})
+            raise invalid_params("the prompt has no text")
         return await self._chat(session, question)
 
     def _session(self, session_id: str) -> _Session:
         session = self.sessions.get(session_id)
         if session is None:
-            raise RequestError.invalid_params({"details": f"unknown session {session_id!r}; create one with "
-                                                          f"session/new"})
+            raise invalid_params(f"unknown session {session_id!r}; create one with session/new")
         return session
 
     async def _chat(self, session: _Session, question: str) -> PromptResponse:
@@ -297,7 +306,7 @@ class AssistAgent:
         if state["call_open"]:
             await self._update(session, update_tool_call(call_id, status="failed", content=[
                 tool_content(text_block(message))]))
-        raise RequestError.internal_error({"details": message})
+        raise internal_error(message)
 
     async def _reindex(self, session: _Session) -> PromptResponse:
         call_id = f"reindex-{session.turns}"
@@ -315,7 +324,7 @@ class AssistAgent:
         except Exception as exc:
             await self._update(session, update_tool_call(call_id, status="failed", content=[
                 tool_content(text_block(str(exc)))]))
-            raise RequestError.internal_error({"details": str(exc)}) from exc
+            raise internal_error(str(exc)) from exc
         return PromptResponse(stop_reason="end_turn")
 
     async def run_in_worker(self, session: _Session, produce, handle) -> None:

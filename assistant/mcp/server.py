@@ -9,6 +9,7 @@ keeps serving.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .tools import RELATIONS, Answer, RepoTools, ToolFailure
 
@@ -104,9 +105,37 @@ async def _run(function, *args) -> CallToolResult:
     return _result(answer)
 
 
+class _Server(MCPServer):
+    """The SDK's server, with arguments that fail the tool's schema answered one sentence per field, in words a
+    model can act on (the SDK passes on pydantic's report: error codes and documentation links)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None):
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(argument_problems(name, exc.__cause__)) from exc.__cause__
+            raise
+
+
+def argument_problems(tool: str, error: ValidationError) -> str:
+    """``search_code``'s arguments were not accepted: ``top_k`` must be at least 1 (got 0). …"""
+    sentences = []
+    for problem in error.errors(include_url=False):
+        field = ".".join(str(part) for part in problem["loc"]) or "arguments"
+        if problem["type"] == "missing":
+            sentences.append(f"`{field}` is required.")
+            continue
+        got = repr(problem.get("input"))
+        got = got if len(got) <= 60 else got[:57] + "..."
+        message = re.sub(r"^(Input|Value|String|List|Dictionary) should", "should", problem["msg"])
+        sentences.append(f"`{field}` {message} (got {got}).")
+    return f"`{tool}`'s arguments were not accepted: " + " ".join(sentences)
+
+
 def build_server(root: Path, use_vectors: bool = True) -> tuple[MCPServer, RepoTools]:
     tools = RepoTools(root, use_vectors=use_vectors)
-    server = MCPServer(
+    server = _Server(
         "assist",
         title="assist: repository code graph and retrieval",
         version=_version(),
