@@ -1,8 +1,11 @@
-"""Keep secrets out of the index: files whose names say they hold credentials, and keys pasted into code.
+"""Keep secrets out of the index, the prompts and the logs: files whose names say they hold credentials, and
+keys pasted into code or printed by a test.
 
 Masking replaces a secret with ``*`` of the same length (line breaks inside a key block are kept), so
 line numbers and byte offsets computed on the masked text still point at the right place in the file.
-Every masked span is ASCII, so character and byte lengths agree.
+Every masked span is ASCII, so character and byte lengths agree. A value found to be a secret is masked
+wherever else it appears in the same text too (a test that assigns a token and then prints it in an
+assertion). ``StreamMasker`` masks text that arrives in pieces (a test run's output).
 """
 
 from __future__ import annotations
@@ -35,9 +38,13 @@ def is_secret_path(path: str) -> bool:
 # The value side of `name = "..."`, `name: '...'`, `name := `...``, `"name" => "..."`: a quoted literal
 # without spaces, or a bare 40-character base64 run (how AWS secrets sit in ini and env-style files).
 _ASSIGNED_VALUE = (
-    r"\s*(?:(?P<{q}>[\"'`])(?P<{v}>[^\s\"'`\\]{{12,256}})(?P={q})"
-    r"|(?P<{bare}>[A-Za-z0-9/+]{{40}})(?![A-Za-z0-9/+=]))"
+    r"\s*(?:(?P<{q}>[\"'`])(?P<{v}>[^\s\"'`\\]{{6,256}})(?P={q})"
+    r"|(?P<{bare}>[A-Za-z0-9/+]{{40}})(?![A-Za-z0-9/+=]){env})"
 )
+# The value of an .env-style line (``DB_PASSWORD=S3cr3t``): unquoted, up to the end of the word. Characters
+# of code (calls, indexing, variables) are left out, so ``token=tokens[0]`` is never a candidate.
+_ENV_VALUE = r"|(?P<env_value>[^\s\"'`$(){}\[\]<>;,|&]{4,256})(?!\S)"
+_MIN_QUOTED = 12  # a quoted literal shorter than this is a secret only under a constant's name (API_KEY = "...")
 
 # One alternation, so text is scanned once. Every branch starts with one plain character, which lets the
 # regex engine skip fast over positions where no secret can start, and consumes only that character:
@@ -57,8 +64,8 @@ _SECRET_PATTERN = re.compile(
             r"g(?=(?P<github>h[pousr]_[A-Za-z0-9]{30,255}|ithub_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_]))",
             r"s(?=k-(?P<openai>(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})(?![A-Za-z0-9_-]))",
             r"x(?=(?P<slack>ox[baprs]-[A-Za-z0-9-]{10,})(?![A-Za-z0-9-]))",
-            r":(?==?" + _ASSIGNED_VALUE.format(q="q1", v="v1", bare="bare1") + ")",
-            r"=(?=>?" + _ASSIGNED_VALUE.format(q="q2", v="v2", bare="bare2") + ")",
+            r":(?==?" + _ASSIGNED_VALUE.format(q="q1", v="v1", bare="bare1", env="") + ")",
+            r"=(?=>?" + _ASSIGNED_VALUE.format(q="q2", v="v2", bare="bare2", env=_ENV_VALUE) + ")",
         )
     )
 )
@@ -83,9 +90,13 @@ _VOWEL_SHARE_OF_WORDS = 0.3
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
+_MIN_RECURRING = 8  # a found secret this long is masked wherever else it appears; shorter ones could be words
+
+
 def mask_secrets(text: str) -> str:
     """The text with inline secrets (cloud keys, tokens, private keys, password literals) starred out."""
     pieces: list[str] = []
+    found: set[str] = set()
     done = 0  # text[:done] is already in pieces
     for match in _SECRET_PATTERN.finditer(text):
         span = _secret_span(match)
@@ -93,12 +104,67 @@ def mask_secrets(text: str) -> str:
             continue
         start = max(span[0], done)
         pieces.append(text[done:start])
-        pieces.append(_stars(text[start : span[1]]))
+        secret = text[start : span[1]]
+        pieces.append(_stars(secret))
+        if len(secret) >= _MIN_RECURRING and match.group(0) != "-":
+            found.add(secret)
         done = span[1]
     if not pieces:
         return text
     pieces.append(text[done:])
-    return "".join(pieces)
+    masked = "".join(pieces)
+    for secret in sorted(found, key=len, reverse=True):
+        masked = masked.replace(secret, "*" * len(secret))
+    return masked
+
+
+class StreamMasker:
+    """Masks text that arrives in pieces: whole lines are masked as they complete, and a private key block
+    cut by a piece boundary stays masked in the next piece. ``feed`` and ``flush`` return the masked text."""
+
+    _MAX_PENDING = 1 << 20  # a "line" longer than this is masked in parts rather than held
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._in_key = False
+
+    def feed(self, text: str) -> str:
+        text = self._pending + text
+        cut = text.rfind("\n") + 1
+        if cut == 0 and len(text) < self._MAX_PENDING:
+            self._pending = text
+            return ""
+        if cut == 0:
+            cut = len(text)
+        self._pending = text[cut:]
+        return self._mask(text[:cut])
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._mask(text) if text else ""
+
+    def _mask(self, text: str) -> str:
+        if self._in_key:  # the previous piece ended inside a key block: its body goes on here
+            prefix = _KEY_CONTINUES
+            masked = mask_secrets(prefix + text)[len(prefix) :]
+        else:
+            masked = mask_secrets(text)
+        self._in_key = inside_key_block(text, self._in_key)
+        return masked
+
+
+_KEY_CONTINUES = "-----BEGIN PRIVATE KEY-----\n"
+_KEY_MARKER = re.compile(r"-----(?P<edge>BEGIN|END) (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def inside_key_block(text: str, was_inside: bool = False) -> bool:
+    """Whether ``text`` ends inside a private key block (a BEGIN marker with no END after it)."""
+    if "PRIVATE KEY" not in text:  # fast path for the usual piece
+        return was_inside
+    last = None
+    for last in _KEY_MARKER.finditer(text):
+        pass
+    return was_inside if last is None else last["edge"] == "BEGIN"
 
 
 def _secret_span(match: re.Match[str]) -> tuple[int, int] | None:
@@ -127,9 +193,41 @@ def _assigned_secret_span(match: re.Match[str]) -> tuple[int, int] | None:
             if any(_is_secret_literal(name, value) for name in names):
                 return match.span(value_group)
             return None
-    if any(re.search("(?i)secret", name) and re.search("(?i)key", name) for name in names):
-        return match.span("bare1") if match.group("bare1") is not None else match.span("bare2")
+    bare = "bare1" if match.group("bare1") is not None else "bare2" if match.group("bare2") is not None else None
+    if bare is not None and any(re.search("(?i)secret", name) and re.search("(?i)key", name) for name in names):
+        return match.span(bare)
+    value_group = "env_value" if match.group("env_value") is not None else bare
+    if value_group is not None and _is_env_line(match.string, match.start()):
+        value = match.group(value_group)
+        if _is_env_secret(names[0], value) and (value_group == "env_value" or _ends_word(match, value_group)):
+            return match.span(value_group)
     return None
+
+
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_ENV_PREFIX = re.compile(r"[ \t]*(?:export[ \t]+)?")
+_NOT_VALUES = frozenset({"none", "null", "true", "false", "nil", "undefined", "changeme"})
+
+
+def _is_env_line(text: str, op_start: int) -> bool:
+    """``NAME=value`` as a whole line of a .env file or a shell script: an upper-case name at the start of
+    the line (after ``export``), glued to the ``=``."""
+    name, name_start = _name_before(text, op_start)
+    if not name or name_start + len(name) != op_start or not _ENV_NAME.fullmatch(name):
+        return False
+    line_start = text.rfind("\n", 0, name_start) + 1
+    return _ENV_PREFIX.fullmatch(text, line_start, name_start) is not None
+
+
+def _is_env_secret(name: str, value: str) -> bool:
+    if not _SECRET_NAME.search(name) or name.lower().endswith(_DESCRIPTIVE_NAME_ENDINGS):
+        return False
+    return "://" not in value and value[0] not in "%" and value.lower() not in _NOT_VALUES
+
+
+def _ends_word(match: re.Match[str], group: str) -> bool:
+    end = match.end(group)
+    return end == len(match.string) or match.string[end].isspace()
 
 
 def _stars(secret: str) -> str:
@@ -151,9 +249,36 @@ def _is_secret_literal(name: str, value: str) -> bool:
         return False
     if "://" in value or value[0] in "$<{%":
         return False  # a URL or a template placeholder, not a literal secret
+    if name.isupper() and not (
+        # A constant named for a secret (API_KEY = "...") holds one, unless its value names something else:
+        # an environment variable ("OPENAI_API_KEY"), a dotted path, joined words, a label like "comment".
+        _ENV_NAME.fullmatch(value) or value.lower() in _NOT_VALUES or _is_dotted_name(value)
+        or not _SECRET_CHARS.fullmatch(value) or _names_something(value) or _one_short_word(value)
+    ):
+        return True
+    if len(value) < _MIN_QUOTED:
+        return False
     if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
         return False  # words and plain numbers: "Authorization", "password_confirmation", 1234567890123
     return _entropy(value) >= _MIN_ASSIGNED_ENTROPY and not _reads_as_identifier(value)
+
+
+_SECRET_CHARS = re.compile(r"[A-Za-z0-9_\-+/=.:@!#%^&*~]+")
+
+
+def _names_something(value: str) -> bool:
+    """Two or more words joined ("send_message", "X-Chroma-Token", "RobertaTokenizer"): the name of a thing,
+    not a password. One run of letters ("supersecretvalue") may well be one."""
+    return _reads_as_identifier(value) and sum(_is_wordlike(piece) for piece in _WORDISH.findall(value)) >= 2
+
+
+def _one_short_word(value: str) -> bool:
+    """"comment", "secret": a word used as a label. A password of plain letters is longer ("supersecretvalue")."""
+    return len(value) < _MIN_QUOTED and value.isalpha() and (value.islower() or value.isupper())
+
+
+def _is_dotted_name(value: str) -> bool:
+    return "." in value.strip(".") and all(part.isidentifier() for part in value.strip(".").split("."))
 
 
 def _reads_as_identifier(value: str) -> bool:

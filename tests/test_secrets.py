@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.secrets import is_secret_path, mask_secrets
+from indexer.secrets import StreamMasker, is_secret_path, mask_secrets
 
 # Fake credentials, assembled at run time so that secret scanners do not flag this file.
 AWS_KEY_ID = "AKIA" + "Z7Q2M4XK9B3RT6PL"
@@ -157,3 +157,68 @@ def test_private_key_inside_a_json_string_is_masked() -> None:
     assert masked.startswith('{"private_key": "-----BEGIN PRIVATE KEY-----')
     assert masked.endswith('-----END PRIVATE KEY-----\\n", "n": 1}')
     assert len(masked) == len(document)
+
+
+# ---------------------------------------------------------------------- test output, .env lines, streams
+
+STRIPE_LIKE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        (f"DB_PASSWORD={GENERIC.replace('#', 'x').replace('$', 'y').replace('!', 'z')}",
+         GENERIC.replace("#", "x").replace("$", "y").replace("!", "z")),
+        ("export API_KEY=abcd1234efgh5678", "abcd1234efgh5678"),
+        ("  SERVICE_TOKEN=supersecretvalue", "supersecretvalue"),
+        ('API_KEY = "supersecretvalue"', "supersecretvalue"),
+        ('SECRET_KEY: "hunter2x"', "hunter2x"),
+        (f'API_KEY = "{STRIPE_LIKE}"', STRIPE_LIKE),
+    ],
+)
+def test_env_lines_and_constants_named_for_secrets_are_masked(line: str, secret: str) -> None:
+    assert mask_secrets(line) == _masked(line, secret)
+
+
+def test_a_secret_is_masked_where_a_failing_test_prints_it_again() -> None:
+    output = (
+        f'    def test_login():\n        API_KEY = "{STRIPE_LIKE}"\n>       assert login(API_KEY)\n'
+        f"E       AssertionError: server refused key {STRIPE_LIKE!r}\n"
+        f"E       assert {{'token': '{STRIPE_LIKE}'}} is None\n"
+    )
+
+    masked = mask_secrets(output)
+
+    assert STRIPE_LIKE not in masked and "sk_live" not in masked
+    assert len(masked) == len(output) and masked.count("\n") == output.count("\n")
+
+
+ORDINARY_SCRIPTS = '''\
+TOKEN=$(cat ~/.token)
+PASSWORD=${DB_PASSWORD}
+token=tokens[0]
+password=getpass()
+API_KEY = "OPENAI_API_KEY"
+TOKEN_TYPE = "bearer-token-x"
+_SEND_MESSAGE_TOKEN = "send_message"
+X_CHROMA_TOKEN = "X-Chroma-Token"
+TOKEN_COMMENT = "comment"
+SECRET_SETTING = "app.settings.SecretKey"
+API_KEY=None
+'''
+
+
+def test_ordinary_assignments_and_scripts_are_left_alone() -> None:
+    assert mask_secrets(ORDINARY_SCRIPTS) == ORDINARY_SCRIPTS
+
+
+def test_a_stream_cut_anywhere_is_masked_like_the_whole_text() -> None:
+    body = "MIIEowIBAAKCAQEA7x2kL9q3Zp8Vn4Rt1Wy6\nBc0Hd5FgJs2Ae7UoQ8iT4sW6pZ3n\nq3Zp8Vn4Rt1Wy6Bc0Hd5==\n"
+    text = (f"log start\nexport GITHUB_TOKEN={GITHUB_CLASSIC}\n-----BEGIN RSA PRIVATE KEY-----\n{body}"
+            f"-----END RSA PRIVATE KEY-----\nslack {SLACK} done\n")
+    whole = mask_secrets(text)
+    for size in (1, 7, 33, 64):
+        masker = StreamMasker()
+        pieces = [masker.feed(text[i : i + size]) for i in range(0, len(text), size)]
+        assert "".join(pieces) + masker.flush() == whole, size
+    assert GITHUB_CLASSIC not in whole and "MIIE" not in whole and "Bc0H" not in whole and SLACK not in whole
