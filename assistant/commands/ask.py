@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -67,31 +69,60 @@ def ask_command(
         "--no-vectors", help="Retrieve without the embedding model (faster start; names, lexical and graph).")] = False,
 ) -> None:
     """Answer QUESTION from the repository's code, citing path:line; the answer streams to stdout."""
-    from assistant.chat import ChatError, ChatSession
-    from assistant.config import open_provider
-    from assistant.providers import ProviderError
-
     text = (sys.stdin.read() if question == "-" else question).strip()
     if not text:
         fail("the question is empty", EXIT_USAGE)
     root = repo_dir(path)
+    with _open_session(root, model, base_url, max_reply_tokens=max_tokens, context_budget=budget,
+                       use_vectors=not no_vectors) as session:
+        _prepare_index(session, quiet=as_json)
+        code = _run_turn(session, text, as_json=as_json, show_context=show_context)
+    if code:
+        raise typer.Exit(code)
+
+
+def plain_conversation(root: Path, model: str | None, base_url: str | None) -> int:
+    """`assist chat` without a terminal: each line of stdin is a question, answered on stdout as `ask` would,
+    in one conversation (later questions see the earlier turns). Returns the exit status."""
+    status = 0
+    with _open_session(root, model, base_url) as session:
+        _prepare_index(session, quiet=False)
+        for line in sys.stdin:
+            question = line.strip()
+            if not question:
+                continue
+            if question.startswith("/"):
+                _err(f"assist: {question.split()[0]} needs the terminal chat; skipped")
+                continue
+            code = _run_turn(session, question, as_json=False, show_context=False)
+            if code == EXIT_INTERRUPTED:
+                return code
+            status = status or code
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+    return status
+
+
+@contextmanager
+def _open_session(root: Path, model: str | None, base_url: str | None, **options: Any) -> Iterator[ChatSession]:
+    """The chat session of a one-shot command; a bad model setting or a failed turn ends it with a message."""
+    from assistant.chat import ChatError, ChatSession
+    from assistant.config import open_provider
+    from assistant.providers import ProviderError
+
     settings = _settings(root, model, base_url)
     try:
         provider = open_provider(settings)
     except ProviderError as exc:
         fail(str(exc))
-    session = ChatSession(root, provider, max_reply_tokens=max_tokens, context_budget=budget,
-                          use_vectors=not no_vectors)
+    session = ChatSession(root, provider, **options)
     try:
-        _prepare_index(session, quiet=as_json)
-        code = _run_turn(session, text, as_json=as_json, show_context=show_context)
+        yield session
     except ChatError as exc:
         fail(str(exc))
     finally:
         session.close()
         provider.close()
-    if code:
-        raise typer.Exit(code)
 
 
 def _prepare_index(session: ChatSession, quiet: bool) -> None:

@@ -5,6 +5,7 @@ Textual, the retriever and the model client load inside the command, so `assist 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +30,9 @@ BaseUrlOpt = Annotated[
 def chat_command(path: RepoOpt = Path("."), model: ModelOpt = None, base_url: BaseUrlOpt = None) -> None:
     """Chat about a repository in the terminal: answers stream in, with the context each one was given.
 
-    A repository with no index is indexed first. Type /help inside for commands and keys.
+    A repository with no index is indexed first. Type /help inside for commands and keys. Without a terminal
+    (`echo "question" | assist chat`), each line of stdin is a question of one conversation, answered in plain
+    text on stdout.
     """
     if not path.exists():
         typer.echo(f"assist: {path} does not exist", err=True)
@@ -37,6 +40,10 @@ def chat_command(path: RepoOpt = Path("."), model: ModelOpt = None, base_url: Ba
     if not path.is_dir():
         typer.echo(f"assist: {path} is not a directory", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from .ask import plain_conversation
+
+        raise typer.Exit(plain_conversation(path.resolve(), model, base_url))
     from ..tui.app import run_chat
 
     run_chat(path.resolve(), model=model, base_url=base_url)
