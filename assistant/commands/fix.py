@@ -126,6 +126,8 @@ def undo_command(
     """Put back the files the last `assist fix` run changed, byte for byte, and delete the files it created.
 
     Only those files are touched: untracked and ignored files, git's history and its index stay as they are.
+    A path that now leads through a symbolic link is refused and left as it is (nothing outside the
+    repository is written or deleted); the refusals are listed and the exit status is then 1.
     """
     from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
     from indexer.lock import IndexBusy
@@ -143,10 +145,22 @@ def undo_command(
         fail(f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/, run it again")
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
-        return
-    for rel in report.restored:
-        typer.echo(f"restored {rel}")
-    for rel in report.deleted:
-        typer.echo(f"deleted  {rel} (created by the fix run)")
-    for rel in report.unchanged:
-        typer.echo(f"kept     {rel} (already as before the run)")
+    else:
+        for rel in report.restored:
+            typer.echo(f"restored {rel}")
+        for rel in report.deleted:
+            typer.echo(f"deleted  {rel} (created by the fix run)")
+        for rel in report.unchanged:
+            typer.echo(f"kept     {rel} (already as before the run)")
+        for refusal in report.refused:
+            typer.echo(f"refused  {refusal['path']}: {refusal['reason']}")
+    if report.refused:
+        fail(_undo_refusal_note(report))
+
+
+def _undo_refusal_note(report) -> str:
+    paths = ", ".join(refusal["path"] for refusal in report.refused)
+    left = "them as they are" if len(report.refused) > 1 else "it as it is"
+    return (f"undo refused {paths} and left {left}: nothing outside the repository was touched; the saved "
+            f"originals stay under .assist/checkpoints/{report.id}/ (remove the link named, then run `assist undo` "
+            f"again)")

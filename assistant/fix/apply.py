@@ -5,14 +5,15 @@ blocks matched (exact, then whitespace-tolerant; two matches are ambiguous and r
 with tree-sitter — and raises ``EditRefused`` listing every problem, each with the real lines of the file
 where a block did not match. ``write`` then hands each file to a ``FileWriter`` (atomic local writes by
 default; an editor integration may route them elsewhere) after ``before_write`` (the checkpoint) has saved
-it; if any write fails or the run is interrupted, the files already written are put back.
+it; if any write fails or the run is interrupted, the files already written are put back. Local writes go
+through ``safe_fs``: the path is walked again from the repository root at the moment of writing, so a
+directory swapped for a symlink after ``plan`` checked it is refused, never followed.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,7 @@ from typing import Protocol
 from . import matching, syntax, textfile
 from .edits import Edit, SearchReplace, WholeFile
 from .paths import UnsafePath, resolve_inside
-
-TEMP_MARK = ".assist-tmp-"
+from .safe_fs import TEMP_MARK, PathRefused, SafeRoot  # noqa: F401 - TEMP_MARK: the name temp files carry
 
 
 class EditRefused(ValueError):
@@ -44,6 +44,11 @@ class FileChange:
     def diff(self) -> str:
         return unified_diff(self.path, self.old, self.new)
 
+    @property
+    def root(self) -> Path:
+        """The repository ``path`` is relative to (``absolute`` is ``root / path``)."""
+        return self.absolute.parents[self.path.count("/")]
+
 
 class FileWriter(Protocol):
     def write(self, path: Path, data: bytes, mode: int | None) -> None:
@@ -52,28 +57,30 @@ class FileWriter(Protocol):
 
 
 class AtomicWriter:
-    """Temp file beside the target, fsync, mode, ``os.replace``, then read back and compare."""
+    """Temp file beside the target, fsync, mode, ``os.replace``, then read back and compare — reached from
+    ``root`` without following a link (``write`` gives a writer made without one the changes' repository)."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = root
 
     def write(self, path: Path, data: bytes, mode: int | None) -> None:
-        atomic_write(path, data, mode)
+        atomic_write(path, data, mode, root=self.root)
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode if mode is not None else textfile.DEFAULT_MODE & ~_UMASK)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    if path.read_bytes() != data:
-        raise OSError(f"{path}: reading the file back after writing it gave different bytes")
+def atomic_write(path: Path, data: bytes, mode: int | None, root: Path | None = None) -> None:
+    """Write ``path`` atomically. With ``root``: ``path`` must lie inside it and no component below it may be
+    a link. Without: the parent directory (created if missing) is taken as it is and only the file itself is
+    never followed — for assist's own state files."""
+    if root is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tree, rel = SafeRoot(path.parent), path.name
+    else:
+        tree = SafeRoot(root)
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(tree.root).as_posix()
+        except ValueError:
+            raise PathRefused(str(path), f"outside the repository {tree.root}") from None
+    tree.write_bytes(rel, data, mode if mode is not None else textfile.DEFAULT_MODE & ~_UMASK)
 
 
 def plan(root: Path, edits: list[Edit]) -> list[FileChange]:
@@ -88,7 +95,7 @@ def plan(root: Path, edits: list[Edit]) -> list[FileChange]:
             continue
         if rel not in states:
             try:
-                states[rel] = _load(absolute)
+                states[rel] = _load(root, rel, absolute)
             except (textfile.NotText, OSError) as exc:
                 problems.append(f"block {edit.block}: {rel} cannot be edited: {exc}")
                 continue
@@ -109,11 +116,14 @@ class EditProblem(ValueError):
     pass
 
 
-def _load(absolute: Path) -> tuple[Path, bytes | None, textfile.TextFile, list[str]]:
-    if absolute.exists():
-        data, text = textfile.read(absolute)
-        return absolute, data, text, list(text.lines)
-    return absolute, None, textfile.new_file(), []
+def _load(root: Path, rel: str, absolute: Path) -> tuple[Path, bytes | None, textfile.TextFile, list[str]]:
+    tree = SafeRoot(root)
+    found = tree.lstat(rel)
+    if found is None:
+        return absolute, None, textfile.new_file(), []
+    data = tree.read_bytes(rel)  # by the same no-link walk: what is shown in the diff is what is replaced
+    text = textfile.decode(data, found.st_mode & 0o7777)
+    return absolute, data, text, list(text.lines)
 
 
 def _apply_one(rel: str, exists: bool, lines: list[str], edit: Edit) -> list[str]:
@@ -176,7 +186,10 @@ def write(changes: list[FileChange], writer: FileWriter | None = None,
           before_write: Callable[[FileChange], None] | None = None,
           after_write: Callable[[FileChange], None] | None = None) -> None:
     """Write every change or none: a failure (or Ctrl-C) puts back the files already written, then re-raises."""
-    writer = writer or AtomicWriter()
+    root = changes[0].root if changes else None
+    writer = writer or AtomicWriter(root)
+    if isinstance(writer, AtomicWriter) and writer.root is None:
+        writer.root = root  # a local writer made without a root still writes only inside this repository
     done: list[FileChange] = []
     try:
         for change in changes:
@@ -195,9 +208,9 @@ def write(changes: list[FileChange], writer: FileWriter | None = None,
 def _put_back(change: FileChange) -> None:
     try:
         if change.old is None:
-            change.absolute.unlink(missing_ok=True)
+            SafeRoot(change.root).unlink(change.path, missing_ok=True)
         else:
-            atomic_write(change.absolute, change.old, change.mode)
+            atomic_write(change.absolute, change.old, change.mode, root=change.root)
     except OSError:
         pass  # the checkpoint still has the original: `assist undo` restores it
 
@@ -221,15 +234,3 @@ def _read_umask() -> int:
 
 _UMASK = _read_umask()  # read once: os.umask is process-wide, so reading it later would race other threads
 
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -8,13 +8,19 @@ and removes temp files an interrupted write left. It works the same in a dirty g
 changes, or outside git: git's history and index are never touched, and neither are files the run did not
 write (untracked and ignored files included). A file changed again after the run is not overwritten
 unless forced: that change would be lost.
+
+Every read, write, delete and ``rmdir`` goes through ``safe_fs`` from the repository root: if a directory
+on a saved path was swapped for a symlink after the run (a test run can do that), the path is refused and
+left as it is, and ``UndoReport.refused`` says which and why; nothing outside the repository is touched.
+The checkpoint then stays active, so `assist undo` can be run again once the link is gone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import re
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +28,14 @@ from pathlib import Path
 from indexer.lock import IndexLock
 from indexer.state_dir import StateDir
 
-from .apply import TEMP_MARK, FileChange, atomic_write
+from .apply import FileChange
+from .paths import protected_reason
+from .safe_fs import PathRefused, SafeRoot, components, temp_prefix
 
 CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
+_BLOB_NAME = re.compile(r"^[0-9]{5,}$")
+_REFUSED = object()  # _current's answer for a path safe_fs will not read
 
 
 class NothingToUndo(Exception):
@@ -70,6 +80,8 @@ class Checkpoint:
         self.root = root.resolve()
         self.id = checkpoint_id or new_id()
         self.path = checkpoints_dir(self.root) / self.id
+        self._tree = SafeRoot(self.root)
+        self._rel = f".assist/{CHECKPOINTS}/{self.id}"
         self.entries: dict[str, dict] = {}
         self.created_at = time.time()
 
@@ -79,16 +91,16 @@ class Checkpoint:
             return
         if not self.entries:
             StateDir(self.root).ensure()  # .assist/ with its '*' .gitignore: checkpoints never show in git status
-            (self.path / "blobs").mkdir(parents=True, exist_ok=True)
-        absolute = self.root / change.path
-        entry: dict = {"path": change.path, "existed": absolute.exists()}
-        if entry["existed"]:
-            data = absolute.read_bytes()
+            self._tree.make_dirs(f"{self._rel}/blobs")
+        found = self._tree.lstat(change.path)
+        entry: dict = {"path": change.path, "existed": found is not None}
+        if found is not None:
+            data = self._tree.read_bytes(change.path)  # refuses a link swapped in since the edit was planned
             blob = f"{len(self.entries):05d}"
-            atomic_write(self.path / "blobs" / blob, data, 0o600)
-            entry.update(blob=blob, mode=os.stat(absolute).st_mode & 0o7777, sha256=_sha(data))
+            self._tree.write_bytes(f"{self._rel}/blobs/{blob}", data, 0o600)
+            entry.update(blob=blob, mode=stat.S_IMODE(found.st_mode), sha256=_sha(data))
         else:
-            entry["created_dirs"] = _missing_dirs(self.root, absolute.parent)
+            entry["created_dirs"] = _missing_dirs(self._tree, change.path)
         self.entries[change.path] = entry
         self._write_manifest()
 
@@ -102,14 +114,18 @@ class Checkpoint:
 
     def _write_manifest(self, state: str = "active") -> None:
         manifest = {"id": self.id, "created_at": self.created_at, "state": state, "files": list(self.entries.values())}
-        atomic_write(self.path / MANIFEST, json.dumps(manifest, indent=1).encode(), 0o600)
+        self._tree.write_bytes(f"{self._rel}/{MANIFEST}", json.dumps(manifest, indent=1).encode(), 0o600)
 
 
-def _missing_dirs(root: Path, directory: Path) -> list[str]:
+def _missing_dirs(tree: SafeRoot, path: str) -> list[str]:
+    """The parent directories of ``path`` that do not exist yet, deepest first: the write will create them."""
+    parents = components(path)[:-1]
     missing = []
-    while directory != root and not directory.exists():
-        missing.append(directory.relative_to(root).as_posix())
-        directory = directory.parent
+    for depth in range(len(parents), 0, -1):
+        directory = "/".join(parents[:depth])
+        if tree.lstat(directory) is not None:
+            break
+        missing.append(directory)
     return missing
 
 
@@ -119,9 +135,11 @@ class UndoReport:
     restored: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # already as they were before the run
+    refused: list[dict] = field(default_factory=list)  # {"path", "reason"}: left as they are, nothing followed
 
     def to_json(self) -> dict:
-        return {"checkpoint": self.id, "restored": self.restored, "deleted": self.deleted, "unchanged": self.unchanged}
+        return {"checkpoint": self.id, "restored": self.restored, "deleted": self.deleted, "unchanged": self.unchanged,
+                "refused": self.refused}
 
 
 def latest(root: Path) -> tuple[Path, dict] | None:
@@ -155,20 +173,30 @@ def _undo(root: Path, folder: Path, manifest: dict, force: bool) -> UndoReport:
             raise UndoConflict(
                 "changed again after the fix run: " + ", ".join(conflicts)
                 + "; undo would overwrite those changes (use --force to restore the saved versions anyway)", conflicts)
+    tree = SafeRoot(root)
     report = UndoReport(manifest["id"])
     for entry in manifest["files"]:
-        _restore(root, folder, entry, report)
-    manifest["state"] = "undone"
-    manifest["undone_at"] = time.time()
-    atomic_write(folder / MANIFEST, json.dumps(manifest, indent=1).encode(), 0o600)
+        try:
+            _restore(tree, f".assist/{CHECKPOINTS}/{folder.name}", entry, report)
+        except PathRefused as exc:
+            report.refused.append({"path": str(entry.get("path")), "reason": exc.reason})
+    if not report.refused:  # otherwise it stays active: run undo again once the refused paths are fixed
+        manifest["state"] = "undone"
+        manifest["undone_at"] = time.time()
+    tree.write_bytes(f".assist/{CHECKPOINTS}/{folder.name}/{MANIFEST}", json.dumps(manifest, indent=1).encode(),
+                     0o600)
     return report
 
 
-def _current(root: Path, path: str) -> bytes | None:
-    target = root / path
-    if target.is_symlink() or not target.is_file():
-        return None
-    return target.read_bytes()
+def _current(tree: SafeRoot, path: str):
+    """The file's bytes; None when there is no regular file; _REFUSED when reaching it would follow a link."""
+    try:
+        found = tree.lstat(path)
+        if found is None or not stat.S_ISREG(found.st_mode):
+            return None
+        return tree.read_bytes(path)
+    except PathRefused:
+        return _REFUSED
 
 
 def _changed_since(root: Path, entry: dict) -> bool:
@@ -176,38 +204,61 @@ def _changed_since(root: Path, entry: dict) -> bool:
     written = entry.get("written_sha256")
     if written is None:
         return False  # the run may have died around its write: either state is the run's doing
-    now = _current(root, entry["path"])
+    now = _current(SafeRoot(root), entry["path"])
+    if now is _REFUSED:
+        return False  # not a later edit: a path undo refuses to go through, reported as refused
     now_sha = _sha(now) if now is not None else None
     return now_sha not in (written, entry.get("sha256"))
 
 
-def _restore(root: Path, folder: Path, entry: dict, report: UndoReport) -> None:
-    path = entry["path"]
-    target = root / path
-    _remove_temp_files(target)
-    if target.is_symlink():
-        target.unlink()
+def _checked(path: str) -> str:
+    """A saved path as undo may use it: the manifest is a file on disk, so it gets the edit rules again."""
+    reason = protected_reason(components(path))
+    if reason:
+        raise PathRefused(path, reason)
+    return path
+
+
+def _restore(tree: SafeRoot, folder: str, entry: dict, report: UndoReport) -> None:
+    path = _checked(entry["path"])
+    _remove_temp_files(tree, path)
+    found = tree.lstat(path)
+    if found is not None and stat.S_ISLNK(found.st_mode):
+        tree.unlink(path)  # the link itself, inside the repository; never what it points to
+        found = None
     if entry["existed"]:
-        original = (folder / "blobs" / entry["blob"]).read_bytes()
-        if _current(root, path) == original and os.stat(target).st_mode & 0o7777 == entry["mode"]:
+        blob = str(entry.get("blob", ""))
+        if not _BLOB_NAME.match(blob):
+            raise PathRefused(path, f"the checkpoint names its saved copy {blob!r}, which is not one of its files")
+        original = tree.read_bytes(f"{folder}/blobs/{blob}")
+        if found is not None and _current(tree, path) == original and stat.S_IMODE(found.st_mode) == entry["mode"]:
             report.unchanged.append(path)
             return
-        atomic_write(target, original, entry["mode"])
+        tree.write_bytes(path, original, entry["mode"])
         report.restored.append(path)
         return
-    if target.exists():
-        target.unlink()
+    if found is not None:
+        tree.unlink(path)
         report.deleted.append(path)
     else:
         report.unchanged.append(path)
     for directory in entry.get("created_dirs", []):
         try:
-            (root / directory).rmdir()
+            tree.rmdir(_checked(directory))
+        except PathRefused:
+            raise
         except OSError:
             break  # not empty: something else lives there now
 
 
-def _remove_temp_files(target: Path) -> None:
-    if target.parent.is_dir():
-        for leftover in target.parent.glob(f".{target.name}{TEMP_MARK}*"):
-            leftover.unlink(missing_ok=True)
+def _remove_temp_files(tree: SafeRoot, path: str) -> None:
+    parts = components(path)
+    parent = "/".join(parts[:-1]) or "."
+    prefix = temp_prefix(parts[-1])
+    try:
+        names = tree.listdir(parent)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(prefix):
+            tree.unlink(f"{parent}/{name}" if parent != "." else name, missing_ok=True)

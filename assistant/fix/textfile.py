@@ -1,14 +1,12 @@
 """A source file as bytes on disk and as lines to edit, converted both ways without changing what an edit
 did not touch: the encoding (UTF-8, with or without BOM, UTF-16 by BOM, else Latin-1 as a lossless
-fallback), the line ending (LF, CRLF or CR), the final newline and the file mode."""
+fallback), the line ending (LF, CRLF or CR), the final newline and the file mode. Reading and writing the
+bytes is ``safe_fs``'s job (no link is ever followed); this module only converts them."""
 
 from __future__ import annotations
 
 import codecs
-import os
-import stat
 from dataclasses import dataclass
-from pathlib import Path
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 DEFAULT_MODE = 0o644
@@ -54,11 +52,6 @@ def decode(data: bytes, mode: int | None) -> TextFile:
     if final:
         lines.pop()
     return TextFile(lines if text else [], encoding, newline, final, mode)
-
-
-def read(path: Path) -> tuple[bytes, TextFile]:
-    data = path.read_bytes()
-    return data, decode(data, stat.S_IMODE(os.stat(path).st_mode))
 
 
 def new_file() -> TextFile:

@@ -1,0 +1,279 @@
+"""Files under one root directory, reached without ever following a symbolic link.
+
+Every operation walks from an open descriptor of the root, one path component at a time, each directory
+opened with ``O_NOFOLLOW | O_DIRECTORY`` relative to the one before (``openat``). A symlink anywhere on the
+way — put there before the call or swapped in between a check and a write — is refused, not followed, and
+the directory finally reached must still be inside the root by its real path. Writes go to a temp file in
+that directory's descriptor and are renamed over the target with ``os.replace(src_dir_fd=, dst_dir_fd=)``,
+then read back; deletes and ``mkdir``/``rmdir`` use the descriptor too.
+
+    tree = SafeRoot(repo)
+    tree.write_bytes("pkg/mod.py", data, 0o644)   # creates pkg/ if missing
+    tree.read_bytes("pkg/mod.py"); tree.lstat("pkg/mod.py"); tree.unlink("pkg/mod.py"); tree.rmdir("pkg")
+
+Paths are '/'-separated and relative to the root. A refusal raises ``PathRefused`` (an ``OSError``, so
+code that already handles I/O errors handles it too) naming the path and the reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+
+NAME_MAX = 255  # bytes in one path component: Linux, macOS and Windows alike
+PATH_MAX = 4096  # bytes in a whole path on Linux (macOS allows 1024; the OS then refuses with ENAMETOOLONG)
+TEMP_MARK = ".assist-tmp-"
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
+
+
+class PathRefused(OSError):
+    """A path that cannot be used without leaving the root or following a link; ``reason`` says why."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(errno.EPERM, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def components(path: str) -> list[str]:
+    """The components of a path relative to the root; raises PathRefused for one that could leave it
+    (absolute, ``..``), name nothing, or exceed the file system's name limits."""
+    text = str(path)
+    if "\x00" in text:
+        raise PathRefused(repr(text), "a file name cannot contain a NUL byte")
+    if text.startswith("/"):
+        raise PathRefused(text, "an absolute path; paths are relative to the repository")
+    parts = [part for part in PurePosixPath(text).parts if part not in ("", ".")]
+    if not parts:
+        raise PathRefused(text or "''", "names the repository itself, not a file")
+    if ".." in parts:
+        raise PathRefused(text, "'..' is refused; paths stay inside the repository")
+    for part in parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise PathRefused(_short(text), f"a name of {size} bytes; the file system allows {NAME_MAX}")
+    size = len(os.fsencode("/".join(parts)))
+    if size > PATH_MAX:
+        raise PathRefused(_short(text), f"a path of {size} bytes; the file system allows {PATH_MAX}")
+    return parts
+
+
+def temp_prefix(name: str) -> str:
+    """The prefix of the temp files written beside ``name`` (short enough to stay under NAME_MAX)."""
+    short = os.fsencode(name)[:NAME_MAX - 64].decode(errors="ignore") if len(os.fsencode(name)) > NAME_MAX - 64 else name
+    return f".{short}{TEMP_MARK}"
+
+
+class SafeRoot:
+    def __init__(self, root: Path | str):
+        self.root = Path(os.path.realpath(root))
+
+    # ------------------------------------------------------------------------------------ queries
+
+    def lstat(self, path: str) -> os.stat_result | None:
+        """The path's own status (a link is not followed), or None when it does not exist."""
+        parts = components(path)
+        try:
+            with self._directory(parts[:-1], path, create=False) as fd:
+                return _lstat_at(fd, parts[-1])
+        except FileNotFoundError:
+            return None
+
+    def read_bytes(self, path: str) -> bytes:
+        """The content of a regular file; raises PathRefused for a link or anything else."""
+        parts = components(path)
+        with self._directory(parts[:-1], path, create=False) as fd:
+            return _read_at(fd, parts[-1], path)
+
+    def listdir(self, path: str = ".") -> list[str]:
+        parts = [] if path in ("", ".") else components(path)
+        with self._directory(parts, path, create=False) as fd:
+            return os.listdir(fd)
+
+    # ------------------------------------------------------------------------------------ changes
+
+    def write_bytes(self, path: str, data: bytes, mode: int, *, make_parents: bool = True) -> None:
+        """Replace a regular file (or create it, and its missing parent directories) so that a reader sees
+        the old or the new content, never half; then read it back. A link in its place is refused."""
+        parts = components(path)
+        with self._directory(parts[:-1], path, create=make_parents) as fd:
+            name = parts[-1]
+            current = _lstat_at(fd, name)
+            if current is not None and not stat.S_ISREG(current.st_mode):
+                raise PathRefused(path, f"it {_kind(current)}; only regular files are written")
+            temp = temp_prefix(name) + secrets.token_hex(4)
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC, 0o600,
+                             dir_fd=fd)
+            try:
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(handle, view):]
+                    os.fchmod(handle, mode)
+                    os.fsync(handle)
+                finally:
+                    os.close(handle)
+                os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            except BaseException:
+                _unlink_quietly(fd, temp)
+                raise
+            _fsync(fd)
+            if _read_at(fd, name, path) != data:
+                raise OSError(f"{path}: reading the file back after writing it gave different bytes")
+
+    def unlink(self, path: str, *, missing_ok: bool = False) -> bool:
+        """Delete a file or a link (never what a link points to); False when it was already gone."""
+        parts = components(path)
+        try:
+            with self._directory(parts[:-1], path, create=False) as fd:
+                current = _lstat_at(fd, parts[-1])
+                if current is not None and stat.S_ISDIR(current.st_mode):
+                    raise PathRefused(path, "it is a directory, not a file")
+                os.unlink(parts[-1], dir_fd=fd)
+                return True
+        except FileNotFoundError:
+            if missing_ok:
+                return False
+            raise
+
+    def rmdir(self, path: str) -> None:
+        """Remove an empty directory (OSError when it is not empty; PathRefused for a link)."""
+        parts = components(path)
+        with self._directory(parts[:-1], path, create=False) as fd:
+            current = _lstat_at(fd, parts[-1])
+            if current is None:
+                raise FileNotFoundError(errno.ENOENT, "no such directory", path)
+            if not stat.S_ISDIR(current.st_mode):
+                raise PathRefused(path, f"it {_kind(current)}, not a directory")
+            os.rmdir(parts[-1], dir_fd=fd)
+
+    def make_dirs(self, path: str) -> None:
+        """Create a directory and its missing parents, none of them through a link."""
+        with self._directory(components(path), path, create=True):
+            pass
+
+    # ---------------------------------------------------------------------------------- the walk
+
+    @contextmanager
+    def _directory(self, parts: list[str], path: str, *, create: bool) -> Iterator[int]:
+        """A descriptor of the directory ``parts`` under the root, reached without following a link."""
+        fd = os.open(self.root, _DIRECTORY_FLAGS & ~os.O_NOFOLLOW)  # the root may itself sit behind a link
+        try:
+            for index, part in enumerate(parts):
+                parent, fd = fd, -1
+                try:
+                    fd = _step(parent, part, "/".join(parts[: index + 1]), path, create)
+                finally:
+                    os.close(parent)
+            _check_inside(fd, self.root, path)
+            yield fd
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+
+def _step(fd: int, part: str, shown: str, path: str, create: bool) -> int:
+    """Open the directory ``part`` inside ``fd``, creating it if asked."""
+    for _ in range(2):
+        try:
+            return os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            if not create:
+                raise FileNotFoundError(errno.ENOENT, "no such directory", shown) from None
+            try:
+                os.mkdir(part, 0o777, dir_fd=fd)
+            except FileExistsError:
+                pass  # made by someone else a moment ago: open what is there now, under the same rules
+        except OSError as exc:
+            found = _lstat_at(fd, part)
+            if found is not None and not stat.S_ISDIR(found.st_mode):
+                why = "links are never followed" if stat.S_ISLNK(found.st_mode) else "not a directory"
+                raise PathRefused(path, f"{shown} {_kind(found)}; {why}") from None
+            raise
+    return os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+
+
+def _check_inside(fd: int, root: Path, path: str) -> None:
+    """No link was followed on the way, so only a directory moved out from under us while we held it could
+    be elsewhere: ask the OS where the descriptor really is, where it can say."""
+    where = _descriptor_path(fd)
+    if where is None:
+        return
+    if where != str(root) and not where.startswith(str(root).rstrip("/") + "/"):
+        raise PathRefused(path, f"outside the repository (it is in {where})")
+
+
+def _descriptor_path(fd: int) -> str | None:
+    if sys.platform.startswith("linux"):
+        try:
+            return os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return None
+    if sys.platform == "darwin":
+        import fcntl
+
+        try:
+            return os.fsdecode(fcntl.fcntl(fd, fcntl.F_GETPATH, bytes(1024)).rstrip(b"\x00"))
+        except (OSError, AttributeError):
+            return None
+    return None
+
+
+def _lstat_at(fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _read_at(fd: int, name: str, path: str) -> bytes:
+    try:
+        handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
+    except OSError as exc:
+        found = _lstat_at(fd, name) if exc.errno != errno.ENOENT else None
+        if found is not None and not stat.S_ISREG(found.st_mode):
+            raise PathRefused(path, f"it {_kind(found)}; only regular files are read") from None
+        raise
+    with os.fdopen(handle, "rb") as opened:
+        if not stat.S_ISREG(os.fstat(opened.fileno()).st_mode):
+            raise PathRefused(path, "it is not a regular file; only regular files are read")
+        return opened.read()
+
+
+def _kind(found: os.stat_result) -> str:
+    if stat.S_ISLNK(found.st_mode):
+        return "is a symbolic link"
+    if stat.S_ISDIR(found.st_mode):
+        return "is a directory"
+    if stat.S_ISREG(found.st_mode):
+        return "is a file"
+    return "is not a regular file"
+
+
+def _unlink_quietly(fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=fd)
+    except OSError:
+        pass
+
+
+def _fsync(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the rename itself is still atomic
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
