@@ -238,10 +238,9 @@ LOOK_ALIKES = [
     ".GIT/config", ".Git/hooks/pre-commit", ".Assist/config.toml", ".ASSIST/graph.json",
     ".git /config", ".git./config", ".git. . /config", ".assist./x",
     "\uff0e\uff47\uff49\uff54/config",  # full-width ．ｇｉｔ, NFKC → .git
-    "\u200c.git/config",  # a zero-width non-joiner, which HFS+ ignores
-    ".git\u200d/config",
-    "GIT~1/config", ".git::$INDEX_ALLOCATION/config",
-    ".ENV", ".Env", "\uff0eenv", ".env.", "SERVER.KEY", "Id_Rsa", "credentials.JSON ",
+    "\u200c.git/config", ".git\u200d/config",  # zero-width joiners, which HFS+ ignores
+    "GIT~1/config", ".git::$INDEX_ALLOCATION/config",  # the NTFS short name and stream of .git
+    "\uff0eenv", "server\uff0ekey", "credentials.json.", "config/.npmrc.",
 ]
 
 
@@ -253,8 +252,38 @@ def test_look_alike_protected_names_are_refused(repo, path):
             apply.plan(repo, [edit])
 
 
-@pytest.mark.parametrize("path", ["git/config.py", "assist/x.py", "my.git/x.py", "docs/.gitkeep.md",
-                                  ".github/workflows/ci.yml", "environment.py", "keys.py"])
-def test_ordinary_names_that_merely_resemble_protected_ones_are_still_editable(repo, path):
-    (changed,) = apply.plan(repo, [WholeFile(path, ["ok = 1"], 1)])
-    assert changed.path == path
+def test_the_refusal_is_exact_names_that_merely_resemble_protected_ones_stay_editable(repo):
+    with pytest.raises(apply.EditRefused, match=r"\.GIT/config: files inside \.git/ are never edited"):
+        apply.plan(repo, [WholeFile(".GIT/config", ["owned = 1"], 1)])
+    for path in ("git/config.py", "assist/x.py", "my.git/x.py", "docs/.gitkeep.md", ".github/workflows/ci.yml",
+                 "environment.py", "keys.py", "\uff47\uff49\uff54.py"):
+        (changed,) = apply.plan(repo, [WholeFile(path, ["ok = 1"], 1)])
+        assert changed.path == path
+
+
+# ------------------------------------------------------------------------- safe_fs on its own (the API)
+
+
+def test_safe_root_never_follows_a_link_in_any_component_nor_at_the_end(tmp_path):
+    from assistant.fix.safe_fs import PathRefused, SafeRoot
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "victim.txt").write_text("victim\n")
+    (root / "a" / "file.txt").symlink_to(outside / "victim.txt")
+    (root / "b").symlink_to(outside, target_is_directory=True)
+    tree = SafeRoot(root)
+    before = tree_of(outside)
+    for action in (lambda: tree.write_bytes("a/file.txt", b"owned", 0o644), lambda: tree.read_bytes("a/file.txt"),
+                   lambda: tree.write_bytes("b/victim.txt", b"owned", 0o644), lambda: tree.read_bytes("b/victim.txt"),
+                   lambda: tree.unlink("b/victim.txt"), lambda: tree.rmdir("b"), lambda: tree.make_dirs("b/new"),
+                   lambda: tree.write_bytes("../outside/victim.txt", b"owned", 0o644)):
+        with pytest.raises(PathRefused):
+            action()
+    assert tree_of(outside) == before
+    assert tree.unlink("a/file.txt") and not (root / "a" / "file.txt").is_symlink()  # the link, not its target
+    tree.write_bytes("c/d/new.txt", b"new\n", 0o640)
+    assert (root / "c" / "d" / "new.txt").read_bytes() == b"new\n"
+    assert oct((root / "c" / "d" / "new.txt").stat().st_mode & 0o777) == oct(0o640)
+    assert tree_of(outside) == before and sorted(os.listdir(root / "c" / "d")) == ["new.txt"]
