@@ -9,6 +9,8 @@ the defaults below. Example ``.assist/config.toml``::
     model = "ollama:qwen2.5-coder:7b"   # or "openai:NAME" with base_url
     context_window = 16384              # Ollama's num_ctx; for an OpenAI-compatible server, its -c
     keep_alive = "30m"
+    timeout_s = 300                     # longest silence: first token (a cold model loading), between tokens
+    reply_timeout_s = 600               # longest one whole reply may take
 
 A base URL set next to a model of another provider is ignored: ``--model ollama:x`` does not inherit the
 ``base_url`` a config file gave for its ``openai:`` model. With no base URL anywhere, Ollama's is
@@ -54,7 +56,9 @@ class ModelSettings:
     temperature: float | None = None
     """Sampling temperature; None leaves the server's default."""
     timeout_s: float = 300.0
-    """Longest silence allowed from the server (connecting, first token, between tokens) before giving up."""
+    """Longest silence allowed from the server (first token, between tokens) before giving up."""
+    reply_timeout_s: float = 600.0
+    """Longest one request may take from sending to the last token, however steadily the server answers."""
     keep_alive: str = "30m"
     """How long Ollama keeps the model loaded after a request."""
     sources: dict[str, str] = field(default_factory=dict)
@@ -124,6 +128,7 @@ def open_provider(settings: ModelSettings) -> ChatProvider:
             keep_alive=settings.keep_alive,
             temperature=settings.temperature,
             timeout_s=settings.timeout_s,
+            reply_timeout_s=settings.reply_timeout_s,
         )
     if settings.provider == "openai":
         from .providers.openai_compat import OpenAICompatProvider
@@ -135,6 +140,7 @@ def open_provider(settings: ModelSettings) -> ChatProvider:
             context_window=settings.context_window,
             temperature=settings.temperature,
             timeout_s=settings.timeout_s,
+            reply_timeout_s=settings.reply_timeout_s,
         )
     raise ConfigError(f"unknown model provider {settings.provider!r}: use one of {', '.join(PROVIDERS)}")
 
@@ -148,6 +154,7 @@ _KEYS: dict[str, tuple[type, ...]] = {
     "api_key": (str,),
     "temperature": (int, float),
     "timeout_s": (int, float),
+    "reply_timeout_s": (int, float),
     "keep_alive": (str,),
 }
 _ALIASES = {"num_ctx": "context_window"}
@@ -185,7 +192,9 @@ def _validated(table: Any, where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: {raw_key} must be {' or '.join(k.__name__ for k in kinds)}, not {value!r}")
         if key == "context_window" and value <= 0:
             raise ConfigError(f"{where}: {raw_key} must be a positive number of tokens, not {value}")
-        result[key] = float(value) if key in ("temperature", "timeout_s") else value
+        if key in ("timeout_s", "reply_timeout_s") and not value > 0:
+            raise ConfigError(f"{where}: {raw_key} must be a positive number of seconds, not {value}")
+        result[key] = float(value) if key in ("temperature", "timeout_s", "reply_timeout_s") else value
     return result
 
 

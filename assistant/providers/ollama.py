@@ -27,6 +27,14 @@ from .errors import (
     ServerUnavailable,
     StreamInterrupted,
 )
+from .limits import (
+    DEFAULT_CONNECT_S,
+    DEFAULT_REPLY_S,
+    DEFAULT_SILENCE_S,
+    ReplyCap,
+    ReplyLimitExceeded,
+    RequestLimits,
+)
 from .types import Completed, MessageLike, ModelInfo, StreamEvent, TextDelta, Usage, as_messages
 
 DEFAULT_URL = defaults.OLLAMA_URL
@@ -79,8 +87,9 @@ class OllamaProvider:
         context_window: int | None = None,
         keep_alive: str | float | None = "30m",
         temperature: float | None = None,
-        timeout_s: float = 300.0,
-        connect_timeout_s: float = 5.0,
+        timeout_s: float = DEFAULT_SILENCE_S,
+        connect_timeout_s: float = DEFAULT_CONNECT_S,
+        reply_timeout_s: float = DEFAULT_REPLY_S,
         reply_reserve: int = 1024,
     ):
         self.model = model
@@ -88,9 +97,11 @@ class OllamaProvider:
         self.name = f"ollama:{model}"
         self.keep_alive = keep_alive
         self.temperature = temperature
-        self.timeout_s = timeout_s
-        # The client's default timeout is none: a stalled server would hang us forever.
-        self._client = ollama.Client(host=self.url, timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s))
+        self.limits = RequestLimits(connect_timeout_s, timeout_s, reply_timeout_s)
+        self.timeout_s = self.limits.read_s
+        # The client's default timeout is none: a stalled server would hang us forever. The limits also bound
+        # each whole request and its size (see limits.py), inside the client's own line reader.
+        self._client = ollama.Client(host=self.url, **self.limits.client_options())
         try:
             shown = self._call("/api/show", lambda: self._client.show(model))
             self.model_max_context = _context_length(shown.modelinfo or {})
@@ -120,6 +131,7 @@ class OllamaProvider:
         parts: list[str] = []
         final: ollama.ChatResponse | None = None
         cancelled = False
+        cap = ReplyCap(max_tokens or self.context_window)
         # Nothing is sent yet: the client connects lazily, so a dead server raises at the first next().
         stream = self._client.chat(
             self.model, messages=wire, stream=True, options=self._options(max_tokens), keep_alive=self.keep_alive
@@ -132,9 +144,12 @@ class OllamaProvider:
                 delta = chunk.message.content if chunk.message else None
                 if delta:
                     parts.append(delta)
+                    cap.add(delta)
                     yield TextDelta(delta)
                 if chunk.done:
                     final = chunk
+                    break
+                if cap.reached:  # the server ignores num_predict: stop it ourselves
                     break
                 if cancel is not None and cancel.is_set():
                     cancelled = True
@@ -146,6 +161,9 @@ class OllamaProvider:
         text = "".join(parts)
         if cancelled:
             yield Completed(text, "cancelled", Usage(None, None, estimate))
+            return
+        if final is None and cap.reached:
+            yield Completed(text, "length", Usage(None, None, estimate))
             return
         if final is None:
             raise StreamInterrupted(
@@ -248,6 +266,9 @@ class OllamaProvider:
         model = model or self.model
         endpoint = f"{self.url}{route}"
         kept = f"; the {len(partial)} characters received are kept" if partial else ""
+        if isinstance(exc, ReplyLimitExceeded):
+            kind = ProviderTimeout if exc.deadline else StreamInterrupted
+            return kind(f"Ollama at {endpoint}: {exc}{kept}", url=endpoint, partial_text=partial)
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
             return ProviderTimeout(
                 f"Ollama at {endpoint} sent nothing for {self.timeout_s:g} s: the server is stalled or overloaded "
@@ -285,8 +306,10 @@ class OllamaProvider:
                 f"the connection to Ollama at {endpoint} broke: {exc}{kept}", url=endpoint, partial_text=partial
             )
         if isinstance(exc, (json.JSONDecodeError, pydantic.ValidationError)):
+            # A validation error spans several lines; its first names the model and the count of problems.
+            summary = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return ProviderRequestError(
-                f"Ollama at {endpoint} sent a reply that is not Ollama's protocol ({exc}); is that address "
+                f"Ollama at {endpoint} sent a reply that is not Ollama's protocol ({summary}); is that address "
                 f"really an Ollama server?{kept}",
                 url=endpoint,
                 partial_text=partial,

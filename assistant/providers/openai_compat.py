@@ -25,6 +25,14 @@ from .errors import (
     ServerUnavailable,
     StreamInterrupted,
 )
+from .limits import (
+    DEFAULT_CONNECT_S,
+    DEFAULT_REPLY_S,
+    DEFAULT_SILENCE_S,
+    ReplyCap,
+    ReplyLimitExceeded,
+    RequestLimits,
+)
 from .types import Completed, Message, MessageLike, ModelInfo, StreamEvent, TextDelta, Usage, as_messages
 
 # Most local servers run at least this much; a larger real window only makes us refuse a little early.
@@ -51,18 +59,20 @@ class OpenAICompatProvider:
         api_key: str | None = None,
         context_window: int | None = None,
         temperature: float | None = None,
-        timeout_s: float = 300.0,
-        connect_timeout_s: float = 5.0,
+        timeout_s: float = DEFAULT_SILENCE_S,
+        connect_timeout_s: float = DEFAULT_CONNECT_S,
+        reply_timeout_s: float = DEFAULT_REPLY_S,
         reply_reserve: int = 1024,
     ):
         self.base_url = normalize_base_url(base_url)
         # llama.cpp serves its extras (/props, /tokenize, /apply-template) beside /v1, not under it.
         self._root = self.base_url.removesuffix("/v1")
         self.temperature = temperature
-        self.timeout_s = timeout_s
+        self.limits = RequestLimits(connect_timeout_s, timeout_s, reply_timeout_s)
+        self.timeout_s = self.limits.read_s
         self.notices: list[str] = []
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s))
+        self._http = httpx.Client(headers=headers, **self.limits.client_options())
         try:
             listing = self._get_json(f"{self.base_url}/models")
             served = _listed_models(listing)
@@ -102,6 +112,7 @@ class OpenAICompatProvider:
         finish: str | None = None
         usage: dict[str, Any] = {}
         cancelled = False
+        cap = ReplyCap(max_tokens or self.context_window)
         try:
             # llama.cpp's server drops the connection after a stream; reusing it would fail the next request.
             with self._http.stream("POST", endpoint, json=body, headers={"Connection": "close"}) as response:
@@ -120,8 +131,12 @@ class OpenAICompatProvider:
                         delta = (choice.get("delta") or {}).get("content")
                         if delta:
                             parts.append(delta)
+                            cap.add(delta)
                             yield TextDelta(delta)
                         finish = choice.get("finish_reason") or finish
+                    if cap.reached and finish is None:  # the server ignores max_tokens: stop it ourselves
+                        finish = "length"
+                        break
                     if cancel is not None and cancel.is_set():
                         cancelled = True
                         break
@@ -173,17 +188,19 @@ class OpenAICompatProvider:
 
     def _probe_tokenizer(self) -> bool:
         """True when the server counts tokens for us (llama.cpp's /tokenize and /apply-template)."""
+        tokens = self._probe("POST", f"{self._root}/tokenize", {"content": "probe"})
+        if tokens is None or tokens.status_code != 200:
+            return False
+        template = self._probe("POST", f"{self._root}/apply-template",
+                               {"messages": [{"role": "user", "content": "probe"}]})
         try:
-            tokens = self._send("POST", f"{self._root}/tokenize", {"content": "probe"})
-            template = self._send("POST", f"{self._root}/apply-template",
-                                  {"messages": [{"role": "user", "content": "probe"}]})
             return (
-                tokens.status_code == 200
-                and isinstance(tokens.json().get("tokens"), list)
+                template is not None
                 and template.status_code == 200
+                and isinstance(tokens.json().get("tokens"), list)
                 and isinstance(template.json().get("prompt"), str)
             )
-        except (httpx.HTTPError, ValueError, AttributeError):
+        except (ValueError, AttributeError):
             return False
 
     def _choose_window(self, configured: int | None, served: list[ModelInfo]) -> int:
@@ -209,12 +226,12 @@ class OpenAICompatProvider:
         return DEFAULT_CONTEXT
 
     def _server_context(self) -> int | None:
+        response = self._probe("GET", f"{self._root}/props")
+        if response is None or response.status_code != 200:
+            return None
         try:
-            response = self._send("GET", f"{self._root}/props")
-            if response.status_code != 200:
-                return None
             value = (response.json().get("default_generation_settings") or {}).get("n_ctx")
-        except (httpx.HTTPError, ValueError, AttributeError):
+        except (ValueError, AttributeError):
             return None
         return int(value) if isinstance(value, int) and value > 0 else None
 
@@ -280,6 +297,16 @@ class OpenAICompatProvider:
                 url=endpoint,
             ) from exc
 
+    def _probe(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> httpx.Response | None:
+        """A request to an endpoint the server may lack: None when it fails. A timeout is not a missing
+        endpoint but a stalled server: it raises, since the next probe and the chat would each wait as long."""
+        try:
+            return self._send(method, endpoint, body)
+        except (httpx.TimeoutException, ReplyLimitExceeded) as exc:
+            raise self._translate(exc, endpoint) from exc
+        except httpx.HTTPError:
+            return None
+
     def _send(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> httpx.Response:
         try:
             return self._http.request(method, endpoint, json=body)
@@ -330,6 +357,9 @@ class OpenAICompatProvider:
 
     def _translate(self, exc: Exception, endpoint: str, partial: str = "") -> ProviderError:
         kept = f"; the {len(partial)} characters received are kept" if partial else ""
+        if isinstance(exc, ReplyLimitExceeded):
+            kind = ProviderTimeout if exc.deadline else StreamInterrupted
+            return kind(f"the server at {endpoint}: {exc}{kept}", url=endpoint, partial_text=partial)
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             return ServerUnavailable(
                 f"cannot reach a model server at {self.base_url} (tried {endpoint}): start your server (e.g. "
