@@ -31,7 +31,9 @@ PATH_MAX = 4096  # bytes in a whole path on Linux (macOS allows 1024; the OS the
 TEMP_MARK = ".assist-tmp-"
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _O_CLOEXEC
+# getattr: importable everywhere; where the OS lacks these flags or dir_fd (Windows), operations raise instead.
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_NOFOLLOW | _O_CLOEXEC
 
 
 class PathRefused(OSError):
@@ -113,7 +115,7 @@ class SafeRoot:
             if current is not None and not stat.S_ISREG(current.st_mode):
                 raise PathRefused(path, f"it {_kind(current)}; only regular files are written")
             temp = temp_prefix(name) + secrets.token_hex(4)
-            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC, 0o600,
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o600,
                              dir_fd=fd)
             try:
                 try:
@@ -168,15 +170,16 @@ class SafeRoot:
     @contextmanager
     def _directory(self, parts: list[str], path: str, *, create: bool) -> Iterator[int]:
         """A descriptor of the directory ``parts`` under the root, reached without following a link."""
-        fd = os.open(self.root, _DIRECTORY_FLAGS & ~os.O_NOFOLLOW)  # the root may itself sit behind a link
+        fd = os.open(self.root, _DIRECTORY_FLAGS & ~_O_NOFOLLOW)  # the root may itself sit behind a link
         try:
+            root_path = _descriptor_path(fd)  # as the OS spells it (case, /private on macOS), for the check below
             for index, part in enumerate(parts):
                 parent, fd = fd, -1
                 try:
                     fd = _step(parent, part, "/".join(parts[: index + 1]), path, create)
                 finally:
                     os.close(parent)
-            _check_inside(fd, self.root, path)
+            _check_inside(fd, root_path, path)
             yield fd
         finally:
             if fd >= 0:
@@ -204,13 +207,13 @@ def _step(fd: int, part: str, shown: str, path: str, create: bool) -> int:
     return os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
 
 
-def _check_inside(fd: int, root: Path, path: str) -> None:
+def _check_inside(fd: int, root: str | None, path: str) -> None:
     """No link was followed on the way, so only a directory moved out from under us while we held it could
     be elsewhere: ask the OS where the descriptor really is, where it can say."""
     where = _descriptor_path(fd)
-    if where is None:
+    if where is None or root is None:
         return
-    if where != str(root) and not where.startswith(str(root).rstrip("/") + "/"):
+    if where != root and not where.startswith(root.rstrip("/") + "/"):
         raise PathRefused(path, f"outside the repository (it is in {where})")
 
 
@@ -239,7 +242,7 @@ def _lstat_at(fd: int, name: str) -> os.stat_result | None:
 
 def _read_at(fd: int, name: str, path: str) -> bytes:
     try:
-        handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
+        handle = os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
     except OSError as exc:
         found = _lstat_at(fd, name) if exc.errno != errno.ENOENT else None
         if found is not None and not stat.S_ISREG(found.st_mode):
