@@ -95,6 +95,11 @@ _MIN_RECURRING = 8  # a found secret this long is masked wherever else it appear
 
 def mask_secrets(text: str) -> str:
     """The text with inline secrets (cloud keys, tokens, private keys, password literals) starred out."""
+    return _mask(text)[0]
+
+
+def _mask(text: str, known: frozenset[str] | set[str] = frozenset()) -> tuple[str, set[str]]:
+    """The masked text and the secrets found in it; ``known`` secrets (found earlier) are masked too."""
     pieces: list[str] = []
     found: set[str] = set()
     done = 0  # text[:done] is already in pieces
@@ -109,13 +114,11 @@ def mask_secrets(text: str) -> str:
         if len(secret) >= _MIN_RECURRING and match.group(0) != "-":
             found.add(secret)
         done = span[1]
-    if not pieces:
-        return text
-    pieces.append(text[done:])
-    masked = "".join(pieces)
-    for secret in sorted(found, key=len, reverse=True):
-        masked = masked.replace(secret, "*" * len(secret))
-    return masked
+    masked = "".join(pieces) + text[done:] if pieces else text
+    for secret in sorted(found | set(known), key=len, reverse=True):
+        if secret in masked:
+            masked = masked.replace(secret, "*" * len(secret))
+    return masked, found
 
 
 class StreamMasker:
@@ -123,10 +126,12 @@ class StreamMasker:
     cut by a piece boundary stays masked in the next piece. ``feed`` and ``flush`` return the masked text."""
 
     _MAX_PENDING = 1 << 20  # a "line" longer than this is masked in parts rather than held
+    _MAX_KNOWN = 256  # secrets remembered from earlier pieces, to mask where they are printed again
 
     def __init__(self) -> None:
         self._pending = ""
         self._in_key = False
+        self._known: set[str] = set()
 
     def feed(self, text: str) -> str:
         text = self._pending + text
@@ -144,13 +149,12 @@ class StreamMasker:
         return self._mask(text) if text else ""
 
     def _mask(self, text: str) -> str:
-        if self._in_key:  # the previous piece ended inside a key block: its body goes on here
-            prefix = _KEY_CONTINUES
-            masked = mask_secrets(prefix + text)[len(prefix) :]
-        else:
-            masked = mask_secrets(text)
+        prefix = _KEY_CONTINUES if self._in_key else ""  # the previous piece ended inside a key block
+        masked, found = _mask(prefix + text, self._known)
+        if len(self._known) < self._MAX_KNOWN:
+            self._known.update(found)
         self._in_key = inside_key_block(text, self._in_key)
-        return masked
+        return masked[len(prefix) :]
 
 
 _KEY_CONTINUES = "-----BEGIN PRIVATE KEY-----\n"

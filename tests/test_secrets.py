@@ -222,3 +222,12 @@ def test_a_stream_cut_anywhere_is_masked_like_the_whole_text() -> None:
         pieces = [masker.feed(text[i : i + size]) for i in range(0, len(text), size)]
         assert "".join(pieces) + masker.flush() == whole, size
     assert GITHUB_CLASSIC not in whole and "MIIE" not in whole and "Bc0H" not in whole and SLACK not in whole
+
+
+def test_a_secret_assigned_early_in_a_stream_is_masked_where_it_is_printed_much_later() -> None:
+    masker = StreamMasker()
+    out = masker.feed(f'        API_KEY = "{STRIPE_LIKE}"\n')
+    out += masker.feed("noise line\n" * 10_000)
+    out += masker.feed(f"E       AssertionError: login failed for {STRIPE_LIKE}\n") + masker.flush()
+
+    assert STRIPE_LIKE not in out and out.endswith("login failed for " + "*" * len(STRIPE_LIKE) + "\n")
