@@ -201,8 +201,8 @@ def _step(fd: int, part: str, shown: str, path: str, create: bool) -> int:
         except OSError as exc:
             found = _lstat_at(fd, part)
             if found is not None and not stat.S_ISDIR(found.st_mode):
-                why = "links are never followed" if stat.S_ISLNK(found.st_mode) else "not a directory"
-                raise PathRefused(path, f"{shown} {_kind(found)}; {why}") from None
+                why = "; links are never followed" if stat.S_ISLNK(found.st_mode) else ", not a directory"
+                raise PathRefused(path, f"{shown} {_kind(found)}{why}") from None
             raise
     return os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
 
