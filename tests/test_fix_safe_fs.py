@@ -127,13 +127,15 @@ def test_a_checkpoint_naming_paths_outside_or_inside_git_is_refused_by_undo(repo
     manifest = json.loads(manifest_path.read_text())
     manifest["files"] += [{"path": "../canary.txt", "existed": False},
                           {"path": ".GIT/hooks/post-checkout", "existed": False},
-                          {"path": "lib/x.py", "existed": True, "blob": "../../../../canary.txt", "mode": 0o755}]
+                          {"path": "lib/x.py", "existed": True, "blob": "../../../../canary.txt", "mode": 0o755},
+                          {"existed": True}]
     manifest_path.write_text(json.dumps(manifest))
     result = run_assist("undo", "-C", str(repo), "--json", timeout=120)
     report = json.loads(result.stdout)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert report["restored"] == ["lib/util.py"]
-    assert [entry["path"] for entry in report["refused"]] == ["../canary.txt", ".GIT/hooks/post-checkout", "lib/x.py"]
+    assert [entry["path"] for entry in report["refused"]] == ["../canary.txt", ".GIT/hooks/post-checkout", "lib/x.py",
+                                                              "(unnamed)"]
     assert canary.read_text() == "outside\n" and (repo / ".git" / "hooks" / "post-checkout").exists()
     assert not (repo / "lib" / "x.py").exists()
 

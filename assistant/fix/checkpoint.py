@@ -167,8 +167,9 @@ def undo_latest(root: Path, force: bool = False) -> UndoReport:
 
 
 def _undo(root: Path, folder: Path, manifest: dict, force: bool) -> UndoReport:
+    entries = [entry for entry in manifest["files"] if _entry_problem(entry) is None]
     if not force:
-        conflicts = [entry["path"] for entry in manifest["files"] if _changed_since(root, entry)]
+        conflicts = [entry["path"] for entry in entries if _changed_since(root, entry)]
         if conflicts:
             raise UndoConflict(
                 "changed again after the fix run: " + ", ".join(conflicts)
@@ -176,6 +177,11 @@ def _undo(root: Path, folder: Path, manifest: dict, force: bool) -> UndoReport:
     tree = SafeRoot(root)
     report = UndoReport(manifest["id"])
     for entry in manifest["files"]:
+        problem = _entry_problem(entry)
+        if problem:
+            named = entry.get("path") if isinstance(entry, dict) else None
+            report.refused.append({"path": named if isinstance(named, str) else "(unnamed)", "reason": problem})
+            continue
         try:
             _restore(tree, f".assist/{CHECKPOINTS}/{folder.name}", entry, report)
         except PathRefused as exc:
@@ -186,6 +192,18 @@ def _undo(root: Path, folder: Path, manifest: dict, force: bool) -> UndoReport:
     tree.write_bytes(f".assist/{CHECKPOINTS}/{folder.name}/{MANIFEST}", json.dumps(manifest, indent=1).encode(),
                      0o600)
     return report
+
+
+def _entry_problem(entry) -> str | None:
+    """Why a manifest entry cannot be acted on (the manifest is a file on disk: damaged, or not ours)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not isinstance(entry.get("existed"),
+                                                                                                 bool):
+        return "the checkpoint's record of this file is damaged"
+    if entry["existed"] and not (isinstance(entry.get("mode"), int) and _BLOB_NAME.match(str(entry.get("blob")))):
+        return "the checkpoint's record of this file is damaged (no saved copy or mode)"
+    if not all(isinstance(directory, str) for directory in entry.get("created_dirs", [])):
+        return "the checkpoint's record of this file is damaged (its created directories)"
+    return None
 
 
 def _current(tree: SafeRoot, path: str):
@@ -227,14 +245,12 @@ def _restore(tree: SafeRoot, folder: str, entry: dict, report: UndoReport) -> No
         tree.unlink(path)  # the link itself, inside the repository; never what it points to
         found = None
     if entry["existed"]:
-        blob = str(entry.get("blob", ""))
-        if not _BLOB_NAME.match(blob):
-            raise PathRefused(path, f"the checkpoint names its saved copy {blob!r}, which is not one of its files")
-        original = tree.read_bytes(f"{folder}/blobs/{blob}")
-        if found is not None and _current(tree, path) == original and stat.S_IMODE(found.st_mode) == entry["mode"]:
+        original = tree.read_bytes(f"{folder}/blobs/{entry['blob']}")
+        mode = stat.S_IMODE(entry["mode"])
+        if found is not None and _current(tree, path) == original and stat.S_IMODE(found.st_mode) == mode:
             report.unchanged.append(path)
             return
-        tree.write_bytes(path, original, entry["mode"])
+        tree.write_bytes(path, original, mode)
         report.restored.append(path)
         return
     if found is not None:
@@ -246,7 +262,7 @@ def _restore(tree: SafeRoot, folder: str, entry: dict, report: UndoReport) -> No
         try:
             tree.rmdir(_checked(directory))
         except PathRefused:
-            raise
+            raise  # reported by the caller (PathRefused is an OSError too)
         except OSError:
             break  # not empty: something else lives there now
 
