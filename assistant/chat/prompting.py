@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from indexer.secrets import mask_secrets
+
 from ..providers.types import Message
 
 TEMPLATE_SUFFIX = ".md"
@@ -73,6 +75,17 @@ def render(name: str, **values: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ messages
+
+
+def outgoing(messages: list[Message]) -> list[Message]:
+    """The one gate every message list passes before a model sees it (chat turns, `ask`, editor agents, fix
+    rounds): secrets are masked in all of it — code, test output, tracebacks, questions, earlier answers —
+    with the index's own detectors. Masking keeps lengths, so token counts hardly move."""
+    masked = []
+    for message in messages:
+        content = mask_secrets(message.content)
+        masked.append(message if content == message.content else Message(message.role, content))
+    return masked
 
 
 def system_prompt(repo_name: str, earlier: list[str]) -> str:

@@ -341,9 +341,9 @@ class ChatSession:
         retrieved = list(retrieved)
         while True:
             blocks = [p.text for p in pinned] + [item.text for item in retrieved]
-            messages = [Message("system", prompting.system_prompt(repo_name, memory.summaries)),
-                        *memory.messages(),
-                        Message("user", prompting.turn_prompt(question, blocks))]
+            messages = prompting.outgoing([Message("system", prompting.system_prompt(repo_name, memory.summaries)),
+                                           *memory.messages(),
+                                           Message("user", prompting.turn_prompt(question, blocks))])
             total = self._count_messages(messages)
             if total <= limit:
                 return messages, total, retrieved, memory

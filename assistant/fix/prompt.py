@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..chat.prompting import render
+from ..chat.prompting import outgoing, render
 from ..providers.types import Message
 from .edits import SEARCH_REPLACE
 
@@ -80,4 +80,5 @@ def fit_excerpt(excerpt: str, room_tokens: int, count: CountTokens) -> str:
 
 
 def messages(system: str, user: str) -> list[Message]:
-    return [Message("system", system), Message("user", user)]
+    """The round's messages as the model will get them (secrets masked), so they are counted as sent."""
+    return outgoing([Message("system", system), Message("user", user)])
