@@ -184,7 +184,8 @@ class _FixView:
         if isinstance(event, ev.RunStarted):
             await self._send(update_agent_message_text(
                 f"Fixing with {event.model} ({event.edit_format} edits, at most {event.max_iterations} rounds); "
-                f"tests: `{event.test_command}`\n\n"))
+                f"tests: `{event.test_command}`" + (f"; sandbox: {event.sandbox}" if event.sandbox else "")
+                + "\n\n"))
         elif isinstance(event, ev.TestsStarted):
             await self._start(tests, f"Run tests: {event.command}", "execute",
                               raw_input={"command": event.command, "round": event.round})

@@ -50,6 +50,10 @@ def fix_command(
                          "how well it has done).")] = None,
     no_vectors: Annotated[bool, typer.Option(
         "--no-vectors", help="Localize without the embedding model (faster start).")] = False,
+    sandbox: Annotated[str, typer.Option(
+        "--sandbox", help="Confine the test runs: writes only in the repository and a private temp dir, no TCP "
+                          "(Linux Landlock, macOS sandbox-exec). auto: where the OS allows; on: stop if it cannot; "
+                          "off: never.")] = "auto",
     allow_test_config: Annotated[bool, typer.Option(
         "--allow-test-config", help="Let the model create or change test infrastructure (conftest.py, pytest.ini, "
                                     "pyproject.toml, Makefile, ...) without asking, even with --yes.")] = False,
@@ -64,6 +68,7 @@ def fix_command(
     from assistant.fix.events import BUSY
     from assistant.fix.loop import FixLoop, FixOptions
     from assistant.fix.models import open_model, window_notice
+    from assistant.fix.sandbox import MODES, SandboxUnavailable, choose_sandbox
     from assistant.providers import ProviderError
 
     root = repo_dir(path)
@@ -71,6 +76,12 @@ def fix_command(
         fail("give either --test paths (run with pytest) or --cmd, not both", EXIT_USAGE)
     if edit_format is not None and edit_format not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}", EXIT_USAGE)
+    if sandbox not in MODES:
+        fail(f"--sandbox must be one of {', '.join(MODES)}", EXIT_USAGE)
+    try:
+        choose_sandbox(sandbox)
+    except SandboxUnavailable as exc:
+        fail(str(exc))
     interactive = not (yes or dry_run)
     if interactive and not sys.stdin.isatty():
         fail("not a terminal, so assist fix cannot ask before writing: pass --yes to write the edits without "
@@ -81,7 +92,8 @@ def fix_command(
         fail(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILED)
     options = FixOptions(test_paths=list(test) if test else None, command=cmd, max_iterations=max_iterations,
                          timeout_s=timeout, dry_run=dry_run, use_vectors=not no_vectors, context_budget=budget,
-                         max_reply_tokens=max_tokens, edit_format=edit_format, allow_test_config=allow_test_config)
+                         max_reply_tokens=max_tokens, edit_format=edit_format, allow_test_config=allow_test_config,
+                         sandbox=sandbox)
     from .fix_view import FixView
 
     view = FixView(live=sys.stderr.isatty() and not as_json, quiet=as_json)

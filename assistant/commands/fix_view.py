@@ -60,6 +60,8 @@ class FixView:
         if isinstance(event, RunStarted):
             self.line(f"Fixing with [bold]{event.model}[/bold] ({event.edit_format.replace('_', '/')} edits, "
                       f"up to {event.max_iterations} rounds); tests: {event.test_command}")
+            if event.sandbox:
+                self.line(f"sandbox: {event.sandbox}", "dim")
         elif isinstance(event, TestsStarted):
             self._doing(f"{_round(event.round)}: running {event.command}…")
         elif isinstance(event, TestsFinished):

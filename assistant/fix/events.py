@@ -66,6 +66,7 @@ class RunStarted:
     edit_format: str
     max_iterations: int
     test_command: str
+    sandbox: str = ""  # how the test runs are confined, one line (see fix/sandbox.py)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class FixResult:
     model: str = ""
     edit_format: str = ""
     log_dir: str = ""
+    sandbox: str = ""  # how the test runs were confined
 
     @property
     def ok(self) -> bool:
@@ -184,6 +186,7 @@ class FixResult:
             "tests_after": self.tests_after.to_json() if self.tests_after else None,
             "checkpoint": self.checkpoint,
             "log_dir": self.log_dir,
+            "sandbox": self.sandbox,
         }
 
 

@@ -37,6 +37,7 @@ from .events import (
     TestSummary,
 )
 from .formats import FormatRecord
+from .sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from .testrun import TestRunError
 from .prompt import ATTEMPTS_SHARE, EXCERPT_SHARE, Attempt, fit_excerpt, messages, round_message, shorten, system_message
 
@@ -68,6 +69,9 @@ class FixOptions:
     """Force "search_replace" or "whole_file" (default: chosen from the model's record)."""
     reindex: bool = True
     """Re-index the changed files between rounds, so the next context shows the code as it now is."""
+    sandbox: str = "auto"
+    """Confine the test runs: "auto" (where the OS allows, else unsandboxed and said so), "on" (stop when no
+    sandbox works), "off". Sandboxed: writes only in the repository and a private temp dir, no TCP."""
     allow_test_config: bool = False
     """Let replies create or change test infrastructure (conftest.py, pytest.ini, Makefile, ...) without asking.
     Such files run code on the next test run, so by default a change to one is asked about even where edits
@@ -120,6 +124,7 @@ class FixLoop:
         self._before: TestSummary | None = None
         self._after: TestSummary | None = None
         self._format = ""
+        self._sandbox: Sandbox | None = None
 
     # ------------------------------------------------------------------------------------------ run
 
@@ -138,7 +143,7 @@ class FixLoop:
                 stop = _Stop(BUSY, str(exc))
             except ProviderError as exc:
                 stop = _Stop(ERROR, f"the model failed: {exc}")
-            except (RetrievalError, PromptError, TestRunError, OSError) as exc:
+            except (RetrievalError, PromptError, TestRunError, SandboxUnavailable, OSError) as exc:
                 stop = _Stop(ERROR, str(exc))
             except KeyboardInterrupt:
                 self.result = self._result(_Stop(CANCELLED, "interrupted"))
@@ -152,7 +157,9 @@ class FixLoop:
     def _rounds(self) -> Iterator[FixEvent]:
         model = self.provider.name
         self._format = self.options.edit_format or self.formats.choose(model)
-        yield RunStarted(model, self._format, self.options.max_iterations, self._command_text())
+        self._sandbox = choose_sandbox(self.options.sandbox)
+        yield RunStarted(model, self._format, self.options.max_iterations, self._command_text(),
+                         self._sandbox.description)
         run = yield from self._test(0)
         self._before = _summary(run)
         if run.no_tests:
@@ -239,7 +246,7 @@ class FixLoop:
         log_dir = self.log_dir / f"round-{number}"
         log_dir.mkdir(parents=True, exist_ok=True)
         run = run_tests(self.root, test_paths=self.options.test_paths, command=self.options.command,
-                        timeout_s=self.options.timeout_s, log_dir=log_dir, cancel=self._cancel)
+                        timeout_s=self.options.timeout_s, log_dir=log_dir, cancel=self._cancel, sandbox=self._sandbox)
         yield TestsFinished(number, _summary(run))
         self._check_cancel()
         return run
@@ -383,6 +390,7 @@ class FixLoop:
             files_changed=changed, tests_before=self._before, tests_after=self._after,
             checkpoint=self.checkpoint.id if self.checkpoint.entries else None, model=self.provider.name,
             edit_format=self._format, log_dir=str(self.log_dir),
+            sandbox=self._sandbox.description if self._sandbox is not None else "",
         )
 
 

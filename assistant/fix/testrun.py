@@ -1,35 +1,54 @@
-"""Running the project's tests: one bounded run, its whole process tree cleaned up, its output kept.
+"""Running the project's tests: one bounded run, everything it started cleaned up, its output kept.
 
-The tests run in their own session (process group), so a timeout, a Ctrl-C or a cancel kills the runner
-*and* everything it started — test servers, subprocesses, a hung child — not just the shell. The full
-output goes to a log file on disk; the model sees an excerpt of at most ``EXCERPT_CAP`` bytes: the start
-of the run, the head and tail of each failure, and the end with the summary.
+Every run starts through ``contain.py``, a small helper that is a child subreaper: whatever the tests start
+— test servers, subprocesses, processes that ``setsid()`` or double-fork to detach — stays its descendant,
+and a timeout, a Ctrl-C or a cancel kills that whole tree (a last sweep also kills any process still
+carrying the run's marker in its environment). With a ``Sandbox`` (see ``sandbox.py``) the helper confines
+the run first: writes only inside the repository and a private temp dir, no TCP.
+
+The output streams through a pipe: secrets are masked as it arrives (the index's detectors), and the log on
+disk keeps at most ``LOG_CAP`` bytes — the head and the tail, with a line saying how much was cut between.
+The model sees an excerpt of at most ``EXCERPT_CAP`` bytes: the start of the run, the head and tail of each
+failure, and the end with the summary.
 """
 
 from __future__ import annotations
 
+import codecs
 import configparser
 import os
+import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
+import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .failures import Failure, parse_failures, pytest_counts
+from indexer.secrets import StreamMasker
 
-__all__ = ["EXCERPT_CAP", "TestRun", "TestRunError", "run_tests", "uses_pytest", "project_python"]
+from .failures import Failure, parse_failures, pytest_counts
+from .sandbox import CONTAIN, Sandbox
+
+__all__ = ["EXCERPT_CAP", "LOG_CAP", "TestRun", "TestRunError", "run_tests", "uses_pytest", "project_python"]
 
 EXCERPT_CAP = 10 * 1024
-_OUTPUT_KEEP = 8 * 1024 * 1024  # in memory; the log on disk is always complete
+LOG_CAP = 10 * 1024 * 1024  # the most of one run's output kept on disk (and in memory)
+_LOG_HEAD = 2 * 1024 * 1024  # ... of which the start; the rest is the end, where the failures and summary are
 _KILL_GRACE_S = 2.0
+_HELPER_WAIT_S = 10.0  # the helper's own grace and kill rounds, with room to spare
+_READER_WAIT_S = 5.0
 _POLL_S = 0.05
 PYTEST_NO_TESTS = 5
+RUN_MARKER = "ASSIST_TEST_RUN"  # in the environment of every process of a run, for the last sweep
 
 
 class TestRunError(Exception):
@@ -47,13 +66,14 @@ class TestRun:
     timed_out: bool
     duration_s: float
     log_path: Path
-    output: str  # the whole output (head and tail only if it was over 8 MiB; the log has everything)
+    output: str  # what the log kept (secrets masked; head and tail only past LOG_CAP)
     excerpt: str  # what the model sees: at most EXCERPT_CAP bytes of UTF-8
     failures: list[Failure] = field(default_factory=list)
     passed: int | None = None
     failed: int | None = None
     runner: str = "command"  # pytest | command
     cancelled: bool = False
+    cut_bytes: int = 0  # output left out of the log (past LOG_CAP)
 
     @property
     def green(self) -> bool:
@@ -67,9 +87,9 @@ class TestRun:
     def describe(self) -> str:
         """One line for people: what happened to the run."""
         if self.timed_out:
-            return f"timed out after {self.duration_s:.0f}s (the whole process group was killed)"
+            return f"timed out after {self.duration_s:.0f}s (every process it started was killed)"
         if self.cancelled:
-            return "interrupted (the whole process group was killed)"
+            return "interrupted (every process it started was killed)"
         if self.no_tests:
             return "no tests were collected"
         counts = []
@@ -92,16 +112,17 @@ def run_tests(
     timeout_s: float = 300.0,
     log_dir: Path,
     cancel: threading.Event | None = None,
+    sandbox: Sandbox | None = None,
 ) -> TestRun:
     """Run the tests of ``root`` once: ``command`` through the shell if given, else pytest on ``test_paths``
     (pytest must then be how the project tests, or paths must be given). Raises TestRunError if nothing
     can be started; a run that fails, hangs or is interrupted is a TestRun, never an exception — except
-    KeyboardInterrupt, which is re-raised once the process group is gone."""
+    KeyboardInterrupt, which is re-raised once every process of the run is gone."""
     root = Path(root).resolve()
     if command is not None and not command.strip():
         raise TestRunError("the test command is empty")
     if command is not None:
-        argv: list[str] | str = command
+        argv = ["/bin/sh", "-c", command]
         shown = command
         runner = "command"
     else:
@@ -122,19 +143,31 @@ def run_tests(
     log_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
     log_path = log_dir / f"tests-{stamp}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PY_COLORS": "0", "CI": os.environ.get("CI", "1")}
+    marker = uuid.uuid4().hex
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "PY_COLORS": "0", "CI": os.environ.get("CI", "1"),
+           RUN_MARKER: marker}
     env.pop("FORCE_COLOR", None)
+    private_tmp = None
+    helper = [sys.executable, "-I", str(CONTAIN)]
+    if sandbox is not None and sandbox.active:
+        private_tmp = Path(tempfile.mkdtemp(prefix="assist-tests-"))
+        env.update(TMPDIR=str(private_tmp), TMP=str(private_tmp), TEMP=str(private_tmp))
+        helper += sandbox.contain_options(root, private_tmp)
+        argv = sandbox.wrap(argv, root, private_tmp)
 
     started = time.monotonic()
     timed_out = cancelled = False
-    with open(log_path, "wb") as log:
+    log = CappedLog(log_path)
+    try:
         try:
             process = subprocess.Popen(
-                argv, shell=isinstance(argv, str), cwd=root, env=env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [*helper, "--", *argv], cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )
         except OSError as exc:
             raise TestRunError(f"cannot start the tests ({shown}): {exc}") from exc
+        reader = _Reader(process.stdout, log)
+        reader.start()
         try:
             deadline = started + max(0.0, timeout_s)
             while True:
@@ -151,14 +184,19 @@ def run_tests(
                     break
         except BaseException:
             # Ctrl-C (or any error here): nothing the tests started may outlive us.
-            kill_group(process)
+            stop_run(process, marker)
+            reader.finish()
             raise
-        # Even a run that ended by itself can leave children behind (a server a test forgot to stop).
-        kill_group(process)
+        stop_run(process, marker)  # after a normal end the helper already swept; this only checks
+        reader.finish()
+    finally:
+        log.close()
+        if private_tmp is not None:
+            shutil.rmtree(private_tmp, ignore_errors=True)
     duration = time.monotonic() - started
     exit_code = None if (timed_out or cancelled) else process.returncode
 
-    output = _read_log(log_path)
+    output = log.text()
     if timed_out:
         output += f"\n[assist: the test run exceeded its {timeout_s:g}s timeout and was killed]\n"
     elif cancelled:
@@ -170,8 +208,167 @@ def run_tests(
     return TestRun(
         command=shown, exit_code=exit_code, timed_out=timed_out, duration_s=duration, log_path=log_path,
         output=output, excerpt=make_excerpt(output), failures=failures, passed=passed, failed=failed,
-        runner=runner, cancelled=cancelled,
+        runner=runner, cancelled=cancelled, cut_bytes=log.cut,
     )
+
+
+def stop_run(process: subprocess.Popen, marker: str) -> None:
+    """End a run: the helper kills its whole tree on SIGTERM; if it cannot (a test killed it), its group
+    and every process carrying the run's marker are killed here."""
+    if process.poll() is None:
+        try:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=_HELPER_WAIT_S)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    kill_group(process)
+    sweep(marker)
+
+
+def sweep(marker: str) -> list[int]:
+    """Kill every process whose environment carries ``RUN_MARKER=marker``, until none is left (Linux)."""
+    if not Path("/proc/self/environ").exists():
+        return []
+    needle = f"{RUN_MARKER}={marker}".encode()
+    killed: list[int] = []
+    for _ in range(50):
+        found = [pid for pid in _live_pids() if needle in _environ(pid).split(b"\0")]
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        killed.extend(found)
+        time.sleep(0.02)
+    return killed
+
+
+def _live_pids() -> list[int]:
+    me = os.getpid()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != me:
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if stat[stat.rfind(")") + 2 :].split()[:1] != ["Z"]:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
+
+
+class _Reader(threading.Thread):
+    """Drains the run's output into the log as it comes, so a chatty run never blocks on a full pipe."""
+
+    def __init__(self, stream, log: CappedLog):
+        super().__init__(name="test-output", daemon=True)
+        self.fd = stream.fileno()
+        self.stream = stream
+        self.log = log
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([self.fd], [], [], 0.1)
+                if not ready:
+                    if self._done.is_set():
+                        break  # the run is over and nothing more is coming (a writer we could not kill)
+                    continue
+                data = os.read(self.fd, 1 << 16)
+                if not data:
+                    break
+                self.log.write(self.decoder.decode(data))
+            self.log.write(self.decoder.decode(b"", final=True))
+        except (OSError, ValueError):
+            pass
+
+    def finish(self) -> None:
+        self._done.set()
+        self.join(_READER_WAIT_S)
+        self.stream.close()
+
+
+class CappedLog:
+    """A test run's log, written while the run streams: secrets masked, the first ``head`` bytes written at
+    once, the last ``cap - head`` bytes held in memory and written at the end after a line saying how many
+    bytes were cut between. Never more than ``cap`` bytes of output on disk or in memory."""
+
+    def __init__(self, path: Path, cap: int = LOG_CAP, head: int = _LOG_HEAD):
+        self.path = path
+        self.file = open(path, "wb")
+        self.head_room = head
+        self.tail_cap = cap - head
+        self.head: list[bytes] = []
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.cut = 0
+        self.masker = StreamMasker()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def write(self, text: str) -> None:
+        self._put(self.masker.feed(text).encode("utf-8"))
+
+    def _put(self, data: bytes) -> None:
+        with self._lock:
+            if self._closed or not data:
+                return
+            if self.head_room > 0:
+                first = data[: self.head_room]
+                self.file.write(first)
+                self.head.append(first)
+                self.head_room -= len(first)
+                data = data[len(first) :]
+            if data:
+                self.tail.append(data)
+                self.tail_size += len(data)
+                while self.tail_size > self.tail_cap:
+                    extra = self.tail_size - self.tail_cap
+                    oldest = self.tail[0]
+                    if len(oldest) <= extra:
+                        self.tail.popleft()
+                        self.tail_size -= len(oldest)
+                        self.cut += len(oldest)
+                    else:
+                        self.tail[0] = oldest[extra:]
+                        self.tail_size -= extra
+                        self.cut += extra
+
+    def close(self) -> None:
+        self._put(self.masker.flush().encode("utf-8"))
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self.cut:
+                    self.file.write(self._cut_line().encode())
+                self.file.write(b"".join(self.tail))
+            finally:
+                self.file.close()
+
+    def _cut_line(self) -> str:
+        return (f"\n[assist: {self.cut:,} bytes of output were cut here; this log keeps the first and the last "
+                f"{LOG_CAP // (1024 * 1024)} MiB of a run]\n")
+
+    def text(self) -> str:
+        """What the log kept, as text."""
+        tail = b"".join(self.tail)
+        head = b"".join(self.head).decode("utf-8", errors="replace")
+        if not self.cut:
+            return head + tail.decode("utf-8", errors="replace")
+        return head + self._cut_line() + tail.decode("utf-8", errors="ignore")
 
 
 def kill_group(process: subprocess.Popen) -> None:
@@ -232,19 +429,6 @@ def _signal_probe(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _read_log(path: Path) -> str:
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        if size <= _OUTPUT_KEEP:
-            data = handle.read()
-        else:
-            head = handle.read(_OUTPUT_KEEP // 8)
-            handle.seek(size - (_OUTPUT_KEEP - len(head)))
-            tail = handle.read()
-            data = head + f"\n[… {size - len(head) - len(tail)} bytes omitted here; see {path} …]\n".encode() + tail
-    return data.decode("utf-8", errors="replace")
 
 
 # ------------------------------------------------------------------------------------ choosing pytest

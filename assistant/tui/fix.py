@@ -133,7 +133,8 @@ class FixRun:
         app = self.app
         if isinstance(event, RunStarted):
             await app.say(f"fixing with {event.model} ({event.edit_format.replace('_', '/')} edits, up to "
-                          f"{event.max_iterations} rounds); tests: {event.test_command} — Esc stops")
+                          f"{event.max_iterations} rounds); tests: {event.test_command} — Esc stops"
+                          + (f"\nsandbox: {event.sandbox}" if event.sandbox else ""))
         elif isinstance(event, TestsStarted):
             self._busy(f"{_round(event.round)}: running the tests…")
         elif isinstance(event, TestsFinished):
