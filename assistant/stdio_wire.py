@@ -20,14 +20,20 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import threading
+from itertools import accumulate
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 """The longest line accepted; a longer one is skipped (without being held in memory) and refused."""
+MAX_DEPTH = 128
+"""The deepest nesting of arrays and objects accepted. Real MCP and ACP messages nest a dozen levels; Python's
+parser (and the SDKs' validators after it) fail with a recursion error somewhere near 1,000, which loses the
+request id. A deeper frame is refused before parsing, and answered with its id when a shallow scan finds it."""
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -98,6 +104,12 @@ def check_frame(line: bytes) -> tuple[dict | None, dict | None]:
     except UnicodeDecodeError as exc:
         return None, error_frame(None, PARSE_ERROR, f"Parse error: the frame is not UTF-8 ({exc.reason} at byte "
                                                      f"{exc.start})")
+    if nesting_depth(text) > MAX_DEPTH:
+        method_present, raw_id = shallow_scan(text)
+        if not method_present and _valid_id(raw_id):
+            return None, None  # a response: answering it would start a loop of errors between the peers
+        return None, error_frame(raw_id if _valid_id(raw_id) else None, PARSE_ERROR,
+                                 f"Parse error: the frame nests arrays or objects more than {MAX_DEPTH} deep")
     try:
         message = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -116,6 +128,71 @@ def check_frame(line: bytes) -> tuple[dict | None, dict | None]:
             return None, None
         return None, error_frame(request_id, INVALID_REQUEST, f"Invalid Request: {problem}")
     return message, None
+
+
+# A JSON string (escapes included), or one structural character.
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_STRINGS = re.compile(_STRING, re.DOTALL)
+_TOKENS = re.compile(rf'{_STRING}|[\[\]{{}}:,]', re.DOTALL)
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest in ``text`` (brackets inside strings do not count); linear, no
+    recursion, and nearly free for a frame with few brackets."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0 if "[" not in text and "{" not in text else 1  # cannot be deeper than the limit
+    brackets = re.sub(r"[^\[\]{}]", "", _STRINGS.sub("", text)).encode("ascii")
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def shallow_scan(text: str) -> tuple[bool, object]:
+    """``(has a "method" member, the "id" member's value or None)`` of a top-level JSON object, read without
+    parsing the values nested inside it. Only a string or number id is read; the last one wins, as in
+    ``json.loads``."""
+    decoder = json.JSONDecoder()
+    depth = 0
+    expecting_key = False
+    key: str | None = None
+    method_present, request_id = False, None
+    for token in _TOKENS.finditer(text):
+        piece = token.group()
+        if piece in "[{":
+            if depth == 0 and piece == "[":
+                return False, None  # a batch, not a message
+            depth += 1
+            expecting_key = depth == 1
+        elif piece in "]}":
+            depth -= 1
+            if depth <= 0:
+                break
+        elif depth != 1:
+            continue
+        elif piece == ",":
+            expecting_key = True
+        elif piece == ":":
+            if key == "method":
+                method_present = True
+            elif key == "id":
+                request_id = _scalar_at(decoder, text, token.end())
+            expecting_key, key = False, None
+        elif expecting_key:  # a string in key position; decoded, since "\u0069d" is "id" too
+            try:
+                key = json.loads(piece)
+            except ValueError:
+                key = None
+    return method_present, request_id
+
+
+def _scalar_at(decoder: json.JSONDecoder, text: str, index: int) -> object:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    if index >= len(text) or text[index] not in '"-0123456789':
+        return None  # an array, object or literal: not an id we can answer with
+    try:
+        return decoder.raw_decode(text, index)[0]
+    except ValueError:
+        return None
 
 
 def _shape_problem(message: dict) -> str | None:

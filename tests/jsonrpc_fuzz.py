@@ -92,8 +92,20 @@ def build_corpus(methods: list[str], count: int = 3000, seed: int = 20261129,
                 corpus.unparseable += 1
                 corpus.lines.append(broken.replace(b"\n", b" ") + b"\n")
         elif kind < 0.80:  # JSON that is not a message
-            if rng.random() < 0.1:  # valid JSON nested deeper than a recursive parser goes
+            shape = rng.random()
+            if shape < 0.1:  # valid JSON nested deeper than a recursive parser goes
                 corpus.lines.append(b"[" * 5000 + b"]" * 5000 + b"\n")
+                continue
+            if shape < 0.2:  # a request nested as deep, its id before or after the nesting: still answerable
+                request_id = new_id()
+                depth = rng.choice([1000, 3000, 9000])  # under 64 KiB: the tests cap frames there
+                nest = "[" * depth + "0" + "]" * depth
+                if rng.random() < 0.5:
+                    nest = '{"a":' * depth + "0" + "}" * depth
+                head = f'"jsonrpc":"2.0","method":"{rng.choice(methods)}","params":{{"x":{nest}}}'
+                line = f'{{"id":"{request_id}",{head}}}' if rng.random() < 0.5 else f'{{{head},"id":"{request_id}"}}'
+                corpus.request_ids.append(request_id)
+                corpus.lines.append(line.encode() + b"\n")
                 continue
             corpus.lines.append(json.dumps(rng.choice([[], [1, 2], 5, "x", None, True, {}, {"id": None},
                                                        [{"jsonrpc": "2.0", "id": 1, "method": "ping"}]])

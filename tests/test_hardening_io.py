@@ -159,3 +159,84 @@ def test_the_silence_limit_never_outlasts_the_whole_reply_deadline():
     assert RequestLimits(silence_s=300, reply_s=5).timeout().read == 5
     with pytest.raises(ValueError):
         RequestLimits(reply_s=0)
+
+
+# ------------------------------------------------------------------------------- JSON-RPC, deep frames
+
+DEPTHS = (1_000, 10_000, 100_000)
+
+
+def nested(depth: int, kind: str) -> str:
+    if kind == "array":
+        return "[" * depth + "1" + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def deep_requests(method: str, params_key: str) -> tuple[list[bytes], list[str]]:
+    """Requests nested 1,000 to 100,000 deep, arrays and objects, with the id before and after the nesting."""
+    lines, ids = [], []
+    for depth in DEPTHS:
+        for kind in ("array", "object"):
+            for where in ("before", "after"):
+                request_id = f"deep-{depth}-{kind}-{where}"
+                head = f'"jsonrpc":"2.0","method":"{method}","params":{{"{params_key}":{nested(depth, kind)}}}'
+                body = (f'{{"id":"{request_id}",{head}}}' if where == "before"
+                        else f'{{{head},"id":"{request_id}"}}')
+                lines.append(body.encode() + b"\n")
+                ids.append(request_id)
+    return lines, ids
+
+
+def check_deep_answers(transcript, ids: list[str]) -> dict:
+    assert transcript.returncode == 0, transcript.stderr[-3000:]
+    by_id = {frame.get("id"): frame for frame in transcript.frames if "method" not in frame}
+    missing = [request_id for request_id in ids if request_id not in by_id]
+    assert not missing, missing
+    for request_id in ids:
+        assert by_id[request_id]["error"]["code"] == -32700, by_id[request_id]
+        assert "128 deep" in by_id[request_id]["error"]["message"]
+    assert transcript.null_id_errors() == 0  # every one of them had an id to answer with
+    assert "Traceback" not in transcript.stderr and "RecursionError" not in transcript.stderr
+    return by_id
+
+
+def test_mcp_answers_every_deeply_nested_request_with_its_id_and_keeps_serving(tmp_path):
+    from jsonrpc_fuzz import run_stdio_server
+
+    (tmp_path / "app.py").write_text("def main():\n    return 1\n")
+    initialize = {"jsonrpc": "2.0", "id": "init", "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                             "clientInfo": {"name": "raw", "version": "1"}}}
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    lines, ids = deep_requests("tools/call", "arguments")
+    shallow = {"jsonrpc": "2.0", "id": "nested-but-fine", "method": "tools/call",
+               "params": {"name": "search_code", "arguments": {"query": "main", "x": json.loads(nested(40, "array"))}}}
+    after = {"jsonrpc": "2.0", "id": "after", "method": "tools/list"}
+    payload = b"".join(json.dumps(m).encode() + b"\n" for m in (initialize, initialized)) + b"".join(lines)
+    payload += json.dumps(shallow).encode() + b"\n" + json.dumps(after).encode() + b"\n"
+    transcript = run_stdio_server([sys.executable, "-m", "assistant.cli", "mcp", "--repo", str(tmp_path),
+                                   "--no-vectors"], payload, cwd=PROJECT_ROOT, env=clean_env(), timeout=300)
+    by_id = check_deep_answers(transcript, ids)
+    assert "result" in by_id["nested-but-fine"]  # nesting under the limit still reaches the tool
+    assert [tool["name"] for tool in by_id["after"]["result"]["tools"]]
+
+
+def test_acp_answers_every_deeply_nested_request_with_its_id_and_keeps_serving(tmp_path):
+    from jsonrpc_fuzz import run_stdio_server
+
+    initialize = {"jsonrpc": "2.0", "id": "init", "method": "initialize",
+                  "params": {"protocolVersion": 1, "clientCapabilities": {}}}
+    lines, ids = deep_requests("session/new", "mcpServers")
+    after = {"jsonrpc": "2.0", "id": "after", "method": "initialize", "params": {"protocolVersion": 1}}
+    payload = json.dumps(initialize).encode() + b"\n" + b"".join(lines) + json.dumps(after).encode() + b"\n"
+    dead_model = ("--model", "openai:none", "--base-url", "http://127.0.0.1:9/v1")
+    transcript = run_stdio_server([sys.executable, "-m", "assistant.cli", "acp", *dead_model, "--no-vectors"],
+                                  payload, cwd=tmp_path, env=clean_env(), timeout=300)
+    by_id = check_deep_answers(transcript, ids)
+    assert by_id["after"]["result"]["protocolVersion"] == 1
+
+
+def clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("ASSIST_") and k != "OLLAMA_HOST"}
