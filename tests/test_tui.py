@@ -521,6 +521,42 @@ def test_typing_while_the_context_panel_has_focus_goes_to_the_prompt(make_app):
     drive(app, scenario, size=(120, 40))
 
 
+def test_context_panel_rows_stay_readable_and_the_panel_can_be_widened(make_app):
+    from assistant.chat import ContextItem
+    from assistant.tui.widgets import ContextTable
+
+    app = make_app()
+    methods = ["rebuild_auth", "rebuild_proxies", "rebuild_method", "resolve_redirects"]
+    items = [ContextItem(f"src/requests/sessions.py::SessionRedirectMixin.{name}", "src/requests/sessions.py",
+                         f"src/requests/sessions.py::SessionRedirectMixin.{name}", "method", 10 * i + 1, 10 * i + 9,
+                         120, f"bm25 #{i + 1}, graph; score {3.5 - i:.2f}; SessionRedirectMixin --contains--> it")
+             for i, name in enumerate(methods)]
+
+    async def scenario(pilot):
+        await ready(pilot)
+        app.panel.show(items)
+        await pilot.pause()
+        table = app.query_one(ContextTable)
+        labels = [str(table.get_cell(item.key, "item")) for item in items]
+        assert len(set(labels)) == len(labels), labels
+        shown = screen_text(app)
+        for label, name in zip(labels, methods):
+            assert label.endswith(name) and label in shown, f"{label!r} hides which method it is\n{shown}"
+        reasons = {str(table.get_cell(item.key, "why")) for item in items} if len(table.columns) == 4 else set()
+        assert not any("#" in reason for reason in reasons), reasons
+        assert "score" in str(app.query_one("#context-detail").render()), "the detail line keeps the whole reason"
+
+        before = app.panel.size.width
+        await pilot.press("alt+left")
+        await pilot.pause()
+        assert app.panel.size.width == before + 4
+        await pilot.press("alt+right", "alt+right")
+        await pilot.pause()
+        assert app.panel.size.width == before - 4
+
+    drive(app, scenario, size=(100, 30))
+
+
 def test_context_panel_follows_width_and_f2(make_app):
     app = make_app()
 
@@ -596,7 +632,7 @@ SNAPSHOTS: dict[str, Callable[..., Awaitable[None]]] = {
 }
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 35)], ids=["80x24", "100x30", "120x35"])
 @pytest.mark.parametrize("screen", list(SNAPSHOTS))
 def test_snapshots(screen, size, snap_compare, tmp_path, indexed_sample, llama_server):
     # A fixed path, so that nothing on screen depends on the temporary directory's name.

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WIDE_ENOUGH_FOR_PANEL = 100
+PANEL_MIN_WIDTH = 28
+CONVERSATION_MIN_WIDTH = 30
 
 
 class SessionEvent(Message):
@@ -93,6 +95,8 @@ class ChatApp(App[None]):
         Binding("f1", "help", "Help"),
         Binding("pageup", "scroll_conversation(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_conversation(1)", "Scroll down", show=False),
+        Binding("alt+left", "resize_panel(4)", "Wider context panel", show=False),
+        Binding("alt+right", "resize_panel(-4)", "Narrower context panel", show=False),
     ]
 
     def __init__(self, repo_root: Path, *, model: str | None = None, base_url: str | None = None) -> None:
@@ -553,6 +557,15 @@ class ChatApp(App[None]):
         self.show_panel(shown)
         if not shown and self.focused is not None and self.panel in self.focused.ancestors:
             self.prompt_input.focus()
+
+    def action_resize_panel(self, columns: int) -> None:
+        """Move the panel's left edge: long names and reasons need room that the conversation can lend."""
+        panel = self.panel
+        if not panel.display:
+            return
+        width = max(PANEL_MIN_WIDTH, min(panel.outer_size.width + columns, self.size.width - CONVERSATION_MIN_WIDTH))
+        panel.styles.max_width = width
+        panel.styles.width = width
 
     def action_scroll_conversation(self, pages: int) -> None:
         if pages < 0:

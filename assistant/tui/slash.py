@@ -38,6 +38,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("Tab", "complete a /command; otherwise move focus (prompt ↔ context panel)"),
     ("F2", "show or hide the context panel"),
     ("p / d", "in the context panel: pin / drop the highlighted item"),
+    ("Alt+← / Alt+→", "widen / narrow the context panel"),
     ("Ctrl+P", "command palette"),
     ("Ctrl+Q", "quit"),
 )

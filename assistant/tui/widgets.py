@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from rich.text import Text
@@ -197,16 +198,27 @@ class ContextPanel(Vertical):
         current = select or table.highlighted_key()
         table.clear(columns=True)
         labels = {key: _label(item) for key, item in self.items.items()}
-        # Fixed widths, so a long name or reason is cropped rather than pushing the token count out of view.
+        reasons = {key: _short_why(item.why) for key, item in self.items.items()}
+        # Fixed widths, so a long name or reason is shortened rather than pushing the token count out of view.
         room = max(table.size.width - 2 - 1 - 5 - 3, 12)
-        # The name matters most: "why" gets what is left (the line under the table shows it whole).
-        item_width = min(max((len(label) for label in labels.values()), default=4), max(room - 8, 12))
+        # The name matters most; "why" gets what is left, or no column when that is too little to read (the
+        # detail lines under the table show the highlighted item whole either way).
+        widest_why = max((len(reason) for reason in reasons.values()), default=3)
+        item_width = min(max((len(label) for label in labels.values()), default=4), max(room - 10, 12))
+        why_width = min(room - item_width, widest_why)
+        if why_width < 8:
+            item_width, why_width = room, 0
         table.add_column(" ", key="mark", width=1)
         table.add_column("item", key="item", width=item_width)
         table.add_column(Text("tok", justify="right"), key="tokens", width=5)
-        table.add_column("why", key="why", width=max(room - item_width, 8))
+        if why_width:
+            table.add_column("why", key="why", width=why_width)
         for key, item in self.items.items():
-            table.add_row(self.mark(key), labels[key], Text(f"{item.tokens:,}", justify="right"), item.why, key=key)
+            cells = [self.mark(key), elide(labels[key], item_width, keep="end"),
+                     Text(f"{item.tokens:,}", justify="right")]
+            if why_width:
+                cells.append(elide(reasons[key], why_width, keep="start"))
+            table.add_row(*cells, key=key)
         total = sum(item.tokens for key, item in self.items.items() if key not in self.dropped)
         pinned = sum(1 for item in self.items.values() if item.pinned)
         count = len(self.items)
@@ -229,6 +241,31 @@ class ContextPanel(Vertical):
         state = {PINNED_MARK: "pinned", DROPPED_MARK: "dropped", "": "sent"}[self.mark(key)]
         lines = f"{item.start_line}-{item.end_line}" if item.end_line else str(item.start_line)
         detail.update(Text(f"{item.path}:{lines} ({item.kind}, {state})\n{item.why}\np pin · d drop"))
+
+
+def elide(text: str, width: int, keep: str = "end") -> str:
+    """``text`` in at most ``width`` columns with "…" where it was cut: a qualified name keeps its last part
+    whole (``SessionRe….rebuild_auth`` tells methods of one class apart, ``src/re…/utils.py`` files), a reason keeps
+    its start."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    if keep == "start":
+        return text[: width - 1] + "…"
+    separator = "/" if "/" in text else "."
+    last = text[text.rfind(separator) :] if separator in text else ""
+    if last and len(last) <= width - 4:
+        return text[: width - 1 - len(last)] + "…" + last
+    if last and len(last) <= width:
+        return "…" + last[1:]
+    head = (width - 1) // 3 if not last else 0  # a name too long even alone: its end tells rows apart
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def _short_why(why: str) -> str:
+    """The signals that found an item, without ranks and scores: "bm25, graph" (the detail line has the rest)."""
+    return re.sub(r" #\d+", "", why.split(";")[0]).strip()
 
 
 def _label(item: ContextItem) -> str:
