@@ -8,10 +8,13 @@ appear only as keys of lookup indexes whose values are qualified names.
 from __future__ import annotations
 
 import builtins
+import gc
+import gzip
+import json
 import os
-import pickle
 import re
 import tempfile
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +26,7 @@ from .model import (
     CONTAINS,
     EDGE_KINDS,
     FILE,
+    FUNCTION,
     IMPORTS,
     INHERITS,
     METHOD,
@@ -724,16 +728,41 @@ def build_graph(extracts: Mapping[str, FileExtract], other_files: Iterable[str] 
 
 
 # --------------------------------------------------------------------------------- persistence
+# The graph is stored as gzip'd JSON, never pickle: a cloned repository can ship its own `.assist/`, and
+# unpickling a file runs whatever code it names. gzip's CRC also turns a torn or scribbled file into a
+# clean error. Every field is checked on load: a file that does not validate is damage, not a crash.
+
+GRAPH_FORMAT = "assist-code-graph"
+GRAPH_FORMAT_VERSION = 1
+_NODE_KINDS = frozenset({FILE, MODULE, CLASS, FUNCTION, METHOD})
+
+
+class GraphUnreadable(ValueError):
+    """The graph file is not a code graph we wrote (truncated, garbage, or another format)."""
 
 
 def save_graph(graph: nx.MultiDiGraph, path: Path) -> None:
     """Write atomically: a crash leaves the previous graph, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    position = {node: index for index, node in enumerate(graph)}
+    document = {
+        "format": GRAPH_FORMAT,
+        "version": GRAPH_FORMAT_VERSION,
+        "nodes": [[node, attrs] for node, attrs in graph.nodes(data=True)],
+        # Ends by node position, and no "kind" (it is the key): qualified names are long, and repeating
+        # them per edge made the file twice the size and the load a third slower.
+        "edges": [
+            [position[source], position[target], key, {k: v for k, v in attrs.items() if k != "kind"}]
+            for source, target, key, attrs in graph.edges(keys=True, data=True)
+        ],
+    }
+    # mtime=0: the same graph gives the same bytes; level 1: a fifth of the size at little cost.
+    data = gzip.compress(json.dumps(document, separators=(",", ":")).encode("utf-8"), compresslevel=1, mtime=0)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            pickle.dump(graph, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
@@ -743,11 +772,104 @@ def save_graph(graph: nx.MultiDiGraph, path: Path) -> None:
 
 
 def load_graph(path: Path) -> nx.MultiDiGraph:
+    """Raises OSError when the file cannot be opened, GraphUnreadable when it is not a valid graph."""
     with open(path, "rb") as handle:
-        graph = pickle.load(handle)
-    if not isinstance(graph, nx.MultiDiGraph):
-        raise ValueError(f"{path} does not hold a code graph")
+        raw = handle.read()
+    # Millions of small objects and no cycles among them: the cyclic collector would only rescan them
+    # over and over (it took half the load time on a 100k-node graph).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            document = _json_loads(gzip.decompress(raw))
+        except (OSError, EOFError, ValueError, zlib.error, RecursionError) as exc:
+            raise GraphUnreadable(f"{Path(path).name} is not a readable code graph ({exc})") from None
+        try:
+            return _graph_from_document(document)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise GraphUnreadable(f"{Path(path).name} does not hold a valid code graph ({exc})") from None
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _graph_from_document(document: object) -> nx.MultiDiGraph:
+    """Check every entry while filling networkx's own tables: retrieval loads the graph on every one-shot
+    command, and going through add_edges_from doubled the load time (tests/test_graph.py checks the
+    result equals the saved graph, so a networkx upgrade that changes these tables fails there)."""
+    if not isinstance(document, dict) or document.get("format") != GRAPH_FORMAT:
+        raise ValueError("not an assist code graph")
+    if document.get("version") != GRAPH_FORMAT_VERSION:
+        raise ValueError(f"graph format version {document.get('version')!r}, expected {GRAPH_FORMAT_VERSION}")
+    nodes, edges = document["nodes"], document["edges"]
+    if type(nodes) is not list or type(edges) is not list:
+        raise ValueError("nodes and edges must be lists")
+    graph = nx.MultiDiGraph()
+    node_table, successors, predecessors = graph._node, graph._succ, graph._pred
+    for entry in nodes:
+        if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not str:
+            raise ValueError("a node entry is not [id, attributes]")
+        node, attrs = entry
+        _check_attrs(attrs)
+        if attrs.get("kind") not in _NODE_KINDS:
+            raise ValueError(f"node {node!r} has no valid kind")
+        if node in node_table:
+            raise ValueError(f"node {node!r} appears twice")
+        node_table[node] = attrs
+        successors[node] = {}
+        predecessors[node] = {}
+    names = list(node_table)
+    count = len(names)
+    for entry in edges:
+        if type(entry) is not list or len(entry) != 4:
+            raise ValueError("an edge entry is not [source, target, kind, attributes]")
+        source, target, key, attrs = entry
+        if type(source) is not int or type(target) is not int or not (0 <= source < count and 0 <= target < count):
+            raise ValueError(f"an edge names a node that is not in the graph ({source!r} -> {target!r})")
+        if key not in _EDGE_KINDS:
+            raise ValueError(f"an edge has an unknown kind {key!r}")
+        _check_attrs(attrs)
+        attrs["kind"] = key
+        source, target = names[source], names[target]
+        by_key = successors[source].get(target)
+        if by_key is None:
+            # networkx shares one key dict between the successor and the predecessor table.
+            by_key = successors[source][target] = predecessors[target][source] = {}
+        elif key in by_key:
+            raise ValueError(f"edge {source!r} -> {target!r} ({key}) appears twice")
+        by_key[key] = attrs
     return graph
+
+
+def _check_attrs(attrs: object) -> None:
+    """Values are JSON scalars of the type retrieval expects, or lists of strings."""
+    if type(attrs) is not dict:
+        raise ValueError("attributes are not an object")
+    allowed = _ATTR_TYPES.get
+    for name, value in attrs.items():
+        kind = type(value)
+        if kind not in allowed(name, _ANY_TYPES) or (kind is list and not all(type(i) is str for i in value)):
+            raise ValueError(f"attribute {name!r} has a value of the wrong type ({kind.__name__})")
+
+
+_NONE = type(None)
+_ANY_TYPES = frozenset({str, int, float, bool, _NONE, list})
+_WHOLE = frozenset({int, _NONE})
+_TEXT = frozenset({str, _NONE})
+# What retrieval does arithmetic or string work on: a wrong type there would fail a query, not the load.
+_ATTR_TYPES = {
+    **dict.fromkeys(("start_line", "end_line", "start_byte", "end_byte", "line", "count"), _WHOLE),
+    **dict.fromkeys(("kind", "name", "path", "language", "signature", "docstring", "parent", "module",
+                     "resolution", "via"), _TEXT),
+    **dict.fromkeys(("is_test", "has_errors"), frozenset({bool})),
+    **dict.fromkeys(("unresolved_calls", "external_imports"), frozenset({list})),
+}
+_EDGE_KINDS = frozenset(EDGE_KINDS)
+
+try:  # chromadb depends on orjson, which parses the graph about twice as fast as the standard library
+    from orjson import loads as _json_loads
+except ImportError:  # pragma: no cover
+    _json_loads = json.loads
 
 
 def edge_counts(graph: nx.MultiDiGraph) -> dict[str, int]:

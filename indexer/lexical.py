@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -108,17 +109,111 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
-        """Raises FileNotFoundError when no index was saved there."""
+        """Raises FileNotFoundError when no index was saved there, LexicalIndexUnreadable when what is
+        there is not an index we wrote. Nothing is read through a symbolic link or outside ``directory``."""
         directory = Path(directory)
-        generation = (directory / _POINTER).read_text(encoding="utf-8").strip()
+        generation = _read_small(directory / _POINTER, 256).decode("utf-8", errors="replace").strip()
+        if not _GENERATION.fullmatch(generation):
+            raise LexicalIndexUnreadable(f"{directory / _POINTER} does not name an index generation")
         source = directory / generation
-        ids = json.loads((source / _IDS_FILE).read_text(encoding="utf-8"))
-        if not (source / "params.index.json").is_file():
+        if source.is_symlink() or not source.is_dir():
+            raise LexicalIndexUnreadable(f"{source} is not a directory")
+        ids = _load_json(source / _IDS_FILE, _MAX_JSON_BYTES)
+        if type(ids) is not list or not all(type(i) is str for i in ids):
+            raise LexicalIndexUnreadable(f"{source / _IDS_FILE} is not a list of chunk ids")
+        if not (source / _PARAMS_FILE).exists():
             return cls(ids, None)
-        import bm25s
+        return cls(ids, _load_bm25(source, len(ids)))
 
-        retriever = bm25s.BM25.load(str(source), show_progress=False)
-        return cls(ids, retriever)
+
+class LexicalIndexUnreadable(ValueError):
+    """A lexical index file is damaged or is not one we wrote."""
+
+
+_GENERATION = re.compile(r"gen-[0-9a-f]{1,64}")
+_PARAMS_FILE = "params.index.json"
+_MAX_JSON_BYTES = 1 << 30
+# Exactly what our bm25s.BM25() writes: anything else (another backend, a corpus) is not ours.
+_PARAMS = {"k1": (int, float), "b": (int, float), "delta": (int, float), "method": (str,), "idf_method": (str,),
+           "dtype": (str,), "int_dtype": (str,), "num_docs": (int,), "version": (str,), "backend": (str,)}
+_ARRAYS = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "vocab.index.json")
+
+
+def _read_small(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, never through a symbolic link (O_NOFOLLOW), at most ``limit`` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise LexicalIndexUnreadable(f"{path} cannot be opened ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise LexicalIndexUnreadable(f"{path} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise LexicalIndexUnreadable(f"{path} is larger than any index file we write")
+    return data
+
+
+def _load_json(path: Path, limit: int) -> object:
+    try:
+        return json.loads(_read_small(path, limit))
+    except FileNotFoundError:
+        raise LexicalIndexUnreadable(f"{path} is missing") from None
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, LexicalIndexUnreadable):
+            raise
+        raise LexicalIndexUnreadable(f"{path} is not valid JSON") from None
+
+
+def _load_bm25(source: Path, doc_count: int) -> object:
+    params = _load_json(source / _PARAMS_FILE, 1 << 16)
+    if type(params) is not dict or params.keys() != _PARAMS.keys() or not all(
+        type(params[k]) in kinds for k, kinds in _PARAMS.items()
+    ):
+        raise LexicalIndexUnreadable(f"{source / _PARAMS_FILE} does not hold our BM25 parameters")
+    if params["backend"] != "numpy" or params["num_docs"] != doc_count:
+        raise LexicalIndexUnreadable(f"{source / _PARAMS_FILE} does not match the index's {doc_count} chunks")
+    vocab = _load_json(source / "vocab.index.json", _MAX_JSON_BYTES)
+    if type(vocab) is not dict or not all(type(v) is int for v in vocab.values()):
+        raise LexicalIndexUnreadable(f"{source / 'vocab.index.json'} is not a vocabulary")
+    for name in _ARRAYS:
+        if (source / name).is_symlink():
+            raise LexicalIndexUnreadable(f"{source / name} is a symbolic link")
+    import bm25s
+
+    try:
+        # allow_pickle=False: numpy refuses object arrays, the one way an .npy file could run code.
+        retriever = bm25s.BM25.load(str(source), show_progress=False, allow_pickle=False, mmap=False)
+    except FileNotFoundError as exc:
+        raise LexicalIndexUnreadable(f"a file of the lexical index is missing ({exc.filename})") from None
+    except (ValueError, TypeError, KeyError, OSError, EOFError) as exc:
+        raise LexicalIndexUnreadable(f"the lexical index in {source} cannot be read ({exc})") from None
+    _check_scores(retriever, len(vocab), doc_count, source)
+    return retriever
+
+
+def _check_scores(retriever, vocab_size: int, doc_count: int, source: Path) -> None:
+    """The CSC arrays must describe vocab_size columns over doc_count documents, or a query would index
+    out of bounds (or silently score the wrong chunks)."""
+    scores = retriever.scores
+    data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+    ok = (
+        data.ndim == indices.ndim == indptr.ndim == 1
+        and data.dtype.kind == "f" and indices.dtype.kind in "iu" and indptr.dtype.kind in "iu"
+        # bm25s gives the empty token a vocabulary id but no column
+        and vocab_size <= len(indptr) <= vocab_size + 1
+        and len(data) == len(indices)
+        and (len(indptr) == 0 or (int(indptr[0]) == 0 and int(indptr[-1]) == len(data)))
+        and bool((numpy.diff(indptr) >= 0).all())
+        and (len(indices) == 0 or (int(indices.min()) >= 0 and int(indices.max()) < doc_count))
+        and bool(numpy.isfinite(data).all())
+        and set(retriever.vocab_dict.values()) == set(range(vocab_size))
+        and all(i < len(indptr) - 1 for t, i in retriever.vocab_dict.items() if t)
+    )
+    if not ok:
+        raise LexicalIndexUnreadable(f"the lexical index in {source} is inconsistent")
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -72,9 +72,12 @@ def index_repository(
     config = config or IndexConfig()
     root = root.resolve()
     state_dir = StateDir(root)
-    state_dir.ensure()
+    repairs = state_dir.ensure()  # before the lock: the lock file itself must not be a link
     with IndexLock(state_dir.path, wait_s=config.lock_wait_s):
-        return _Indexer(root, state_dir, config, progress, notice).run()
+        indexer = _Indexer(root, state_dir, config, progress, notice)
+        for message in repairs:
+            indexer.notice(message)
+        return indexer.run()
 
 
 class _Indexer:
@@ -113,28 +116,49 @@ class _Indexer:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> IndexReport:
+        self._check_identity()
         self.state = self._open_state()
-        self.cache = EmbeddingCache(self.dirs.embedding_cache)
+        self.cache = self._open_cache()
         try:
             vector_repair = self._check_stamps_and_store()
             self.state.set_meta(running="1")
             if vector_repair:
                 self._repair_vectors(full=vector_repair == "full")
-            changed, removed, skipped = self._scan()
-            if changed or removed:
-                _prefetch_module("chromadb")  # ~1 s of import overlaps parsing and embedding
-            parsed = self._parse(changed, skipped)
-            known = self.state.file_records()
-            # A file that was indexed but is now skipped (became binary, too large, ...) leaves the index.
-            removed = sorted(set(removed) | ({s.path for s in skipped} & set(known)))
-            self._embed_and_store(parsed, removed, known)
-            self._finish(skipped, dirty=bool(parsed or removed or vector_repair))
+            dirty = bool(vector_repair)
+            for _ in range(2):  # a second pass only re-parses files whose stored extract was damaged
+                changed, removed, skipped = self._scan()
+                if changed or removed:
+                    _prefetch_module("chromadb")  # ~1 s of import overlaps parsing and embedding
+                parsed = self._parse(changed, skipped)
+                known = self.state.file_records()
+                # A file that was indexed but is now skipped (became binary, too large, ...) leaves the index.
+                removed = sorted(set(removed) | ({s.path for s in skipped} & set(known)))
+                self._embed_and_store(parsed, removed, known)
+                dirty = dirty or bool(parsed or removed)
+                if not self._finish(skipped, dirty=dirty):
+                    break
         finally:
             if self._vectors is not None:
                 self._vectors.close()
             self.cache.close()
             self.state.close()
         return self.report
+
+    def _check_identity(self) -> None:
+        """A state we did not build here (a clone that committed .assist/, a copy) is never read: every
+        file of it goes, the embedding cache too (its vectors could be anything), and we start afresh."""
+        dirs = self.dirs
+        if not any(p.exists() for p in (dirs.index_db, dirs.embedding_cache, dirs.vectors, dirs.graph,
+                                          dirs.lexical, dirs.identity, dirs.path / "graph.pickle")):
+            dirs.stamp_identity()
+            return
+        reason = dirs.foreign_reason()
+        if reason is not None:
+            self.notice(f"the index in {dirs.path} was not built here: {reason}; rebuilding it from scratch")
+            dirs.remove_all()
+            dirs.stamp_identity()
+        elif dirs.read_identity().get("root") != str(self.root):
+            dirs.stamp_identity()  # the same directory, moved or renamed: record where it is now
 
     def _open_state(self) -> IndexState:
         try:
@@ -143,6 +167,21 @@ class _Indexer:
             self.notice(f"index database is damaged ({exc}); rebuilding the index")
             self.dirs.remove_index()
             return IndexState(self.dirs.index_db)
+
+    def _open_cache(self) -> EmbeddingCache:
+        try:
+            return EmbeddingCache(self.dirs.embedding_cache)
+        except StateCorrupt as exc:
+            self.notice(f"embedding cache is damaged ({exc}); starting it afresh (changed chunks are embedded again)")
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.dirs.embedding_cache}{suffix}").unlink(missing_ok=True)
+            return EmbeddingCache(self.dirs.embedding_cache)
+
+    def _meta_int(self, key: str) -> int:
+        try:
+            return int(self.state.get_meta(key, "0"))
+        except ValueError:
+            return 0
 
     def _stamps(self) -> dict[str, str]:
         from .languages import grammar_versions
@@ -233,7 +272,8 @@ class _Indexer:
     # -- stage 3: embed, store vectors, then mark files done ---------------------------------------
     def _embed_and_store(self, parsed: list[ParsedFile], removed: list[str], known: dict[str, FileRecord]) -> None:
         all_chunks = [c for p in parsed for c in p.chunks]
-        vectors_by_hash = self.cache.get_many(self.embedder.name, (c.content_hash for c in all_chunks)) if all_chunks else {}
+        vectors_by_hash = self.cache.get_many(self.embedder.name, (c.content_hash for c in all_chunks),
+                                              dim=self.embedder.dim) if all_chunks else {}
         missing = {c.content_hash: c.text for c in all_chunks if c.content_hash not in vectors_by_hash}
         if missing:
             self._load_model()
@@ -312,7 +352,7 @@ class _Indexer:
         started = time.perf_counter()
         rows = self.state.chunk_vector_rows()
         if full:
-            cached = self.cache.get_many(self.embedder.name, (h for _, h, _ in rows))
+            cached = self.cache.get_many(self.embedder.name, (h for _, h, _ in rows), dim=self.embedder.dim)
             uncached = {meta["path"] for _, h, meta in rows if h not in cached}
             if uncached:
                 with self.state.transaction():
@@ -330,17 +370,30 @@ class _Indexer:
         self.report.seconds["repair"] = round(time.perf_counter() - started, 3)
 
     # -- stage 4: derived structures ---------------------------------------------------------------
-    def _finish(self, skipped: list[SkippedFile], dirty: bool) -> None:
+    def _finish(self, skipped: list[SkippedFile], dirty: bool) -> bool:
+        """Rebuild the graph and lexical index if anything changed or someone touched them; True when
+        some stored extracts were damaged (those files are forgotten: the caller scans once more)."""
         from .graph import build_graph, save_graph
 
         with self.state.transaction():
             self.state.replace_skipped(skipped)
-        generation = int(self.state.get_meta("generation", "0")) + (1 if dirty else 0)
+        generation = self._meta_int("generation") + (1 if dirty else 0)
         built_for = self.dirs.derived_generation()
         graph = None
-        if dirty or built_for != generation or not self.dirs.graph.exists():
+        touched = self.state.get_meta("derived_fingerprint") not in (None, self.dirs.derived_fingerprint())
+        if touched and not dirty:
+            self.notice("the code graph or lexical index was changed or damaged since the last run; rebuilding them")
+        elif built_for != generation and not dirty:
+            self.notice("the derived-generation stamp does not match the index; rebuilding the code graph and lexical index")
+        if dirty or touched or built_for != generation or not self.dirs.graph.exists():
             started = time.perf_counter()
-            extracts = self.state.extracts()
+            extracts, damaged = self.state.extracts()
+            if damaged:
+                self.notice(f"{len(damaged)} stored file extracts are damaged; parsing those files again")
+                with self.state.transaction():
+                    for path in damaged:
+                        self.state.remove_file(path)
+                return True
             self.progress("graph", 0, 1)
             graph = build_graph(extracts, self.state.plain_text_paths())
             save_graph(graph, self.dirs.graph)
@@ -354,6 +407,7 @@ class _Indexer:
             for chunk_id, tokens in self.state.chunk_tokens():
                 ids.append(chunk_id)
                 token_lists.append(tokens)
+            shutil.rmtree(self.dirs.lexical, ignore_errors=True)  # whatever a damaged one left is not reused
             LexicalIndex.build(ids, token_lists).save(self.dirs.lexical)
             self.progress("lexical", 1, 1)
             self.report.seconds["lexical"] = round(time.perf_counter() - started, 3)
@@ -372,6 +426,7 @@ class _Indexer:
             "generation": str(generation),
             "running": "0",
             "graph_summary": json.dumps(summary),
+            "derived_fingerprint": self.dirs.derived_fingerprint(),
         }
         if dirty or not self.state.get_meta("last_indexed_at"):
             meta["last_indexed_at"] = str(time.time())
@@ -381,16 +436,20 @@ class _Indexer:
         if self.dirs.vectors.exists():
             meta["vector_fingerprint"] = self.dirs.vector_fingerprint()
         self.state.set_meta(**meta)
+        return False
 
     def _graph_summary(self, graph) -> dict:
         """Counts for the report; read back from the stamps when this run did not rebuild the graph."""
         from .graph import edge_counts, load_graph
 
         if graph is None:
-            cached = self.state.get_meta("graph_summary")
-            if cached:
-                return json.loads(cached)
-            graph = load_graph(self.dirs.graph)
+            try:
+                cached = json.loads(self.state.get_meta("graph_summary") or "null")
+            except ValueError:
+                cached = None
+            if isinstance(cached, dict) and {"symbols", "edges", "lines"} <= cached.keys():
+                return cached
+            graph = load_graph(self.dirs.graph)  # just checked or written by _finish
         kinds = Counter(kind for _, kind in graph.nodes(data="kind"))
         return {
             "symbols": sum(n for k, n in kinds.items() if k not in (FILE, MODULE)),

@@ -48,8 +48,14 @@ def index_status(root: Path, config: IndexConfig | None = None, check_stale: boo
     config = config or IndexConfig()
     root = root.resolve()
     dirs = StateDir(root)
+    unsafe = dirs.unsafe_reason()
+    if unsafe:
+        raise NoIndex(f"the index at {root} is not safe to read ({unsafe}); run `assist index {root}` to repair it")
     if not dirs.exists():
         raise NoIndex(f"no index at {root}; run `assist index {root}` to build one")
+    foreign = dirs.foreign_reason()
+    if foreign:
+        raise NoIndex(f"the index at {root} was not built here: {foreign}; run `assist index {root}` to rebuild it")
     try:
         state = IndexState(dirs.index_db)
     except StateCorrupt as exc:
@@ -61,8 +67,13 @@ def index_status(root: Path, config: IndexConfig | None = None, check_stale: boo
         records = state.file_records()
     finally:
         state.close()
-    summary = json.loads(meta.get("graph_summary", "{}") or "{}")
-    indexed_at = float(meta["last_indexed_at"]) if "last_indexed_at" in meta else None
+    try:
+        summary = json.loads(meta.get("graph_summary", "{}") or "{}")
+        indexed_at = float(meta["last_indexed_at"]) if "last_indexed_at" in meta else None
+    except ValueError:
+        raise NoIndex(f"the index at {root} is damaged (its stamps do not parse); run `assist index {root}`") from None
+    if not isinstance(summary, dict):
+        summary = {}
     status = IndexStatus(
         root=str(root),
         indexed_at=indexed_at,

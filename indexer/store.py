@@ -7,19 +7,21 @@ The embedding cache lives in its own file so that rebuilding the index never thr
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import pickle
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .model import Chunk, FileExtract, SkippedFile
+from .model import Call, Chunk, FileExtract, Import, Inheritance, SkippedFile, Symbol
 
-SCHEMA_VERSION = "1"
+# 2: extracts are JSON, not pickles (a cloned repository could ship a manifest whose pickles run code).
+SCHEMA_VERSION = "2"
 
 _INDEX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +70,7 @@ class StateCorrupt(Exception):
 
 
 def _connect(path: Path, schema: str) -> sqlite3.Connection:
+    conn = None
     try:
         conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -75,9 +78,28 @@ def _connect(path: Path, schema: str) -> sqlite3.Connection:
         conn.executescript(schema)
         if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError("quick_check failed")
+        _check_tables(conn, schema)
     except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
         raise StateCorrupt(f"{path.name}: {exc}") from exc
     return conn
+
+
+def _check_tables(conn: sqlite3.Connection, schema: str) -> None:
+    """A table that already existed with other columns (damage, or a file that is not ours) would make
+    every later query fail: compare each table of ``schema`` with what is on disk."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.executescript(schema)
+        tables = [r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            want = [r[1:3] for r in probe.execute(f"PRAGMA table_info({table})")]
+            have = [r[1:3] for r in conn.execute(f"PRAGMA table_info({table})")]
+            if want != have:
+                raise sqlite3.DatabaseError(f"table {table} does not have the expected columns")
+    finally:
+        probe.close()
 
 
 @dataclass
@@ -156,7 +178,7 @@ class IndexState:
                 for c, tokens in zip(chunks, chunk_tokens)
             ],
         )
-        blob = pickle.dumps(extract, protocol=pickle.HIGHEST_PROTOCOL) if extract is not None else None
+        blob = extract_to_json(extract) if extract is not None else None
         self.conn.execute(
             "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
             (record.path, record.hash, record.size, record.mtime_ns, record.inode, record.language,
@@ -168,9 +190,16 @@ class IndexState:
         self.conn.execute("DELETE FROM chunks WHERE path=?", (path,))
         self.conn.execute("DELETE FROM files WHERE path=?", (path,))
 
-    def extracts(self) -> dict[str, FileExtract]:
-        rows = self.conn.execute("SELECT path, extract FROM files WHERE extract IS NOT NULL")
-        return {path: pickle.loads(blob) for path, blob in rows}
+    def extracts(self) -> tuple[dict[str, FileExtract], list[str]]:
+        """(valid extracts by path, paths whose stored extract does not validate)."""
+        good: dict[str, FileExtract] = {}
+        damaged: list[str] = []
+        for path, blob in self.conn.execute("SELECT path, extract FROM files WHERE extract IS NOT NULL"):
+            try:
+                good[path] = extract_from_json(blob)
+            except ValueError:
+                damaged.append(path)
+        return good, damaged
 
     def plain_text_paths(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT path FROM files WHERE extract IS NULL")]
@@ -225,15 +254,21 @@ class EmbeddingCache:
     def __init__(self, path: Path):
         self.path = path
         self.conn = _connect(path, "")
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] != _CACHE_LAYOUT:
-            # An older layout: vectors are derived data, start the cache afresh.
-            self.conn.executescript(f"DROP TABLE IF EXISTS vectors; PRAGMA user_version={_CACHE_LAYOUT};")
-        self.conn.executescript(_CACHE_SCHEMA)
+        try:
+            if self.conn.execute("PRAGMA user_version").fetchone()[0] != _CACHE_LAYOUT:
+                # An older layout: vectors are derived data, start the cache afresh.
+                self.conn.executescript(f"DROP TABLE IF EXISTS vectors; PRAGMA user_version={_CACHE_LAYOUT};")
+            self.conn.executescript(_CACHE_SCHEMA)
+            _check_tables(self.conn, _CACHE_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StateCorrupt(f"{path.name}: {exc}") from exc
 
     def close(self) -> None:
         self.conn.close()
 
-    def get_many(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+    def get_many(self, model: str, hashes: Iterable[str], dim: int | None = None) -> dict[str, np.ndarray]:
+        """Cached vectors by content hash; a damaged one (wrong length, not finite) counts as not cached."""
         found: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(hashes))
         for start in range(0, len(unique), 500):
@@ -244,7 +279,9 @@ class EmbeddingCache:
                 (model, *batch),
             )
             for content_hash, blob in rows:
-                found[content_hash] = np.frombuffer(blob, dtype=np.float32)
+                vector = decode_vector(blob, dim)
+                if vector is not None:
+                    found[content_hash] = vector
         return found
 
     def put_many(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
@@ -254,10 +291,105 @@ class EmbeddingCache:
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items],
             )
 
+    def drop_malformed(self, model: str, dim: int) -> int:
+        """Delete this model's entries that cannot be ``dim``-d float32 vectors; returns how many."""
+        with _Transaction(self.conn):
+            cursor = self.conn.execute(
+                "DELETE FROM vectors WHERE model=? AND (typeof(vector) != 'blob' OR length(vector) != ?)",
+                (model, 4 * dim),
+            )
+        return cursor.rowcount
+
     def count(self, model: str | None = None) -> int:
         if model is None:
             return self.conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
         return self.conn.execute("SELECT COUNT(*) FROM vectors WHERE model=?", (model,)).fetchone()[0]
+
+
+def decode_vector(blob: object, dim: int | None) -> np.ndarray | None:
+    """A stored float32 vector, or None when the bytes cannot be one of ``dim`` finite values."""
+    if not isinstance(blob, bytes) or not blob or len(blob) % 4 or (dim is not None and len(blob) != 4 * dim):
+        return None
+    vector = np.frombuffer(blob, dtype=np.float32)
+    return vector if bool(np.isfinite(vector).all()) else None
+
+
+# --------------------------------------------------------------------------------- extracts as JSON
+# Dataclass -> JSON object, and back through a checker per field: a stored extract that does not
+# validate is damage (the file is parsed again), never an exception deep inside the graph builder.
+
+
+def extract_to_json(extract: FileExtract) -> bytes:
+    return json.dumps(dataclasses.asdict(extract), separators=(",", ":")).encode("utf-8")
+
+
+def extract_from_json(blob: object) -> FileExtract:
+    """Raises ValueError when ``blob`` is not an extract we wrote."""
+    if not isinstance(blob, (bytes, str)):
+        raise ValueError("extract is not text")
+    try:
+        data = json.loads(blob)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"extract is not JSON ({exc})") from None
+    return _build(FileExtract, data, _EXTRACT_FIELDS)
+
+
+def _build(cls: type, data: object, fields: dict[str, Callable[[Any], Any]]) -> Any:
+    if type(data) is not dict or data.keys() != fields.keys():
+        raise ValueError(f"not a {cls.__name__} record")
+    return cls(**{name: check(data[name]) for name, check in fields.items()})
+
+
+def _of(*kinds: type) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if type(value) not in kinds:
+            raise ValueError(f"{value!r:.40} is not {' or '.join(k.__name__ for k in kinds)}")
+        return value
+
+    return check
+
+
+def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list]:
+    def check(value: Any) -> list:
+        if type(value) is not list:
+            raise ValueError("expected a list")
+        return [item(v) for v in value]
+
+    return check
+
+
+def _record(cls: type, fields: dict[str, Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    return lambda value: _build(cls, value, fields)
+
+
+def _name_alias(value: Any) -> tuple[str, str | None]:
+    if type(value) is not list or len(value) != 2:
+        raise ValueError("an imported name is not [name, alias]")
+    return _STR(value[0]), _OPT_STR(value[1])
+
+
+_STR, _OPT_STR, _INT, _BOOL = _of(str), _of(str, type(None)), _of(int), _of(bool)
+_SYMBOL_FIELDS = {
+    "qname": _STR, "name": _STR, "kind": _STR, "path": _STR, "language": _STR, "start_line": _INT,
+    "end_line": _INT, "start_byte": _INT, "end_byte": _INT, "signature": _STR, "docstring": _OPT_STR,
+    "parent": _OPT_STR,
+}
+_IMPORT_FIELDS = {
+    "module": _STR, "line": _INT, "names": _list_of(_name_alias), "alias": _OPT_STR, "level": _INT,
+    "scope": _OPT_STR,
+}
+_EXTRACT_FIELDS = {
+    "path": _STR,
+    "language": _STR,
+    "symbols": _list_of(_record(Symbol, _SYMBOL_FIELDS)),
+    "imports": _list_of(_record(Import, _IMPORT_FIELDS)),
+    "calls": _list_of(_record(Call, {"caller": _STR, "callee": _STR, "line": _INT})),
+    "inherits": _list_of(_record(Inheritance, {"cls": _STR, "base": _STR, "line": _INT})),
+    "module_docstring": _OPT_STR,
+    "has_errors": _BOOL,
+    "line_count": _INT,
+    "module_names": _list_of(_STR),
+}
 
 
 class _Transaction:

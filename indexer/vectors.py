@@ -7,6 +7,7 @@ is read back from the working tree by line span). chromadb is thread-safe but no
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -129,25 +130,41 @@ import numpy
 import chromadb
 from chromadb.config import Settings
 client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
-collection = client.get_collection(sys.argv[2], embedding_function=None)
-count = collection.count()
-if count:
-    sample = collection.get(limit=1, include=["embeddings"])["embeddings"][0]
-    collection.query(query_embeddings=[numpy.asarray(sample, dtype=numpy.float32)], n_results=min(10, count),
-                     include=["distances"])
-print(json.dumps({"count": count}))
+missed = 0
+total = 0
+for collection in client.list_collections():
+    collection = client.get_collection(collection.name, embedding_function=None)
+    count = collection.count()
+    total += count
+    if not count:
+        continue
+    # Vectors spread over the whole store, each of which must find itself: damaged HNSW links or data
+    # give wrong neighbours long before they give an error.
+    sample = collection.get(limit=count, include=[])["ids"][:: max(1, count // int(sys.argv[2]))]
+    stored = collection.get(ids=sample, include=["embeddings"])
+    result = collection.query(query_embeddings=numpy.asarray(stored["embeddings"], dtype=numpy.float32),
+                              n_results=min(3, count), include=["distances"])
+    missed += sum(1 for own, found in zip(stored["ids"], result["ids"]) if own not in found)
+print(json.dumps({"count": total, "missed": missed}))
 """
+_PROBE_SAMPLE = 64
+# HNSW is approximate: a healthy index can miss a rare self-lookup; a damaged one misses many.
+_PROBE_MAX_MISSES = 0.1
 
 
-def probe_store(directory: Path, timeout_s: float = 30.0) -> tuple[bool, str]:
-    """Open the store, count it and run one query in a separate process, so that a store damaged by a
-    crash (chromadb can SIGSEGV on a truncated segment file) costs a rebuild, not our process."""
+def probe_store(directory: Path, timeout_s: float = 60.0) -> tuple[bool, str]:
+    """Check the segment files, then open the store, and look up a sample of its vectors in a separate
+    process, so that a store damaged by a crash (chromadb can SIGSEGV on a truncated segment file)
+    costs a rebuild, not our process."""
     directory = Path(directory)
     if not (directory / "chroma.sqlite3").is_file():
         return False, f"no vector store at {directory}"
+    damage = check_segment_files(directory)
+    if damage:
+        return False, damage
     try:
         run = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(directory), COLLECTION],
+            [sys.executable, "-c", _PROBE, str(directory), str(_PROBE_SAMPLE)],
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -160,10 +177,90 @@ def probe_store(directory: Path, timeout_s: float = 30.0) -> tuple[bool, str]:
     if run.returncode != 0:
         return False, f"the vector store at {directory} is unreadable: {_last_line(run.stderr)}"
     try:
-        count = json.loads(run.stdout.strip().splitlines()[-1])["count"]
-    except (ValueError, IndexError, KeyError):
+        answer = json.loads(run.stdout.strip().splitlines()[-1])
+        count, missed = int(answer["count"]), int(answer["missed"])
+    except (ValueError, IndexError, KeyError, TypeError):
         return False, f"the vector store probe gave no answer: {_last_line(run.stderr)}"
+    if missed > max(1, _PROBE_MAX_MISSES * min(count, _PROBE_SAMPLE)):
+        return False, f"the vector store at {directory} gives wrong neighbours ({missed} stored vectors did not find themselves)"
     return True, f"vector store ok: {count} vectors"
+
+
+# ---------------------------------------------------------------------------- HNSW segment files
+# chromadb's local HNSW segment (hnswlib's persisted layout): header.bin holds the sizes, and the other
+# files must agree with it exactly. Checked by reading them as plain numbers: nothing here can crash.
+_HEADER = struct.Struct("<iQQQQQQiiQQQdQ")
+_HEADER_FIELDS = ("version", "offset_level0", "max_elements", "count", "element_size", "label_offset",
+                  "data_offset", "max_level", "entry_point", "max_m", "max_m0", "m", "mult", "ef_construction")
+
+
+def check_segment_files(directory: Path) -> str | None:
+    """None when every persisted HNSW segment under ``directory`` is self-consistent, else what is wrong."""
+    for segment in sorted(Path(directory).iterdir()) if Path(directory).is_dir() else []:
+        if segment.is_symlink() or not segment.is_dir():
+            continue
+        names = {p.name for p in segment.iterdir()}
+        if not names & {"header.bin", "data_level0.bin", "length.bin", "link_lists.bin"}:
+            continue
+        try:
+            problem = _check_segment(segment, names)
+        except (OSError, ValueError, struct.error) as exc:
+            problem = f"cannot be read ({exc})"
+        if problem:
+            return f"HNSW segment {segment}: {problem}"
+    return None
+
+
+def _check_segment(segment: Path, names: set[str]) -> str | None:
+    for name in ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin"):
+        if name not in names:
+            return f"{name} is missing"
+        if (segment / name).is_symlink() or not (segment / name).is_file():
+            return f"{name} is not a regular file"
+    raw = (segment / "header.bin").read_bytes()
+    if len(raw) != _HEADER.size:
+        return f"header.bin has {len(raw)} bytes, not {_HEADER.size}"
+    header = dict(zip(_HEADER_FIELDS, _HEADER.unpack(raw)))
+    count, size = header["count"], header["element_size"]
+    links0 = 4 + 4 * header["max_m0"]
+    if not (header["version"] == 1 and count <= header["max_elements"] and header["offset_level0"] == 0
+            and header["data_offset"] == links0 and header["label_offset"] == size - 8
+            and size > links0 + 8 and (size - links0 - 8) % 4 == 0 and -1 <= header["max_level"] < 64
+            and header["max_m"] <= header["max_m0"] <= 4096 and (count == 0 or 0 <= header["entry_point"] < count)):
+        return "header.bin does not describe an index"
+    # An empty index is written at its full capacity; a filled one at its element count.
+    if (segment / "data_level0.bin").stat().st_size not in {count * size, header["max_elements"] * size}:
+        return "data_level0.bin does not match its header"
+    if (segment / "length.bin").stat().st_size not in {4 * count, 4 * header["max_elements"]}:
+        return "length.bin does not match its header"
+    data = numpy.fromfile(segment / "data_level0.bin", dtype=numpy.uint8, count=count * size).reshape(count, size)
+    neighbours = data[:, :links0].copy().view("<u4")
+    degree, links = neighbours[:, 0] & 0xFFFF, neighbours[:, 1:]
+    used = numpy.arange(links.shape[1]) < degree[:, None]
+    if count and (int(degree.max()) > header["max_m0"] or int(links[used].max(initial=0)) >= count):
+        return "data_level0.bin holds links that do not exist"
+    if count and not numpy.isfinite(data[:, links0 : size - 8].copy().view("<f4")).all():
+        return "data_level0.bin holds vectors that are not numbers"
+    lengths = numpy.fromfile(segment / "length.bin", dtype="<f4", count=count)
+    if not (numpy.isfinite(lengths).all() and (lengths >= 0).all()):
+        return "length.bin holds lengths that are not numbers"
+    return _check_link_lists(segment / "link_lists.bin", count, 4 + 4 * header["max_m"], header["max_level"])
+
+
+def _check_link_lists(path: Path, count: int, block: int, max_level: int) -> str | None:
+    """Per element: a 4-byte size (a whole number of upper-level link blocks), then that many bytes."""
+    raw = path.read_bytes()
+    offset = 0
+    for _ in range(count):
+        if offset + 4 > len(raw):
+            return "link_lists.bin ends early"
+        (size,) = struct.unpack_from("<I", raw, offset)
+        if size % block or size > block * max_level:
+            return "link_lists.bin does not match its header"
+        offset += 4 + size
+    if offset != len(raw):
+        return "link_lists.bin does not match its header"
+    return None
 
 
 def _last_line(text: str) -> str:

@@ -16,6 +16,26 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from support import make_sample_repo  # noqa: E402
 
+_copytree = shutil.copytree
+
+
+def _copytree_adopting_indexes(src, dst, *args, **kwargs):
+    """Tests copy an indexed sample repository to get a private one. A copied `.assist/` is exactly what
+    assist refuses to trust (a clone could ship one), so a copy made by the tests themselves is re-stamped
+    through the public `adopt_copied_index`, as a user who copies their own index would do.
+    tests/test_state_safety.py copies with `cp -a` to play the attacker."""
+    result = _copytree(src, dst, *args, **kwargs)
+    from indexer.state_dir import STATE_DIR_NAME, adopt_copied_index
+
+    dst = Path(dst)
+    root = dst.parent if dst.name == STATE_DIR_NAME else dst
+    if (root / STATE_DIR_NAME / "identity.json").is_file():
+        adopt_copied_index(root)
+    return result
+
+
+shutil.copytree = _copytree_adopting_indexes
+
 
 @pytest.fixture(scope="session")
 def indexed_sample(tmp_path_factory) -> Path:

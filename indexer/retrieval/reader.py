@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pickle
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -60,8 +59,15 @@ class IndexReader:
 
     def _load(self) -> None:
         dirs = self.dirs
+        unsafe = dirs.unsafe_reason()
+        if unsafe:
+            raise IndexUnreadable(f"the index at {self.root} is not safe to read ({unsafe}); {self._fix()} to repair it")
         if not dirs.exists():
             raise IndexMissing(f"no index at {self.root}; {self._fix()} to build one")
+        foreign = dirs.foreign_reason()
+        if foreign:
+            # Never read a state built elsewhere: a cloned repository can ship any .assist/ it likes.
+            raise IndexUnreadable(f"the index at {self.root} was not built here: {foreign}; {self._fix()} to rebuild it")
         stamp = self._stamp()
         conn = self._connect()
         try:
@@ -85,7 +91,7 @@ class IndexReader:
             from ..graph import load_graph
 
             graph = load_graph(dirs.graph)
-        except (OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as exc:
+        except (OSError, ValueError) as exc:
             conn.close()
             raise IndexUnreadable(f"the code graph at {dirs.graph} cannot be read ({exc}); {self._fix()} to rebuild it") from exc
         try:
@@ -165,9 +171,11 @@ class IndexReader:
             row = self._conn.execute("SELECT extract FROM files WHERE path=?", (path,)).fetchone()
         if row is None or row[0] is None:
             return None
+        from ..store import extract_from_json
+
         try:
-            return pickle.loads(row[0])
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return extract_from_json(row[0])
+        except ValueError:
             return None
 
     def file_nodes(self) -> Iterator[str]:
@@ -223,7 +231,7 @@ class IndexReader:
                 self._exact_error = f"{len(self.chunks)} chunks: too many to hold in memory"
             else:
                 self._exact, self._exact_error = ExactVectors.load(self.dirs.embedding_cache, embedder.name,
-                                                                   self._chunk_hashes)
+                                                                   self._chunk_hashes, embedder.dim)
         return self._exact
 
     def _chroma_search(self, vector: Any, k: int) -> tuple[list[tuple[str, float]], str | None]:
@@ -303,9 +311,12 @@ class ExactVectors:
         self.matrix = matrix
 
     @classmethod
-    def load(cls, cache_path: Path, model: str, hashes: dict[str, str]) -> tuple[ExactVectors | None, str | None]:
+    def load(cls, cache_path: Path, model: str, hashes: dict[str, str],
+             dim: int | None = None) -> tuple[ExactVectors | None, str | None]:
         """(vectors, None), or (None, why not) when the cache is missing or lacks some chunk's vector."""
         import numpy
+
+        from ..store import decode_vector
 
         if not cache_path.exists():
             return None, "no embedding cache"
@@ -317,13 +328,16 @@ class ExactVectors:
                 conn.close()
         except sqlite3.DatabaseError as exc:
             return None, f"embedding cache unreadable ({exc})"
-        by_hash = dict(rows)
-        ids = [chunk_id for chunk_id, content_hash in hashes.items() if content_hash in by_hash]
+        wanted = set(hashes.values())
+        by_hash = {h: decode_vector(blob, dim) for h, blob in rows if h in wanted}
+        ids = [chunk_id for chunk_id, content_hash in hashes.items() if by_hash.get(content_hash) is not None]
         if len(ids) < len(hashes):
             return None, f"{len(hashes) - len(ids)} chunk vectors missing from the embedding cache"
         if not ids:
             return cls([], numpy.zeros((0, 0), dtype=numpy.float32)), None
-        matrix = numpy.stack([numpy.frombuffer(by_hash[hashes[i]], dtype=numpy.float32) for i in ids])
+        if len({len(by_hash[hashes[i]]) for i in ids}) > 1:
+            return None, "the embedding cache holds vectors of different lengths; run `assist index` to repair it"
+        matrix = numpy.stack([by_hash[hashes[i]] for i in ids])
         norms = numpy.linalg.norm(matrix, axis=1, keepdims=True)
         matrix = matrix / numpy.maximum(norms, 1e-12)
         return cls(ids, numpy.ascontiguousarray(matrix, dtype=numpy.float32)), None
