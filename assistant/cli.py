@@ -12,6 +12,7 @@ import typer
 
 from .commands.common import EXIT_BUSY, EXIT_USAGE, JsonOpt, fail, repo_dir
 from .progress import StageProgress
+from .terminal import markup
 
 app = typer.Typer(
     name="assist",
@@ -81,15 +82,15 @@ def index(
 def _print_index_summary(report) -> None:
     from rich.console import Console
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, emoji=False)
     skipped = sum(report.files_skipped.values())
     edges = ", ".join(f"{n} {kind}" for kind, n in sorted(report.edges.items()))
     console.print(
-        f"[bold]Indexed[/bold] {report.files_indexed} files ({report.lines} lines) in {report.root}\n"
+        f"[bold]Indexed[/bold] {report.files_indexed} files ({report.lines} lines) in {markup(report.root)}\n"
         f"  changed {report.files_changed}, removed {report.files_removed}, skipped {skipped}"
-        + (f" ({', '.join(f'{n} {r}' for r, n in sorted(report.files_skipped.items()))})" if skipped else "")
+        + (f" ({', '.join(f'{n} {markup(r)}' for r, n in sorted(report.files_skipped.items()))})" if skipped else "")
         + f"\n  {report.symbols} symbols; edges: {edges or 'none'}"
-        f"\n  {report.chunks} chunks, {report.chunks_embedded} newly embedded with {report.embedding_model}"
+        f"\n  {report.chunks} chunks, {report.chunks_embedded} newly embedded with {markup(report.embedding_model)}"
         f"\n  {report.seconds.get('total', 0):.2f}s ("
         + ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items() if k != "total")
         + ")"
@@ -122,10 +123,11 @@ def status(
 def _print_status(st, list_skipped: bool) -> None:
     from rich.console import Console
 
-    console = Console(highlight=False)
+    # Paths and reasons go in through markup(); emoji=False so that a name like ":skull:" prints as written.
+    console = Console(highlight=False, emoji=False)
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.indexed_at)) if st.indexed_at else "never"
-    console.print(f"[bold]{st.root}[/bold]")
-    console.print(f"  indexed {when} with embedding model {st.embedding_model}")
+    console.print(f"[bold]{markup(st.root)}[/bold]")
+    console.print(f"  indexed {when} with embedding model {markup(st.embedding_model)}")
     console.print(f"  {st.files_indexed} files, {st.lines} lines, {st.symbols} symbols, {st.chunks} chunks")
     console.print("  edges: " + (", ".join(f"{n} {k}" for k, n in sorted(st.edges.items())) or "none"))
     if st.interrupted:
@@ -135,7 +137,7 @@ def _print_status(st, list_skipped: bool) -> None:
                       + " since indexing; run `assist index` to refresh")
         for kind, paths in st.stale.items():
             for p in paths[:20]:
-                console.print(f"    {kind:8} {p}")
+                console.print(f"    {kind:8} {markup(p)}")
             if len(paths) > 20:
                 console.print(f"    … and {len(paths) - 20} more {kind}")
     else:
@@ -145,8 +147,8 @@ def _print_status(st, list_skipped: bool) -> None:
         " (" + ", ".join(f"{n} {r}" for r, n in sorted(st.skipped.items())) + ")" if skipped_total else ""))
     if list_skipped:
         for item in st.skipped_files:
-            detail = f" — {item['detail']}" if item["detail"] else ""
-            console.print(f"    {item['reason']:16} {item['path']}{detail}")
+            detail = f" — {markup(item['detail'])}" if item["detail"] else ""
+            console.print(f"    {markup(item['reason']):16} {markup(item['path'])}{detail}")
     mib = {k: v / (1024 * 1024) for k, v in st.size_on_disk.items()}
     console.print("  on disk: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in mib.items()))
 

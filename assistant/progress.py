@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .terminal import inert_lines
 
 _STAGE_LABELS = {
     "files": "Scanning files",
@@ -21,7 +24,7 @@ class StageProgress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._console = Console(stderr=True)
+        self._console = Console(stderr=True, emoji=False)
         self._progress: Progress | None = None
         self._tasks: dict[str, int] = {}
 
@@ -51,4 +54,5 @@ class StageProgress:
 
     def notice(self, message: str) -> None:
         """Notices (a rebuilt store, a changed model) are shown whether or not bars are."""
-        self._console.print(f"[yellow]assist:[/yellow] {message}", highlight=False)
+        # A notice can name files and echo their errors: never read as markup, control characters shown.
+        self._console.print(Text.assemble(("assist:", "yellow"), " ", inert_lines(message)), highlight=False)

@@ -240,3 +240,73 @@ def clean_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("ASSIST_") and k != "OLLAMA_HOST"}
+
+
+# ------------------------------------------------------------------------------- terminal escapes
+
+RETITLE = "\x1b]0;pwned\x07"  # sets the terminal's title
+CLEAR = "\x1b[2J"  # clears the screen
+BINARY_NAME = f"evil{RETITLE}.dat"
+CODE_NAME = f"{CLEAR}[red]clear.py"  # escapes plus rich markup
+LINK_NAME = "[link=https:evil.example]:skull:.py"  # a hyperlink tag and an emoji code
+
+
+@pytest.fixture(scope="module")
+def escape_repo(tmp_path_factory) -> Path:
+    """An indexed repository whose file names (and a docstring) carry terminal escapes and rich markup."""
+    from indexer.pipeline import index_repository
+
+    repo = tmp_path_factory.mktemp("escapes") / "repo"
+    repo.mkdir()
+    (repo / BINARY_NAME).write_bytes(b"\x00\x01 binary, so skipped and listed by status --skipped")
+    (repo / CODE_NAME).write_text(f'def reserve_the_stock():\n    """Reserve {RETITLE} the stock."""\n'
+                                  f"    return 1\n")
+    (repo / LINK_NAME).write_text("def follow_the_link():\n    return reserve_the_stock()\n")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "names with escapes")
+    index_repository(repo)
+    (repo / f"added{CLEAR}later.py").write_text("X = 1\n")  # listed as stale by status
+    return repo
+
+
+def assert_inert(result: subprocess.CompletedProcess) -> None:
+    for stream in (result.stdout, result.stderr):
+        assert "\x1b" not in stream and "\x07" not in stream and "\x9b" not in stream, stream
+    assert "Traceback" not in result.stderr
+
+
+def test_status_prints_escape_sequences_in_file_names_inert(escape_repo):
+    result = run_assist("status", "--skipped", str(escape_repo))
+    assert result.returncode == 0, result.stderr
+    assert_inert(result)
+    assert "evil\\x1b]0;pwned\\x07.dat" in result.stdout  # the skipped binary, shown with visible escapes
+    assert "added\\x1b[2Jlater.py" in result.stdout  # a file added since indexing
+    as_json = run_assist("status", "--skipped", "--json", str(escape_repo))
+    assert as_json.returncode == 0, as_json.stderr
+    assert "\x1b" not in as_json.stdout  # JSON escapes it itself, and the name stays exact
+    assert [item["path"] for item in json.loads(as_json.stdout)["skipped_files"]] == [BINARY_NAME]
+
+
+def test_search_prints_names_inert_and_never_as_markup(escape_repo):
+    for query, kind in (("reserve_the_stock", "symbol"), ("follow_the_link", "symbol"), ("reserve stock", "file")):
+        result = run_assist("search", query, "--no-vectors", "--kind", kind, "-C", str(escape_repo))
+        assert result.returncode == 0, result.stderr
+        assert_inert(result)
+        flat = result.stdout.replace("\n", "")  # a narrow table may fold a long name
+        assert "\\x1b[2J[red]clear.py" in flat or "[link=https:evil.example]:skull:.py" in flat, result.stdout
+
+
+def test_context_graph_and_errors_print_repository_text_inert(escape_repo):
+    context = run_assist("context", "reserve the stock", "--no-vectors", "-C", str(escape_repo))
+    assert context.returncode == 0, context.stderr
+    assert_inert(context)
+    assert "Reserve \\x1b]0;pwned\\x07 the stock." in context.stdout  # the docstring as sent to a model
+    show = run_assist("graph", "show", "reserve_the_stock", "-C", str(escape_repo))
+    assert show.returncode == 0, show.stderr
+    assert_inert(show)
+    assert "[red]clear.py" in show.stdout.replace("\n", "")
+    unknown = run_assist("graph", "callers", f"no_such{CLEAR}name", "-C", str(escape_repo))
+    assert unknown.returncode != 0
+    assert_inert(unknown)
+    assert "no_such\\x1b[2Jname" in unknown.stderr

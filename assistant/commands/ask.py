@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..terminal import inert_lines, rich_text
 from .common import EXIT_FAILED, EXIT_USAGE, fail, repo_dir
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on 
 
 
 def _err(text: str) -> None:
-    typer.echo(text, err=True)
+    # Notices, context, sources and errors echo repository text and servers' replies: made inert.
+    typer.echo(inert_lines(text), err=True)
 
 
 def _settings(root: Path, model: str | None, base_url: str | None):
@@ -154,7 +156,7 @@ def _run_turn(session: ChatSession, question: str, *, as_json: bool, show_contex
                     _print_context(session, event)
             elif isinstance(event, AnswerDelta):
                 if not as_json:
-                    sys.stdout.write(event.text)
+                    sys.stdout.write(inert_lines(event.text))  # a reply can carry escapes too
                     sys.stdout.flush()
                     streamed = True
             elif isinstance(event, TurnDone):
@@ -282,8 +284,8 @@ def models_command(
         table.add_column(column, overflow="fold")
     for info in models:
         details = ", ".join(f"{k} {v}" for k, v in info.details.items())
-        table.add_row("*" if info.name == selected else "", f"{settings.provider}:{info.name}",
-                      str(info.context_length) if info.context_length else "?", details)
+        table.add_row("*" if info.name == selected else "", rich_text(f"{settings.provider}:{info.name}"),
+                      str(info.context_length) if info.context_length else "?", rich_text(details))
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 

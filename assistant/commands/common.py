@@ -10,6 +10,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from ..terminal import inert_lines
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 3  # another assist process holds the repository (an indexer, a fix run)
@@ -18,8 +20,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on 
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    """``assist: message`` on stderr, then exit with ``code``: never a traceback."""
-    typer.echo(f"assist: {message}", err=True)
+    """``assist: message`` on stderr, then exit with ``code``: never a traceback. Messages echo paths, names
+    and servers' replies, so their control characters are shown, never sent to the terminal."""
+    typer.echo(f"assist: {inert_lines(message)}", err=True)
     raise typer.Exit(code)
 
 

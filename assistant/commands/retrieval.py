@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..terminal import inert, inert_lines, markup, rich_text
 from .common import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
@@ -62,8 +63,9 @@ def _open(path: Path, use_vectors: bool = True) -> Retriever:
 def _console():
     from rich.console import Console
 
-    # Piped output keeps long paths on one line instead of wrapping them at 80 columns.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    # Piped output keeps long paths on one line instead of wrapping them at 80 columns. Repository text goes
+    # in as Text or through markup() (see assistant.terminal); emoji=False keeps ":name:" in a name as written.
+    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
 
 
 # ------------------------------------------------------------------------------------- search
@@ -101,10 +103,11 @@ def search_command(
         table.add_column(column, overflow="fold")
     for rank, hit in enumerate(hits, 1):
         location = f"{hit.path}:{hit.start_line}-{hit.end_line}" if hit.start_line else hit.path
-        why = ", ".join(hit.why.signals) + (" (changed since indexing)" if hit.why.stale else "")
+        why = rich_text(", ".join(hit.why.signals) + (" (changed since indexing)" if hit.why.stale else ""))
         if hit.why.path_text():
-            why += f"\n[dim]{hit.why.path_text()}[/dim]"
-        table.add_row(str(rank), f"{hit.score:.2f}", location, hit.symbol.partition("::")[2] if hit.symbol else "", why)
+            why.append("\n").append_text(rich_text(hit.why.path_text(), style="dim"))
+        symbol = hit.symbol.partition("::")[2] if hit.symbol else ""
+        table.add_row(str(rank), f"{hit.score:.2f}", rich_text(location), rich_text(symbol), why)
     _console().print(table)
 
 
@@ -133,10 +136,10 @@ def context_command(
         typer.echo(json.dumps(pack.to_json(), indent=2))
         return
     if pack.text:
-        typer.echo(pack.text)
+        typer.echo(inert_lines(pack.text))  # the code as the model gets it, its control characters made visible
     typer.echo(f"assist: {len(pack.items)} items, {pack.total_tokens}/{pack.budget} tokens", err=True)
     for note in pack.notes:
-        typer.echo(f"assist: {note}", err=True)
+        typer.echo(f"assist: {inert_lines(note)}", err=True)
 
 
 # -------------------------------------------------------------------------------------- graph
@@ -170,17 +173,17 @@ def _neighbour_command(name: str, path: Path, as_json: bool, what: str) -> None:
         typer.echo(json.dumps({"node": node, what: [n.to_json() for n in found]}, indent=2))
         return
     if not found:
-        typer.echo(f"no {what} of {node} in the graph", err=True)
+        typer.echo(f"no {what} of {inert(node)} in the graph", err=True)
         return
     from rich.table import Table
 
-    table = Table(title=f"{what} of {node}", show_edge=False, pad_edge=False)
+    table = Table(title=rich_text(f"{what} of {node}"), show_edge=False, pad_edge=False)
     for column in ("node", "location", "line" if what != "tests" else "via"):
         table.add_column(column, overflow="fold")
     for n in found:
         location = f"{n.path}:{n.start_line}-{n.end_line}" if n.start_line else (n.path or "")
         third = str(n.line or "") if what != "tests" else (n.detail or "")
-        table.add_row(n.node, location, third)
+        table.add_row(rich_text(n.node), rich_text(location), rich_text(third))
     _console().print(table)
 
 
@@ -216,15 +219,15 @@ def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = 
     if as_json:
         typer.echo(json.dumps(hood.to_json(), indent=2))
         return
-    from rich.markup import escape
     from rich.tree import Tree
 
+    escape = markup  # every name, path and docstring below is repository text
     data = hood.data
     span = f":{data['start_line']}-{data['end_line']}" if data.get("start_line") else ""
-    title = f"[bold]{escape(node)}[/bold] ({data.get('kind')}, {escape(str(data.get('path')))}{span})"
+    title = f"[bold]{escape(node)}[/bold] ({escape(data.get('kind'))}, {escape(str(data.get('path')))}{span})"
     tree = Tree(title)
     if data.get("signature"):
-        tree.add(f"[cyan]{escape(data['signature'])}[/cyan]")
+        tree.add(f"[cyan]{markup(data['signature'], lines=True)}[/cyan]")
     if data.get("docstring"):
         tree.add(f"[dim]{escape(data['docstring'].strip().splitlines()[0])}[/dim]")
     if hood.parent:
@@ -240,7 +243,7 @@ def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = 
         branch = tree.add(f"[bold]{labels[section]}[/bold] ({len(found)})")
         for n in found[:50]:
             where = f" line {n.line}" if n.line else ""
-            branch.add(f"{escape(n.node)} [dim]{n.kind}{where}[/dim]")
+            branch.add(f"{escape(n.node)} [dim]{escape(n.kind)}{where}[/dim]")
         if len(found) > 50:
             branch.add(f"… {len(found) - 50} more")
     unresolved = data.get("unresolved_calls") or []
@@ -266,9 +269,11 @@ def graph_export(
     finally:
         retriever.close()
     if output is None:
-        sys.stdout.write(text)
+        # A file format: exact when piped or redirected, control characters made visible on a terminal.
+        sys.stdout.write(inert_lines(text) if sys.stdout.isatty() else text)
         return
     from indexer.state_dir import atomic_write_bytes
 
     atomic_write_bytes(output, text.encode("utf-8"))
-    typer.echo(f"assist: wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {output}", err=True)
+    typer.echo(f"assist: wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to "
+               f"{inert(output)}", err=True)
