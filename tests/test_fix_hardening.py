@@ -253,11 +253,11 @@ def test_a_200_mb_test_output_leaves_a_capped_log_that_says_what_was_cut(tmp_pat
 # ------------------------------------------------------------------------------------------ sandbox
 
 OUTSIDE_WRITER = """
-import os, socket, sys
+import os, socket, sys, tempfile
 from pathlib import Path
 outside, port = sys.argv[1], int(sys.argv[2])
 Path("inside.txt").write_text("repository: ok")
-Path(os.environ["TMPDIR"], "scratch.txt").write_text("temp: ok")
+Path(tempfile.gettempdir(), "scratch.txt").write_text("temp: ok")
 print("temp write ok")
 try:
     Path(outside).write_text("escaped")
