@@ -310,3 +310,74 @@ def test_context_graph_and_errors_print_repository_text_inert(escape_repo):
     assert unknown.returncode != 0
     assert_inert(unknown)
     assert "no_such\\x1b[2Jname" in unknown.stderr
+
+
+# ------------------------------------------------------------------------------- `assist ask`, end to end
+
+
+@pytest.fixture(scope="module")
+def ask_repo(tmp_path_factory) -> Path:
+    from indexer.pipeline import index_repository
+
+    repo = tmp_path_factory.mktemp("ask") / "repo"
+    repo.mkdir()
+    (repo / "stock.py").write_text('def reserve(order):\n    """Reserve stock for an order."""\n    return order\n')
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stock")
+    index_repository(repo)
+    return repo
+
+
+def ask_hostile(repo: Path, server: HostileModelServer, kind: str, *, timeout_s: float, reply_timeout_s: float,
+                max_tokens: int = 24) -> tuple[subprocess.CompletedProcess, float]:
+    """`assist ask` against ``server`` with the limits set where users set them: .assist/config.toml."""
+    (repo / ".assist" / "config.toml").write_text(
+        f"[model]\ntimeout_s = {timeout_s}\nreply_timeout_s = {reply_timeout_s}\n")
+    model = ("--model", "ollama:hostile", "--base-url", server.url) if kind == "ollama" else (
+        "--model", "openai:hostile", "--base-url", f"{server.url}/v1")
+    started = time.monotonic()
+    result = run_assist("ask", "How is stock reserved?", "-C", str(repo), *model, "--no-vectors",
+                        "--max-tokens", str(max_tokens), env=clean_env(), timeout=ENDS_WITHIN_S * 2)
+    return result, time.monotonic() - started
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("kind", ["ollama", "openai"])
+def test_ask_stops_a_reply_that_ignores_max_tokens_at_the_cap(ask_repo, kind):
+    with HostileModelServer("endless") as server:
+        result, _ = ask_hostile(ask_repo, server, kind, timeout_s=10, reply_timeout_s=60)
+    assert result.returncode == 0, result.stderr
+    tokens = result.stdout.split()
+    assert set(tokens) == {"tok"} and 24 <= len(tokens) <= ReplyCap(24).max_deltas
+    assert "24-token reply limit" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["ollama", "openai"])
+def test_ask_ends_a_never_ending_reply_at_the_deadline_keeping_the_partial_answer(ask_repo, kind):
+    with HostileModelServer("trickle", trickle_s=0.1) as server:
+        result, elapsed = ask_hostile(ask_repo, server, kind, timeout_s=10, reply_timeout_s=3, max_tokens=2000)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.split() and set(result.stdout.split()) == {"tok"}  # the partial answer, on stdout
+    last = error_lines(result)[-1]
+    assert last.startswith("assist: ") and "3 s" in last and "reply_timeout_s" in last and "kept" in last
+    assert "Traceback" not in result.stderr
+    assert elapsed < ENDS_WITHIN_S
+
+
+@pytest.mark.parametrize("kind,mode", [("ollama", "silent_chat"), ("openai", "silent_chat"),
+                                       ("openai", "silent_probes"), ("ollama", "silent")])
+def test_ask_against_a_server_that_never_sends_headers_ends_with_one_line(ask_repo, kind, mode):
+    with HostileModelServer(mode) as server:
+        result, elapsed = ask_hostile(ask_repo, server, kind, timeout_s=2, reply_timeout_s=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    last = error_lines(result)[-1]
+    assert last.startswith("assist: ") and "sent nothing for 2 s" in last, result.stderr
+    assert "Traceback" not in result.stderr
+    if mode == "silent_probes":  # the first silence ends it; no request after it waits as long again
+        assert "/tokenize" in last and not server.chat_requests
+    assert elapsed < ENDS_WITHIN_S
