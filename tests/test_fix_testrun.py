@@ -178,3 +178,60 @@ def test_clear_errors_before_anything_runs(tmp_path: Path):
         run_tests(root, test_paths=["tests/missing.py"], log_dir=tmp_path / "logs")
     with pytest.raises(TestRunError, match="empty"):
         run_tests(root, command="  ", log_dir=tmp_path / "logs")
+
+
+# Fake credentials, assembled at run time so that secret scanners do not flag this file.
+GITHUB_TOKEN = "ghp" + "_" + "x7Kq2Lm9Pz4Rt8Vw1Yb5Nc3Hd6Fg0Js2Ae7Uo"
+KEY_BODY = "MIIEowIBAAKCAQEA7x2kL9q3Zp8Vn4Rt1Wy6"
+
+
+def test_secrets_printed_by_a_run_are_masked_in_its_log_and_in_what_the_model_sees(tmp_path: Path):
+    script = tmp_path / "p" / "leak.py"
+    script.parent.mkdir()
+    # The key block straddles the reader's 64 KiB pieces; the token is printed again after megabytes of noise.
+    script.write_text(
+        "import sys\n"
+        f"print('export GITHUB_TOKEN={GITHUB_TOKEN}')\n"
+        "print('x' * 65_500)\n"
+        f"print('-----BEGIN RSA PRIVATE KEY-----\\n' + '{KEY_BODY}\\n' * 400 + '-----END RSA PRIVATE KEY-----')\n"
+        "for i in range(30_000):\n    print(f'noise {i}')\n"
+        f"print('AssertionError: token {GITHUB_TOKEN} was refused')\n"
+        "sys.exit(1)\n"
+    )
+    run = run_tests(script.parent, command="python3 leak.py", log_dir=tmp_path / "logs")
+    log = run.log_path.read_text()
+    assert "was refused" in log and "BEGIN RSA PRIVATE KEY" in log and "noise 29999" in log
+    for text in (log, run.output, run.excerpt):
+        assert GITHUB_TOKEN not in text and KEY_BODY[:12] not in text
+
+
+def test_a_run_that_kills_its_own_supervisor_still_leaves_no_process_behind(tmp_path: Path):
+    marker = f"assist-orphan-{os.getpid()}-{time.monotonic_ns()}"
+    root = tmp_path / "p"
+    root.mkdir()
+    # A hostile suite detaches a sleeper, then SIGKILLs the process that watches over it (only when that is
+    # the supervisor: on a runner without one, its parent is the test process itself).
+    (root / "suite.sh").write_text(
+        f"setsid python3 -c 'import time; time.sleep(600)' {marker} &\n"
+        "sleep 0.5\n"
+        "grep -q contain.py /proc/$PPID/cmdline && kill -9 $PPID\n"
+        "sleep 600\n"
+    )
+    run = run_tests(root, command="sh suite.sh", timeout_s=6, log_dir=tmp_path / "logs")
+    deadline = time.monotonic() + 5
+    while (left := _marked(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:  # this test's own sleepers, by pid, should the check fail
+        os.kill(pid, signal.SIGKILL)
+    assert left == [] and not run.green
+
+
+def _marked(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes() and alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

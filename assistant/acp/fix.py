@@ -116,7 +116,9 @@ async def run_fix(agent, session, argument: str) -> PromptResponse:
 
     def approve(proposal) -> bool:
         future = asyncio.run_coroutine_threadsafe(agent.ask_permission(
-            session, f"{run_id}-edit-{proposal.round}", f"Apply the edits to {', '.join(proposal.files)}", "edit",
+            session, f"{run_id}-edit-{proposal.round}", f"Apply the edits to {', '.join(proposal.files)}"
+            + (f" (test infrastructure: {', '.join(proposal.test_config)} runs on the next test run)"
+               if proposal.test_config else ""), "edit",
             locations=[ToolCallLocation(path=str(session.root / f)) for f in proposal.files],
             content=[tool_content(text_block(f"```diff\n{proposal.diff}```"))]), loop_)
         while True:  # a cancelled turn stops waiting for the answer

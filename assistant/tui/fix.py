@@ -47,6 +47,9 @@ class ConfirmWrite(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"Round {self.proposal.round}: write these changes to {', '.join(self.proposal.files)}?")
+            if self.proposal.test_config:
+                yield Label(f"These change test infrastructure ({', '.join(self.proposal.test_config)}): "
+                            "its code runs with your rights on the next test run.", classes="warning")
             yield Markdown(f"```diff\n{self.proposal.diff.rstrip()}\n```")
             with Horizontal():
                 yield Button("Write (y)", id="write", variant="primary")
