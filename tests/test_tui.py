@@ -184,6 +184,31 @@ def test_a_question_after_esc_while_the_server_is_still_silent_says_why_it_waits
     drive(app, scenario)
 
 
+def test_while_the_server_reads_the_prompt_the_turn_shows_its_size_and_a_running_clock(chat_repo, ollama_server):
+    ollama_server.stall_s, ollama_server.stall_after_chunks = 4, 0
+    app = ChatApp(chat_repo, model=f"ollama:{ollama_server.model}", base_url=ollama_server.url)
+    labels: list[str] = []
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, "What does Order.place do?")
+        turn = app.query_one(Turn)
+        state_line = turn.query_one(".turn-state")
+        await until(pilot, lambda: panel_rows(app), "the context sent to the model")
+        for _ in range(3):
+            labels.append(str(state_line.render()))
+            await pilot.pause(1.1)
+        await until(pilot, lambda: app.active is None, "the answer")
+        labels.append(str(state_line.render()))
+
+    drive(app, scenario)
+    waiting = labels[:3]
+    assert all(re.search(r"prompt [\d,]+ tokens\); waiting for the model… \d+ s$", label) for label in waiting), labels
+    seconds = [int(re.search(r"(\d+) s$", label)[1]) for label in waiting]
+    assert seconds == sorted(seconds) and seconds[-1] > seconds[0], "the clock moves"
+    assert not re.search(r"\d+ s$", labels[-1]), "the clock stops when the answer comes"
+
+
 def test_a_stream_broken_mid_answer_keeps_the_partial_answer(chat_repo, ollama_server):
     """Through the Ollama protocol, with a server whose runner dies after two chunks of the answer."""
     ollama_server.error_after_chunks = 2

@@ -315,8 +315,8 @@ class ChatApp(App[None]):
         elif isinstance(event, ContextReady):
             self.panel.show(event.items, self._pinned_items())
             if not stopped:
-                turn.set_state("waiting", f"sent {len(event.items)} context items "
-                                          f"({event.context_tokens:,} tokens); waiting for the model…")
+                turn.wait_for_model(f"sent {len(event.items)} context items ({event.context_tokens:,} tokens; "
+                                    f"prompt {event.prompt_tokens:,} tokens); waiting for the model…")
             self.refresh_status()
         elif isinstance(event, AnswerDelta):
             if stopped:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
 from rich.text import Text
@@ -15,6 +16,7 @@ from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.suggester import SuggestFromList
+from textual.timer import Timer
 from textual.widget import NoScreen
 from textual.widgets import DataTable, Input, Markdown, OptionList, Static
 from textual.widgets.markdown import MarkdownStream
@@ -53,6 +55,7 @@ class Turn(Vertical):
         self.answer_text = ""
         self.state = "waiting"
         self._stream: MarkdownStream | None = None
+        self._clock: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Markdown(self.question, classes="prompt")
@@ -81,8 +84,23 @@ class Turn(Vertical):
     async def add_notice(self, text: str, level: str = "info") -> None:
         await self.query_one(".turn-notices", Vertical).mount(NoticeLine(text, level))
 
-    def set_state(self, state: str, label: str) -> None:
+    def wait_for_model(self, label: str) -> None:
+        """The waiting state with a clock: a server on a CPU can read a long prompt for a minute or more, and a
+        line that does not move looks like a hang."""
+        started = time.monotonic()
+
+        def tick() -> None:
+            if self.state == "waiting":
+                self.set_state("waiting", f"{label} {time.monotonic() - started:.0f} s", keep_clock=True)
+
+        self.set_state("waiting", f"{label} 0 s")
+        self._clock = self.set_interval(1.0, tick)
+
+    def set_state(self, state: str, label: str, *, keep_clock: bool = False) -> None:
         """``state`` is one of waiting, answering, done, cancelled, failed; it becomes a CSS class."""
+        if self._clock is not None and not keep_clock:
+            self._clock.stop()
+            self._clock = None
         line = self.query_one(".turn-state", Static)
         line.remove_class(f"-{self.state}")
         self.state = state
