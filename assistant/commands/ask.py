@@ -313,9 +313,11 @@ def _ollama_models(settings) -> list:
     import ollama
 
     from assistant.providers import ModelInfo
+    from assistant.providers.limits import RequestLimits
     from assistant.providers.ollama import _context_length
 
-    client = ollama.Client(host=settings.base_url, timeout=httpx.Timeout(settings.timeout_s, connect=5.0))
+    limits = RequestLimits(silence_s=settings.timeout_s, reply_s=settings.reply_timeout_s)
+    client = ollama.Client(host=settings.base_url, **limits.client_options())
     try:
         listing = client.list()
         models = []
@@ -333,8 +335,10 @@ def _ollama_models(settings) -> list:
         fail(f"cannot reach Ollama at {settings.base_url}: start it with `ollama serve`, or point --base-url / "
               f"ASSIST_BASE_URL at the server that runs it")
     except httpx.TimeoutException:
-        fail(f"Ollama at {settings.base_url} did not answer within {settings.timeout_s:g} s")
+        fail(f"Ollama at {settings.base_url} did not answer within {limits.read_s:g} s")
     except ollama.ResponseError as exc:
         fail(f"Ollama at {settings.base_url} refused the request (HTTP {exc.status_code}): {exc.error}")
+    except httpx.HTTPError as exc:  # a reply past its deadline or size cap, a broken connection
+        fail(f"Ollama at {settings.base_url} did not answer properly: {exc}")
     finally:
         client.close()
