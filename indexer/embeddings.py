@@ -4,12 +4,17 @@ sentence-transformers model, or a model served by Ollama.
 Loading is cheap: ``import sentence_transformers`` costs about 11 s, so the network is only built on the
 first ``embed`` call, and ``count_tokens`` reads the model's fast tokenizer directly. Nothing here
 downloads: Hugging Face access is forced offline before any of its libraries is imported.
+
+The bundled model runs on ONNX Runtime once its graph has been exported (onnx_encoder.py): the same
+vectors without importing torch, which is what makes a one-shot search start in about a second.
+ASSIST_EMBED_BACKEND=torch forces sentence-transformers (benchmarks, or a suspect ONNX install).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +44,9 @@ class EmbeddingError(Exception):
 class Embedder(Protocol):
     name: str
     """Stable id stamped into the index; a different name means the stored vectors are incomparable."""
+    identity: str
+    """Which encoder computes the vectors (name + backend, e.g. ".../onnx-fp32" or ".../torch"). Two
+    identities of one name give interchangeable vectors (cosine >= 0.9999, checked on every ONNX export)."""
     dim: int
     max_tokens: int
     """The longest input, in model tokens, that the model reads before truncating."""
@@ -68,11 +76,11 @@ def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434") -> Embe
 
     _force_offline()
     if spec in ("", DEFAULT_SPEC):
-        return SentenceTransformerEmbedder(bundled_model_dir(), DEFAULT_NAME)
+        return _bundled_embedder()
     explicit = spec.startswith("sentence-transformers:")
     target = spec.removeprefix("sentence-transformers:").strip()
     if target in _DEFAULT_ALIASES:
-        return SentenceTransformerEmbedder(bundled_model_dir(), DEFAULT_NAME)
+        return _bundled_embedder()
     path = Path(target).expanduser()
     if path.is_dir():
         resolved = path.resolve()
@@ -83,6 +91,30 @@ def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434") -> Embe
             "'ollama:<model>' or the path of a model directory"
         )
     return SentenceTransformerEmbedder(_cached_model_dir(target), f"sentence-transformers:{target}")
+
+
+BACKEND_ENV = "ASSIST_EMBED_BACKEND"
+
+
+def _bundled_embedder() -> Embedder:
+    """ONNX Runtime when the bundled model's exported graph is cached, else sentence-transformers, which
+    exports the graph as soon as it has loaded torch (so the next process starts fast)."""
+    backend = os.environ.get(BACKEND_ENV, "auto").strip().lower()
+    torch_embedder = SentenceTransformerEmbedder(bundled_model_dir(), DEFAULT_NAME,
+                                                 export_onnx=backend != "torch")
+    if backend == "torch":
+        return torch_embedder
+    from .onnx_encoder import META_FILE, graph_dir
+
+    graph = graph_dir(torch_embedder.model_dir)
+    if not (graph / META_FILE).is_file():
+        return torch_embedder
+    return OnnxFirstEmbedder(torch_embedder, graph)
+
+
+def _notice(message: str) -> None:
+    """One line on stderr: stdout may carry a protocol (MCP, ACP) or JSON."""
+    print(f"assist: {message}", file=sys.stderr, flush=True)
 
 
 def bundled_model_dir() -> Path:
@@ -134,9 +166,12 @@ _MODELS_LOCK = threading.Lock()
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local directory, run on the CPU."""
 
-    def __init__(self, model_dir: Path, name: str, threads: int = DEFAULT_TORCH_THREADS, batch_size: int = 32):
+    def __init__(self, model_dir: Path, name: str, threads: int = DEFAULT_TORCH_THREADS, batch_size: int = 32,
+                 export_onnx: bool = False):
         self.model_dir = model_dir
         self.name = name
+        self.identity = f"{name}/torch"
+        self.export_onnx = export_onnx
         self.threads = threads
         self.batch_size = batch_size
         self._model: SentenceTransformer | None = None
@@ -185,7 +220,30 @@ class SentenceTransformerEmbedder:
             model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
         except Exception as exc:  # a broken model directory surfaces as many different exception types
             raise EmbeddingError(f"cannot load embedding model {self.name} from {self.model_dir}: {exc}") from exc
+        if self.export_onnx:
+            self._export_onnx(model)
         return model
+
+    def _export_onnx(self, model: SentenceTransformer) -> None:
+        """Torch is loaded now (the expensive part): write the ONNX graph that later processes will use.
+        Costs a few seconds once per model; a failure is a notice, and is not retried for this model."""
+        from .onnx_encoder import META_FILE, OnnxUnavailable, export_graph, graph_dir
+
+        target = graph_dir(self.model_dir)
+        failed = target.with_name(target.name + ".failed")
+        if (target / META_FILE).is_file() or failed.is_file():
+            return
+        try:
+            export_graph(model, self.model_dir, self.threads)
+        except OnnxUnavailable as exc:
+            _notice(f"no fast query encoder: {exc}; searches keep loading torch")
+            try:
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                failed.write_text(str(exc) + "\n", encoding="utf-8")
+            except OSError:
+                pass
+        except OSError as exc:
+            _notice(f"cannot write the ONNX encoder cache at {target} ({exc}); searches keep loading torch")
 
     def embed(self, texts: Sequence[str]) -> numpy.ndarray:
         if len(texts) == 0:
@@ -206,6 +264,66 @@ class SentenceTransformerEmbedder:
         if self._tokenizer is not None:
             return len(self._tokenizer.encode(text).ids)
         return len(self.model.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+
+class OnnxFirstEmbedder:
+    """The bundled model on ONNX Runtime, falling back to sentence-transformers — with a one-line notice,
+    never a traceback — when the cached graph is missing, damaged or no longer gives torch's vectors.
+    The damaged graph is removed, and the torch model, once loaded, exports a fresh one."""
+
+    def __init__(self, torch_embedder: SentenceTransformerEmbedder, graph: Path):
+        from .onnx_encoder import OnnxEmbedder
+
+        self._torch = torch_embedder
+        self.name = torch_embedder.name  # interchangeable vectors: one vector space, one cache key
+        self.max_tokens = torch_embedder.max_tokens
+        self.dim = torch_embedder.dim
+        self._onnx = OnnxEmbedder(torch_embedder.model_dir, self.name, graph, torch_embedder.threads,
+                                  torch_embedder.batch_size, self.max_tokens, self.dim)
+        self._active: Embedder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        """The ONNX identity until the graph fails to load, then torch's."""
+        return (self._active or self._onnx).identity
+
+    @property
+    def model_dir(self) -> Path:
+        return self._torch.model_dir
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers network (loads torch): for tools that compare against it, never queries."""
+        return self._torch.model
+
+    @property
+    def _tokenizer(self) -> tokenizers.Tokenizer | None:
+        """The untruncated tokenizer behind count_tokens (tests compare the two)."""
+        return self._torch._tokenizer
+
+    def load(self) -> None:
+        self._backend().load()
+
+    def embed(self, texts: Sequence[str]) -> numpy.ndarray:
+        return self._backend().embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self._torch.count_tokens(text)  # the tokenizer alone: never loads either network
+
+    def _backend(self) -> Embedder:
+        with self._lock:
+            if self._active is None:
+                from .onnx_encoder import OnnxUnavailable, discard_graph
+
+                try:
+                    self._onnx.load()
+                    self._active = self._onnx
+                except OnnxUnavailable as exc:
+                    _notice(f"ONNX query encoder unusable ({exc}); using sentence-transformers and rebuilding it")
+                    discard_graph(self._onnx.graph)
+                    self._active = self._torch
+            return self._active
 
 
 class _LineAdditiveCounter:
@@ -299,6 +417,7 @@ class OllamaEmbedder:
         self.model = model
         self.url = url.rstrip("/")
         self.name = f"ollama:{model}"
+        self.identity = self.name  # the server decides how it computes them
         self.batch_size = batch_size
         self.timeout_s = timeout_s
         self._client: httpx.Client = httpx.Client(
