@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,6 +278,7 @@ class AssistAgent:
                                                     kind="search", status="in_progress",
                                                     raw_input={"query": question[:2000]}))
         state: dict[str, Any] = {"call_open": True}
+        waiting = _ModelWait(self, session, f"wait-{session.turns}")
 
         async def handle(event) -> None:
             if isinstance(event, Notice):
@@ -284,19 +286,25 @@ class AssistAgent:
             elif isinstance(event, ContextReady):
                 state["call_open"] = False
                 await self._update(session, _context_update(call_id, session.root, event))
+                await waiting.start(event.prompt_tokens)
             elif isinstance(event, AnswerDelta):
+                await waiting.stop("completed")
                 await self._update(session, update_agent_message_text(event.text))
             elif isinstance(event, (TurnDone, TurnFailed)):
+                await waiting.stop("completed" if isinstance(event, TurnDone) else "failed")
                 state["end"] = event
 
         cancel = session.cancel
         try:
             await self.run_in_worker(session, lambda: session.chat.ask(question, cancel=cancel), handle)
         except TurnCancelled:
+            await waiting.stop("failed")
             if state["call_open"]:
                 await self._update(session, update_tool_call(call_id, status="failed", content=[
                     tool_content(text_block("cancelled"))]))
             return PromptResponse(stop_reason="cancelled")
+        finally:
+            await waiting.stop("failed")
         end = state.get("end")
         if isinstance(end, TurnDone):
             if end.done_reason == "cancelled" or cancel.is_set():
@@ -538,3 +546,40 @@ def serve(options: AgentOptions) -> None:
         asyncio.run(main())
     finally:
         agent.close()
+
+
+class _ModelWait:
+    """A tool call that shows how long the model has been reading the prompt: a server on a CPU can take a minute
+    before its first token, and an editor showing nothing meanwhile looks hung."""
+
+    TICK_S = 2.0
+
+    def __init__(self, agent: AssistAgent, session: _Session, call_id: str) -> None:
+        self.agent, self.session, self.call_id = agent, session, call_id
+        self.started: float | None = None
+        self.ticker: asyncio.Task | None = None
+
+    async def start(self, prompt_tokens: int) -> None:
+        self.started = time.monotonic()
+        await self.agent._update(self.session, start_tool_call(
+            self.call_id, f"Waiting for the model to read the prompt ({prompt_tokens:,} tokens)", kind="think",
+            status="in_progress"))
+        self.ticker = asyncio.ensure_future(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.TICK_S)
+            await self.agent._update(self.session, update_tool_call(self.call_id, content=[
+                tool_content(text_block(f"waiting for the first token: {self._elapsed()}"))]))
+
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - (self.started or time.monotonic()):.0f} s"
+
+    async def stop(self, status: str) -> None:
+        if self.ticker is None:
+            return
+        ticker, self.ticker = self.ticker, None
+        ticker.cancel()
+        await self.agent._update(self.session, update_tool_call(self.call_id, status=status, content=[
+            tool_content(text_block(f"the model answered after {self._elapsed()}" if status == "completed"
+                                    else f"stopped after {self._elapsed()}"))]))

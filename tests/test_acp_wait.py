@@ -1,0 +1,41 @@
+"""`assist acp` while the model reads the prompt: the editor sees a tool call whose clock moves, and that it ended."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from acp.schema import ClientCapabilities
+
+import test_acp as harness
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_silent_server_shows_a_waiting_call_that_counts_seconds_then_completes(ollama_server, indexed_sample,
+                                                                                  tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(indexed_sample, repo, symlinks=True)
+    ollama_server.stall_s, ollama_server.stall_after_chunks = 5, 0  # silent before the first token
+    client = harness.RecordingClient()
+    agent = harness.Agent(client, harness.agent_args(
+        "--model", f"ollama:{ollama_server.model}", "--base-url", ollama_server.url,
+        "--no-vectors", "--budget", "300", "--max-tokens", "16"), ClientCapabilities())
+    try:
+        session = agent.new_session(repo)
+        response = agent.prompt(session, harness.text("How is stock reserved when an order is placed?"))
+    finally:
+        assert agent.close() == 0
+    assert response.stop_reason in ("end_turn", "max_tokens")
+    started = [u for u in client.updates if u.session_update == "tool_call" and u.kind == "think"]
+    assert len(started) == 1 and re.search(r"\(\d[\d,]* tokens\)", started[0].title), started
+    call_id = started[0].tool_call_id
+    updates = [u for u in client.updates if u.session_update == "tool_call_update" and u.tool_call_id == call_id]
+    ticks = [int(m[1]) for u in updates for c in (u.content or [])
+             if (m := re.search(r"waiting for the first token: (\d+) s", c.content.text))]
+    assert len(ticks) >= 1 and ticks == sorted(ticks) and ticks[-1] >= 2, ticks
+    assert updates[-1].status == "completed" and "answered after" in updates[-1].content[0].content.text
+    kinds = [u.session_update for u in client.updates]
+    first_answer = kinds.index("agent_message_chunk")
+    assert client.updates.index(updates[-1]) < first_answer, "the wait ends when the answer starts"
