@@ -235,3 +235,16 @@ def _marked(marker: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_a_sandbox_that_cannot_be_set_up_is_an_error_not_a_failing_test(tmp_path: Path):
+    from assistant.fix.sandbox import Sandbox
+
+    class AllowsAMissingFolder(Sandbox):  # Landlock takes no rule for a folder that is not there
+        def contain_options(self, root, tmp):
+            return ["--write", str(root / "missing")]
+
+    root = make_project(tmp_path / "p", "def test_ok():\n    assert True\n")
+    with pytest.raises(TestRunError, match="sandbox could not be set up.*--sandbox off"):
+        run_tests(root, test_paths=["tests"], log_dir=tmp_path / "logs",
+                  sandbox=AllowsAMissingFolder("landlock", "landlock (test)"))

@@ -32,6 +32,7 @@ import time
 GRACE_S = 2.0
 KILL_ROUNDS_S = 5.0
 EXIT_SETUP_FAILED = 125
+SANDBOX_FAILED = "assist: the sandbox could not be set up: "
 
 # ------------------------------------------------------------------------------------------ Landlock
 
@@ -248,7 +249,7 @@ def main(argv: list[str]) -> int:
         try:
             restrict_self(writable, no_tcp)
         except OSError as exc:
-            print(f"assist: the sandbox could not be set up: {exc}", file=sys.stderr, flush=True)
+            print(f"{SANDBOX_FAILED}{exc}", file=sys.stderr, flush=True)
             return EXIT_SETUP_FAILED
     if probe:
         return 0

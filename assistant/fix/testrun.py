@@ -36,6 +36,7 @@ from pathlib import Path
 from indexer.secrets import StreamMasker
 
 from .failures import Failure, parse_failures, pytest_counts
+from .contain import EXIT_SETUP_FAILED, SANDBOX_FAILED
 from .sandbox import CONTAIN, Sandbox
 
 __all__ = ["EXCERPT_CAP", "LOG_CAP", "TestRun", "TestRunError", "run_tests", "uses_pytest", "project_python"]
@@ -197,6 +198,10 @@ def run_tests(
     exit_code = None if (timed_out or cancelled) else process.returncode
 
     output = log.text()
+    if exit_code == EXIT_SETUP_FAILED and output.startswith(SANDBOX_FAILED):
+        # Not a failing test: the model must not be asked to fix the sandbox.
+        raise TestRunError(f"{output.splitlines()[0].removeprefix('assist: ')}; run with --sandbox off to run "
+                           "the tests unsandboxed")
     if timed_out:
         output += f"\n[assist: the test run exceeded its {timeout_s:g}s timeout and was killed]\n"
     elif cancelled:
