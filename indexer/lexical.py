@@ -101,6 +101,8 @@ class LexicalIndex:
         target.mkdir()
         if self._retriever is not None:
             self._retriever.save(str(target), show_progress=False)
+        else:
+            _write_atomic(target / _NO_TERMS_FILE, "")  # says the BM25 files are absent on purpose
         _write_atomic(target / _IDS_FILE, json.dumps(self.ids))
         _write_atomic(directory / _POINTER, generation)
         for old in directory.glob("gen-*"):
@@ -121,7 +123,7 @@ class LexicalIndex:
         ids = _load_json(source / _IDS_FILE, _MAX_JSON_BYTES)
         if type(ids) is not list or not all(type(i) is str for i in ids):
             raise LexicalIndexUnreadable(f"{source / _IDS_FILE} is not a list of chunk ids")
-        if not (source / _PARAMS_FILE).exists():
+        if (source / _NO_TERMS_FILE).is_file() and not (source / _NO_TERMS_FILE).is_symlink():
             return cls(ids, None)
         return cls(ids, _load_bm25(source, len(ids)))
 
@@ -132,6 +134,7 @@ class LexicalIndexUnreadable(ValueError):
 
 _GENERATION = re.compile(r"gen-[0-9a-f]{1,64}")
 _PARAMS_FILE = "params.index.json"
+_NO_TERMS_FILE = "no-terms"
 _MAX_JSON_BYTES = 1 << 30
 # Exactly what our bm25s.BM25() writes: anything else (another backend, a corpus) is not ours.
 _PARAMS = {"k1": (int, float), "b": (int, float), "delta": (int, float), "method": (str,), "idf_method": (str,),

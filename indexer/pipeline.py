@@ -161,6 +161,10 @@ class _Indexer:
             dirs.stamp_identity()  # the same directory, moved or renamed: record where it is now
 
     def _open_state(self) -> IndexState:
+        if not self.dirs.index_db.exists() and any(p.exists() for p in (self.dirs.graph, self.dirs.lexical, self.dirs.vectors)):
+            # Without the manifest nothing says what the rest holds: rebuild it all (cached vectors are kept).
+            self.notice("the index database is missing; rebuilding the index (cached embeddings are reused)")
+            self.dirs.remove_derived()
         try:
             return IndexState(self.dirs.index_db)
         except StateCorrupt as exc:
@@ -280,7 +284,7 @@ class _Indexer:
         started = time.perf_counter()
         if missing:
             self._embed_missing(missing, vectors_by_hash)
-        self.report.chunks_embedded = len(missing)
+        self.report.chunks_embedded += len(missing)
         self.report.seconds["embed"] = round(time.perf_counter() - started, 3)
 
         started = time.perf_counter()
@@ -306,8 +310,8 @@ class _Indexer:
             with self.state.transaction():
                 for path in removed:
                     self.state.remove_file(path)
-        self.report.files_changed = len(parsed)
-        self.report.files_removed = len(removed)
+        self.report.files_changed += len(parsed)
+        self.report.files_removed += len(removed)
         self.report.seconds["store"] = round(time.perf_counter() - started, 3)
 
     def _load_model(self) -> None:

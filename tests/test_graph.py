@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import os
+import pickle
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from indexer.extract import extract_file
-from indexer.graph import build_graph, edge_counts, is_test_path, load_graph, save_graph
+from indexer.graph import GraphUnreadable, build_graph, edge_counts, is_test_path, load_graph, save_graph
 from indexer.languages import language_for_path
 from indexer.model import CALLS, CLASS, CONTAINS, FILE, FUNCTION, IMPORTS, INHERITS, METHOD, MODULE, TESTS
 
@@ -185,22 +190,71 @@ def test_edge_counts(graph):
 
 
 def test_save_and_load_round_trip(graph, tmp_path):
-    target = tmp_path / "state" / "graph.pickle"
+    target = tmp_path / "state" / "graph.json.gz"
     save_graph(graph, target)
     save_graph(graph, target)  # replacing an existing graph
     loaded = load_graph(target)
-    assert set(loaded.edges(keys=True)) == set(graph.edges(keys=True))
+    # Equal node and edge tables, attributes included (the loader fills networkx's tables directly).
+    assert nx.utils.graphs_equal(loaded, graph)
+    assert sorted(loaded.in_edges(P + "::total", keys=True)) == sorted(graph.in_edges(P + "::total", keys=True))
     assert loaded.nodes[P + "::total"] == graph.nodes[P + "::total"]
-    assert [p.name for p in target.parent.iterdir()] == ["graph.pickle"]  # no temporary files left
+    loaded.add_edge(P + "::total", P, key="calls", kind="calls")  # still a working graph
+    assert P + "::total" in loaded.predecessors(P)
+    assert [p.name for p in target.parent.iterdir()] == ["graph.json.gz"]  # no temporary files left
 
 
-def test_load_rejects_a_file_that_is_not_a_graph(tmp_path):
-    import pickle
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = str(marker)
 
-    bogus = tmp_path / "graph.pickle"
-    bogus.write_bytes(pickle.dumps({"not": "a graph"}))
-    with pytest.raises(ValueError):
-        load_graph(bogus)
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_a_pickle_in_place_of_the_graph_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "code-ran"
+    bogus = tmp_path / "graph.json.gz"
+    for payload in (pickle.dumps(_RunsCode(marker)), gzip.compress(pickle.dumps(_RunsCode(marker)))):
+        bogus.write_bytes(payload)
+        with pytest.raises(GraphUnreadable):
+            load_graph(bogus)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"",
+        b"garbage",
+        {"not": "a graph"},
+        {"format": "assist-code-graph", "version": 99, "nodes": [], "edges": []},
+        {"format": "assist-code-graph", "version": 1, "nodes": {}, "edges": []},
+        {"format": "assist-code-graph", "version": 1, "nodes": [["a", {"kind": "spaceship"}]], "edges": []},
+        {"format": "assist-code-graph", "version": 1, "nodes": [["a", {"kind": "file", "start_line": "7"}]], "edges": []},
+        {"format": "assist-code-graph", "version": 1, "nodes": [["a", {"kind": "file", "tags": [1]}]], "edges": []},
+        {"format": "assist-code-graph", "version": 1, "nodes": [["a", {"kind": "file"}]], "edges": [[0, 5, "calls", {}]]},
+        {"format": "assist-code-graph", "version": 1, "nodes": [["a", {"kind": "file"}]], "edges": [[0, 0, "owns", {}]]},
+        {"format": "assist-code-graph", "version": 1, "nodes": [["a", {"kind": "file"}], ["a", {"kind": "file"}]],
+         "edges": []},
+        "deep",
+    ],
+)
+def test_load_turns_every_invalid_graph_file_into_one_error(tmp_path, document):
+    """Damage is reported as GraphUnreadable (the reader's "run assist index"), never a stray exception."""
+    target = tmp_path / "graph.json.gz"
+    if document == "deep":
+        raw = gzip.compress(b"[" * 100_000 + b"]" * 100_000)
+    elif isinstance(document, bytes):
+        raw = document
+    else:
+        raw = gzip.compress(json.dumps(document).encode())
+    target.write_bytes(raw)
+    with pytest.raises(GraphUnreadable):
+        load_graph(target)
+    if raw[:2] == b"\x1f\x8b":
+        target.write_bytes(raw[: len(raw) // 2])  # torn: gzip's length and CRC catch it
+        with pytest.raises(GraphUnreadable):
+            load_graph(target)
 
 
 def test_source_roots_scripts_and_shadowed_stdlib_names():

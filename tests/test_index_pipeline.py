@@ -145,6 +145,55 @@ def test_damaged_manifest_is_rebuilt_with_a_message(indexed_copy):
     assert stored_vector_ids(indexed_copy) == manifest_chunk_ids(indexed_copy)
 
 
+def test_a_damaged_stored_extract_is_parsed_again_not_unpickled(indexed_copy):
+    """Extracts are JSON in the manifest; one that does not validate costs a re-parse of that file."""
+    import sqlite3
+
+    db = StateDir(indexed_copy).index_db
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE files SET extract=? WHERE path='inventory/orders.py'", (b"\x80\x04garbage.",))
+    conn.close()
+    (indexed_copy / "NOTES.md").write_text("# Notes\n\nChanged, so the graph is rebuilt from the extracts.\n")
+    notices = []
+    report = index_repository(indexed_copy, notice=notices.append)
+    assert any("extracts are damaged" in n for n in notices), notices
+    assert report.files_changed >= 2 and report.chunks_embedded == 1  # the edited note only
+    assert "inventory/orders.py::Order.place" in load_graph(StateDir(indexed_copy).graph)
+    state = IndexState(db)
+    try:
+        extracts, damaged = state.extracts()
+    finally:
+        state.close()
+    assert not damaged and "inventory/orders.py" in extracts
+
+
+def test_a_garbage_embedding_cache_is_started_afresh_with_a_message(indexed_copy):
+    cache = StateDir(indexed_copy).embedding_cache
+    for suffix in ("-wal", "-shm"):
+        cache.with_name(cache.name + suffix).unlink(missing_ok=True)
+    cache.write_bytes(b"not a database at all" * 200)
+    result = run_assist("index", str(indexed_copy), "--json")
+    assert "Traceback" not in result.stderr and result.returncode == 0, result.stderr
+    assert any("embedding cache is damaged" in n for n in json.loads(result.stdout)["notices"])
+
+
+def test_a_touched_graph_or_lexical_index_is_rebuilt_on_the_next_run(indexed_copy):
+    """`search` says "run assist index" for a damaged graph; that run must then repair it (it used to
+    see nothing changed in the working tree and exit 0 with nothing done)."""
+    from indexer.lexical import LexicalIndex
+
+    dirs = StateDir(indexed_copy)
+    dirs.graph.write_bytes(b"scribbled over")
+    generation = dirs.lexical / (dirs.lexical / "CURRENT").read_text()
+    (generation / "ids.json").write_text("[]")
+    notices = []
+    index_repository(indexed_copy, notice=notices.append)
+    assert any("changed or damaged" in n for n in notices), notices
+    assert "inventory/orders.py::Order.place" in load_graph(dirs.graph)
+    assert len(LexicalIndex.load(dirs.lexical)) == len(manifest_chunk_ids(indexed_copy))
+
+
 def test_a_second_indexer_gives_up_naming_the_holder(indexed_copy):
     import subprocess
     import sys

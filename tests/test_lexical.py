@@ -8,7 +8,7 @@ import pytest
 
 from indexer.chunks import chunk_file
 from indexer.extract import extract_file
-from indexer.lexical import LexicalIndex, tokenize_code
+from indexer.lexical import LexicalIndex, LexicalIndexUnreadable, tokenize_code
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chunks"
 
@@ -102,3 +102,82 @@ def test_an_empty_corpus_works_end_to_end(tmp_path):
 def test_loading_where_nothing_was_saved_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         LexicalIndex.load(tmp_path / "missing")
+
+
+def _saved(tmp_path) -> Path:
+    LexicalIndex.build(["a", "b"], [tokenize_code("def parse_config(): pass"), tokenize_code("ship_order")]).save(
+        tmp_path / "bm25"
+    )
+    return tmp_path / "bm25"
+
+
+@pytest.mark.parametrize("pointer", ["../../../../etc", "/etc", "gen-abc/../../..", "", "gen-XYZ", "gen-1\n2"])
+def test_the_pointer_file_never_leads_outside_the_index_folder(tmp_path, pointer):
+    """`CURRENT` names a generation folder by its plain name: a path there (relative or absolute) is
+    damage, never followed. A real index placed outside proves nothing outside is read."""
+    directory = _saved(tmp_path)
+    generation = (directory / "CURRENT").read_text()
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    for item in (directory / generation).iterdir():
+        (outside / item.name).write_bytes(item.read_bytes())
+    (directory / "CURRENT").write_text(pointer.replace("/etc", str(outside)) if pointer == "/etc" else pointer)
+    with pytest.raises(LexicalIndexUnreadable):
+        LexicalIndex.load(directory)
+
+
+def test_symbolic_links_in_the_index_folder_are_not_followed(tmp_path):
+    directory = _saved(tmp_path)
+    current = directory / "CURRENT"
+    (tmp_path / "elsewhere").write_text(current.read_text())
+    current.unlink()
+    current.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(LexicalIndexUnreadable):
+        LexicalIndex.load(directory)
+
+
+@pytest.mark.parametrize("name", ["ids.json", "params.index.json", "vocab.index.json", "data.csc.index.npy",
+                                  "indices.csc.index.npy", "indptr.csc.index.npy"])
+@pytest.mark.parametrize("how", ["garbage", "truncated", "deleted"])
+def test_every_damaged_index_file_is_one_clear_error(tmp_path, name, how):
+    """The reader turns LexicalIndexUnreadable into "run `assist index`"; any other exception type
+    (numpy's, bm25s's, an IndexError at query time) would reach the user as a traceback."""
+    directory = _saved(tmp_path)
+    target = directory / (directory / "CURRENT").read_text() / name
+    if how == "garbage":
+        target.write_bytes(b"\x93NUMPY garbage \xff\x00" * 7)
+    elif how == "truncated":
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    else:
+        target.unlink()
+    with pytest.raises(LexicalIndexUnreadable):
+        LexicalIndex.load(directory)
+
+
+def test_an_index_whose_arrays_disagree_with_its_ids_is_refused(tmp_path):
+    directory = _saved(tmp_path)
+    ids = directory / (directory / "CURRENT").read_text() / "ids.json"
+    ids.write_text('["a"]')  # one id for two scored documents: a query would name the wrong chunk
+    with pytest.raises(LexicalIndexUnreadable):
+        LexicalIndex.load(directory)
+
+
+def test_an_object_array_is_never_unpickled(tmp_path):
+    import os
+    import pickle
+
+    import numpy
+
+    class RunsCode:
+        def __reduce__(self):
+            return (os.mkdir, (str(tmp_path / "code-ran"),))
+
+    directory = _saved(tmp_path)
+    data = directory / (directory / "CURRENT").read_text() / "data.csc.index.npy"
+    array = numpy.empty(1, dtype=object)
+    array[0] = RunsCode()
+    numpy.save(data, array, allow_pickle=True)
+    assert pickle  # the payload above is a pickle inside the .npy file
+    with pytest.raises(LexicalIndexUnreadable):
+        LexicalIndex.load(directory)
+    assert not (tmp_path / "code-ran").exists()

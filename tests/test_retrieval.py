@@ -291,8 +291,8 @@ def test_a_missing_index_says_how_to_build_one(tmp_path):
 
 
 def test_a_broken_index_says_how_to_rebuild_it(indexed_copy):
-    graph_file = indexed_copy / ".assist" / "graph.pickle"
-    graph_file.write_bytes(b"not a pickle")
+    graph_file = indexed_copy / ".assist" / "graph.json.gz"
+    graph_file.write_bytes(b"not a graph")
     with pytest.raises(IndexUnreadable, match=r"code graph .* cannot be read .*run `assist index"):
         Retriever(indexed_copy)
     graph_file.unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy
@@ -103,6 +104,37 @@ def test_probe_reports_a_truncated_segment_file_instead_of_crashing(tmp_path):
         handle.truncate(1000)
     ok, message = probe_store(directory)
     assert not ok
+    assert str(directory) in message
+
+
+@pytest.fixture(scope="module")
+def filled_pristine(tmp_path_factory) -> Path:
+    return filled_store(tmp_path_factory.mktemp("filled") / "v")
+
+
+def _damage(path: Path, how: str) -> None:
+    size = path.stat().st_size
+    if how == "garbage":
+        path.write_bytes(numpy.random.default_rng(7).integers(0, 256, max(size, 64), dtype=numpy.uint8).tobytes())
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[: size // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "deleted"])
+@pytest.mark.parametrize("name", ["data_level0.bin", "header.bin", "length.bin", "link_lists.bin"])
+def test_probe_finds_every_damaged_hnsw_segment_file(filled_pristine, tmp_path, name, how):
+    """Half of these went unnoticed by a probe that ran one query: chromadb answered from a damaged
+    index (wrong neighbours, or lengths read as garbage) without an error."""
+    directory = tmp_path / "v"
+    shutil.copytree(filled_pristine, directory)
+    [segment] = [p.parent for p in directory.glob("*/header.bin")]
+    _damage(segment / name, how)
+    ok, message = probe_store(directory)
+    assert not ok, f"{name} {how}: {message}"
     assert str(directory) in message
 
 
