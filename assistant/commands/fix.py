@@ -29,7 +29,7 @@ def fix_command(
     max_iterations: Annotated[int, typer.Option(
         "--max-iterations", "-n", min=1, help="Model replies to try at most.")] = 4,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=1, help="Seconds one test run may take; then its whole process group is killed.")] = 300.0,
+        "--timeout", min=1, help="Seconds one test run may take; then every process it started is killed.")] = 300.0,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Propose a fix and show its diff; write nothing.")] = False,
     yes: Annotated[bool, typer.Option(

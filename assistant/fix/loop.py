@@ -56,7 +56,7 @@ class FixOptions:
     max_iterations: int = 4
     """Model replies to try at most."""
     timeout_s: float = 300.0
-    """Limit on each whole test run; the process group is killed after it."""
+    """Limit on each whole test run; every process it started is killed after it."""
     dry_run: bool = False
     """Propose the first applicable edit and show its diff; write nothing."""
     use_vectors: bool = True
