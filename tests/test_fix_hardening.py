@@ -129,6 +129,7 @@ def test_secrets_in_failing_test_output_reach_no_model_request_and_no_file_under
     assert "Traceback" not in result.stderr, result.stderr
     report = json.loads(result.stdout)
     assert report["tests_before"]["failed"] == 1  # the failing test ran and printed its secrets
+    assert report["sandbox"]  # the run's header says how its tests were confined (or that they were not)
     requests = [b for b in recording_model.bodies if b.startswith(b"/v1/chat/completions")]
     assert len(requests) == 2
     sent = b"\n".join(recording_model.bodies).decode()
