@@ -9,7 +9,7 @@ It speaks just enough of both protocols (Ollama's ``/api/show`` + ``/api/chat``,
   ``/tokenize``, ``/props``; otherwise those get a 404 as from a server that lacks them);
 - ``endless``: sends headers and one token every few milliseconds forever, ignoring ``max_tokens``;
 - ``trickle``: sends one token every ``trickle_s`` forever (slow enough never to trip a read timeout);
-- ``unterminated``: sends headers, then bytes forever without ever ending the line.
+- ``unterminated``: sends headers, then 64 KiB every ``trickle_s`` forever without ever ending the line.
 
 Every handler stops when the server stops, so nothing lingers after a test.
 """
@@ -144,7 +144,7 @@ def _handler_for(server: HostileModelServer):
             self.close_connection = True
             if server.mode == "unterminated":
                 self.wfile.write(b'{"message": {"role": "assistant", "content": "' if not openai else b"data: ")
-                while not server.released.is_set():
+                while not server.released.wait(server.trickle_s):  # 64 KiB per trickle_s (0: flat out)
                     self.wfile.write(b"x" * 65536)
                 return
             pause = server.trickle_s if server.mode == "trickle" else 0.002
