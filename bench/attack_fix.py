@@ -112,8 +112,8 @@ def sandbox(work: Path) -> dict:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(1)
     try:
-        run_tests(repo, command=f"{sys.executable} probe.py {outside} {listener.getsockname()[1]}", timeout_s=120,
-                  log_dir=work / "sandbox-logs", **extra)
+        run = run_tests(repo, command=f"{sys.executable} probe.py {outside} {listener.getsockname()[1]} {os.getpid()}",
+                        timeout_s=120, log_dir=work / "sandbox-logs", **extra)
         try:
             listener.accept()[0].close()
             connected = True
@@ -121,7 +121,8 @@ def sandbox(work: Path) -> dict:
             connected = False
     finally:
         listener.close()
-    return {"write_outside_succeeded": outside.exists(), "tcp_connect_succeeded": connected}
+    return {"write_outside_succeeded": outside.exists(), "tcp_connect_succeeded": connected,
+            "signal_outside_succeeded": "SIGNALLED OUTSIDE" in run.output}
 
 
 def conftest(work: Path) -> dict:

@@ -5,7 +5,8 @@ can mount through `assist fix`, each checked where a user would notice it.
   server that logs every request body) nor any file under .assist/;
 - processes that setsid() or double-fork do not survive the run's timeout;
 - a 200 MB test output leaves a capped log that says what was cut, with memory bounded;
-- the sandbox stops writes outside the repository and TCP connections; `--sandbox on` without one fails;
+- the sandbox stops writes outside the repository, TCP connections and signals to processes outside it;
+  `--sandbox on` without one fails;
 - a reply adding tests/conftest.py is not written under --yes without --allow-test-config.
 """
 
@@ -256,7 +257,7 @@ def test_a_200_mb_test_output_leaves_a_capped_log_that_says_what_was_cut(tmp_pat
 OUTSIDE_WRITER = """
 import os, socket, sys, tempfile
 from pathlib import Path
-outside, port = sys.argv[1], int(sys.argv[2])
+outside, port, runner = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 Path("inside.txt").write_text("repository: ok")
 Path(tempfile.gettempdir(), "scratch.txt").write_text("temp: ok")
 print("temp write ok")
@@ -270,10 +271,15 @@ try:
     print("CONNECTED")
 except OSError as exc:
     print("connection refused:", exc)
+try:
+    os.kill(runner, 0)  # signal 0 only asks whether a signal could be sent: harmless either way
+    print("SIGNALLED OUTSIDE")
+except OSError as exc:
+    print("signal refused:", exc)
 """
 
 
-def test_the_sandbox_stops_writes_outside_the_repository_and_tcp_connections(tmp_path):
+def test_the_sandbox_stops_writes_outside_the_repository_tcp_connections_and_signals(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "probe.py").write_text(OUTSIDE_WRITER)
@@ -282,7 +288,7 @@ def test_the_sandbox_stops_writes_outside_the_repository_and_tcp_connections(tmp
     listener.settimeout(0.5)
     port = listener.getsockname()[1]
     try:
-        run = run_tests(repo, command=f"{sys.executable} probe.py {outside} {port}", timeout_s=120,
+        run = run_tests(repo, command=f"{sys.executable} probe.py {outside} {port} {os.getpid()}", timeout_s=120,
                         log_dir=tmp_path / "logs", sandbox=choose_sandbox("on"))
         with pytest.raises(TimeoutError):
             listener.accept()
@@ -291,6 +297,7 @@ def test_the_sandbox_stops_writes_outside_the_repository_and_tcp_connections(tmp
     assert "temp write ok" in run.output and (repo / "inside.txt").read_text() == "repository: ok"
     assert "outside write refused" in run.output and not outside.exists()
     assert "connection refused" in run.output and "CONNECTED" not in run.output
+    assert "signal refused" in run.output and "SIGNALLED OUTSIDE" not in run.output
 
 
 def test_sandbox_on_without_a_mechanism_is_a_clear_error(tmp_path, monkeypatch):

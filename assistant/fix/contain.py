@@ -12,7 +12,7 @@ The test runner (``testrun.py``) starts every test run through this small proces
   left — and reaped. It exits with the command's status (128+N when a signal N ended it).
 - Being a separate process, the subreaper flag and the ``waitpid(-1)`` reaping touch nothing else that
   assist runs (git, model servers, the store probe keep their own children and exit statuses).
-- With ``--write``/``--no-tcp`` it first restricts itself (and so the command) with Landlock: files may be
+- With ``--write``/``--no-tcp`` the command starts under Landlock (this supervisor stays outside): files may be
   created, written, renamed or deleted only beneath the ``--write`` directories (plus /dev/null and
   similar devices), TCP connect and bind are refused (kernel 6.7+, Landlock ABI 4), and, from ABI 6,
   signals and abstract Unix sockets cannot reach processes outside the sandbox. Reading is not limited.
@@ -88,6 +88,12 @@ def landlock_abi() -> int:
 
 def restrict_self(writable: list[str], no_tcp: bool) -> None:
     """Landlock this process (and what it starts): writes only beneath ``writable``; no TCP if asked."""
+    enforce(prepare_ruleset(writable, no_tcp))
+
+
+def prepare_ruleset(writable: list[str], no_tcp: bool) -> int:
+    """A Landlock ruleset allowing writes beneath ``writable`` (and to a few devices), TCP refused if asked;
+    its file descriptor, for ``enforce``. Everything that can fail for a reason worth telling fails here."""
     abi = landlock_abi()
     if abi < 1:
         raise SandboxError("Landlock is not available in this kernel")
@@ -95,26 +101,36 @@ def restrict_self(writable: list[str], no_tcp: bool) -> None:
     fs = _FS_WRITES_ABI1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
     attr = _RulesetAttr(fs, _NET_TCP if no_tcp and abi >= 4 else 0, _SCOPES if abi >= 6 else 0)
     size = 8 if abi < 4 else 16 if abi < 6 else 24  # older kernels reject fields they do not know
-    ruleset = libc.syscall(ctypes.c_long(_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size),
-                           ctypes.c_uint32(0))
+    ruleset = int(libc.syscall(ctypes.c_long(_CREATE_RULESET), ctypes.byref(attr), ctypes.c_size_t(size),
+                               ctypes.c_uint32(0)))
     if ruleset < 0:
         raise SandboxError(f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}")
     try:
         for path in writable:
-            _allow(libc, int(ruleset), path, fs)
+            _allow(libc, ruleset, path, fs)
         for device in _WRITABLE_DEVICES:
             if os.path.exists(device):
-                _allow(libc, int(ruleset), device, _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0))
-        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise SandboxError(f"prctl(NO_NEW_PRIVS) failed: {os.strerror(ctypes.get_errno())}")
-        if libc.syscall(ctypes.c_long(_RESTRICT_SELF), ctypes.c_long(ruleset), ctypes.c_uint32(0)) != 0:
-            raise SandboxError(f"landlock_restrict_self failed: {os.strerror(ctypes.get_errno())}")
-    finally:
-        os.close(int(ruleset))
+                _allow(libc, ruleset, device, _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0))
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset
+
+
+def enforce(ruleset: int) -> None:
+    """Put the calling process under ``ruleset`` for good (and whatever it starts afterwards)."""
+    libc = _libc()
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise SandboxError(f"prctl(NO_NEW_PRIVS) failed: {os.strerror(ctypes.get_errno())}")
+    if libc.syscall(ctypes.c_long(_RESTRICT_SELF), ctypes.c_long(ruleset), ctypes.c_uint32(0)) != 0:
+        raise SandboxError(f"landlock_restrict_self failed: {os.strerror(ctypes.get_errno())}")
 
 
 def _allow(libc, ruleset: int, path: str, access: int) -> None:
-    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SandboxError(f"cannot allow writes to {path}: {exc.strerror}") from exc
     try:
         rule = _PathBeneathAttr(access, fd)
         if libc.syscall(ctypes.c_long(_ADD_RULE), ctypes.c_long(ruleset), ctypes.c_long(_RULE_PATH_BENEATH),
@@ -245,9 +261,12 @@ def _parse(argv: list[str]) -> tuple[list[str], bool, bool, list[str]]:
 
 def main(argv: list[str]) -> int:
     writable, no_tcp, probe, command = _parse(argv)
+    ruleset = None
     if writable or no_tcp:
         try:
-            restrict_self(writable, no_tcp)
+            ruleset = prepare_ruleset(writable, no_tcp)
+            if probe:
+                enforce(ruleset)
         except OSError as exc:
             print(f"{SANDBOX_FAILED}{exc}", file=sys.stderr, flush=True)
             return EXIT_SETUP_FAILED
@@ -262,8 +281,15 @@ def main(argv: list[str]) -> int:
     status = None
     child = None
     try:
-        # Its own session: a test that kills its process group does not take this process with it.
-        child = subprocess.Popen(command, start_new_session=True)
+        # Its own session: a test that kills its process group does not take this process with it. The
+        # sandbox is entered in the child only (this process is single-threaded, so preexec_fn is safe):
+        # this supervisor stays outside it, where, from Landlock ABI 6, the tests' signals cannot reach it.
+        try:
+            child = subprocess.Popen(command, start_new_session=True,
+                                     preexec_fn=(lambda: enforce(ruleset)) if ruleset is not None else None)
+        except subprocess.SubprocessError as exc:
+            print(f"{SANDBOX_FAILED}{exc}", file=sys.stderr, flush=True)
+            return EXIT_SETUP_FAILED
         while status is None:
             pid, raw = os.waitpid(-1, 0)  # reaps orphans re-parented to us as they end
             if pid == child.pid:

@@ -3,8 +3,8 @@
 The model's edits run when the tests run, with the user's rights. Where the OS allows, the test command
 runs with writes limited to the repository and a private temporary directory, and without TCP:
 
-- Linux: Landlock (kernel 5.13+; TCP needs 6.7+), set up by ``contain.py`` before the command starts;
-  no package needed.
+- Linux: Landlock (kernel 5.13+; TCP needs 6.7+; signals and abstract Unix sockets kept inside from 6.12),
+  set up by ``contain.py`` as the command starts; no package needed.
 - macOS: ``sandbox-exec`` with a profile denying writes outside those directories and network access.
 
 ``auto`` uses what works and otherwise runs unsandboxed, saying so; ``on`` stops with an error instead;
@@ -27,6 +27,7 @@ from .contain import landlock_abi
 MODES = ("auto", "on", "off")
 CONTAIN = Path(__file__).with_name("contain.py")
 LANDLOCK_TCP_ABI = 4
+LANDLOCK_SCOPE_ABI = 6  # signals and abstract Unix sockets stay inside the sandbox (kernel 6.12+)
 
 
 class SandboxUnavailable(Exception):
@@ -79,8 +80,9 @@ def _available() -> Sandbox | None:
         abi = landlock_abi()
         if abi >= 1 and _probe_landlock(abi >= LANDLOCK_TCP_ABI):
             network = "no TCP" if abi >= LANDLOCK_TCP_ABI else "network not limited (kernel older than 6.7)"
+            signals = "; no signals to processes outside it" if abi >= LANDLOCK_SCOPE_ABI else ""
             return Sandbox("landlock", f"landlock: writes only inside the repository and a private temp dir; "
-                                       f"{network}", abi >= LANDLOCK_TCP_ABI)
+                                       f"{network}{signals}", abi >= LANDLOCK_TCP_ABI)
         return None
     if sys.platform == "darwin" and shutil.which("sandbox-exec") and _probe_macos():
         return Sandbox("sandbox-exec", "sandbox-exec: writes only inside the repository and a private temp dir; "
