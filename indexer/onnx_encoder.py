@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -288,6 +289,7 @@ def export_graph(model: Any, model_dir: Path, threads: int) -> Path:
         if (target / META_FILE).is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_exports(target.parent)
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
         try:
             _trace_to_onnx(model, staging / GRAPH_FILE)
@@ -315,6 +317,17 @@ def export_graph(model: Any, model_dir: Path, threads: int) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _remove_abandoned_exports(parent: Path, older_than_s: float = 3600) -> None:
+    """Staging directories of exports killed midway (90 MB each); an hour is far past any live export."""
+    now = time.time()
+    for staging in parent.glob(".export-*"):
+        try:
+            if now - staging.stat().st_mtime > older_than_s:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def discard_graph(directory: Path) -> None:
