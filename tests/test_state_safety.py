@@ -186,7 +186,23 @@ def _graph_as_symlink(repo: Path, outside: Path) -> None:
     graph.symlink_to(outside / graph.name)
 
 
+def _lock_as_symlink(repo: Path, outside: Path) -> None:
+    """A clone can commit `.assist/lock` as a link to, say, ~/.bashrc: the indexer truncates its lock file."""
+    (outside / "dotfile").write_text("export IMPORTANT=1\n")
+    lock = repo / ".assist" / "lock"
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(outside / "dotfile")
+
+
+def _state_dir_as_symlink(repo: Path, outside: Path) -> None:
+    """`.assist` itself a link: repairs would delete and write files wherever it points."""
+    (repo / ".assist").rename(outside / "state")
+    (repo / ".assist").symlink_to(outside / "state")
+
+
 DAMAGE = {
+    "lock-symlink-to-outside-file": _lock_as_symlink,
+    "state-dir-symlink-to-outside": _state_dir_as_symlink,
     "graph-garbage": lambda repo, outside: _garbage(_graph_file(repo)),
     "graph-truncated": lambda repo, outside: _truncate(_graph_file(repo)),
     "graph-empty": lambda repo, outside: _empty(_graph_file(repo)),
@@ -240,7 +256,7 @@ def _check_repaired(repo: Path, damaged: dict[str, bytes | str], before: dict[st
     state = repo / ".assist"
     links = [p for p in state.rglob("*") if p.is_symlink()]
     assert not links, f"symbolic links left inside .assist/: {links}"
-    current = (state / "lexical" / "CURRENT").read_text().strip()
+    current = (state / "lexical" / "CURRENT").read_bytes().decode("utf-8", errors="replace").strip()
     assert "/" not in current and ".." not in current, f"lexical/CURRENT still points at {current!r}"
     now = _snapshot(state)
     # Every file the damage touched is rebuilt or gone: none still holds what the damage wrote. HNSW
