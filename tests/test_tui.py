@@ -546,6 +546,25 @@ def test_typing_while_the_context_panel_has_focus_goes_to_the_prompt(make_app):
     drive(app, scenario, size=(120, 40))
 
 
+def test_names_with_terminal_escapes_are_shown_inert(make_app, chat_repo):
+    from assistant.chat import ContextItem
+
+    evil = "evil\x1b]0;pwned\x07\x1b[2J.py"
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await type_line(pilot, f"/add {evil}")
+        await until(pilot, lambda: "pwned" in (notices(app) or [""])[-1], "the refused /add")
+        app.panel.show([ContextItem(evil, evil, None, "file", 1, 3, 12, f"mentioned as {evil}")])
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "\x1b" not in shown and "\x07" not in shown, "raw escapes reached the terminal"
+        assert "\\x1b]0;pwned\\x07" in shown, shown
+
+    drive(app, scenario, size=(120, 35))
+
+
 def test_context_panel_rows_stay_readable_and_the_panel_can_be_widened(make_app):
     from assistant.chat import ContextItem
     from assistant.tui.widgets import ContextTable

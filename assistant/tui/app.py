@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widgets import Footer, Input
 
 from ..chat.events import AnswerDelta, ChatEvent, ContextReady, Notice, TurnDone, TurnFailed
+from ..terminal import inert_lines
 from . import slash
 from .widgets import ContextPanel, ContextTable, InfoBlock, NoticeLine, PromptInput, SlashMenu, StatusLine, Turn
 
@@ -334,7 +335,7 @@ class ChatApp(App[None]):
         elif isinstance(event, TurnFailed):
             await turn.close_stream()
             if event.partial_answer and not turn.answer_text:
-                await turn.answer.update(event.partial_answer)
+                await turn.answer.update(inert_lines(event.partial_answer))
                 turn.answer_text = event.partial_answer
             await turn.add_notice(event.message, "error")
             turn.set_state("failed", "✗ failed" + (" — the partial answer is kept" if turn.answer_text else ""))

@@ -23,6 +23,7 @@ from textual.widgets.markdown import MarkdownStream
 from textual.widgets.option_list import Option
 
 from ..chat.events import ContextItem, SessionStatus
+from ..terminal import inert, inert_lines
 from . import slash
 
 PINNED_MARK = "●"
@@ -35,7 +36,7 @@ class NoticeLine(Static):
     def __init__(self, text: str, level: str = "info") -> None:
         level = level if level in ("info", "warning", "error") else "info"
         prefix = {"info": "·", "warning": "⚠", "error": "✗"}[level]
-        super().__init__(Text(f"{prefix} {text}"), classes=f"notice -{level}")
+        super().__init__(Text(f"{prefix} {inert_lines(text)}"), classes=f"notice -{level}")
         self.level = level
         self.text = text
 
@@ -58,7 +59,7 @@ class Turn(Vertical):
         self._clock: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Markdown(self.question, classes="prompt")
+        yield Markdown(inert_lines(self.question), classes="prompt")
         yield Vertical(classes="turn-notices")
         yield Markdown("", classes="answer")
         yield Static("retrieving context…", classes="turn-state")
@@ -74,7 +75,7 @@ class Turn(Vertical):
     async def write(self, text: str) -> None:
         self.answer_text += text
         if self._stream is not None:
-            await self._stream.write(text)
+            await self._stream.write(inert_lines(text))  # the model's text never reaches the terminal raw
 
     async def close_stream(self) -> None:
         if self._stream is not None:
@@ -105,7 +106,7 @@ class Turn(Vertical):
         line.remove_class(f"-{self.state}")
         self.state = state
         line.add_class(f"-{state}")
-        line.update(Text(label))
+        line.update(Text(inert(label)))
 
 
 class ContextTable(DataTable):
@@ -232,10 +233,10 @@ class ContextPanel(Vertical):
         if why_width:
             table.add_column("why", key="why", width=why_width)
         for key, item in self.items.items():
-            cells = [self.mark(key), elide(labels[key], item_width, keep="end"),
+            cells = [self.mark(key), elide(inert(labels[key]), item_width, keep="end"),
                      Text(f"{item.tokens:,}", justify="right")]
             if why_width:
-                cells.append(elide(reasons[key], why_width, keep="start"))
+                cells.append(elide(inert(reasons[key]), why_width, keep="start"))
             table.add_row(*cells, key=key)
         total = sum(item.tokens for key, item in self.items.items() if key not in self.dropped)
         pinned = sum(1 for item in self.items.values() if item.pinned)
@@ -258,7 +259,7 @@ class ContextPanel(Vertical):
         item = self.items[key]
         state = {PINNED_MARK: "pinned", DROPPED_MARK: "dropped", "": "sent"}[self.mark(key)]
         lines = f"{item.start_line}-{item.end_line}" if item.end_line else str(item.start_line)
-        detail.update(Text(f"{item.path}:{lines} ({item.kind}, {state})\n{item.why}\np pin · d drop"))
+        detail.update(Text(f"{inert(item.path)}:{lines} ({item.kind}, {state})\n{inert(item.why)}\np pin · d drop"))
 
 
 def elide(text: str, width: int, keep: str = "end") -> str:
@@ -307,7 +308,7 @@ class StatusLine(Static):
                 parts.append(f"{status.tokens_used:,}/{status.context_window:,} tokens")
         if state:
             parts.append(state)
-        text = Text(" │ ".join(parts))
+        text = Text(inert(" │ ".join(parts)))
         truncated = status is not None and status.truncated
         if truncated:
             text.append(" │ ")
