@@ -134,6 +134,8 @@ def test_an_index_copied_to_another_directory_is_not_trusted_but_a_moved_one_is(
     subprocess.run(["cp", "-a", str(indexed_sample), str(copied)], check=True)
     with pytest.raises(IndexUnreadable, match=r"not built here: it was made for .*run `assist index"):
         Retriever(copied, use_vectors=False)
+    status = run_assist("status", str(copied))
+    assert status.returncode != 0 and "not built here" in status.stderr and "Traceback" not in status.stderr
 
     moved = tmp_path / "moved"
     shutil.copytree(indexed_sample, tmp_path / "mine", symlinks=True)  # tests adopt their own copies
