@@ -12,6 +12,7 @@ ASSIST_EMBED_BACKEND=torch forces sentence-transformers (benchmarks, or a suspec
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -282,6 +283,7 @@ class OnnxFirstEmbedder:
                                   torch_embedder.batch_size, self.max_tokens, self.dim)
         self._active: Embedder | None = None
         self._lock = threading.Lock()
+        self._prefetching: threading.Thread | None = None
 
     @property
     def identity(self) -> str:
@@ -304,6 +306,18 @@ class OnnxFirstEmbedder:
 
     def load(self) -> None:
         self._backend().load()
+
+    def prefetch(self) -> None:
+        """Open the ONNX graph in a background thread; ``embed`` waits for it. onnxruntime releases the GIL
+        while it opens a session, so a reader that calls this first overlaps ~0.4 s of encoder start with
+        its own loading (measured 0.73-0.99 s vs 0.87-1.41 s serial, 2 busy cores). Never loads torch."""
+        with self._lock:
+            if self._active is not None or self._prefetching is not None:
+                return
+            self._prefetching = threading.Thread(target=self._backend, name="onnx-prefetch", daemon=True)
+            self._prefetching.start()
+        # A process that ends before it embeds must not tear Python down under onnxruntime's feet.
+        atexit.register(self._prefetching.join, 10.0)
 
     def embed(self, texts: Sequence[str]) -> numpy.ndarray:
         return self._backend().embed(texts)

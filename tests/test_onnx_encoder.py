@@ -177,3 +177,13 @@ def test_damaged_graph_falls_back_with_one_notice_and_is_rebuilt(onnx_env, tmp_p
     again = _python("from indexer.embeddings import load_embedder\n"
                     "e = load_embedder('default'); e.embed(['x']); print(e.identity)\n", env)
     assert again.returncode == 0 and again.stdout.strip() == f"{DEFAULT_NAME}/onnx-fp32", again.stderr
+
+
+def test_prefetch_opens_the_graph_in_the_background(onnx_env, torch_embedder):
+    embedder = load_embedder("default")
+    embedder.prefetch()
+    embedder._prefetching.join(60)
+    assert embedder._active is embedder._onnx  # opened by the thread, before anything asked to embed
+    vector = embedder.embed([QUERIES[0]])[0]
+    assert embedder.identity.endswith("/onnx-fp32")
+    assert float(vector @ torch_embedder.embed([QUERIES[0]])[0]) >= 0.9999
