@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .terminal import inert_lines
+from .terminal import console, inert_lines
 
 _STAGE_LABELS = {
     "files": "Scanning files",
@@ -24,7 +23,7 @@ class StageProgress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._console = Console(stderr=True, emoji=False)
+        self._console = console(stderr=True)  # piped, a notice stays one line however long its paths
         self._progress: Progress | None = None
         self._tasks: dict[str, int] = {}
 

@@ -14,10 +14,16 @@ imported at load time (``common.fail`` uses this module, and ``--help`` must sta
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.text import Text
+
+# Piped or redirected output is laid out this wide: wide enough that no line of ours ever wraps, and still
+# a size rich can lay a table out in (tables take their natural width, not this one).
+_UNWRAPPED_WIDTH = 100_000
 
 _CONTROL = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
 _BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
@@ -50,3 +56,15 @@ def markup(text: object, *, lines: bool = False) -> str:
     from rich.markup import escape
 
     return escape(inert_lines(text) if lines else inert(text))
+
+
+def console(*, stderr: bool = False) -> Console:
+    """The rich ``Console`` for a command's human output. On a terminal it wraps to the terminal's width; piped
+    or redirected it never wraps (rich would cut at 80 columns), so ``grep`` and scripts get whole lines and
+    whole paths. No highlighting and no ``:emoji:`` codes: repository text prints as written."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, highlight=False, emoji=False)
+    return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=True, width=_UNWRAPPED_WIDTH)
