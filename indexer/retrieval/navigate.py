@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..model import CALLS, CLASS, CONTAINS, FILE, IMPORTS, INHERITS, MODULE, TESTS
+from ..model import CALLS, CLASS, CONTAINS, EDGE_KINDS, FILE, IMPORTS, INHERITS, MODULE, TESTS
 
 EXPORT_FORMATS = ("json", "graphml", "dot")
 
@@ -148,8 +148,33 @@ def neighbourhood(graph: nx.MultiDiGraph, node: str) -> Neighbourhood:
 # ------------------------------------------------------------------------------------ export
 
 
+def around(graph: nx.MultiDiGraph, node: str, depth: int = 1, kinds: tuple[str, ...] | None = None) -> nx.MultiDiGraph:
+    """The part of ``graph`` within ``depth`` edges of ``node``, whichever way the edges point (a caller is as near
+    as a callee), keeping only edges of ``kinds`` (all kinds when None): a neighbourhood small enough to draw and
+    read, where the whole repository's graph is not."""
+    kinds = tuple(kinds or EDGE_KINDS)
+    reached = {node}
+    frontier = {node}
+    for _ in range(depth):
+        step: set[str] = set()
+        for current in frontier:
+            step.update(t for _, t, k in graph.out_edges(current, keys=True) if k in kinds)
+            step.update(s for s, _, k in graph.in_edges(current, keys=True) if k in kinds)
+        frontier = step - reached
+        reached |= frontier
+        if not frontier:
+            break
+    ordered = sorted(reached)  # the same export for the same graph, run after run
+    part = nx.MultiDiGraph()
+    part.add_nodes_from((n, graph.nodes[n]) for n in ordered)
+    part.add_edges_from((s, t, k, d) for s, t, k, d in graph.edges(ordered, keys=True, data=True)
+                        if k in kinds and t in reached)
+    part.graph["around"] = node  # the centre, drawn highlighted in DOT
+    return part
+
+
 def export_graph(graph: nx.MultiDiGraph, fmt: str) -> str:
-    """The whole graph as node-link JSON, GraphML or Graphviz DOT text."""
+    """The graph as node-link JSON, GraphML or Graphviz DOT text."""
     if fmt == "json":
         data = nx.node_link_data(graph, edges="edges")
         return json.dumps(data, indent=1, default=_jsonable)
@@ -199,11 +224,16 @@ _DOT_SHAPES = {MODULE: "folder", FILE: "note", CLASS: "box", "function": "ellips
 
 def _dot(graph: nx.MultiDiGraph) -> str:
     lines = ["digraph code {", "  rankdir=LR;", "  node [fontsize=10];"]
+    centre = graph.graph.get("around")
     for node, data in graph.nodes(data=True):
         kind = data.get("kind", "")
         label = data.get("name") or node
+        # A neighbourhood names its centre in full and fills it, so the reader finds where to start.
+        focus = ", style=filled, fillcolor=lightyellow" if node == centre else ""
+        if node == centre:
+            label = node
         lines.append(f"  {_dot_quote(node)} [label={_dot_quote(label)}, shape={_DOT_SHAPES.get(kind, 'ellipse')}, "
-                     f"kind={_dot_quote(kind)}];")
+                     f"kind={_dot_quote(kind)}{focus}];")
     styles = {CONTAINS: "dotted", IMPORTS: "dashed", CALLS: "solid", INHERITS: "bold", TESTS: "dashed"}
     for source, target, key in graph.edges(keys=True):
         lines.append(f"  {_dot_quote(source)} -> {_dot_quote(target)} [label={_dot_quote(key)}, "
