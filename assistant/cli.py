@@ -3,34 +3,62 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .commands.common import EXIT_BUSY, EXIT_USAGE, JsonOpt, fail, repo_dir
+from .commands.common import EXIT_BUSY, EXIT_USAGE, JsonOpt, fail, plain_flags, repo_dir
 from .progress import StageProgress
-from .terminal import markup
+from .terminal import console, markup
+
+# Shown under `assist --help`: what a script needs to know and finds nowhere else. "\b" keeps the lines as
+# written (typer would join them into one paragraph).
+_EPILOG = """\b
+Exit status: 0 done, 1 failed, 2 usage error, 3 busy (another assist process
+holds the repository), 130 interrupted (Ctrl+C).
+Model: --model/--base-url, else ASSIST_MODEL/ASSIST_BASE_URL, else \\[model] in
+.assist/config.toml. API key for OpenAI-compatible servers: ASSIST_API_KEY,
+else OPENAI_API_KEY.
+Shell completion: eval "$(assist completion bash)" (also zsh, fish).
+"""
 
 app = typer.Typer(
     name="assist",
     help="A local-first coding assistant that knows your repository as a graph of code.",
+    epilog=_EPILOG,
     invoke_without_command=True,
-    add_completion=False,
+    add_completion=False,  # `assist completion SHELL` prints the script instead of two options on every --help
     pretty_exceptions_enable=False,
 )
+plain_flags()
 
 
 PathArg = Annotated[
-    Path, typer.Argument(help="Repository (or any directory) to work on.", show_default="current directory")
+    Path | None,
+    typer.Argument(help="Repository (or any directory) to work on; the same as -C.", show_default=False),
+]
+PathOpt = Annotated[
+    Path | None,
+    typer.Option("--path", "-C", help="Repository (or any directory) to work on.", show_default="current directory"),
 ]
 
 
-@app.command()
+def _one_path(positional: Path | None, option: Path | None) -> Path:
+    """`assist index DIR` and `assist index -C DIR` both work; naming two different directories is a usage error."""
+    if positional is not None and option is not None and positional != option:
+        fail(f"two repositories given ({positional} and -C {option}); give one", EXIT_USAGE)
+    return positional or option or Path(".")
+
+
+@app.command(epilog="Example: assist index -C ~/src/myproject --json")
 def index(
-    path: PathArg = Path("."),
+    path: PathArg = None,
+    path_opt: PathOpt = None,
     as_json: JsonOpt = False,
     model: Annotated[
         str | None,
@@ -54,7 +82,7 @@ def index(
     from indexer.lock import IndexBusy
     from indexer.pipeline import index_repository
 
-    root = repo_dir(path)
+    root = repo_dir(_one_path(path, path_opt))
     config = IndexConfig()
     if model:
         config.embedding_model = model
@@ -80,12 +108,9 @@ def index(
 
 
 def _print_index_summary(report) -> None:
-    from rich.console import Console
-
-    console = Console(stderr=False, highlight=False, emoji=False)
     skipped = sum(report.files_skipped.values())
     edges = ", ".join(f"{n} {kind}" for kind, n in sorted(report.edges.items()))
-    console.print(
+    console().print(
         f"[bold]Indexed[/bold] {report.files_indexed} files ({report.lines} lines) in {markup(report.root)}\n"
         f"  changed {report.files_changed}, removed {report.files_removed}, skipped {skipped}"
         + (f" ({', '.join(f'{n} {markup(r)}' for r, n in sorted(report.files_skipped.items()))})" if skipped else "")
@@ -97,16 +122,17 @@ def _print_index_summary(report) -> None:
     )
 
 
-@app.command()
+@app.command(epilog="Example: assist status -C ~/src/myproject --skipped")
 def status(
-    path: PathArg = Path("."),
+    path: PathArg = None,
+    path_opt: PathOpt = None,
     as_json: JsonOpt = False,
     skipped: Annotated[bool, typer.Option("--skipped", help="List every skipped file with its reason.")] = False,
 ) -> None:
     """Show what is indexed, when and with which model, which files changed since, and sizes on disk."""
     from indexer.status import NoIndex, index_status
 
-    root = repo_dir(path)
+    root = repo_dir(_one_path(path, path_opt))
     try:
         st = index_status(root)
     except NoIndex as exc:
@@ -121,43 +147,44 @@ def status(
 
 
 def _print_status(st, list_skipped: bool) -> None:
-    from rich.console import Console
-
-    # Paths and reasons go in through markup(); emoji=False so that a name like ":skull:" prints as written.
-    console = Console(highlight=False, emoji=False)
+    # Paths and reasons go in through markup(); console() prints a name like ":skull:" as written.
+    out = console()
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.indexed_at)) if st.indexed_at else "never"
-    console.print(f"[bold]{markup(st.root)}[/bold]")
-    console.print(f"  indexed {when} with embedding model {markup(st.embedding_model)}")
-    console.print(f"  {st.files_indexed} files, {st.lines} lines, {st.symbols} symbols, {st.chunks} chunks")
-    console.print("  edges: " + (", ".join(f"{n} {k}" for k, n in sorted(st.edges.items())) or "none"))
+    out.print(f"[bold]{markup(st.root)}[/bold]")
+    out.print(f"  indexed {when} with embedding model {markup(st.embedding_model)}")
+    out.print(f"  {st.files_indexed} files, {st.lines} lines, {st.symbols} symbols, {st.chunks} chunks")
+    out.print("  edges: " + (", ".join(f"{n} {k}" for k, n in sorted(st.edges.items())) or "none"))
     if st.interrupted:
-        console.print("  [yellow]the last index run was interrupted; `assist index` will complete it[/yellow]")
+        out.print("  [yellow]the last index run was interrupted; `assist index` will complete it[/yellow]")
     if st.is_stale:
-        console.print("  [yellow]stale:[/yellow] " + ", ".join(f"{len(v)} {k}" for k, v in st.stale.items() if v)
+        out.print("  [yellow]stale:[/yellow] " + ", ".join(f"{len(v)} {k}" for k, v in st.stale.items() if v)
                       + " since indexing; run `assist index` to refresh")
         for kind, paths in st.stale.items():
             for p in paths[:20]:
-                console.print(f"    {kind:8} {markup(p)}")
+                out.print(f"    {kind:8} {markup(p)}")
             if len(paths) > 20:
-                console.print(f"    … and {len(paths) - 20} more {kind}")
+                out.print(f"    … and {len(paths) - 20} more {kind}")
     else:
-        console.print("  up to date with the working tree")
+        out.print("  up to date with the working tree")
     skipped_total = sum(st.skipped.values())
-    console.print(f"  skipped {skipped_total} files" + (
+    out.print(f"  skipped {skipped_total} files" + (
         " (" + ", ".join(f"{n} {r}" for r, n in sorted(st.skipped.items())) + ")" if skipped_total else ""))
     if list_skipped:
         for item in st.skipped_files:
             detail = f" — {markup(item['detail'])}" if item["detail"] else ""
-            console.print(f"    {markup(item['reason']):16} {markup(item['path'])}{detail}")
+            out.print(f"    {markup(item['reason']):16} {markup(item['path'])}{detail}")
     mib = {k: v / (1024 * 1024) for k, v in st.size_on_disk.items()}
-    console.print("  on disk: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in mib.items()))
+    out.print("  on disk: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in mib.items()))
 
 
-# Retrieval commands (search, context, graph) register here.
+# Retrieval commands (search, context, graph) register here. Each command's --help ends with an example
+# (the README's); `ask` and `models` carry their own.
 from .commands.retrieval import context_command, graph_app, search_command  # noqa: E402
 
-app.command("search")(search_command)
-app.command("context")(context_command)
+app.command("search", epilog='Example: assist search "why is the shipping fee charged twice?" -C examples/inventory'
+            )(search_command)
+app.command("context", epilog="Example: pytest 2>&1 | assist context - --budget 4000 -C examples/inventory"
+            )(context_command)
 app.add_typer(graph_app, name="graph")
 
 from .commands.chat import BaseUrlOpt as ChatBaseUrlOpt  # noqa: E402
@@ -165,7 +192,19 @@ from .commands.chat import ModelOpt as ChatModelOpt  # noqa: E402
 from .commands.chat import RepoOpt as ChatRepoOpt  # noqa: E402
 from .commands.chat import chat_command  # noqa: E402
 
-app.command("chat")(chat_command)
+app.command("chat", epilog='\b\nExamples: assist chat -C examples/inventory\n'
+                           '          echo "where is stock reserved?" | assist chat')(chat_command)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"assist {version('assist')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("assist (version unknown: not installed; pip install -e .)")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -174,6 +213,8 @@ def _no_command(
     path: ChatRepoOpt = Path("."),
     model: ChatModelOpt = None,
     base_url: ChatBaseUrlOpt = None,
+    _version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                           help="Print assist's version and exit.")] = False,
 ) -> None:
     """Plain `assist` opens the chat on a terminal (these options are `assist chat`'s); piped, it prints the help."""
     if ctx.invoked_subcommand is None:
@@ -195,18 +236,43 @@ app.command("models")(models_command)
 
 from .commands.fix import fix_command, undo_command  # noqa: E402
 
-app.command("fix")(fix_command)
-app.command("undo")(undo_command)
+app.command("fix", epilog='\b\nExamples: assist fix -C examples/bookings --test tests/\n'
+                          '          assist fix --cmd "npm test" --yes --json')(fix_command)
+app.command("undo", epilog="Example: assist undo -C examples/bookings")(undo_command)
 
 # Editor integration over stdio (issue 6): an MCP server and an ACP agent.
 from .commands.editor import acp_command, mcp_command  # noqa: E402
 
-app.command("mcp")(mcp_command)
-app.command("acp")(acp_command)
+app.command("mcp", epilog='Example: claude mcp add assist -- assist mcp -C "$PWD"')(mcp_command)
+app.command("acp", epilog='Example (Zed settings.json): "agent_servers": {"assist": {"type": "custom", '
+                          '"command": "assist", "args": ["acp"]}}')(acp_command)
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+@app.command("completion", epilog='\b\nExamples: eval "$(assist completion bash)"        # in ~/.bashrc\n'
+                                  "          assist completion fish > ~/.config/fish/completions/assist.fish")
+def completion_command(shell: Annotated[Shell, typer.Argument(help="The shell to complete in.")]) -> None:
+    """Print the shell completion script for SHELL (commands, options, choices, paths)."""
+    # The script calls `assist` back with _ASSIST_COMPLETE set; typer answers that before running any command.
+    from typer._completion_shared import get_completion_script
+
+    typer.echo(get_completion_script(prog_name="assist", complete_var="_ASSIST_COMPLETE", shell=shell.value))
 
 
 def main() -> None:
-    app()
+    if os.environ.get("_ASSIST_COMPLETE"):
+        # A shell asking for completions (the script from `assist completion`): typer registers its shells only
+        # when it adds its own completion options, which would load on every --help; here only when asked.
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    # prog_name: the usage line and the completion protocol say `assist` however it was started (python -m too).
+    app(prog_name="assist")
 
 
 if __name__ == "__main__":

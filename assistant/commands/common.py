@@ -19,6 +19,23 @@ EXIT_BUSY = 3  # another assist process holds the repository (an indexer, a fix 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
 
 
+def plain_flags() -> None:
+    """Show no type for on/off flags in `--help`: typer writes `--json <bool>`, which reads as if the flag took a
+    value. Every other option keeps its type (`<int>`, `<path>`, the choices). Typer has no setting for this,
+    so its one method that names the type is wrapped; where a typer release lacks it, help keeps the noise."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_assist_plain_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_bool_flag else shown(self, ctx)
+
+    display_type_rich._assist_plain_flags = True
+    TyperOption.display_type_rich = display_type_rich
+
+
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """``assist: message`` on stderr, then exit with ``code``: never a traceback. Messages echo paths, names
     and servers' replies, so their control characters are shown, never sent to the terminal."""

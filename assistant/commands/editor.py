@@ -17,8 +17,13 @@ import typer
 from .common import repo_dir
 
 
-RepoOpt = Annotated[Path, typer.Option("--repo", "--path", "-C", help="Repository to serve.",
-                                       show_default="current directory")]
+# -C/--path as in every other command; --repo is the older spelling, kept so existing editor configurations
+# (`assist mcp --repo "$PWD"`) keep working.
+RepoOpt = Annotated[Path, typer.Option("--path", "-C", "--repo", help="Repository to serve (--repo: the same, older "
+                                       "spelling).", show_default="current directory")]
+WorkDirOpt = Annotated[Path | None, typer.Option(
+    "--path", "-C", help="The agent's working directory. Each session's repository is still the directory the "
+                         "editor opens it in.", show_default="current directory")]
 NoVectorsOpt = Annotated[bool, typer.Option(
     "--no-vectors", help="Retrieve without the embedding model (faster start; names, lexical and graph only).")]
 MaxFrameOpt = Annotated[int, typer.Option(
@@ -50,10 +55,11 @@ def mcp_command(
     max_frame_bytes: MaxFrameOpt = 8 * 1024 * 1024,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Serve the repository's code graph and retriever as MCP tools over stdio (for Claude Code, VS Code,
-    Zed, Cursor, Neovim, ...): search_code, get_context, get_symbol, related, index_status, reindex.
+    """Serve the repository's code graph and retriever as MCP tools over stdio.
 
-    Only files inside the repository are served. Stops at the end of stdin.
+    For Claude Code, VS Code, Zed, Cursor, Neovim, ...: search_code, get_context,
+    get_symbol, related, index_status, reindex. Only files inside the repository
+    are served. Stops at the end of stdin.
     """
     _quiet_libraries(verbose)
     root = repo_dir(repo)
@@ -63,6 +69,7 @@ def mcp_command(
 
 
 def acp_command(
+    path: WorkDirOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     no_vectors: NoVectorsOpt = False,
@@ -74,12 +81,18 @@ def acp_command(
     max_frame_bytes: MaxFrameOpt = 8 * 1024 * 1024,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Run as an Agent Client Protocol agent over stdio (for Zed, JetBrains, Neovim's CodeCompanion or
-    avante, Emacs agent-shell, Toad). The editor's working directory is the repository; the model is
-    chosen as for `assist ask`. `/fix TESTS` in a prompt runs the test-driven fix loop, asking before each
-    command and each write.
+    """Run as an Agent Client Protocol agent over stdio, for an editor's agent panel.
+
+    For Zed, JetBrains, Neovim's CodeCompanion or avante, Emacs agent-shell, Toad.
+    The directory the editor opens a session in is that session's repository; the
+    model is chosen as for `assist ask`. `/fix TESTS` in a prompt runs the
+    test-driven fix loop, asking before each command and each write.
     """
     _quiet_libraries(verbose)
+    if path is not None:
+        # The protocol names each session's directory; -C moves the agent itself there (where relative paths in
+        # its own settings resolve), as `cd DIR && assist acp` would.
+        os.chdir(repo_dir(path))
     from assistant.acp.agent import AgentOptions, serve
 
     serve(AgentOptions(model=model, base_url=base_url, use_vectors=not no_vectors, max_reply_tokens=max_tokens,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..terminal import inert, inert_lines, markup, rich_text
+from ..terminal import console, inert, inert_lines, markup, rich_text
 from .common import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
@@ -31,6 +31,14 @@ class ExportFormat(str, Enum):
     json = "json"
     graphml = "graphml"
     dot = "dot"
+
+
+class EdgeKind(str, Enum):  # indexer.model.EDGE_KINDS, spelled out so --help needs no indexer import
+    contains = "contains"
+    calls = "calls"
+    imports = "imports"
+    inherits = "inherits"
+    tests = "tests"
 
 
 QueryArg = Annotated[str, typer.Argument(help="What to look for: a question, an issue, a stack trace or names. '-' reads stdin.")]
@@ -61,11 +69,9 @@ def _open(path: Path, use_vectors: bool = True) -> Retriever:
 
 
 def _console():
-    from rich.console import Console
-
-    # Piped output keeps long paths on one line instead of wrapping them at 80 columns. Repository text goes
-    # in as Text or through markup() (see assistant.terminal); emoji=False keeps ":name:" in a name as written.
-    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
+    # Wraps on a terminal only: piped, a long path stays on one line. Repository text goes in as Text or through
+    # markup() (see assistant.terminal).
+    return console()
 
 
 # ------------------------------------------------------------------------------------- search
@@ -187,27 +193,42 @@ def _neighbour_command(name: str, path: Path, as_json: bool, what: str) -> None:
     _console().print(table)
 
 
-@graph_app.command("callers")
+@graph_app.command("callers", epilog="Example: assist graph callers Order.total -C examples/inventory")
 def graph_callers(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Who calls SYMBOL."""
     _neighbour_command(symbol, path, as_json, "callers")
 
 
-@graph_app.command("callees")
+@graph_app.command("callees", epilog="Example: assist graph callees pricing.price_line -C examples/inventory")
 def graph_callees(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     """What SYMBOL calls."""
     _neighbour_command(symbol, path, as_json, "callees")
 
 
-@graph_app.command("tests")
+@graph_app.command("tests", epilog="Example: assist graph tests Order.place -C examples/inventory --json")
 def graph_tests(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Tests that exercise SYMBOL (calling it, or importing its file)."""
     _neighbour_command(symbol, path, as_json, "tests")
 
 
-@graph_app.command("show")
-def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
+DepthOpt = Annotated[int, typer.Option("--depth", "-d", min=1, help="How many edges away from the --around symbol to go.")]
+KindOpt = Annotated[list[EdgeKind] | None, typer.Option(
+    "--kind", "-k", metavar="<contains|calls|imports|inherits|tests>",
+    help="Keep only edges of this kind (repeat for several); default: all kinds.")]
+SvgOpt = Annotated[Path | None, typer.Option(
+    "--svg", help="Draw SYMBOL and its neighbours (one edge away) as an SVG picture in this file; needs "
+                  "Graphviz's `dot`.", dir_okay=False)]
+
+
+@graph_app.command("show", epilog="\b\nExamples: assist graph show Order.place -C examples/inventory\n"
+                                  "          assist graph show Order.place --svg order_place.svg")
+def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = False, svg: SvgOpt = None) -> None:
     """The neighbourhood of a SYMBOL or FILE: what it contains, calls, is called by, inherits, imports, tests."""
+    if svg is not None:
+        if as_json:
+            fail("--svg draws the neighbourhood, --json prints it: give one", EXIT_USAGE)
+        _draw_svg(symbol, path, svg)
+        return
     from indexer.retrieval import navigate
 
     retriever = _open(path, use_vectors=False)
@@ -252,20 +273,69 @@ def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = 
     _console().print(tree)
 
 
-@graph_app.command("export")
-def graph_export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")] = ExportFormat.json,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    path: RepoOpt = Path("."),
-    as_json: JsonOpt = False,
-) -> None:
-    """Export the whole code graph as node-link JSON, GraphML or Graphviz DOT."""
+def _draw_svg(symbol: str, path: Path, target: Path) -> None:
+    import shutil
+    import subprocess
+
     from indexer.retrieval import navigate
 
+    dot = shutil.which("dot")
+    if dot is None:
+        fail("--svg needs Graphviz's `dot` program, which is not on PATH: install the `graphviz` package "
+             "(apt install graphviz, brew install graphviz, conda install graphviz)")
+    retriever = _open(path, use_vectors=False)
+    try:
+        node = _resolve(retriever, symbol)
+        part = navigate.around(retriever.graph, node, depth=1)
+    finally:
+        retriever.close()
+    try:
+        drawn = subprocess.run([dot, "-Tsvg"], input=navigate.export_graph(part, "dot").encode("utf-8"),
+                               capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        fail(f"Graphviz's dot failed: {exc}")
+    if drawn.returncode != 0:
+        fail(f"Graphviz's dot failed: {drawn.stderr.decode('utf-8', 'replace').strip() or f'exit {drawn.returncode}'}")
+    from indexer.state_dir import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(target, drawn.stdout)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    typer.echo(f"assist: drew {inert(node)} and {part.number_of_nodes() - 1} neighbours "
+               f"({part.number_of_edges()} edges) in {inert(target)}", err=True)
+
+
+@graph_app.command("export", epilog="\b\nExamples: assist graph export --around Order.place --depth 2 -f dot > order.dot\n"
+                                    "          assist graph export --format graphml -o code.graphml")
+def graph_export(
+    fmt: Annotated[ExportFormat | None, typer.Option(
+        "--format", "-f", help="Output format.", show_default="json")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    around: Annotated[str | None, typer.Option(
+        "--around", help="Export only this symbol's or file's neighbourhood (see --depth, --kind), not the whole "
+                         "repository.")] = None,
+    depth: DepthOpt = 1,
+    kind: KindOpt = None,
+    path: RepoOpt = Path("."),
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="The same as --format json (kept for scripts; --format is the one to use).")] = False,
+) -> None:
+    """Export the code graph, whole or around one symbol, as node-link JSON, GraphML or Graphviz DOT."""
+    from indexer.retrieval import navigate
+
+    if as_json and fmt not in (None, ExportFormat.json):
+        fail(f"--json and --format {fmt.value} disagree; give one", EXIT_USAGE)
+    if around is None and (depth != 1 or kind):
+        fail("--depth and --kind choose a neighbourhood: give --around SYMBOL too", EXIT_USAGE)
+    fmt = fmt or ExportFormat.json
     retriever = _open(path, use_vectors=False)
     try:
         graph = retriever.graph
-        text = navigate.export_graph(graph, ExportFormat.json.value if as_json else fmt.value)
+        if around is not None:
+            graph = navigate.around(graph, _resolve(retriever, around), depth=depth,
+                                    kinds=tuple(k.value for k in kind) if kind else None)
+        text = navigate.export_graph(graph, fmt.value)
     finally:
         retriever.close()
     if output is None:
