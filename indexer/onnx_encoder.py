@@ -193,7 +193,6 @@ class OnnxEmbedder:
         return mean_pool_normalise(hidden, mask)
 
 
-
 def mean_pool_normalise(hidden: numpy.ndarray, mask: numpy.ndarray) -> numpy.ndarray:
     """sentence-transformers' Pooling(mean) then Normalize: average over real tokens, unit length."""
     weights = mask[:, :, None].astype(numpy.float32)
