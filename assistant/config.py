@@ -12,8 +12,14 @@ the defaults below. Example ``.assist/config.toml``::
     timeout_s = 300                     # longest silence: first token (a cold model loading), between tokens
     reply_timeout_s = 600               # longest one whole reply may take
 
-A base URL set next to a model of another provider is ignored: ``--model ollama:x`` does not inherit the
-``base_url`` a config file gave for its ``openai:`` model. With no base URL anywhere, Ollama's is
+A model is ``ollama:NAME`` or ``openai:NAME``. A name without that prefix (``--model gpt-4o``), or no model at
+all, takes the provider its base URL implies: an OpenAI-compatible API root (a path ending in ``/v1``) means
+``openai``, anything else (or no base URL) ``ollama``; ``ModelSettings.notices`` says which was taken, for the
+front end to state once.
+
+A base URL belongs to the provider it was given for: the one its own layer's model names, else the one its
+``/v1`` implies. So ``--model ollama:x`` inherits neither the ``base_url`` a config file gave for its ``openai:``
+model nor an ``ASSIST_BASE_URL=http://host:8080/v1``. With no base URL for the provider, Ollama's is
 ``$OLLAMA_HOST`` or http://127.0.0.1:11434, an OpenAI-compatible server's http://127.0.0.1:8080/v1.
 Keep API keys in the environment rather than in a committed ``pyproject.toml``.
 """
@@ -63,6 +69,8 @@ class ModelSettings:
     """How long Ollama keeps the model loaded after a request."""
     sources: dict[str, str] = field(default_factory=dict)
     """Where each non-default setting came from: "--model", "ASSIST_MODEL", ".assist/config.toml", ..."""
+    notices: list[str] = field(default_factory=list)
+    """Choices made for the user (a provider implied by the base URL), to be stated once."""
 
     @property
     def spec(self) -> str:
@@ -71,7 +79,14 @@ class ModelSettings:
 
 def parse_model_spec(spec: str) -> tuple[str, str]:
     """``ollama:qwen2.5-coder:7b`` -> ("ollama", "qwen2.5-coder:7b"); ``openai:NAME`` -> ("openai", "NAME");
-    a bare name (``qwen2.5-coder:7b``) is an Ollama model."""
+    a bare name (``qwen2.5-coder:7b``) is an Ollama model when nothing else says otherwise (see
+    ``resolve_model_settings``, which lets the base URL decide)."""
+    provider, name = split_model_spec(spec)
+    return provider or "ollama", name
+
+
+def split_model_spec(spec: str) -> tuple[str | None, str]:
+    """Like ``parse_model_spec``, but a name without a provider prefix gives ``(None, name)``."""
     spec = spec.strip()
     if not spec:
         raise ConfigError("the model cannot be empty: use ollama:NAME or openai:NAME")
@@ -80,7 +95,13 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
         if prefix == "ollama" and not rest:
             raise ConfigError('"ollama:" needs a model name, e.g. ollama:qwen2.5-coder:7b')
         return prefix, rest
-    return "ollama", spec
+    return None, spec
+
+
+def url_provider(url: str) -> str | None:
+    """"openai" for an OpenAI-compatible API root (its path ends in /v1, as llama.cpp's, LM Studio's, vLLM's and
+    Ollama's own compatible endpoint do); None when the URL alone does not say."""
+    return "openai" if urlsplit(url.strip()).path.rstrip("/").endswith("/v1") else None
 
 
 def resolve_model_settings(
@@ -105,14 +126,37 @@ def resolve_model_settings(
             if key != "base_url":
                 setattr(settings, key, value)
                 settings.sources[key] = _source_name(source, key)
-    if "model" in settings.sources:
-        settings.provider, settings.model = parse_model_spec(str(settings.model))
+    _choose_provider(settings, layers)
     settings.base_url = _choose_base_url(settings, layers, env)
 
     env_key = next((env[name] for name in ("ASSIST_API_KEY", "OPENAI_API_KEY") if env.get(name)), None)
     if env_key:
         settings.api_key = env_key
         settings.sources["api_key"] = "ASSIST_API_KEY" if env.get("ASSIST_API_KEY") else "OPENAI_API_KEY"
+    return settings
+
+
+def switch_model_settings(
+    repo_root: Path | str | None,
+    spec: str,
+    start_model: str | None = None,
+    start_base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ModelSettings:
+    """The settings for switching to ``spec`` mid-session (the TUI's ``/model``) in a session started with
+    ``--model start_model --base-url start_base_url``. That URL was given for the start model's provider: a
+    ``spec`` of another provider gets its own provider's URL (configuration, environment, default), never the
+    old server's; a ``spec`` without a prefix stays with the start provider and its server."""
+    if not start_base_url:
+        return resolve_model_settings(repo_root, spec, None, env)
+    prefix, name = split_model_spec(spec)
+    start = resolve_model_settings(repo_root, start_model, start_base_url, env).provider
+    if prefix is not None and prefix != start:
+        return resolve_model_settings(repo_root, spec, None, env)
+    settings = resolve_model_settings(repo_root, f"{start}:{name}", start_base_url, env)
+    if prefix is None:
+        settings.notices.append(f"the model {name!r} has no provider prefix: taken as {start}:{name} on the "
+                                f"same server, {settings.base_url}")
     return settings
 
 
@@ -206,13 +250,52 @@ def _source_name(source: str, key: str) -> str:
     return source
 
 
+def _url_owner(table: dict[str, Any]) -> str | None:
+    """The provider a layer's base URL was given for: its model's prefix, else what the URL implies (/v1: an
+    OpenAI-compatible server), else Ollama when the layer names a bare model; None: a lone URL for any provider."""
+    prefix = split_model_spec(str(table["model"]))[0] if "model" in table else None
+    return prefix or url_provider(str(table["base_url"])) or ("ollama" if "model" in table else None)
+
+
+def _choose_provider(settings: ModelSettings, layers: list[tuple[str, dict[str, Any]]]) -> None:
+    """The provider: the model's prefix; without one, the one the nearest base URL was given for (ollama when
+    none says). An implied choice is noted, so a user who typed ``--model gpt-4o`` sees where it goes."""
+    prefix, name = split_model_spec(str(settings.model)) if "model" in settings.sources else (None, "")
+    if prefix is not None:
+        settings.provider, settings.model = prefix, name
+        return
+    nearest = next(((source, table) for source, table in reversed(layers) if table.get("base_url")), None)
+    owner = _url_owner(nearest[1]) if nearest else None
+    url = f"the base URL {nearest[1]['base_url']} (from {_source_name(nearest[0], 'base_url')})" if nearest else ""
+    if "model" not in settings.sources:
+        if owner == "openai":  # e.g. `assist models --base-url http://127.0.0.1:8080/v1`
+            settings.provider, settings.model = "openai", ""
+            settings.notices.append(f"no model is set and {url} is an OpenAI-compatible API: using the first "
+                                    f"model it lists (choose one with --model openai:NAME)")
+        return
+    settings.provider, settings.model = owner or "ollama", name
+    if settings.provider == "openai":
+        why, other = f"{url} is an OpenAI-compatible API", f"ollama:{name} for an Ollama model"
+    else:
+        if not nearest:
+            why = "Ollama is the default"
+        elif url_provider(str(nearest[1]["base_url"])):
+            why = f"{url} was given with an ollama: model"
+        else:
+            why = f"{url} does not end in /v1"
+        other = f"openai:{name} with --base-url http://HOST:PORT/v1 for an OpenAI-compatible server"
+    settings.notices.append(f"the model {name!r} (from {settings.sources['model']}) has no provider prefix: taken as "
+                            f"{settings.provider}:{name}, since {why}; write {other}")
+
+
 def _choose_base_url(settings: ModelSettings, layers: list[tuple[str, dict[str, Any]]], env: Mapping[str, str]) -> str:
     for source, table in reversed(layers):
         url = table.get("base_url")
         if not url:
             continue
-        # A URL given together with a model of another provider belongs to that model, not to ours.
-        if "model" in table and parse_model_spec(str(table["model"]))[0] != settings.provider:
+        # A URL given for another provider's model (or an OpenAI-compatible /v1 root) is not ours.
+        owner = _url_owner(table)
+        if owner is not None and owner != settings.provider:
             continue
         settings.sources["base_url"] = _source_name(source, "base_url")
         return _checked_url(url, settings.sources["base_url"])

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import ConfigError, open_provider, parse_model_spec, resolve_model_settings
+from assistant.config import (
+    ConfigError,
+    open_provider,
+    parse_model_spec,
+    resolve_model_settings,
+    switch_model_settings,
+)
 from assistant.providers import (
     ChatProvider,
     Completed,
@@ -269,6 +275,50 @@ def test_a_base_url_stays_with_the_provider_it_was_given_for(tmp_path):
     assert (switched.provider, switched.base_url) == ("ollama", "http://127.0.0.1:11434")
     remote = resolve_model_settings(tmp_path, flag_model="ollama:llama3.2", env={"OLLAMA_HOST": "0.0.0.0:11500"})
     assert remote.base_url == "http://127.0.0.1:11500"
+
+
+def test_a_name_without_prefix_takes_the_provider_its_base_url_implies_and_says_so(tmp_path):
+    lm_studio = "http://127.0.0.1:1234/v1"
+    taken = resolve_model_settings(tmp_path, "gpt-4o", lm_studio, env={})
+    assert (taken.provider, taken.model, taken.base_url) == ("openai", "gpt-4o", lm_studio)
+    assert len(taken.notices) == 1 and "taken as openai:gpt-4o" in taken.notices[0]
+    gpu = resolve_model_settings(tmp_path, "qwen2.5-coder:7b", "http://gpu:11434", env={})
+    assert (gpu.provider, gpu.base_url) == ("ollama", "http://gpu:11434") and "does not end in /v1" in gpu.notices[0]
+    default = resolve_model_settings(tmp_path, "qwen2.5-coder:7b", env={})
+    assert default.provider == "ollama" and "Ollama is the default" in default.notices[0]
+    # No model at all and an OpenAI-compatible URL: that server's first model, not qwen2.5-coder on Ollama.
+    unnamed = resolve_model_settings(tmp_path, None, lm_studio, env={})
+    assert (unnamed.provider, unnamed.model, unnamed.base_url) == ("openai", "", lm_studio) and unnamed.notices
+    assert resolve_model_settings(tmp_path, "openai:gpt-4o", lm_studio, env={}).notices == []
+    assert resolve_model_settings(tmp_path, env={}).notices == []
+    # A config file's bare model next to a /v1 URL is an OpenAI-compatible model too.
+    write(tmp_path / ".assist" / "config.toml", f'[model]\nmodel = "local"\nbase_url = "{lm_studio}"\n')
+    configured = resolve_model_settings(tmp_path, env={})
+    assert (configured.provider, configured.base_url) == ("openai", lm_studio)
+
+
+def test_an_ollama_model_never_inherits_an_openai_compatible_url(tmp_path):
+    env = {"ASSIST_BASE_URL": "http://127.0.0.1:8080/v1"}
+    ollama = resolve_model_settings(tmp_path, "ollama:llama3.2", env=env)
+    assert (ollama.provider, ollama.base_url) == ("ollama", "http://127.0.0.1:11434")
+    assert resolve_model_settings(tmp_path, "openai:x", env=env).base_url == "http://127.0.0.1:8080/v1"
+    # Named together, the user's word goes (the Ollama provider then says the address is not Ollama's).
+    assert resolve_model_settings(tmp_path, "ollama:x", "http://h:8080/v1", env={}).base_url == "http://h:8080/v1"
+
+
+def test_switching_models_takes_the_new_providers_server_not_the_old_one(tmp_path):
+    llama = "http://127.0.0.1:8081/v1"
+    env = {"OLLAMA_HOST": "127.0.0.1:11500"}
+    to_ollama = switch_model_settings(tmp_path, "ollama:qwen2.5-coder:7b", "openai:smollm2", llama, env=env)
+    assert (to_ollama.provider, to_ollama.base_url) == ("ollama", "http://127.0.0.1:11500")
+    back = switch_model_settings(tmp_path, "openai:other", "openai:smollm2", llama, env=env)
+    assert (back.provider, back.base_url) == ("openai", llama)
+    # No prefix: the same provider and server as the session started with, and it is said.
+    same = switch_model_settings(tmp_path, "other", "openai:smollm2", "http://127.0.0.1:8081", env=env)
+    assert (same.spec, same.base_url) == ("openai:other", "http://127.0.0.1:8081") and same.notices
+    to_openai = switch_model_settings(tmp_path, "openai:x", "ollama:qwen", "http://gpu:11434", env={})
+    assert to_openai.base_url == "http://127.0.0.1:8080/v1"
+    assert switch_model_settings(tmp_path, "ollama:q", None, None, env=env).base_url == "http://127.0.0.1:11500"
 
 
 def test_mistakes_in_config_files_name_the_file_and_setting(tmp_path):

@@ -378,6 +378,32 @@ def test_model_switch_keeps_the_session_and_reports_failures(make_app, llama_ser
     drive(app, scenario)
 
 
+def test_model_switch_to_another_provider_goes_to_that_providers_server(make_app, llama_server, ollama_server,
+                                                                       monkeypatch):
+    # Started as openai:… with --base-url …/v1; Ollama's own setting says where ollama: models are served.
+    for name in ("ASSIST_MODEL", "ASSIST_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
+    app = make_app()
+
+    async def scenario(pilot):
+        await ready(pilot)
+        session = app.session
+        await type_line(pilot, "/model ollama:smollm2:135m")
+        await until(pilot, lambda: any(n.startswith(("now using", "kept")) for n in notices(app)), "the switch")
+        assert "now using ollama:smollm2:135m" in notices(app), notices(app)
+        assert app.session is session and session.provider.url == ollama_server.url
+        assert any(r.path == "/api/show" for r in ollama_server.requests)
+        assert "ollama:smollm2:135m" in screen_text(app)
+
+        # Back to the first provider: the --base-url given at start is its server again.
+        await type_line(pilot, "/model openai:smollm2-135m")
+        await until(pilot, lambda: sum(n.startswith(("now using", "kept")) for n in notices(app)) == 2, "the switch back")
+        assert session.provider.base_url == f"{llama_server}/v1", notices(app)
+
+    drive(app, scenario)
+
+
 def test_reindex_takes_in_an_edited_file_and_the_status_line_follows(make_app, chat_repo):
     app = make_app()
 

@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import ollama
@@ -283,20 +284,23 @@ class OllamaProvider:
                 url=endpoint,
             )
         if isinstance(exc, ollama.ResponseError):
+            reason = plain_reason(exc.error)
+            if exc.status_code == 404 and not is_missing_model(exc.error):
+                return ProviderRequestError(not_ollama_message(self.url, route, reason), status_code=404, url=endpoint)
             if exc.status_code == 404:
                 return ModelNotFound(
-                    f"Ollama at {self.url} has no model {model!r} ({exc.error}): run `ollama pull {model}`",
+                    f"Ollama at {self.url} has no model {model!r} ({reason}): run `ollama pull {model}`",
                     model=model,
                     url=endpoint,
                 )
             if exc.status_code == -1:  # an {"error": ...} line inside a 200 stream
                 return StreamInterrupted(
-                    f"Ollama at {endpoint} reported an error mid-reply: {exc.error}{kept}",
+                    f"Ollama at {endpoint} reported an error mid-reply: {reason}{kept}",
                     url=endpoint,
                     partial_text=partial,
                 )
             return ProviderRequestError(
-                f"Ollama at {endpoint} refused the request (HTTP {exc.status_code}): {exc.error}",
+                f"Ollama at {endpoint} refused the request (HTTP {exc.status_code}): {reason}",
                 status_code=exc.status_code,
                 url=endpoint,
                 partial_text=partial,
@@ -325,3 +329,26 @@ def _context_length(model_info: Mapping[str, Any]) -> int | None:
     if value is None:
         value = next((v for k, v in model_info.items() if k.endswith(".context_length")), None)
     return int(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def plain_reason(error: object, limit: int = 200) -> str:
+    """One short line from whatever an error reply held: Ollama's text, llama.cpp's ``{"message": ...}`` (which
+    the client passes on as a dict), an HTML page from a proxy."""
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("error") or json.dumps(error)
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_missing_model(error: object) -> bool:
+    """Ollama's 404 for a model it lacks (``model "x" not found, try pulling it first``), as opposed to a 404
+    for the route itself: another kind of server at that address."""
+    return isinstance(error, str) and "model" in error.lower() and "not found" in error.lower()
+
+
+def not_ollama_message(url: str, route: str, reason: str) -> str:
+    hint = ("it looks like an OpenAI-compatible API root: use --model openai:NAME with it, or Ollama's own "
+            "address without /v1" if urlsplit(url).path.rstrip("/").endswith("/v1") else
+            "check --base-url; an OpenAI-compatible server (llama.cpp, LM Studio, vLLM) takes --model openai:NAME "
+            "--base-url http://HOST:PORT/v1")
+    return f"no Ollama API at {url} ({route}: HTTP 404, {reason}): {hint}"

@@ -513,11 +513,13 @@ class ChatApp(App[None]):
         self.in_background("model", lambda: self._switch_model(spec))
 
     def _switch_model(self, spec: str) -> None:
-        from ..config import ConfigError, open_provider, resolve_model_settings
+        from ..config import ConfigError, open_provider, switch_model_settings
         from ..providers import ProviderError
 
         try:
-            settings = resolve_model_settings(self.repo_root, spec, self.flag_base_url)
+            # The --base-url given at start belongs to the model given at start (flag_model stays that one):
+            # a model of another provider goes to its own provider's server.
+            settings = switch_model_settings(self.repo_root, spec, self.flag_model, self.flag_base_url)
             provider = open_provider(settings)
         except (ConfigError, ProviderError) as exc:
             self.on_loop(self.say, f"kept {self.model_label}: {exc}", "error")
@@ -530,9 +532,10 @@ class ChatApp(App[None]):
             else:
                 # Same conversation, pins and index; only the model changes.
                 self.session.set_provider(provider).close()
-            self.flag_model = spec
             self.model_label = provider.name.split("@", 1)[0]
             self.connect_error = None
+        for notice in settings.notices:  # e.g. which provider a name without a prefix was taken for
+            self.on_loop(self.say, notice)
         self.on_loop(self.say, f"now using {self.model_label}")
         self._show_notices()
         self.on_loop(self.refresh_status)
