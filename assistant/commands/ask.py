@@ -12,25 +12,30 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..terminal import inert_lines, rich_text
-from .common import EXIT_FAILED, EXIT_USAGE, fail, repo_dir
+from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, fail, repo_dir
 
 if TYPE_CHECKING:
     from assistant.chat import ChatSession, ContextReady, TurnDone
 
 EXIT_INTERRUPTED = 130
 
-QuestionArg = Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")]
+# Optional for typer, so that a missing question is answered like an empty one: as a JSON object with --json.
+QuestionArg = Annotated[str | None, typer.Argument(help="The question; '-' reads it from stdin.",
+                                                   metavar="QUESTION", show_default=False)]
 RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to ask about.",
                                        show_default="current directory")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help='Chat model: "ollama:NAME" (default ollama:qwen2.5-coder:7b) or "openai:NAME" for any '
-                    'OpenAI-compatible server (llama.cpp, LM Studio, vLLM). Also ASSIST_MODEL or .assist/config.toml.')]
+                    'OpenAI-compatible server (llama.cpp, LM Studio, vLLM). A NAME without a prefix goes to the '
+                    'server --base-url implies (a URL ending in /v1: openai), else Ollama. Also ASSIST_MODEL or '
+                    '.assist/config.toml.')]
 BaseUrlOpt = Annotated[str | None, typer.Option(
     "--base-url", help="Where the model server listens (Ollama: http://127.0.0.1:11434; OpenAI-compatible: "
                        "its API root, e.g. http://127.0.0.1:8080/v1). Also ASSIST_BASE_URL.")]
@@ -42,20 +47,57 @@ def _err(text: str) -> None:
     typer.echo(inert_lines(text), err=True)
 
 
+class _Failed(Exception):
+    """A failure that ends `ask` or `models` before any answer: reported once at the top, on stderr and (with
+    --json) as the JSON object's ``error``, with the exit status a script can rely on."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class _Record:
+    """What one question has gathered so far: the JSON object is built from it whether the question was
+    answered, failed, or never reached the model (bad settings, dead server, Ctrl-C while indexing)."""
+
+    question: str | None
+    model: str | None
+    session: ChatSession | None = None
+    notices: list[dict[str, str]] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)  # the answer as it streamed: kept when the turn stops
+    ready: ContextReady | None = None
+    done: TurnDone | None = None
+    error: str | None = None
+
+    def notice(self, text: str, level: str = "info") -> None:
+        self.notices.append({"text": text, "level": level})
+
+
 def _settings(root: Path, model: str | None, base_url: str | None):
     from assistant.config import ConfigError, resolve_model_settings
 
     try:
         return resolve_model_settings(root, model, base_url)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        raise _Failed(str(exc), EXIT_USAGE) from exc
+
+
+def _repo(path: Path) -> Path:
+    # repo_dir() exits with its message on stderr only; --json needs the message for the object too.
+    if not path.exists():
+        raise _Failed(f"{path} does not exist", EXIT_USAGE)
+    if not path.is_dir():
+        raise _Failed(f"{path} is not a directory", EXIT_USAGE)
+    return repo_dir(path)
 
 
 # ----------------------------------------------------------------------------------------- ask
 
 
 def ask_command(
-    question: QuestionArg,
+    question: QuestionArg = None,
     path: RepoOpt = Path("."),
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -66,120 +108,160 @@ def ask_command(
         "--max-tokens", min=1, help="Longest answer in tokens (default: the provider's reply reserve).")] = None,
     show_context: Annotated[bool, typer.Option(
         "--show-context", help="Print the code sent to the model (on stderr, before the answer).")] = False,
-    as_json: JsonOpt = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object on stdout, for scripts, also when it fails (then \"error\" says "
+                       "why; the exit status is the same as without --json).")] = False,
     no_vectors: Annotated[bool, typer.Option(
         "--no-vectors", help="Retrieve without the embedding model (faster start; names, lexical and graph).")] = False,
 ) -> None:
-    """Answer QUESTION from the repository's code, citing path:line; the answer streams to stdout."""
-    text = (sys.stdin.read() if question == "-" else question).strip()
-    if not text:
-        fail("the question is empty", EXIT_USAGE)
-    root = repo_dir(path)
-    with _open_session(root, model, base_url, max_reply_tokens=max_tokens, context_budget=budget,
-                       use_vectors=not no_vectors) as session:
-        _prepare_index(session, quiet=as_json)
-        code = _run_turn(session, text, as_json=as_json, show_context=show_context)
+    """Answer QUESTION from the repository's code, citing path:line; the answer streams to stdout.
+
+    Example: assist ask "where is stock reserved?" -C examples/inventory --json
+    """
+    record = _Record(None if question == "-" else question, model)
+    try:
+        code = _ask(record, question, path, model, base_url, show_context=show_context, as_json=as_json,
+                    max_reply_tokens=max_tokens, context_budget=budget, use_vectors=not no_vectors)
+    except _Failed as exc:
+        record.error, code = exc.message, exc.code
+        _err(f"assist: {exc.message}")
+    except KeyboardInterrupt:  # while connecting or indexing; a turn handles its own
+        record.error, code = "cancelled (Ctrl+C)", EXIT_INTERRUPTED
+        _err("assist: cancelled")
+    if as_json:
+        typer.echo(json.dumps(_json_result(record, show_context), indent=2))
     if code:
         raise typer.Exit(code)
+
+
+def _ask(record: _Record, question: str | None, path: Path, model: str | None, base_url: str | None, *,
+         show_context: bool, as_json: bool, **options: Any) -> int:
+    if question is None:
+        raise _Failed("no question given: pass it as an argument, or - to read it from stdin", EXIT_USAGE)
+    text = (sys.stdin.read() if question == "-" else question).strip()
+    record.question = text
+    if not text:
+        raise _Failed("the question is empty", EXIT_USAGE)
+    root = _repo(path)
+    with _open_session(root, model, base_url, record, **options) as session:
+        _prepare_index(session, record, quiet=as_json)
+        return _run_turn(session, text, record, as_json=as_json, show_context=show_context)
 
 
 def plain_conversation(root: Path, model: str | None, base_url: str | None) -> int:
     """`assist chat` without a terminal: each line of stdin is a question, answered on stdout as `ask` would,
     in one conversation (later questions see the earlier turns). Returns the exit status."""
     status = 0
-    with _open_session(root, model, base_url) as session:
-        _prepare_index(session, quiet=False)
-        for line in sys.stdin:
-            question = line.strip()
-            if not question:
-                continue
-            if question.startswith("/"):
-                _err(f"assist: {question.split()[0]} needs the terminal chat; skipped")
-                continue
-            code = _run_turn(session, question, as_json=False, show_context=False)
-            if code == EXIT_INTERRUPTED:
-                return code
-            status = status or code
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+    try:
+        with _open_session(root, model, base_url, _Record(None, model)) as session:
+            _prepare_index(session, _Record(None, model), quiet=False)
+            for line in sys.stdin:
+                question = line.strip()
+                if not question:
+                    continue
+                if question.startswith("/"):
+                    _err(f"assist: {question.split()[0]} needs the terminal chat; skipped")
+                    continue
+                code = _run_turn(session, question, _Record(question, model), as_json=False, show_context=False)
+                if code == EXIT_INTERRUPTED:
+                    return code
+                status = status or code
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+    except _Failed as exc:
+        fail(exc.message, exc.code)
     return status
 
 
 @contextmanager
-def _open_session(root: Path, model: str | None, base_url: str | None, **options: Any) -> Iterator[ChatSession]:
-    """The chat session of a one-shot command; a bad model setting or a failed turn ends it with a message."""
+def _open_session(root: Path, model: str | None, base_url: str | None, record: _Record,
+                  **options: Any) -> Iterator[ChatSession]:
+    """The chat session of a one-shot command; a bad model setting, a server that cannot be used or an index
+    that cannot be built raise ``_Failed``."""
     from assistant.chat import ChatError, ChatSession
     from assistant.config import open_provider
     from assistant.providers import ProviderError
 
     settings = _settings(root, model, base_url)
+    record.model = settings.spec
+    for text in settings.notices:  # which provider a name without a prefix was taken for: said once
+        record.notice(text)
+        _err(f"assist: {text}")
     try:
         provider = open_provider(settings)
     except ProviderError as exc:
-        fail(str(exc))
+        raise _Failed(str(exc)) from exc
     session = ChatSession(root, provider, **options)
+    record.session, record.model = session, provider.name
     try:
         yield session
     except ChatError as exc:
-        fail(str(exc))
+        raise _Failed(str(exc), EXIT_BUSY if _busy(exc) else EXIT_FAILED) from exc
     finally:
         session.close()
         provider.close()
 
 
-def _prepare_index(session: ChatSession, quiet: bool) -> None:
+def _busy(exc: BaseException) -> bool:
+    from indexer.lock import IndexBusy
+
+    return isinstance(exc.__cause__, IndexBusy)
+
+
+def _prepare_index(session: ChatSession, record: _Record, quiet: bool) -> None:
     """Index first (with progress bars on a terminal), so that the turn itself starts at retrieval."""
     from assistant.progress import StageProgress
 
     with StageProgress(enabled=sys.stderr.isatty() and not quiet) as progress:
         notices = session.ensure_index(progress=progress.update)
     for notice in notices:
+        record.notice(notice.text, notice.level)
         _err(f"assist: {notice.text}")
 
 
-def _run_turn(session: ChatSession, question: str, *, as_json: bool, show_context: bool) -> int:
+def _run_turn(session: ChatSession, question: str, record: _Record, *, as_json: bool, show_context: bool) -> int:
+    """Ask, streaming the answer to stdout (without --json); returns the exit status of the turn."""
     from assistant.chat import AnswerDelta, ContextReady, Notice, TurnDone, TurnFailed
 
     cancel = threading.Event()
-    record: dict[str, Any] = {"notices": []}
     streamed = False
     try:
         for event in session.ask(question, cancel=cancel):
             if isinstance(event, Notice):
-                record["notices"].append({"text": event.text, "level": event.level})
+                record.notice(event.text, event.level)
                 if not as_json:
                     prefix = "assist: warning: " if event.level == "warning" else "assist: "
                     _err(prefix + event.text)
             elif isinstance(event, ContextReady):
-                record["ready"] = event
+                record.ready = event
                 if show_context and not as_json:
                     _print_context(session, event)
             elif isinstance(event, AnswerDelta):
+                record.parts.append(event.text)
                 if not as_json:
                     sys.stdout.write(inert_lines(event.text))  # a reply can carry escapes too
                     sys.stdout.flush()
                     streamed = True
             elif isinstance(event, TurnDone):
-                record["done"] = event
+                record.done = event
             elif isinstance(event, TurnFailed):
-                record["failed"] = event
+                record.error = event.message
+                if event.partial_answer:
+                    record.parts = [event.partial_answer]
     except KeyboardInterrupt:
         cancel.set()
         if streamed:
             sys.stdout.write("\n")
+        record.error = "cancelled (Ctrl+C)"
         _err("assist: cancelled")
         return EXIT_INTERRUPTED
     if streamed:
         sys.stdout.write("\n")
         sys.stdout.flush()
-
-    failed: TurnFailed | None = record.get("failed")
-    if as_json:
-        typer.echo(json.dumps(_json_result(session, question, record, show_context), indent=2))
-    elif "done" in record:
-        _print_sources(record["done"])
-    if failed is not None:
-        _err(f"assist: {failed.message}")
+    if record.done is not None and not as_json:
+        _print_sources(record.done)
+    if record.error is not None:
+        _err(f"assist: {record.error}")
         return EXIT_FAILED
     return 0
 
@@ -210,17 +292,16 @@ def _print_sources(done: TurnDone) -> None:
         _err(f"  {where}{symbol}{mark}")
 
 
-def _json_result(session: ChatSession, question: str, record: dict[str, Any], show_context: bool) -> dict[str, Any]:
-    ready: ContextReady | None = record.get("ready")
-    done: TurnDone | None = record.get("done")
-    failed = record.get("failed")
+def _json_result(record: _Record, show_context: bool) -> dict[str, Any]:
+    """The one JSON object of `ask --json`: the same keys whether the question was answered or not."""
+    session, ready, done = record.session, record.ready, record.done
     result: dict[str, Any] = {
-        "question": question,
-        "model": session.provider.name,
-        "answer": done.answer if done else (failed.partial_answer if failed else ""),
-        "done_reason": done.done_reason if done else "error",
+        "question": record.question,
+        "model": record.model,
+        "answer": done.answer if done else "".join(record.parts),
+        "done_reason": done.done_reason if done and record.error is None else "error",
         "truncated": done.truncated if done else False,
-        "error": failed.message if failed else None,
+        "error": record.error,
         "citations": [
             {"path": c.path, "line": c.line, "symbol": c.symbol, "origin": c.origin}
             for c in (done.citations if done else [])
@@ -229,7 +310,8 @@ def _json_result(session: ChatSession, question: str, record: dict[str, Any], sh
             {
                 "key": item.key, "path": item.path, "symbol": item.symbol, "kind": item.kind,
                 "start_line": item.start_line, "end_line": item.end_line, "tokens": item.tokens,
-                "pinned": item.pinned, "why": item.why, "why_detail": session.why_details(item.key),
+                "pinned": item.pinned, "why": item.why,
+                "why_detail": session.why_details(item.key) if session else None,
             }
             for item in (ready.items if ready else [])
         ],
@@ -238,12 +320,12 @@ def _json_result(session: ChatSession, question: str, record: dict[str, Any], sh
             "prompt": ready.prompt_tokens if ready else 0,
             "prompt_server": done.prompt_tokens if done else None,
             "completion": done.completion_tokens if done else None,
-            "context_window": session.provider.context_window,
+            "context_window": session.provider.context_window if session else None,
         },
-        "notices": record["notices"],
+        "notices": record.notices,
     }
     if show_context:
-        result["context_text"] = session.last_context_text
+        result["context_text"] = session.last_context_text if session else ""
     return result
 
 
@@ -257,22 +339,31 @@ def models_command(
                                        show_default="current directory")] = Path("."),
     as_json: JsonOpt = False,
 ) -> None:
-    """List the models the configured server offers, with their context length."""
-    root = repo_dir(path)
-    settings = _settings(root, model, base_url)
-    if settings.provider == "ollama":
-        models, selected = _ollama_models(settings), settings.model
-    else:
-        models, selected = _openai_models(settings)
+    """List the models the configured server offers, with their context length.
+
+    Example: assist models --base-url http://127.0.0.1:8080/v1
+    """
+    facts: dict[str, Any] = {"provider": None, "base_url": None}
+    try:
+        settings = _settings(_repo(path), model, base_url)
+        facts.update(provider=settings.provider, base_url=settings.base_url)
+        for text in settings.notices:
+            _err(f"assist: {text}")
+        provider, url, models, selected = _list_models(settings)
+    except _Failed as exc:
+        if as_json:
+            typer.echo(json.dumps({**facts, "models": [], "error": exc.message}, indent=2))
+        fail(exc.message, exc.code)
     if as_json:
         typer.echo(json.dumps({
-            "provider": settings.provider,
-            "base_url": settings.base_url,
+            "provider": provider,
+            "base_url": url,
             "models": [{"name": m.name, "context_length": m.context_length, "details": m.details,
                         "selected": m.name == selected} for m in models],
+            "error": None,
         }, indent=2))
         return
-    _err(f"assist: {settings.provider} server at {settings.base_url}")
+    _err(f"assist: {provider} server at {url}")
     if not models:
         _err("assist: the server lists no models")
         return
@@ -284,9 +375,35 @@ def models_command(
         table.add_column(column, overflow="fold")
     for info in models:
         details = ", ".join(f"{k} {v}" for k, v in info.details.items())
-        table.add_row("*" if info.name == selected else "", rich_text(f"{settings.provider}:{info.name}"),
+        table.add_row("*" if info.name == selected else "", rich_text(f"{provider}:{info.name}"),
                       str(info.context_length) if info.context_length else "?", rich_text(details))
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _list_models(settings) -> tuple[str, str, list, str]:
+    """(provider, base URL, models, the selected name). An address where Ollama's /api/tags does not exist is
+    tried as an OpenAI-compatible server (llama.cpp, LM Studio, vLLM all serve /v1/models) before giving up."""
+    from dataclasses import replace
+
+    from assistant.config import url_provider
+
+    if settings.provider == "openai":
+        return ("openai", settings.base_url, *_openai_models(settings))
+    try:
+        return "ollama", settings.base_url, _ollama_models(settings), settings.model
+    except _NotOllama as exc:
+        candidate = settings.base_url if url_provider(settings.base_url) else f"{settings.base_url}/v1"
+        try:
+            models, selected = _openai_models(replace(settings, provider="openai", model="", base_url=candidate))
+        except _Failed:
+            raise _Failed(f"{exc.message}; nor is there an OpenAI-compatible API at {candidate}") from exc
+        _err(f"assist: {settings.base_url} is not Ollama but an OpenAI-compatible server: use it with "
+             f"--model openai:NAME --base-url {candidate}")
+        return "openai", candidate, models, selected
+
+
+class _NotOllama(_Failed):
+    """Ollama's listing route is missing at that address: some other server answers there."""
 
 
 def _openai_models(settings) -> tuple[list, str]:
@@ -297,11 +414,11 @@ def _openai_models(settings) -> tuple[list, str]:
     try:
         provider = open_provider(settings)
     except ProviderError as exc:
-        fail(str(exc))
+        raise _Failed(str(exc)) from exc
     try:
         return provider.list_models(), provider.model
     except ProviderError as exc:
-        fail(str(exc))
+        raise _Failed(str(exc)) from exc
     finally:
         provider.close()
 
@@ -314,15 +431,18 @@ def _ollama_models(settings) -> list:
 
     from assistant.providers import ModelInfo
     from assistant.providers.limits import RequestLimits
-    from assistant.providers.ollama import _context_length
+    from assistant.providers.ollama import _context_length, not_ollama_message, plain_reason
 
+    url = settings.base_url
     limits = RequestLimits(silence_s=settings.timeout_s, reply_s=settings.reply_timeout_s)
-    client = ollama.Client(host=settings.base_url, **limits.client_options())
+    client = ollama.Client(host=url, **limits.client_options())
+    route = "/api/tags"
     try:
         listing = client.list()
         models = []
         for entry in listing.models:
             name = entry.model or ""
+            route = "/api/show"
             shown = client.show(name)
             details = {"capabilities": ", ".join(shown.capabilities or [])}
             if entry.details is not None:
@@ -332,13 +452,19 @@ def _ollama_models(settings) -> list:
                                     {k: v for k, v in details.items() if v}))
         return models
     except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
-        fail(f"cannot reach Ollama at {settings.base_url}: start it with `ollama serve`, or point --base-url / "
-              f"ASSIST_BASE_URL at the server that runs it")
+        raise _Failed(f"cannot reach Ollama at {url}: start it with `ollama serve`, or point --base-url / "
+                      f"ASSIST_BASE_URL at the server that runs it") from None
     except httpx.TimeoutException:
-        fail(f"Ollama at {settings.base_url} did not answer within {limits.read_s:g} s")
+        raise _Failed(f"Ollama at {url} did not answer within {limits.read_s:g} s") from None
     except ollama.ResponseError as exc:
-        fail(f"Ollama at {settings.base_url} refused the request (HTTP {exc.status_code}): {exc.error}")
+        reason = plain_reason(exc.error)
+        if exc.status_code == 404 and route == "/api/tags":
+            raise _NotOllama(not_ollama_message(url, route, reason)) from None
+        raise _Failed(f"Ollama at {url} refused {route} (HTTP {exc.status_code}): {reason}") from None
     except httpx.HTTPError as exc:  # a reply past its deadline or size cap, a broken connection
-        fail(f"Ollama at {settings.base_url} did not answer properly: {exc}")
+        raise _Failed(f"Ollama at {url} did not answer properly: {plain_reason(exc)}") from None
+    except ValueError as exc:  # JSON of another protocol (pydantic.ValidationError is a ValueError)
+        raise _Failed(f"{url}{route} did not answer in Ollama's protocol ({plain_reason(exc)}): is it an Ollama "
+                      f"server?") from None
     finally:
         client.close()
