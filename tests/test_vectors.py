@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -124,18 +125,18 @@ def _damage(path: Path, how: str) -> None:
         path.unlink()
 
 
-@pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "deleted"])
-@pytest.mark.parametrize("name", ["data_level0.bin", "header.bin", "length.bin", "link_lists.bin"])
-def test_probe_finds_every_damaged_hnsw_segment_file(filled_pristine, tmp_path, name, how):
+def test_probe_finds_every_damaged_hnsw_segment_file(filled_pristine, tmp_path):
     """Half of these went unnoticed by a probe that ran one query: chromadb answered from a damaged
     index (wrong neighbours, or lengths read as garbage) without an error."""
-    directory = tmp_path / "v"
-    shutil.copytree(filled_pristine, directory)
-    [segment] = [p.parent for p in directory.glob("*/header.bin")]
-    _damage(segment / name, how)
-    ok, message = probe_store(directory)
-    assert not ok, f"{name} {how}: {message}"
-    assert str(directory) in message
+    for name, how in itertools.product(("data_level0.bin", "header.bin", "length.bin", "link_lists.bin"),
+                                       ("garbage", "truncated", "empty", "deleted")):
+        directory = tmp_path / name / how / "v"
+        shutil.copytree(filled_pristine, directory)
+        [segment] = [p.parent for p in directory.glob("*/header.bin")]
+        _damage(segment / name, how)
+        ok, message = probe_store(directory)
+        assert not ok, f"{name} {how}: {message}"
+        assert str(directory) in message
 
 
 def test_probe_reports_a_garbled_database(tmp_path):
