@@ -181,7 +181,7 @@ def _print_status(st, list_skipped: bool) -> None:
 # (the README's); `ask` and `models` carry their own.
 from .commands.retrieval import context_command, graph_app, search_command  # noqa: E402
 
-app.command("search", epilog='Example: assist search "why is the shipping fee charged twice?" -C examples/inventory'
+app.command("search", epilog='Example: assist search "shipping fee charged twice" -C examples/inventory'
             )(search_command)
 app.command("context", epilog="Example: pytest 2>&1 | assist context - --budget 4000 -C examples/inventory"
             )(context_command)

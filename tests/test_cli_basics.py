@@ -14,6 +14,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import termios
 import time
 from importlib.metadata import version
@@ -86,8 +87,6 @@ def run_on_terminal(command: list[str], columns: int = 80, timeout: float = 120)
 
 
 def test_a_terminal_still_gets_lines_wrapped_to_its_width(deep_repo):
-    import sys
-
     output, returncode = run_on_terminal([sys.executable, "-m", "assistant.cli", "status", str(deep_repo)])
     assert returncode == 0, output
     lines = output.decode().splitlines()

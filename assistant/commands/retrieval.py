@@ -211,7 +211,8 @@ def graph_tests(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt =
     _neighbour_command(symbol, path, as_json, "tests")
 
 
-DepthOpt = Annotated[int, typer.Option("--depth", "-d", min=1, help="How many edges away from the --around symbol to go.")]
+DepthOpt = Annotated[int, typer.Option(
+    "--depth", "-d", min=1, help="How many edges away from the --around symbol to go.")]
 KindOpt = Annotated[list[EdgeKind] | None, typer.Option(
     "--kind", "-k", metavar="<contains|calls|imports|inherits|tests>",
     help="Keep only edges of this kind (repeat for several); default: all kinds.")]
@@ -306,7 +307,8 @@ def _draw_svg(symbol: str, path: Path, target: Path) -> None:
                f"({part.number_of_edges()} edges) in {inert(target)}", err=True)
 
 
-@graph_app.command("export", epilog="\b\nExamples: assist graph export --around Order.place --depth 2 -f dot > order.dot\n"
+@graph_app.command("export", epilog="\b\n"
+                                    "Examples: assist graph export --around Order.place -d 2 -f dot > order.dot\n"
                                     "          assist graph export --format graphml -o code.graphml")
 def graph_export(
     fmt: Annotated[ExportFormat | None, typer.Option(
