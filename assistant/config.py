@@ -141,22 +141,23 @@ def switch_model_settings(
     spec: str,
     start_model: str | None = None,
     start_base_url: str | None = None,
+    current_provider: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ModelSettings:
     """The settings for switching to ``spec`` mid-session (the TUI's ``/model``) in a session started with
-    ``--model start_model --base-url start_base_url``. That URL was given for the start model's provider: a
-    ``spec`` of another provider gets its own provider's URL (configuration, environment, default), never the
-    old server's; a ``spec`` without a prefix stays with the start provider and its server."""
-    if not start_base_url:
-        return resolve_model_settings(repo_root, spec, None, env)
+    ``--model start_model --base-url start_base_url`` and now using ``current_provider``. That URL was given for
+    the start model's provider: a model of another provider gets its own provider's URL (configuration,
+    environment, default), never the old server's. A ``spec`` without a prefix stays with the current provider."""
     prefix, name = split_model_spec(spec)
-    start = resolve_model_settings(repo_root, start_model, start_base_url, env).provider
-    if prefix is not None and prefix != start:
+    start = resolve_model_settings(repo_root, start_model, start_base_url, env).provider if start_base_url else None
+    provider = prefix or (current_provider if current_provider in PROVIDERS else None) or start
+    if provider is None:  # no prefix, nothing to stay with: as --model would take it
         return resolve_model_settings(repo_root, spec, None, env)
-    settings = resolve_model_settings(repo_root, f"{start}:{name}", start_base_url, env)
+    settings = resolve_model_settings(repo_root, f"{provider}:{name}", start_base_url if provider == start else None,
+                                      env)
     if prefix is None:
-        settings.notices.append(f"the model {name!r} has no provider prefix: taken as {start}:{name} on the "
-                                f"same server, {settings.base_url}")
+        settings.notices.append(f"the model {name!r} has no provider prefix: taken as {provider}:{name}, the "
+                                f"provider in use, at {settings.base_url}")
     return settings
 
 

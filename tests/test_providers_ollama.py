@@ -313,12 +313,16 @@ def test_switching_models_takes_the_new_providers_server_not_the_old_one(tmp_pat
     assert (to_ollama.provider, to_ollama.base_url) == ("ollama", "http://127.0.0.1:11500")
     back = switch_model_settings(tmp_path, "openai:other", "openai:smollm2", llama, env=env)
     assert (back.provider, back.base_url) == ("openai", llama)
-    # No prefix: the same provider and server as the session started with, and it is said.
-    same = switch_model_settings(tmp_path, "other", "openai:smollm2", "http://127.0.0.1:8081", env=env)
+    # No prefix: the provider in use, at its server, and it is said.
+    same = switch_model_settings(tmp_path, "other", "openai:smollm2", "http://127.0.0.1:8081", "openai", env=env)
     assert (same.spec, same.base_url) == ("openai:other", "http://127.0.0.1:8081") and same.notices
-    to_openai = switch_model_settings(tmp_path, "openai:x", "ollama:qwen", "http://gpu:11434", env={})
+    now_ollama = switch_model_settings(tmp_path, "llama3.2", "openai:smollm2", llama, "ollama", env=env)
+    assert (now_ollama.spec, now_ollama.base_url) == ("ollama:llama3.2", "http://127.0.0.1:11500")
+    to_openai = switch_model_settings(tmp_path, "openai:x", "ollama:qwen", "http://gpu:11434", "ollama", env={})
     assert to_openai.base_url == "http://127.0.0.1:8080/v1"
     assert switch_model_settings(tmp_path, "ollama:q", None, None, env=env).base_url == "http://127.0.0.1:11500"
+    # Before any model answered, a bare name is taken as --model would take it.
+    assert switch_model_settings(tmp_path, "q", None, None, env=env).spec == "ollama:q"
 
 
 def test_mistakes_in_config_files_name_the_file_and_setting(tmp_path):

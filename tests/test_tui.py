@@ -396,9 +396,16 @@ def test_model_switch_to_another_provider_goes_to_that_providers_server(make_app
         assert any(r.path == "/api/show" for r in ollama_server.requests)
         assert "ollama:smollm2:135m" in screen_text(app)
 
+        # A name without a prefix stays with the provider in use (and says so).
+        await type_line(pilot, "/model smollm2:135m")
+        await until(pilot, lambda: sum(n.startswith(("now using", "kept")) for n in notices(app)) == 2, "the bare name")
+        stated = "the model 'smollm2:135m' has no provider prefix: taken as ollama:smollm2:135m"
+        assert sum(n.startswith(stated) for n in notices(app)) == 1, notices(app)
+        assert session.provider.url == ollama_server.url
+
         # Back to the first provider: the --base-url given at start is its server again.
         await type_line(pilot, "/model openai:smollm2-135m")
-        await until(pilot, lambda: sum(n.startswith(("now using", "kept")) for n in notices(app)) == 2, "the switch back")
+        await until(pilot, lambda: sum(n.startswith(("now using", "kept")) for n in notices(app)) == 3, "the switch back")
         assert session.provider.base_url == f"{llama_server}/v1", notices(app)
 
     drive(app, scenario)

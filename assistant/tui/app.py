@@ -519,7 +519,8 @@ class ChatApp(App[None]):
         try:
             # The --base-url given at start belongs to the model given at start (flag_model stays that one):
             # a model of another provider goes to its own provider's server.
-            settings = switch_model_settings(self.repo_root, spec, self.flag_model, self.flag_base_url)
+            current = self.session.provider.name.partition(":")[0] if self.session is not None else None
+            settings = switch_model_settings(self.repo_root, spec, self.flag_model, self.flag_base_url, current)
             provider = open_provider(settings)
         except (ConfigError, ProviderError) as exc:
             self.on_loop(self.say, f"kept {self.model_label}: {exc}", "error")
