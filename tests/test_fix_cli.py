@@ -222,3 +222,119 @@ def test_a_second_fix_run_or_an_undo_during_a_run_stops_at_once_naming_the_first
     # The lock died with its holder: undo is free to restore the first run's files.
     undo = run_assist("undo", "-C", str(bookings), "--json", env=clean_env(), timeout=120)
     assert undo.returncode == 0 and json.loads(undo.stdout)["restored"] == ["bookings/stay.py"]
+
+
+# ------------------------------------------------------------------------------- what the run shows (issue 12)
+
+
+def test_the_round_lines_name_the_suspects_and_the_code_the_edit_changes(bookings):
+    """Not the packed fragments (`bookings/rooms.py:1-12, …`): the failure's suspects, then which of them the
+    proposed edit changes and where it ranked."""
+    result = run_assist("fix", "-C", str(bookings), "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}",
+                        "--dry-run", "--no-vectors", env=clean_env(), timeout=900)
+    assert result.returncode == 1, result.stderr
+    context = next(line for line in result.stderr.splitlines() if line.startswith("round 1: "))
+    assert context.startswith("round 1: suspects bookings/"), context
+    assert "::" in context and "prompt " in context and "rooms.py:1-" not in context
+    assert "round 1: proposed changes to bookings/stay.py — overlaps (suspect " in result.stderr
+
+
+def run_on_a_terminal(bookings: Path, args: list[str], until: bytes, answer: bytes) -> tuple[int, str]:
+    """`assist fix ARGS` on a pseudo-terminal: read until ``until`` shows, type ``answer``, read to the end."""
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), *args],
+                               cwd=PROJECT_ROOT, env={**clean_env(), "COLUMNS": "200", "TERM": "dumb"},
+                               stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 900
+        while until not in seen and time.monotonic() < deadline and process.poll() is None:
+            if select.select([leader], [], [], 1)[0]:
+                seen += os.read(leader, 65536)
+        assert until in seen, seen.decode(errors="replace")[-2000:]
+        os.write(leader, answer)
+        while process.poll() is None or select.select([leader], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    return process.returncode, seen.decode(errors="replace")
+
+
+def test_the_confirmation_reads_Y_n_and_enter_writes(bookings):
+    code, seen = run_on_a_terminal(bookings, ["--no-vectors", "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}"],
+                                   b"Write these changes", b"\n")
+    question = seen[seen.index("Write these changes"):].splitlines()[0]
+    assert question.rstrip().endswith("? [Y/n]"), question  # as the README says; not rich's "[y/n] (y)"
+    assert code == 0 and "fixed" in seen and "Traceback" not in seen
+    assert "first.arrival < second.departure" in (bookings / "bookings" / "stay.py").read_text()
+
+
+def test_a_small_window_warning_is_whole_and_names_the_remedy_for_the_provider(bookings, llama_server,
+                                                                              ollama_server):
+    """Both servers serve 4096 tokens. An OpenAI-compatible server sets its window when it starts (`-c`);
+    for Ollama assist sends num_ctx, so the remedy is the `[model]` setting (up to the model's maximum)."""
+    openai = run_assist("fix", "-C", str(bookings), "--cmd", "true", "--yes", "--model", "openai:smollm2-135m",
+                        "--base-url", f"{llama_server}/v1", env=clean_env(), timeout=300)
+    warning = next(line for line in openai.stderr.splitlines() if "context window" in line)
+    assert "4,096-token context window" in warning and "llama-server -c 16384" in warning, warning
+    assert "context_window is set under [model] in .assist/config.toml, raise it" in warning
+
+    (bookings / ".assist").mkdir(exist_ok=True)
+    (bookings / ".assist" / "config.toml").write_text("[model]\ncontext_window = 2048\n")
+    ollama = run_assist("fix", "-C", str(bookings), "--cmd", "true", "--yes", "--model",
+                        f"ollama:{ollama_server.model}", "--base-url", ollama_server.url, env=clean_env(), timeout=300)
+    warning = next(line for line in ollama.stderr.splitlines() if "context window" in line)
+    assert "2,048-token context window" in warning, warning
+    assert "set context_window = 4096 under [model] in .assist/config.toml" in warning and " -c " not in warning
+    assert openai.returncode == ollama.returncode == 0  # `true` passes: nothing to fix
+
+
+WEIRD_TEST = '''
+import pytest
+
+
+@pytest.mark.parametrize("case", [1], ids=["[red]boom[/red]"])
+def test_weird_output(case):
+    assert False, "\\x1b]0;owned\\x07 [bold]loud[/bold]"
+'''
+PLANTED = "notes/\x1b]0;owned\x07.txt"
+
+
+def test_escapes_in_test_output_and_file_names_are_printed_inert_by_fix_and_undo(bookings):
+    """A failing test's id and message reach the terminal through `assist fix`; a path in a checkpoint's
+    manifest (a file on disk the tests can write) through `assist undo`: neither may send a control character
+    or be read as rich markup."""
+    (bookings / "tests" / "test_weird.py").write_text(WEIRD_TEST)
+    result = run_assist("fix", "-C", str(bookings), "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}", "--yes",
+                        "--no-vectors", "--max-iterations", "1", env=clean_env(), timeout=900)
+    assert result.returncode == 1 and "max iterations" in result.stdout, result.stderr  # test_weird still fails
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout + result.stderr
+    failure = ("tests/test_weird.py::test_weird_output[[red]boom[/red]] — AssertionError: "
+               "\\x1b]0;owned\\x07 [bold]loud[/bold]")
+    assert failure in result.stderr and failure in result.stdout  # visible and whole, before and after
+
+    manifest_path = next((bookings / ".assist" / "checkpoints").glob("*/manifest.json"))
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"].append({"path": PLANTED, "existed": False})
+    manifest_path.write_text(json.dumps(manifest))
+    undone = run_assist("undo", "-C", str(bookings), env=clean_env(), timeout=120)
+    assert undone.returncode == 0, undone.stderr
+    assert "restored bookings/stay.py" in undone.stdout
+    assert "\x1b" not in undone.stdout + undone.stderr and "\x07" not in undone.stdout + undone.stderr
+    assert "kept     notes/\\x1b]0;owned\\x07.txt (already as before the run)" in undone.stdout

@@ -235,3 +235,60 @@ def test_a_huge_test_output_is_capped_for_the_model_and_kept_whole_in_the_log(bu
     assert "test_noisy" in excerpt
     log = Path(next(e for e in events if isinstance(e, TestsFinished)).summary.log_path)
     assert "noise line 059999" in log.read_text() and log.stat().st_size > 4_000_000
+
+
+def test_a_link_swapped_in_between_planning_and_writing_is_a_rejected_reply_and_the_run_goes_on(buggy):
+    """The approval comes after the plan and before the write: the moment a test run (or anything else) could
+    swap a directory for a link. The write refuses the path, nothing is written through the link, the model
+    is told why, and the next reply fixes the bug."""
+    before, before_git = snapshot(buggy), git_state(buggy)
+    package, elsewhere = buggy / "inventory", buggy.parent / "inventory-elsewhere"
+    outside_before = (package / "pricing.py").read_bytes()
+    second = sr(PRICING, "        if quantity > minimum:", "        if quantity >= minimum:  # tiers start at minimum")
+
+    def approve(proposal) -> bool:
+        if proposal.round == 1:
+            package.rename(elsewhere)
+            package.symlink_to(elsewhere, target_is_directory=True)
+        return True
+
+    provider = ScriptedProvider([FIX, second])
+    loop = FixLoop(buggy, provider, FixOptions(test_paths=TESTS, use_vectors=False, reindex=False), approve=approve)
+    events = []
+    for event in loop.run():  # the loop waits while the test handles an event: put the directory back then
+        events.append(event)
+        if isinstance(event, EditRejected):
+            assert (elsewhere / "pricing.py").read_bytes() == outside_before  # nothing written through the link
+            package.unlink()
+            elsewhere.rename(package)
+    rejected = [e for e in events if isinstance(e, EditRejected)]
+    assert len(rejected) == 1 and rejected[0].round == 1 and PRICING in rejected[0].reason
+    assert "symbolic link" in rejected[0].reason
+    assert not any(isinstance(e, EditsApplied) and e.round == 1 for e in events)
+    assert "could not be written" in user_prompt(provider, 1)  # the reason went back to the model
+    assert loop.result.status == "fixed" and loop.result.rounds == 2, loop.result.message
+    assert loop.result.files_changed == [PRICING]
+    assert not elsewhere.exists() and outside_before == before[PRICING][0]
+    undo_restores(buggy, before, before_git)
+
+
+def test_the_round_lines_name_the_suspects_and_what_the_edit_changes(buggy):
+    """The CLI's lines for one round, from the real loop: the suspects the failure points at and which of them
+    the edit changes; the written files."""
+    import io
+
+    from rich.console import Console
+
+    from assistant.commands.fix_view import FixView
+
+    loop, _, events = run_loop(buggy, [FIX])
+    view = FixView(live=False, quiet=False)
+    view.err = Console(file=io.StringIO(), width=200, highlight=False, soft_wrap=True)
+    for event in events:
+        view.show(event)
+    shown = view.err.file.getvalue()
+    context = next(e for e in events if isinstance(e, ContextBuilt))
+    assert context.suspects and context.suspects[0] == "inventory/pricing.py::bulk_discount_percent"
+    assert "round 1: suspects inventory/pricing.py::bulk_discount_percent" in shown
+    assert "round 1: proposed changes to inventory/pricing.py — bulk_discount_percent (suspect 1 of " in shown
+    assert "round 1: wrote inventory/pricing.py" in shown

@@ -94,3 +94,36 @@ def test_questions_and_model_switches_wait_for_a_running_fix(buggy):
 
     drive(app, scenario)
     assert snapshot(indexed_copy) == before
+
+
+class SlowToRead(ScriptedProvider):
+    """The scripted model behind a server that takes a while before its first token (a CPU reading a prompt)."""
+
+    def stream_chat(self, messages, **kwargs):
+        import time
+
+        time.sleep(3.5)
+        yield from super().stream_chat(messages, **kwargs)
+
+
+def test_the_status_line_shows_the_prompt_size_and_a_moving_clock_while_the_model_reads(buggy):
+    app = ChatApp(buggy, model="scripted")
+    app.session = ChatSession(buggy, SlowToRead([FIX]), use_vectors=False)
+    seen: list[str] = []
+
+    async def scenario(pilot):
+        await type_line(pilot, "/fix tests/test_pricing.py")
+
+        def waiting() -> bool:
+            if "waiting for the model" in app.busy and app.busy not in seen:
+                seen.append(app.busy)
+            return any(line.endswith(" 2 s") for line in seen)
+
+        await until(pilot, waiting, "the clock to reach 2 s")
+        assert "(" in seen[0] and "tokens)… 0 s" in seen[0], seen  # the prompt's size, then the seconds
+        await until(pilot, lambda: isinstance(app.screen, ConfirmWrite), "the confirmation dialog")
+        assert "waiting for the model" not in app.busy  # the clock stopped with the reply
+        await pilot.press("n")
+        await until(pilot, lambda: app.fix_run is None, "the run to end")
+
+    drive(app, scenario)

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from ..terminal import inert_lines
 from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
 
 EXIT_INTERRUPTED = 130
@@ -67,7 +68,7 @@ def fix_command(
     from assistant.fix.edits import FORMATS
     from assistant.fix.events import BUSY
     from assistant.fix.loop import FixLoop, FixOptions
-    from assistant.fix.models import open_model, window_notice
+    from assistant.fix.models import open_model
     from assistant.fix.sandbox import MODES, SandboxUnavailable, choose_sandbox
     from assistant.providers import ProviderError
 
@@ -102,9 +103,6 @@ def fix_command(
     confirm = view.approve if yes and not dry_run and sys.stdin.isatty() else None
     loop = FixLoop(root, provider, options, approve=view.approve if interactive else None,
                    confirm_test_config=confirm)
-    notice = window_notice(provider)
-    if notice:
-        view.notice(notice, "warning")
     cancel = threading.Event()
     try:
         with view:
@@ -116,7 +114,7 @@ def fix_command(
         written = loop.checkpoint.files
         where = (f"; it wrote to {', '.join(written)}: `assist undo` restores them as they were" if written
                  else "; no file was changed")
-        typer.echo(f"assist: interrupted{where}", err=True)
+        typer.echo(f"assist: interrupted{inert_lines(where)}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED)
     finally:
         provider.close()
@@ -142,6 +140,7 @@ def undo_command(
     repository is written or deleted); the refusals are listed and the exit status is then 1.
     """
     from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+    from assistant.terminal import inert
     from indexer.lock import IndexBusy
 
     root = repo_dir(path)
@@ -158,14 +157,15 @@ def undo_command(
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
+        # Paths and reasons come from the repository (a file name can hold ESC or CR): shown inert.
         for rel in report.restored:
-            typer.echo(f"restored {rel}")
+            typer.echo(f"restored {inert(rel)}")
         for rel in report.deleted:
-            typer.echo(f"deleted  {rel} (created by the fix run)")
+            typer.echo(f"deleted  {inert(rel)} (created by the fix run)")
         for rel in report.unchanged:
-            typer.echo(f"kept     {rel} (already as before the run)")
+            typer.echo(f"kept     {inert(rel)} (already as before the run)")
         for refusal in report.refused:
-            typer.echo(f"refused  {refusal['path']}: {refusal['reason']}")
+            typer.echo(f"refused  {inert(refusal['path'])}: {inert(refusal['reason'])}")
     if report.refused:
         fail(_undo_refusal_note(report))
 

@@ -1,26 +1,51 @@
 """How `assist fix` shows a run on the terminal: one line per step on stderr, a live status line while
-something is running (on a terminal), each proposed diff, and the final report on stdout."""
+something is running (on a terminal), each proposed diff, and the final report on stdout.
+
+File names, failure messages, the model's text and diffs come from the repository, its tests or the model:
+they go through ``assistant.terminal`` (``markup`` inside our markup strings, ``rich_text`` or ``inert_lines``
+otherwise), so a control character shows as a visible escape and ``[red]`` in a name is never markup.
+"""
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
-from rich.prompt import Confirm
 from rich.syntax import Syntax
 from rich.text import Text
 
 from assistant.fix.events import (
     ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, FixResult, Proposal,
-    Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted, TestSummary,
+    Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted, TestSummary, Working,
 )
+from assistant.terminal import inert, inert_lines, markup, rich_text
 
 SHOWN_FAILURES = 5
-SHOWN_ITEMS = 6
+
+
+class ModelClock:
+    """The live line while the model reads the prompt: its size and the seconds so far. A server on a CPU can
+    take a minute before the first token, and a line that does not move looks like a hang. rich redraws the
+    status several times a second and renders this anew each time, so the clock moves while the request
+    blocks, without a thread of ours."""
+
+    def __init__(self, label: str, tokens: int):
+        self.label = label
+        self.tokens = tokens
+        self.started = time.monotonic()
+
+    def text(self) -> str:
+        return (f"{self.label}: waiting for the model to read the prompt ({self.tokens:,} tokens)… "
+                f"{time.monotonic() - self.started:.0f} s")
+
+    def __rich__(self) -> Text:
+        return rich_text(self.text())
 
 
 class FixView:
     def __init__(self, live: bool, quiet: bool):
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
-        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+        self.out = Console(highlight=False, soft_wrap=True, emoji=False)
         self.live = live
         self.quiet = quiet
         self._status = None
@@ -40,9 +65,9 @@ class FixView:
             self._status.stop()
             self._status = None
 
-    def _doing(self, text: str) -> None:
+    def _doing(self, text: str | ModelClock) -> None:
         if self._status is not None:
-            self._status.update(text)
+            self._status.update(rich_text(text) if isinstance(text, str) else text)
 
     def line(self, text: str | Text, style: str | None = None) -> None:
         if not self.quiet:
@@ -50,29 +75,28 @@ class FixView:
 
     def notice(self, text: str, level: str = "info") -> None:
         if level == "warning":
-            self.err.print(f"[yellow]assist: warning:[/yellow] {text}", highlight=False)
+            self.err.print(f"[yellow]assist: warning:[/yellow] {markup(text, lines=True)}", highlight=False)
         else:
-            self.line(f"assist: {text}", "dim")
+            self.line(Text(f"assist: {inert_lines(text)}"), "dim")
 
     # --------------------------------------------------------------------------------------- events
 
     def show(self, event: FixEvent) -> None:
         if isinstance(event, RunStarted):
-            self.line(f"Fixing with [bold]{event.model}[/bold] ({event.edit_format.replace('_', '/')} edits, "
-                      f"up to {event.max_iterations} rounds); tests: {event.test_command}")
+            self.line(f"Fixing with [bold]{markup(event.model)}[/bold] ({event.edit_format.replace('_', '/')} edits, "
+                      f"up to {event.max_iterations} rounds); tests: {markup(event.test_command)}")
             if event.sandbox:
-                self.line(f"sandbox: {event.sandbox}", "dim")
+                self.line(Text(f"sandbox: {inert(event.sandbox)}"), "dim")
         elif isinstance(event, TestsStarted):
             self._doing(f"{_round(event.round)}: running {event.command}…")
         elif isinstance(event, TestsFinished):
             self._tests(event.round, event.summary)
+        elif isinstance(event, Working):
+            self._doing(f"{_round(event.round)}: {event.doing}…")
         elif isinstance(event, ContextBuilt):
-            shown = ", ".join(f"{item.path}:{item.start_line}-{item.end_line}" for item in event.items[:SHOWN_ITEMS])
-            more = f" and {len(event.items) - SHOWN_ITEMS} more" if len(event.items) > SHOWN_ITEMS else ""
-            self.line(f"{_round(event.round)}: context {len(event.items)} items, prompt {event.tokens:,} tokens"
-                      + (f" — {shown}{more}" if shown else ""))
+            self.line(Text(f"{_round(event.round)}: {event.describe(inert)}"))
             self._reply_chars = 0
-            self._doing(f"{_round(event.round)}: waiting for the model…")
+            self._doing(ModelClock(_round(event.round), event.tokens))
         elif isinstance(event, ReplyDelta):
             self._reply_chars += len(event.text)
             self._doing(f"{_round(event.round)}: the model is replying… {self._reply_chars:,} characters")
@@ -80,14 +104,16 @@ class FixView:
             self._doing(f"{_round(event.round)}: checking the edits…")
         elif isinstance(event, EditRejected):
             first = event.reason.splitlines()[0] if event.reason else ""
-            self.line(f"{_round(event.round)}: [yellow]reply not applied[/yellow] (nothing written): {first}")
+            self.line(f"{_round(event.round)}: [yellow]reply not applied[/yellow] (nothing written): {markup(first)}")
         elif isinstance(event, EditsProposed):
-            self.line(f"{_round(event.round)}: proposed changes to {', '.join(event.files)}:")
+            where = event.describe_symbols(inert)
+            self.line(Text(f"{_round(event.round)}: proposed changes to {_names(event.files)}"
+                           + (f" — {where}" if where else "") + ":"))
             self._diff(event.diff, self.err)
         elif isinstance(event, EditsApplied):
-            self.line(f"{_round(event.round)}: wrote {', '.join(event.files)}")
+            self.line(Text(f"{_round(event.round)}: wrote {_names(event.files)}"))
         elif isinstance(event, Reindexed):
-            self.line(f"{_round(event.round)}: {event.text}", "dim")
+            self.line(Text(f"{_round(event.round)}: {inert(event.text)}"), "dim")
         elif isinstance(event, FixNotice):
             self.notice(event.text, event.level)
         elif isinstance(event, FixFinished):
@@ -95,16 +121,16 @@ class FixView:
 
     def _tests(self, number: int, summary: TestSummary) -> None:
         style = "green" if summary.green else "red"
-        self.line(f"{_round(number)}: tests [{style}]{summary.headline()}[/{style}]")
+        self.line(f"{_round(number)}: tests [{style}]{markup(summary.headline())}[/{style}]")
         for failure in summary.failures[:SHOWN_FAILURES]:
-            self.line(f"    ✗ {failure.text()}")
+            self.line(Text(f"    ✗ {inert(failure.text())}"))
         if len(summary.failures) > SHOWN_FAILURES:
             self.line(f"    … and {len(summary.failures) - SHOWN_FAILURES} more")
 
     def _diff(self, diff: str, console: Console) -> None:
         if self.quiet or not diff:
             return
-        console.print(Syntax(diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+        console.print(_syntax(diff))
 
     # ---------------------------------------------------------------------------------- approval
 
@@ -114,12 +140,13 @@ class FixView:
         if status is not None:
             status.stop()
         if self.quiet:  # --json: the diff was not shown as the run went; show it before asking
-            self.err.print(Syntax(proposal.diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+            self.err.print(_syntax(proposal.diff))
         if proposal.test_config:
             self.err.print(f"[yellow]assist: warning:[/yellow] this changes test infrastructure "
-                           f"({', '.join(proposal.test_config)}): its code runs with your rights on the next test run")
+                           f"({markup(', '.join(proposal.test_config))}): its code runs with your rights on the "
+                           f"next test run")
         try:
-            return Confirm.ask(f"Write these changes to {', '.join(proposal.files)}?", console=self.err, default=True)
+            return self._yes(f"Write these changes to {_names(proposal.files)}?")
         except EOFError:
             return False
         finally:
@@ -127,27 +154,46 @@ class FixView:
                 status.start()
                 self._status = status
 
+    def _yes(self, question: str) -> bool:
+        """``question [Y/n]``, Enter meaning yes: the usual form (rich's Confirm prints ``[y/n] (y)``)."""
+        prompt = Text(f"{question} [Y/n] ")
+        while True:
+            answer = self.err.input(prompt).strip().lower()
+            if answer in ("", "y", "yes"):
+                return True
+            if answer in ("n", "no"):
+                return False
+            self.err.print("Please answer y or n.", style="yellow")
+
     # ------------------------------------------------------------------------------------ report
 
     def report(self, result: FixResult) -> None:
         out = self.out
         colour = "green" if result.ok else "red"
-        out.print(f"[bold {colour}]{result.status.replace('_', ' ')}[/bold {colour}]: {result.message}")
-        out.print(f"rounds: {result.rounds} with {result.model}")
+        out.print(f"[bold {colour}]{result.status.replace('_', ' ')}[/bold {colour}]: "
+                  f"{markup(result.message, lines=True)}")
+        out.print(Text(f"rounds: {result.rounds} with {inert(result.model)}"))
         if result.tests_before is not None:
-            out.print(f"tests before: {result.tests_before.headline()}")
+            out.print(Text(f"tests before: {inert(result.tests_before.headline())}"))
         if result.tests_after is not None:
-            out.print(f"tests after:  {result.tests_after.headline()}")
+            out.print(Text(f"tests after:  {inert(result.tests_after.headline())}"))
             for failure in result.tests_after.failures[:SHOWN_FAILURES]:
-                out.print(f"    ✗ {failure.text()}")
+                out.print(Text(f"    ✗ {inert(failure.text())}"))
         if result.diff:
             label = "proposed (not written)" if not result.files_changed else "changes"
             out.print(f"{label}:")
-            out.print(Text(result.diff.rstrip("\n")) if not out.is_terminal else
-                      Syntax(result.diff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+            out.print(_syntax(result.diff) if out.is_terminal else Text(inert_lines(result.diff.rstrip("\n"))))
         if result.files_changed:
             out.print("undo: `assist undo` restores the changed files as they were before this run")
-        out.print(f"logs: {result.log_dir}", style="dim")
+        out.print(Text(f"logs: {inert(result.log_dir)}"), style="dim")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(inert(name) for name in names)
+
+
+def _syntax(diff: str) -> Syntax:
+    return Syntax(inert_lines(diff.rstrip("\n")), "diff", theme="ansi_dark", background_color="default")
 
 
 def _round(number: int) -> str:

@@ -3,6 +3,7 @@ from ``FixLoop.run``; none of them drives the tests, the model or the files dire
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 
@@ -84,11 +85,34 @@ class TestsFinished:
 
 
 @dataclass(frozen=True)
+class Working:
+    """A step starts that can take a while (indexing, localizing, re-indexing): what a live line should say
+    instead of the last test command."""
+
+    round: int
+    doing: str  # "indexing the repository", ...
+
+
+@dataclass(frozen=True)
 class ContextBuilt:
     round: int
     items: list[ContextEntry]
     tokens: int  # the whole prompt as counted with the model's tokenizer
     roles: dict[str, list[str]]  # test / raised / under_test -> graph nodes
+    # Non-test symbols the failure points at, likeliest fault first (graph node ids, ``path::name``): what a
+    # person wants to see per round, rather than the packed fragments, which include surrounding context.
+    suspects: list[str] = field(default_factory=list)
+
+    def describe(self, name: Callable[[str], str] = str, suspects: int = 3, files: int = 4) -> str:
+        """One line a person can check: the suspects (the code the fix is likely to touch), else the files
+        the context came from — never the packed fragments, which include each suspect's neighbourhood.
+        ``name`` shows one name (a view makes it inert, or code in Markdown)."""
+        paths = list(dict.fromkeys(item.path for item in self.items))
+        size = (f"prompt {self.tokens:,} tokens, {len(self.items)} code items from {len(paths)} "
+                f"file{'' if len(paths) == 1 else 's'}")
+        if self.suspects:
+            return f"suspects {_first(self.suspects, suspects, name)} — {size}"
+        return size + (f": {_first(paths, files, name)}" if paths else "")
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,18 @@ class EditsProposed:
     round: int
     diff: str
     files: list[str]
+    symbols: list[str] = field(default_factory=list)  # symbols of the context whose lines the edit changes
+    suspect_ranks: dict[str, int] = field(default_factory=dict)  # symbol -> its rank among the round's suspects
+    suspects: int = 0  # how many suspects the round had
+
+    def describe_symbols(self, name: Callable[[str], str] = str) -> str:
+        """``overlaps (suspect 7 of 10), Stay``: which code the edit changes and where the failure ranked it."""
+        shown = []
+        for symbol in self.symbols:
+            rank = self.suspect_ranks.get(symbol)
+            short = name(symbol.partition("::")[2] or symbol)
+            shown.append(f"{short} (suspect {rank} of {self.suspects})" if rank else short)
+        return ", ".join(shown)
 
 
 @dataclass(frozen=True)
@@ -136,6 +172,11 @@ class Reindexed:
 class FixNotice:
     text: str
     level: str = "info"  # info | warning
+
+
+def _first(names: list[str], limit: int, name: Callable[[str], str]) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(name(each) for each in names[:limit]) + more
 
 
 # Why a run ended.
@@ -195,5 +236,5 @@ class FixFinished:
     result: FixResult
 
 
-FixEvent = (RunStarted | TestsStarted | TestsFinished | ContextBuilt | ReplyDelta | ReplyReceived | EditRejected
-            | EditsProposed | EditsApplied | Reindexed | FixNotice | FixFinished)
+FixEvent = (RunStarted | TestsStarted | TestsFinished | Working | ContextBuilt | ReplyDelta | ReplyReceived
+            | EditRejected | EditsProposed | EditsApplied | Reindexed | FixNotice | FixFinished)

@@ -8,9 +8,11 @@
 One round: failures → context from the retriever (seeded by the failure) → one model reply → parse → plan
 (nothing written yet) → ``approve(proposal)`` → checkpoint + write → re-index the changed files → re-run.
 A reply that cannot be applied writes nothing and its precise error goes back to the model in the next
-round. The run ends, each time with a ``_Stop`` carrying the reason (mini-swe-agent's style): tests green;
-the round limit; a reply identical to an earlier one; the same failures surviving two applied attempts
-unchanged; the user declining; ``dry_run`` after the first proposal; cancellation; an error.
+round; so does one whose write is refused because a link was swapped into its path after planning (the
+files it had written by then are put back). The run ends, each time with a ``_Stop`` carrying the reason
+(mini-swe-agent's style): tests green; the round limit; a reply identical to an earlier one; the same
+failures surviving two applied attempts unchanged; the user declining; ``dry_run`` after the first
+proposal; cancellation; an error.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from indexer.lock import IndexBusy
@@ -34,15 +36,17 @@ from .events import (
     ALREADY_GREEN, BUSY, CANCELLED, DECLINED, DRY_RUN, ERROR, FIXED, MAX_ITERATIONS, REPEATED, STUCK,
     ContextBuilt, ContextEntry, EditRejected, EditsApplied, EditsProposed, FailureLine, FixEvent, FixFinished,
     FixNotice, FixResult, Proposal, Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted,
-    TestSummary,
+    TestSummary, Working,
 )
 from .formats import FormatRecord
+from .safe_fs import PathRefused
 from .sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from .testrun import TestRunError
 from .prompt import ATTEMPTS_SHARE, EXCERPT_SHARE, Attempt, fit_excerpt, messages, round_message, shorten, system_message
 
 Approve = Callable[[Proposal], bool]
 DIFF_CHARS_IN_HISTORY = 2000
+SMALL_WINDOW = 16384  # tokens: below this the failure, the code and the history of attempts crowd each other out
 
 
 @dataclass
@@ -125,6 +129,7 @@ class FixLoop:
         self._after: TestSummary | None = None
         self._format = ""
         self._sandbox: Sandbox | None = None
+        self._context: ContextBuilt | None = None  # this round's, to name the suspects an edit touches
 
     # ------------------------------------------------------------------------------------------ run
 
@@ -160,6 +165,9 @@ class FixLoop:
         self._sandbox = choose_sandbox(self.options.sandbox)
         yield RunStarted(model, self._format, self.options.max_iterations, self._command_text(),
                          self._sandbox.description)
+        advice = window_advice(self.provider)
+        if advice:
+            yield FixNotice(advice, "warning")
         run = yield from self._test(0)
         self._before = _summary(run)
         if run.no_tests:
@@ -205,7 +213,10 @@ class FixLoop:
             self._state.attempts.append(Attempt(number, reason, "your reply changed test infrastructure: refused"))
             yield EditRejected(number, reason)
             return run
-        yield EditsProposed(number, diff, files)
+        symbols = touched_symbols(changes, self._context.items if self._context else [])
+        suspects = self._context.suspects if self._context else []
+        yield EditsProposed(number, diff, files, symbols,
+                            {name: suspects.index(name) + 1 for name in symbols if name in suspects}, len(suspects))
         if self.options.dry_run:
             self._state.proposed = diff
             raise _Stop(DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
@@ -213,7 +224,17 @@ class FixLoop:
             self._state.proposed = diff
             raise _Stop(DECLINED, f"round {number}: you declined the proposed changes; nothing more was written")
         self._check_cancel()
-        self._write(changes)
+        try:
+            self._write(changes)
+        except PathRefused as exc:
+            # A link swapped in between planning and writing (a test run can do that): the files already
+            # written were put back, so this is a reply that could not be applied, not the end of the run.
+            reason = (f"{exc}: a directory on this path became a symbolic link after your edit was checked; "
+                      "nothing was written")
+            self._state.attempts.append(Attempt(number, f"your reply could not be written:\n{reason}",
+                                                "your reply could not be written: " + shorten(reason, 200)))
+            yield EditRejected(number, reason)
+            return run
         yield EditsApplied(number, files, self.checkpoint.id)
         yield from self._reindex(number)
         after = yield from self._test(number)
@@ -258,10 +279,12 @@ class FixLoop:
             status = index_status(self.root)
         except NoIndex:
             yield FixNotice(f"{self.root} has no index yet; indexing it now (the first time takes a while)")
+            yield Working(0, "indexing the repository")
             yield from self._index("indexing")
         else:
             if status.is_stale or status.interrupted:
                 yield FixNotice("the index is out of date; refreshing it")
+                yield Working(0, "refreshing the index")
                 yield from self._index("refreshing the index")
         if self._retriever is None:
             self._retriever = Retriever(self.root, use_vectors=self.options.use_vectors)
@@ -284,6 +307,7 @@ class FixLoop:
     def _reindex(self, number: int) -> Iterator[FixEvent]:
         if not self.options.reindex:
             return
+        yield Working(number, "re-indexing the changed files")
         report = yield from self._index("re-indexing the changed files")
         if report is not None:
             yield Reindexed(number, f"re-indexed: {report.files_changed} changed files, "
@@ -302,26 +326,28 @@ class FixLoop:
         def user(context: str) -> str:
             return round_message(self._command_text(run), excerpt, context, self._state.attempts, attempts_room, count)
 
+        yield Working(number, "finding the code behind the failure")
         fixed = count(messages(system, user("")))
         budget = room - fixed - 16
         if self.options.context_budget is not None:
             budget = min(budget, self.options.context_budget)
-        context_text, items, roles = "", [], {}
+        context_text, items, roles, suspects = "", [], {}, []
         for _ in range(4):
             if budget < 64:
-                context_text, items, roles = "", [], {}
+                context_text, items, roles, suspects = "", [], {}, []
                 break
-            context_text, items, roles = self._localize(run, budget, count)
+            context_text, items, roles, suspects = self._localize(run, budget, count)
             total = count(messages(system, user(context_text)))
             if total <= room:
                 break
             budget -= (total - room) + 32
         prompt_messages = messages(system, user(context_text))
         total = count(prompt_messages)
-        yield ContextBuilt(number, items, total, roles)
+        self._context = ContextBuilt(number, items, total, roles, suspects)
+        yield self._context
         return prompt_messages, reply_tokens
 
-    def _localize(self, run, budget: int, count) -> tuple[str, list[ContextEntry], dict[str, list[str]]]:
+    def _localize(self, run, budget: int, count) -> tuple[str, list[ContextEntry], dict[str, list[str]], list[str]]:
         from ..chat.session import why_line
         from .localize import localize
 
@@ -330,13 +356,13 @@ class FixLoop:
             # The run's selection tells localize which tests passed, so it can discount what they exercise.
             ran = self.options.test_paths if not self.options.command else None
             found = localize(self._retriever, run.failures, budget, count_tokens=count, ran=ran)
-            pack, text, roles = found.pack, found.text, dict(found.nodes)
+            pack, text, roles, suspects = found.pack, found.text, dict(found.nodes), list(found.suspects)
         else:  # nothing parsed (a crash, a timeout, another runner): the output itself is the query
             pack = self._retriever.context(run.excerpt or run.output[-4000:], budget_tokens=budget, count_tokens=count)
-            text, roles = pack.text, {}
+            text, roles, suspects = pack.text, {}, []
         items = [ContextEntry(item.path, item.symbol, item.start_line, item.end_line, item.tokens,
                               why_line(item.why, item.kind)) for item in pack.items]
-        return text, items, roles
+        return text, items, roles, suspects
 
     def _ask(self, number: int, prompt_messages, reply_tokens: int):
         self._check_cancel()
@@ -358,7 +384,17 @@ class FixLoop:
     def _write(self, changes: list[applying.FileChange]) -> None:
         for change in changes:
             self._state.originals.setdefault(change.path, change.old)
-        applying.write(changes, self.writer, before_write=self.checkpoint.save, after_write=self._written)
+        earlier = dict(self._state.latest)
+        try:
+            applying.write(changes, self.writer, before_write=self.checkpoint.save, after_write=self._written)
+        except PathRefused:
+            # applying.write put back what it had written: the run's record and the checkpoint's must say so
+            # too, or the report would list changes that are not on disk and undo would see a later edit.
+            self._state.latest = earlier
+            for change in changes:
+                if change.path in earlier and change.path in self.checkpoint.entries:
+                    self.checkpoint.written(replace(change, new=earlier[change.path]))
+            raise
 
     def _written(self, change: applying.FileChange) -> None:
         self.checkpoint.written(change)
@@ -392,6 +428,60 @@ class FixLoop:
             edit_format=self._format, log_dir=str(self.log_dir),
             sandbox=self._sandbox.description if self._sandbox is not None else "",
         )
+
+
+def touched_symbols(changes: list[applying.FileChange], items: list[ContextEntry]) -> list[str]:
+    """The symbols of the context whose lines the edits change (the narrowest one around each change), in the
+    order of the files: what a person reads to see which suspect the model acted on."""
+    found: list[str] = []
+    for change in changes:
+        if change.old is None:
+            continue
+        spans = [item for item in items if item.path == change.path and item.symbol]
+        for start, end in _changed_lines(change.old, change.new):
+            around = [item for item in spans if item.start_line <= end and start <= item.end_line]
+            if around:
+                narrowest = min(around, key=lambda item: item.end_line - item.start_line)
+                if narrowest.symbol not in found:
+                    found.append(narrowest.symbol)
+    return found
+
+
+def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int]]:
+    """1-based inclusive line ranges of ``old`` that the change replaces or inserts at."""
+    from difflib import SequenceMatcher
+
+    before = old.decode("utf-8", "replace").splitlines()
+    after = new.decode("utf-8", "replace").splitlines()
+    matcher = SequenceMatcher(None, before, after, autojunk=False)
+    return [(i1 + 1 if i2 > i1 else max(1, i1), max(i1 + 1, i2)) for tag, i1, i2, _, _ in matcher.get_opcodes()
+            if tag != "equal"]
+
+
+def window_advice(provider: ChatProvider) -> str | None:
+    """A warning when the model's window is small for fixing, with the remedy for where that window comes
+    from: Ollama takes it from assist (``num_ctx``), an OpenAI-compatible server from how it was started."""
+    window = provider.context_window
+    if window >= SMALL_WINDOW:
+        return None
+    name = provider.name
+    model_max = getattr(provider, "model_max_context", None)  # Ollama reports the model's own limit
+    if name.startswith("ollama:") and model_max is not None and model_max <= window:
+        remedy = f"this model supports at most {model_max:,}; choose a model with a longer context"
+    elif name.startswith("ollama:"):
+        target = min(SMALL_WINDOW, model_max or SMALL_WINDOW)
+        remedy = (f"set context_window = {target} under [model] in .assist/config.toml (Ollama's num_ctx; uses "
+                  "more memory)")
+    elif name.startswith("openai:"):
+        remedy = (f"the server decides it: start it with a larger context (llama.cpp: `llama-server -c "
+                  f"{SMALL_WINDOW}`, vLLM: `--max-model-len {SMALL_WINDOW}`); if context_window is set under "
+                  "[model] in .assist/config.toml, raise it to match")
+    elif name.startswith("scripted:"):
+        remedy = "set \"context_window\" in the replies file"
+    else:
+        remedy = "give the model a larger context window"
+    return (f"{name} has a {window:,}-token context window; fixing works best with at least {SMALL_WINDOW:,}: "
+            f"{remedy}")
 
 
 # Files a test run executes or reads its instructions from: a reply changing one changes what runs, not

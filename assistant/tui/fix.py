@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import shlex
 import threading
+import time
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -19,8 +21,9 @@ from textual.widgets import Button, Label, Markdown
 from ..chat.events import ContextItem
 from ..fix.events import (
     ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, Proposal, Reindexed,
-    ReplyDelta, RunStarted, TestsFinished, TestsStarted, TestSummary,
+    ReplyDelta, RunStarted, TestsFinished, TestsStarted, TestSummary, Working,
 )
+from ..terminal import inert, inert_lines
 
 if TYPE_CHECKING:
     from .app import ChatApp
@@ -46,11 +49,13 @@ class ConfirmWrite(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Round {self.proposal.round}: write these changes to {', '.join(self.proposal.files)}?")
+            # Text, not a markup string: a file name may hold "[" and control characters.
+            yield Label(Text(f"Round {self.proposal.round}: write these changes to "
+                             f"{inert(', '.join(self.proposal.files))}?"))
             if self.proposal.test_config:
-                yield Label(f"These change test infrastructure ({', '.join(self.proposal.test_config)}): "
-                            "its code runs with your rights on the next test run.", classes="warning")
-            yield Markdown(f"```diff\n{self.proposal.diff.rstrip()}\n```")
+                yield Label(Text(f"These change test infrastructure ({inert(', '.join(self.proposal.test_config))}): "
+                                 "its code runs with your rights on the next test run."), classes="warning")
+            yield Markdown(f"```diff\n{inert_lines(self.proposal.diff.rstrip())}\n```")
             with Horizontal():
                 yield Button("Write (y)", id="write", variant="primary")
                 yield Button("Skip (n)", id="skip")
@@ -82,6 +87,7 @@ class FixRun:
         self.command = command
         self.cancel = threading.Event()
         self._reply_chars = 0
+        self._clock = None  # the timer moving the "waiting for the model" line while a prompt is read
 
     def start(self) -> None:
         self.app.in_background("fix", self._work)
@@ -121,6 +127,7 @@ class FixRun:
         return answer[0]
 
     def _finished(self) -> None:
+        self._stop_clock()
         if self.app.fix_run is self:
             self.app.fix_run = None
         self.app.busy = ""
@@ -130,10 +137,30 @@ class FixRun:
         self.app.busy = text
         self.app.refresh_status()
 
+    def _wait_for_model(self, label: str, tokens: int) -> None:
+        """The status line with the prompt size and a clock (as the chat's own turns show): a server on a CPU
+        can read a long prompt for a minute, and a line that does not move looks like a hang."""
+        started = time.monotonic()
+
+        def tick() -> None:
+            self._busy(f"{label}: waiting for the model to read the prompt ({tokens:,} tokens)… "
+                       f"{time.monotonic() - started:.0f} s")
+
+        self._stop_clock()
+        tick()
+        self._clock = self.app.set_interval(1.0, tick)
+
+    def _stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+
     # ---------------------------------------------------------------------------------- rendering
 
     async def show(self, event: FixEvent) -> None:
         app = self.app
+        if not isinstance(event, FixNotice):
+            self._stop_clock()
         if isinstance(event, RunStarted):
             await app.say(f"fixing with {event.model} ({event.edit_format.replace('_', '/')} edits, up to "
                           f"{event.max_iterations} rounds); tests: {event.test_command} — Esc stops"
@@ -142,24 +169,26 @@ class FixRun:
             self._busy(f"{_round(event.round)}: running the tests…")
         elif isinstance(event, TestsFinished):
             await app.say_markdown(_tests_markdown(event.round, event.summary))
+        elif isinstance(event, Working):
+            self._busy(f"{_round(event.round)}: {event.doing}…")
         elif isinstance(event, ContextBuilt):
             items = [ContextItem(item.symbol or f"{item.path}:{item.start_line}-{item.end_line}", item.path,
                                  item.symbol, "code", item.start_line, item.end_line, item.tokens, item.why)
                      for item in event.items]
             app.panel.show(items, [])
-            shown = ", ".join(f"`{i.path}:{i.start_line}-{i.end_line}`" for i in event.items[:6])
-            await app.say_markdown(f"**{_round(event.round)}** · context: {len(event.items)} items, prompt "
-                                   f"{event.tokens:,} tokens" + (f" — {shown}" if shown else ""))
+            await app.say_markdown(f"**{_round(event.round)}** · context: {event.describe(_code)}")
             self._reply_chars = 0
-            self._busy(f"{_round(event.round)}: waiting for the model…")
+            self._wait_for_model(_round(event.round), event.tokens)
         elif isinstance(event, ReplyDelta):
             self._reply_chars += len(event.text)
             self._busy(f"{_round(event.round)}: model replying… {self._reply_chars:,} chars")
         elif isinstance(event, EditRejected):
             await app.say(f"{_round(event.round)}: reply not applied, nothing written: {event.reason}", "warning")
         elif isinstance(event, EditsProposed):
-            await app.say_markdown(f"**{_round(event.round)}** · proposed changes to "
-                                   f"{', '.join(event.files)}:\n\n```diff\n{event.diff.rstrip()}\n```")
+            diff = inert_lines(event.diff.rstrip())
+            where = event.describe_symbols(_code)
+            await app.say_markdown(f"**{_round(event.round)}** · proposed changes to {_code(', '.join(event.files))}"
+                                   + (f" — {where}" if where else "") + f":\n\n```diff\n{diff}\n```")
         elif isinstance(event, EditsApplied):
             await app.say(f"{_round(event.round)}: wrote {', '.join(event.files)}")
         elif isinstance(event, Reindexed):
@@ -173,15 +202,22 @@ class FixRun:
                           "info" if result.ok else "warning")
 
 
+def _code(text: str) -> str:
+    """Repository text as inline code in Markdown: inert, and never read as emphasis or a link."""
+    shown = inert(text)
+    fence = "``" if "`" in shown else "`"
+    return f"{fence} {shown} {fence}" if fence == "``" else f"`{shown}`"
+
+
 def _round(number: int) -> str:
     return "before" if number == 0 else f"round {number}"
 
 
 def _tests_markdown(number: int, summary: TestSummary) -> str:
     mark = "✓" if summary.green else "✗"
-    lines = [f"**{_round(number)}** · tests {mark} {summary.headline()}"]
+    lines = [f"**{_round(number)}** · tests {mark} {inert(summary.headline())}"]
     for failure in summary.failures[:SHOWN_FAILURES]:
-        lines.append(f"- `{failure.test_id}` — {failure.exc_type or 'failed'}: {failure.message}")
+        lines.append(f"- {_code(failure.test_id)} — {inert(failure.exc_type or 'failed')}: {inert(failure.message)}")
     if len(summary.failures) > SHOWN_FAILURES:
         lines.append(f"- … and {len(summary.failures) - SHOWN_FAILURES} more")
     return "\n".join(lines)
