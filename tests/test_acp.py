@@ -332,6 +332,33 @@ def test_fix_writes_through_the_editor_when_allowed_and_undo_restores(fix_agent,
     assert (buggy_repo / PRICING).read_bytes() == before
 
 
+def test_undo_names_a_path_refused_because_its_directory_became_a_link(fix_agent, buggy_repo, tmp_path):
+    """After /fix wrote inventory/pricing.py, `inventory` is swapped for a link: /undo must not write through it,
+    and must say which path it left alone and what to do, rather than report the files as restored."""
+    repo = tmp_path / "repo"
+    shutil.copytree(buggy_repo, repo, symlinks=True)
+    client = fix_agent.client
+    session = fix_agent.new_session(repo)
+    client.permission = "allow"
+    assert fix_agent.prompt(session, text("/fix tests/test_pricing.py")).stop_reason == "end_turn"
+    fixed = (repo / PRICING).read_bytes()
+    assert BUG[0].encode() in fixed
+    package, elsewhere = repo / "inventory", tmp_path / "elsewhere"
+    package.rename(elsewhere)
+    package.symlink_to(elsewhere, target_is_directory=True)
+
+    seen = len(client.updates)
+    assert fix_agent.prompt(session, text("/undo")).stop_reason == "end_turn"
+    said = "".join(u.content.text for u in client.updates[seen:] if u.session_update == "agent_message_chunk")
+    assert f"Refused, and left as they are: {PRICING} (" in said and "remove the link" in said, said
+    assert (elsewhere / "pricing.py").read_bytes() == fixed  # nothing was written through the link
+
+    package.unlink()
+    elsewhere.rename(package)
+    assert fix_agent.prompt(session, text("/undo")).stop_reason == "end_turn"  # the checkpoint stayed active
+    assert BUG[1].encode() in (repo / PRICING).read_bytes()
+
+
 def test_attached_file_is_read_through_the_client_when_it_offers_fs(fix_agent, buggy_repo):
     client = fix_agent.client
     session = fix_agent.new_session(buggy_repo)

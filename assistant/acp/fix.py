@@ -55,7 +55,9 @@ class ClientFileWriter:
         except UnicodeDecodeError:
             from assistant.fix.apply import atomic_write
 
-            atomic_write(path, data, mode)  # the protocol carries text only: keep the file's own encoding
+            # The protocol carries text only: keep the file's own encoding. With the root, the path is walked
+            # from it without following links, like every other write of the loop.
+            atomic_write(path, data, mode, root=self.session.root)
             return
         future = asyncio.run_coroutine_threadsafe(
             self.agent.client.write_text_file(session_id=self.session.id, path=str(path), content=text), self.loop)
@@ -82,12 +84,25 @@ async def run_undo(agent, session) -> PromptResponse:
     except (NothingToUndo, UndoConflict, IndexBusy) as exc:
         await agent._update(session, update_agent_message_text(str(exc)))
         return PromptResponse(stop_reason="end_turn")
+    except OSError as exc:
+        await agent._update(session, update_agent_message_text(
+            f"Undo failed: {exc}. The saved originals are kept under .assist/checkpoints/; run /undo again."))
+        return PromptResponse(stop_reason="end_turn")
     files = report.restored + report.deleted
+    refused = [f"{refusal['path']} ({refusal['reason']})" for refusal in report.refused]
     await agent._update(session, start_tool_call(
-        call_id, f"Restored {len(report.restored)} files, deleted {len(report.deleted)}", kind="edit",
-        status="completed", locations=[ToolCallLocation(path=str(session.root / f)) for f in files]))
-    await agent._update(session, update_agent_message_text(
-        "Restored the files of the last /fix: " + (", ".join(files) or "they were already as before") + "."))
+        call_id, f"Restored {len(report.restored)} files, deleted {len(report.deleted)}"
+        + (f", refused {len(refused)}" if refused else ""), kind="edit",
+        status="failed" if refused else "completed",
+        locations=[ToolCallLocation(path=str(session.root / f)) for f in files]))
+    said = "Restored the files of the last /fix: " + (", ".join(files) or "they were already as before") + "."
+    if refused:
+        # A directory on these paths became a link since the run: undo left them alone (nothing outside the
+        # repository was touched) and keeps the checkpoint, so /undo works again once the link is gone.
+        said += (f" Refused, and left as they are: {'; '.join(refused)}. Nothing outside the repository was "
+                 f"touched; the originals stay under .assist/checkpoints/{report.id}/: remove the link, then run "
+                 f"/undo again.")
+    await agent._update(session, update_agent_message_text(said))
     return PromptResponse(stop_reason="end_turn")
 
 
@@ -162,6 +177,7 @@ class _FixView:
         self.root: Path = session.root
         self.open: dict[str, str] = {}  # tool call id -> title, for calls not yet finished
         self.result: Any = None
+        self.waiting = None  # the chat's "waiting for the model" call with its clock, while a prompt is read
 
     async def _send(self, update) -> None:
         await self.agent._update(self.session, update)
@@ -175,7 +191,13 @@ class _FixView:
         content = [tool_content(text_block(text))] if text else None
         await self._send(update_tool_call(call_id, status=status, content=content, **extra))
 
+    async def _stop_waiting(self, status: str) -> None:
+        if self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            await waiting.stop(status)
+
     async def close_open(self, why: str) -> None:
+        await self._stop_waiting("failed")
         for call_id in list(self.open):
             await self._finish(call_id, "failed", why)
 
@@ -183,6 +205,8 @@ class _FixView:
         from assistant.fix import events as ev
 
         tests = f"{self.run_id}-tests-{getattr(event, 'round', 0)}"
+        if not isinstance(event, (ev.ContextBuilt, ev.FixNotice)):
+            await self._stop_waiting("completed" if isinstance(event, (ev.ReplyDelta, ev.ReplyReceived)) else "failed")
         if isinstance(event, ev.RunStarted):
             await self._send(update_agent_message_text(
                 f"Fixing with {event.model} ({event.edit_format} edits, at most {event.max_iterations} rounds); "
@@ -201,9 +225,15 @@ class _FixView:
             await self._start(call_id, f"Localize the failure (round {event.round})", "search")
             lines = [f"- {item.path}:{item.start_line}-{item.end_line} {item.symbol or ''} — {item.why}"
                      for item in event.items]
+            if event.suspects:
+                lines.insert(0, f"suspects: {', '.join(event.suspects[:5])}")
             await self._finish(call_id, "completed", "\n".join(lines) or "no code found",
                                locations=[ToolCallLocation(path=str(self.root / item.path), line=item.start_line)
                                           for item in event.items])
+            from .agent import _ModelWait
+
+            self.waiting = _ModelWait(self.agent, self.session, f"{self.run_id}-wait-{event.round}")
+            await self.waiting.start(event.tokens)
         elif isinstance(event, ev.ReplyDelta):
             await self._send(_thought(event.text))
         elif isinstance(event, ev.EditRejected):
