@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..terminal import inert_lines, rich_text
+from ..terminal import console, inert_lines, rich_text
 from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, fail, repo_dir
 
 if TYPE_CHECKING:
@@ -367,7 +367,6 @@ def models_command(
     if not models:
         _err("assist: the server lists no models")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(show_edge=False, pad_edge=False)
@@ -377,7 +376,7 @@ def models_command(
         details = ", ".join(f"{k} {v}" for k, v in info.details.items())
         table.add_row("*" if info.name == selected else "", rich_text(f"{provider}:{info.name}"),
                       str(info.context_length) if info.context_length else "?", rich_text(details))
-    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    console().print(table)
 
 
 def _list_models(settings) -> tuple[str, str, list, str]:
