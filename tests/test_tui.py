@@ -411,6 +411,16 @@ def test_model_switch_to_another_provider_goes_to_that_providers_server(make_app
     drive(app, scenario)
 
 
+def test_an_unprefixed_model_name_at_start_says_which_provider_it_was_taken_for(chat_repo, llama_server):
+    app = ChatApp(chat_repo, model="smollm2-135m", base_url=f"{llama_server}/v1")
+
+    async def scenario(pilot):
+        await ready(pilot)
+        await until(pilot, lambda: any("taken as openai:smollm2-135m" in n for n in notices(app)), "the notice")
+
+    drive(app, scenario)
+
+
 def test_reindex_takes_in_an_edited_file_and_the_status_line_follows(make_app, chat_repo):
     app = make_app()
 

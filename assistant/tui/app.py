@@ -230,6 +230,8 @@ class ChatApp(App[None]):
             try:
                 settings = resolve_model_settings(self.repo_root, self.flag_model, self.flag_base_url)
                 self.model_label = settings.spec
+                for text in settings.notices:  # e.g. which provider an unprefixed model name was taken for
+                    self.on_loop(self.say, text)
                 provider = open_provider(settings)
             except (ConfigError, ProviderError) as exc:
                 self.connect_error = str(exc)
