@@ -65,9 +65,13 @@ class Embedder(Protocol):
         ...
 
 
-def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434") -> Embedder:
+def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434", backend: str | None = None) -> Embedder:
     """Resolve an embedding-model spec: "default", "sentence-transformers:<name or path>", a model
-    directory, or "ollama:<model>". Raises EmbeddingError when the model is not available locally."""
+    directory, or "ollama:<model>". Raises EmbeddingError when the model is not available locally.
+
+    ``backend`` picks how the bundled model runs: "auto" (ONNX Runtime when its graph is cached, else
+    torch), or "torch"; None reads $ASSIST_EMBED_BACKEND (default "auto"). Both give the same vectors
+    under the same ``name``, so a caller may choose per job (e.g. torch for a large cold index)."""
     spec = spec.strip()
     if spec.startswith("ollama:"):
         model = spec.removeprefix("ollama:").strip()
@@ -77,11 +81,11 @@ def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434") -> Embe
 
     _force_offline()
     if spec in ("", DEFAULT_SPEC):
-        return _bundled_embedder()
+        return _bundled_embedder(backend)
     explicit = spec.startswith("sentence-transformers:")
     target = spec.removeprefix("sentence-transformers:").strip()
     if target in _DEFAULT_ALIASES:
-        return _bundled_embedder()
+        return _bundled_embedder(backend)
     path = Path(target).expanduser()
     if path.is_dir():
         resolved = path.resolve()
@@ -97,10 +101,10 @@ def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434") -> Embe
 BACKEND_ENV = "ASSIST_EMBED_BACKEND"
 
 
-def _bundled_embedder() -> Embedder:
+def _bundled_embedder(backend: str | None) -> Embedder:
     """ONNX Runtime when the bundled model's exported graph is cached, else sentence-transformers, which
     exports the graph as soon as it has loaded torch (so the next process starts fast)."""
-    backend = os.environ.get(BACKEND_ENV, "auto").strip().lower()
+    backend = (backend or os.environ.get(BACKEND_ENV, "auto")).strip().lower()
     torch_embedder = SentenceTransformerEmbedder(bundled_model_dir(), DEFAULT_NAME,
                                                  export_onnx=backend != "torch")
     if backend == "torch":

@@ -88,6 +88,9 @@ def test_other_models_and_the_switch_stay_on_sentence_transformers(onnx_env, mon
     forced = load_embedder("default")
     assert isinstance(forced, SentenceTransformerEmbedder)
     assert forced.identity == f"{DEFAULT_NAME}/torch" and forced.name == DEFAULT_NAME
+    monkeypatch.delenv(BACKEND_ENV)
+    chosen = load_embedder("default", backend="torch")
+    assert isinstance(chosen, SentenceTransformerEmbedder) and chosen.name == DEFAULT_NAME
 
 
 def test_onnx_vectors_equal_torch_vectors_on_real_code(onnx_env, torch_embedder):
