@@ -292,3 +292,6 @@ def test_the_round_lines_name_the_suspects_and_what_the_edit_changes(buggy):
     assert "round 1: suspects inventory/pricing.py::bulk_discount_percent" in shown
     assert "round 1: proposed changes to inventory/pricing.py — bulk_discount_percent (suspect 1 of " in shown
     assert "round 1: wrote inventory/pricing.py" in shown
+    # Between the test run and the prompt the live line says what runs now, not the finished test command.
+    kinds = [(type(e).__name__, getattr(e, "doing", "")) for e in events]
+    assert kinds.index(("Working", "finding the code behind the failure")) < kinds.index(("ContextBuilt", ""))

@@ -10,7 +10,7 @@ import time
 from rich.console import Console
 
 from assistant.commands.fix_view import FixView
-from assistant.fix.events import ContextBuilt, ReplyDelta
+from assistant.fix.events import ContextBuilt, ReplyDelta, TestsStarted
 
 
 def test_the_waiting_line_shows_the_prompt_size_and_a_clock_that_moves():
@@ -27,3 +27,18 @@ def test_the_waiting_line_shows_the_prompt_size_and_a_clock_that_moves():
     seconds = {int(s) for s in re.findall(r"\(4,321 tokens\)… (\d+) s", drawn)}
     assert {0, 1, 2} <= seconds, drawn[-1000:]
     assert "the model is replying… 1 characters" in drawn  # the clock stops when the reply starts
+
+
+def test_the_live_line_says_indexing_while_it_indexes_not_the_finished_test_run():
+    from assistant.fix.events import Working
+
+    view = FixView(live=True, quiet=False)
+    screen = io.StringIO()
+    view.err = Console(file=screen, force_terminal=True, width=160, color_system=None, highlight=False)
+    with view:
+        view.show(TestsStarted(0, "pytest"))
+        time.sleep(0.3)
+        view.show(Working(0, "indexing the repository"))
+        time.sleep(0.3)
+    drawn = screen.getvalue()
+    assert drawn.rindex("before: indexing the repository…") > drawn.rindex("before: running pytest…")
