@@ -225,13 +225,16 @@ sys.stdout.write("LAST LINE\\n")
 sys.exit(1)
 """
 
+# VmHWM, not getrusage's ru_maxrss: the latter survives exec, so a child of a big pytest process would report the
+# parent's size at fork time.
 MEASURE = """
-import resource, sys
+import re, sys
 from pathlib import Path
 from assistant.fix.testrun import run_tests
 root = Path(sys.argv[1])
 run = run_tests(root, command=f"{sys.executable} big.py", timeout_s=600, log_dir=root / "logs")
-print(run.log_path, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, run.exit_code)
+peak_kib = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text())[1]
+print(run.log_path, peak_kib, run.exit_code)
 """
 
 
