@@ -100,6 +100,8 @@ def index(
             fail(str(exc), EXIT_BUSY)
         except EmbeddingError as exc:
             fail(str(exc))
+        except OSError as exc:  # .assist unusable (a plain file, no permission, disk full): one line, no traceback
+            fail(f"cannot index {root}: {exc}")
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))

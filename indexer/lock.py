@@ -32,7 +32,8 @@ class IndexLock:
 
     def __enter__(self) -> "IndexLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a lock file swapped for a link would have us truncate whatever it points to.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         deadline = time.monotonic() + self.wait_s
         while True:
             try:

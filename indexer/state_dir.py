@@ -23,8 +23,9 @@ _IDENTITY_MAX_BYTES = 4096
 _LEGACY_FILES = ("graph.pickle",)
 
 
-class StateDirUnusable(Exception):
-    """``.assist`` exists but is not a directory we can keep an index in (e.g. a regular file)."""
+class StateDirUnusable(OSError):
+    """``.assist`` exists but is not a directory we can keep an index in (e.g. a regular file). An OSError, so
+    every front end that reports a file-system failure in one line reports this one too."""
 
 
 class StateDir:

@@ -297,3 +297,15 @@ def test_assist_index_repairs_every_damage_or_fails_with_one_line(indexed_sample
         assert index.stderr.strip(), "the repair was silent: every repair says what it did"
     _check_repaired(repo, damaged, before)
     _search_works(repo)
+
+
+def test_a_state_folder_that_is_a_plain_file_is_a_one_line_error_and_is_left_alone(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.py").write_text("def main():\n    return 1\n")
+    (repo / ".assist").write_text("not a folder\n")
+    result = run_assist("index", str(repo))
+    assert result.returncode == 1
+    _no_traceback(result)
+    assert "is not a directory" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert (repo / ".assist").read_text() == "not a folder\n"
