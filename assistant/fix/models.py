@@ -9,7 +9,6 @@ from ..config import open_provider, resolve_model_settings
 from ..providers.types import ChatProvider
 
 SCRIPTED = "scripted:"
-SMALL_WINDOW = 16384
 
 
 def open_model(root: Path, model: str | None = None, base_url: str | None = None) -> ChatProvider:
@@ -21,9 +20,3 @@ def open_model(root: Path, model: str | None = None, base_url: str | None = None
         return ScriptedProvider.from_file(replies if replies.is_absolute() else Path.cwd() / replies)
     return open_provider(resolve_model_settings(root, model, base_url))
 
-
-def window_notice(provider: ChatProvider) -> str | None:
-    if provider.context_window < SMALL_WINDOW:
-        return (f"{provider.name} has a {provider.context_window}-token context window; fixing works best with "
-                f"at least {SMALL_WINDOW} (set context_window under [model] in .assist/config.toml)")
-    return None
