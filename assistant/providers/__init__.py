@@ -13,7 +13,18 @@ from .errors import (
     ServerUnavailable,
     StreamInterrupted,
 )
-from .types import ChatProvider, Completed, Message, ModelInfo, StreamEvent, TextDelta, Usage, as_messages, collect
+from .types import (
+    ChatProvider,
+    Completed,
+    Message,
+    ModelInfo,
+    PromptProgress,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    as_messages,
+    collect,
+)
 
 __all__ = [
     "ChatProvider",
@@ -22,6 +33,7 @@ __all__ = [
     "Message",
     "ModelInfo",
     "ModelNotFound",
+    "PromptProgress",
     "ProviderError",
     "ProviderRequestError",
     "ProviderTimeout",

@@ -3,12 +3,15 @@
 Plain httpx, no SDK. The context window comes from configuration, else what the server reports (llama.cpp's
 ``/props`` ``n_ctx``, the model listing's ``meta.n_ctx`` or vLLM's ``max_model_len``), else 4096. Tokens are
 counted exactly with llama.cpp's ``/apply-template`` + ``/tokenize`` when the server has them, else estimated.
+A llama.cpp server is also asked to report its progress through the prompt (``return_progress``), which streams
+as ``PromptProgress``; other servers are never sent that field, since a strict one (vLLM) may refuse it.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,10 +36,23 @@ from .limits import (
     ReplyLimitExceeded,
     RequestLimits,
 )
-from .types import Completed, Message, MessageLike, ModelInfo, StreamEvent, TextDelta, Usage, as_messages
+from .types import (
+    Completed,
+    Message,
+    MessageLike,
+    ModelInfo,
+    PromptProgress,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    as_messages,
+)
 
 # Most local servers run at least this much; a larger real window only makes us refuse a little early.
 DEFAULT_CONTEXT = 4096
+# A GPU reads a prompt batch in milliseconds: however often the server reports, callers get at most this many
+# progress events a second.
+PROGRESS_PER_S = 4
 
 
 def normalize_base_url(url: str) -> str:
@@ -89,7 +105,9 @@ class OpenAICompatProvider:
                 )
             self.name = f"openai:{self.model}@{self.base_url}"
             self.exact_tokens = self._probe_tokenizer()
-            self.context_window = self._choose_window(context_window, served)
+            props = self._server_props()
+            self.reports_progress = _is_llama_cpp(props)
+            self.context_window = self._choose_window(context_window, served, _props_context(props))
         except BaseException:
             self._http.close()
             raise
@@ -107,6 +125,9 @@ class OpenAICompatProvider:
         body, counted = self._prepare(messages, max_tokens)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+        if self.reports_progress:
+            body["return_progress"] = True
+        progress = _ProgressFilter()
         endpoint = f"{self.base_url}/chat/completions"
         parts: list[str] = []
         finish: str | None = None
@@ -127,6 +148,9 @@ class OpenAICompatProvider:
                         break
                     chunk = _parse_chunk(data, endpoint, "".join(parts))
                     usage = chunk.get("usage") or usage
+                    reading = progress.take(chunk.get("prompt_progress"))
+                    if reading is not None:
+                        yield reading
                     for choice in chunk.get("choices") or []:
                         delta = (choice.get("delta") or {}).get("content")
                         if delta:
@@ -203,8 +227,7 @@ class OpenAICompatProvider:
         except (ValueError, AttributeError):
             return False
 
-    def _choose_window(self, configured: int | None, served: list[ModelInfo]) -> int:
-        reported = self._server_context()
+    def _choose_window(self, configured: int | None, served: list[ModelInfo], reported: int | None) -> int:
         if reported is None:
             listed = next((m for m in served if m.name == self.model), served[0] if served else None)
             reported = listed.context_length if listed else None
@@ -225,15 +248,16 @@ class OpenAICompatProvider:
         )
         return DEFAULT_CONTEXT
 
-    def _server_context(self) -> int | None:
+    def _server_props(self) -> dict[str, Any]:
+        """llama.cpp's ``/props`` (its settings); empty for a server that has none."""
         response = self._probe("GET", f"{self._root}/props")
         if response is None or response.status_code != 200:
-            return None
+            return {}
         try:
-            value = (response.json().get("default_generation_settings") or {}).get("n_ctx")
-        except (ValueError, AttributeError):
-            return None
-        return int(value) if isinstance(value, int) and value > 0 else None
+            props = response.json()
+        except ValueError:
+            return {}
+        return props if isinstance(props, dict) else {}
 
     # -- requests ------------------------------------------------------------------------------------------
 
@@ -423,6 +447,43 @@ def _error_body(response: httpx.Response) -> dict[str, Any]:
     if isinstance(error, dict):
         return error
     return {"message": error} if error else {}
+
+
+def _props_context(props: dict[str, Any]) -> int | None:
+    settings = props.get("default_generation_settings")
+    value = settings.get("n_ctx") if isinstance(settings, dict) else None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _is_llama_cpp(props: dict[str, Any]) -> bool:
+    """llama.cpp's server, the one that reports prompt progress: its /props has per-request defaults and a slot
+    count (``build_info`` may read "b0-unknown" in embedded builds, so it cannot be the test). A llama.cpp too
+    old to know ``return_progress`` ignores the field, as it ignores every unknown field."""
+    return isinstance(props.get("default_generation_settings"), dict) and isinstance(props.get("total_slots"), int)
+
+
+class _ProgressFilter:
+    """Turns llama.cpp's ``prompt_progress`` reports into ``PromptProgress`` events worth passing on: only while
+    the prompt is partly read (the first report says nothing is read yet, the last one comes with the first
+    token, and the caller knows both already), and at most ``PROGRESS_PER_S`` a second."""
+
+    def __init__(self) -> None:
+        self._next_at = 0.0
+
+    def take(self, report: Any) -> PromptProgress | None:
+        if not isinstance(report, dict):
+            return None
+        total, processed, cached = (report.get(key) for key in ("total", "processed", "cache"))
+        if not (isinstance(total, int) and isinstance(processed, int)):
+            return None
+        cached = cached if isinstance(cached, int) else 0
+        if not cached < processed < total:
+            return None
+        now = time.monotonic()
+        if now < self._next_at:
+            return None
+        self._next_at = now + 1 / PROGRESS_PER_S
+        return PromptProgress(processed, total, cached)
 
 
 def _listed_models(listing: dict[str, Any]) -> list[ModelInfo]:

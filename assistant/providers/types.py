@@ -48,6 +48,19 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class PromptProgress:
+    """How much of the prompt the server has read so far, before the first token. Only servers that report it
+    (llama.cpp's) yield these; a CPU can take a minute over a long prompt, and this is what moves meanwhile."""
+
+    processed: int
+    """Prompt tokens read so far, a reused cached prefix included."""
+    total: int
+    """The whole prompt, as the server counted it."""
+    cached: int = 0
+    """Tokens of ``processed`` the server took from its cache rather than reading them."""
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int | None
     """The prompt's size as the server counted it (None when the server did not say)."""
@@ -71,7 +84,7 @@ class Completed:
     """The server evaluated clearly fewer prompt tokens than we sent: it cut the prompt silently."""
 
 
-StreamEvent = TextDelta | Completed
+StreamEvent = PromptProgress | TextDelta | Completed
 
 
 @dataclass(frozen=True)
@@ -102,7 +115,8 @@ class ChatProvider(Protocol):
         max_tokens: int | None = None,
         cancel: threading.Event | None = None,
     ) -> Iterator[StreamEvent]:
-        """Yield ``TextDelta``s, then exactly one ``Completed``; errors are ``ProviderError``s raised while
+        """Yield ``PromptProgress``es while the server reads the prompt (only servers that report it), then
+        ``TextDelta``s, then exactly one ``Completed``; errors are ``ProviderError``s raised while
         iterating (nothing is sent before the first ``next()``)."""
         ...
 
