@@ -32,6 +32,15 @@ class ContextReady:
 
 
 @dataclass
+class ReadingPrompt:
+    """The server is partway through reading the prompt (only servers that report it: llama.cpp's); comes
+    between ``ContextReady`` and the first ``AnswerDelta``, a few times a second at most."""
+
+    processed: int  # prompt tokens read so far
+    total: int  # the whole prompt, as the server counted it
+
+
+@dataclass
 class AnswerDelta:
     text: str
 
@@ -71,7 +80,7 @@ class TurnFailed:
     partial_answer: str = ""
 
 
-ChatEvent = ContextReady | AnswerDelta | Notice | TurnDone | TurnFailed
+ChatEvent = ContextReady | ReadingPrompt | AnswerDelta | Notice | TurnDone | TurnFailed
 
 
 @dataclass

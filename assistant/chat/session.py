@@ -7,8 +7,9 @@ that ``ask`` yields; none of them talks to the retriever or the provider directl
 2. the prompt is budgeted (see ``prompting``): system prompt, question and pinned items first, then
    retrieved code, then as much recent conversation as still fits — counted with the provider's own
    tokenizer and never above its window;
-3. the reply streams as ``AnswerDelta``s and ends in one ``TurnDone`` (citations checked against the
-   index) or ``TurnFailed`` (with the partial answer).
+3. ``ReadingPrompt``s while the server reads the prompt (servers that report it), then the reply streams
+   as ``AnswerDelta``s and ends in one ``TurnDone`` (citations checked against the index) or ``TurnFailed``
+   (with the partial answer).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from indexer.retrieval import PackItem, RetrievalError, Retriever, Why
 from indexer.status import NoIndex, index_status
 
 from ..providers.errors import ProviderError
-from ..providers.types import ChatProvider, Completed, Message, TextDelta, Usage
+from ..providers.types import ChatProvider, Completed, Message, PromptProgress, TextDelta, Usage
 from . import citations, prompting
 from .events import (
     AnswerDelta,
@@ -31,6 +32,7 @@ from .events import (
     ContextItem,
     ContextReady,
     Notice,
+    ReadingPrompt,
     SessionStatus,
     TurnDone,
     TurnFailed,
@@ -118,7 +120,7 @@ class ChatSession:
     # ------------------------------------------------------------------------------------ the turn
 
     def ask(self, question: str, cancel: threading.Event | None = None) -> Iterator[ChatEvent]:
-        """Yields ``Notice``s, one ``ContextReady``, ``AnswerDelta``s, then exactly one ``TurnDone`` or
+        """Yields ``Notice``s, one ``ContextReady``, ``ReadingPrompt``s, ``AnswerDelta``s, then exactly one ``TurnDone`` or
         ``TurnFailed``. A warning ``Notice`` about a truncated prompt comes just before ``TurnDone``."""
         question = question.strip()
         if not question:
@@ -161,6 +163,8 @@ class ChatSession:
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     yield AnswerDelta(event.text)
+                elif isinstance(event, PromptProgress):
+                    yield ReadingPrompt(event.processed, event.total)
                 elif isinstance(event, Completed):
                     final = event
         except ProviderError as exc:
@@ -320,6 +324,10 @@ class ChatSession:
         messages, prompt_tokens, retrieved, memory = self._fit(question, repo_name, pinned, retrieved, memory,
                                                                budget.prompt)
         notices: list[Notice] = []
+        coverage = retriever.vector_notice()
+        if coverage and coverage != getattr(self, "_coverage_said", None):
+            self._coverage_said = coverage  # once per figure, not on every turn
+            notices.append(Notice(coverage))
         trimmed = len(history) - len(memory.turns)
         if trimmed:
             notices.append(Notice(_memory_notice(trimmed, memory, budget.window)))

@@ -116,6 +116,16 @@ class ContextBuilt:
 
 
 @dataclass(frozen=True)
+class ReadingPrompt:
+    """The server is partway through reading the round's prompt (only servers that report it: llama.cpp's);
+    between ``ContextBuilt`` and the first ``ReplyDelta``, a few times a second at most."""
+
+    round: int
+    processed: int  # prompt tokens read so far
+    total: int  # the whole prompt, as the server counted it
+
+
+@dataclass(frozen=True)
 class ReplyDelta:
     round: int
     text: str
@@ -236,5 +246,5 @@ class FixFinished:
     result: FixResult
 
 
-FixEvent = (RunStarted | TestsStarted | TestsFinished | Working | ContextBuilt | ReplyDelta | ReplyReceived
-            | EditRejected | EditsProposed | EditsApplied | Reindexed | FixNotice | FixFinished)
+FixEvent = (RunStarted | TestsStarted | TestsFinished | Working | ContextBuilt | ReadingPrompt | ReplyDelta
+            | ReplyReceived | EditRejected | EditsProposed | EditsApplied | Reindexed | FixNotice | FixFinished)

@@ -28,15 +28,15 @@ from indexer.retrieval import RetrievalError, Retriever
 
 from ..chat.prompting import PromptError
 from ..providers.errors import ProviderError
-from ..providers.types import ChatProvider, Completed, TextDelta
+from ..providers.types import ChatProvider, Completed, PromptProgress, TextDelta
 from . import apply as applying
 from .checkpoint import Checkpoint, fix_lock
 from .edits import FORMATS, FormatError, parse_reply
 from .events import (
     ALREADY_GREEN, BUSY, CANCELLED, DECLINED, DRY_RUN, ERROR, FIXED, MAX_ITERATIONS, REPEATED, STUCK,
     ContextBuilt, ContextEntry, EditRejected, EditsApplied, EditsProposed, FailureLine, FixEvent, FixFinished,
-    FixNotice, FixResult, Proposal, Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted,
-    TestSummary, Working,
+    FixNotice, FixResult, Proposal, ReadingPrompt, Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished,
+    TestsStarted, TestSummary, Working,
 )
 from .formats import FormatRecord
 from .safe_fs import PathRefused
@@ -370,6 +370,8 @@ class FixLoop:
         for event in self.provider.stream_chat(prompt_messages, max_tokens=reply_tokens, cancel=self._cancel):
             if isinstance(event, TextDelta):
                 yield ReplyDelta(number, event.text)
+            elif isinstance(event, PromptProgress):
+                yield ReadingPrompt(number, event.processed, event.total)
             elif isinstance(event, Completed):
                 final = event
         self._check_cancel()
