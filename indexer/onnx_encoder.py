@@ -317,7 +317,8 @@ def export_graph(model: Any, model_dir: Path, threads: int) -> Path:
                 os.replace(staging, target)
             except OSError:
                 if not (target / META_FILE).is_file():
-                    # A damaged directory is in the way: move it aside, then install ours.
+                    # A damaged directory is in the way: remove it, then install ours. (No fsync: a file cut
+                    # short by a power loss fails the CRC at the next load and is rebuilt.)
                     shutil.rmtree(target, ignore_errors=True)
                     os.replace(staging, target)
         finally:
