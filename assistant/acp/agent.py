@@ -271,7 +271,7 @@ class AssistAgent:
         return session
 
     async def _chat(self, session: _Session, question: str) -> PromptResponse:
-        from ..chat import AnswerDelta, ContextReady, Notice, TurnDone, TurnFailed
+        from ..chat import AnswerDelta, ContextReady, Notice, ReadingPrompt, TurnDone, TurnFailed
 
         call_id = f"retrieve-{session.turns}"
         await self._update(session, start_tool_call(call_id, f"Searching {session.root.name} for relevant code",
@@ -287,6 +287,8 @@ class AssistAgent:
                 state["call_open"] = False
                 await self._update(session, _context_update(call_id, session.root, event))
                 await waiting.start(event.prompt_tokens)
+            elif isinstance(event, ReadingPrompt):
+                await waiting.reading(event.processed, event.total)
             elif isinstance(event, AnswerDelta):
                 await waiting.stop("completed")
                 await self._update(session, update_agent_message_text(event.text))
@@ -549,15 +551,19 @@ def serve(options: AgentOptions) -> None:
 
 
 class _ModelWait:
-    """A tool call that shows how long the model has been reading the prompt: a server on a CPU can take a minute
-    before its first token, and an editor showing nothing meanwhile looks hung."""
+    """A tool call that shows how long the model has been reading the prompt, and how much of it the server has
+    read when it says (llama.cpp): a server on a CPU can take a minute before its first token, and an editor
+    showing nothing meanwhile looks hung."""
 
     TICK_S = 2.0
+    PROGRESS_S = 1.0  # at most one progress update a second: each is a message the editor must render
 
     def __init__(self, agent: AssistAgent, session: _Session, call_id: str) -> None:
         self.agent, self.session, self.call_id = agent, session, call_id
         self.started: float | None = None
         self.ticker: asyncio.Task | None = None
+        self.read: tuple[int, int] | None = None  # (processed, total), as the server last reported
+        self.reported_at = 0.0
 
     async def start(self, prompt_tokens: int) -> None:
         self.started = time.monotonic()
@@ -566,11 +572,24 @@ class _ModelWait:
             status="in_progress"))
         self.ticker = asyncio.ensure_future(self._tick())
 
+    async def reading(self, processed: int, total: int) -> None:
+        if self.ticker is None:
+            return
+        self.read = (processed, total)
+        if time.monotonic() - self.reported_at >= self.PROGRESS_S:
+            await self._show()
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.TICK_S)
-            await self.agent._update(self.session, update_tool_call(self.call_id, content=[
-                tool_content(text_block(f"waiting for the first token: {self._elapsed()}"))]))
+            await self._show()
+
+    async def _show(self) -> None:
+        self.reported_at = time.monotonic()
+        text = (f"waiting for the first token: {self._elapsed()}" if self.read is None
+                else f"reading the prompt: {self.read[0]:,} of {self.read[1]:,} tokens… {self._elapsed()}")
+        await self.agent._update(self.session, update_tool_call(self.call_id, content=[
+            tool_content(text_block(text))]))
 
     def _elapsed(self) -> str:
         return f"{time.monotonic() - (self.started or time.monotonic()):.0f} s"

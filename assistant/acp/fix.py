@@ -205,7 +205,7 @@ class _FixView:
         from assistant.fix import events as ev
 
         tests = f"{self.run_id}-tests-{getattr(event, 'round', 0)}"
-        if not isinstance(event, (ev.ContextBuilt, ev.FixNotice)):
+        if not isinstance(event, (ev.ContextBuilt, ev.FixNotice, ev.ReadingPrompt)):
             await self._stop_waiting("completed" if isinstance(event, (ev.ReplyDelta, ev.ReplyReceived)) else "failed")
         if isinstance(event, ev.RunStarted):
             await self._send(update_agent_message_text(
@@ -234,6 +234,9 @@ class _FixView:
 
             self.waiting = _ModelWait(self.agent, self.session, f"{self.run_id}-wait-{event.round}")
             await self.waiting.start(event.tokens)
+        elif isinstance(event, ev.ReadingPrompt):
+            if self.waiting is not None:
+                await self.waiting.reading(event.processed, event.total)
         elif isinstance(event, ev.ReplyDelta):
             await self._send(_thought(event.text))
         elif isinstance(event, ev.EditRejected):

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from assistant.fix.events import (
     ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, FixResult, Proposal,
-    Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted, TestSummary, Working,
+    ReadingPrompt, Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted, TestSummary, Working,
 )
 from assistant.terminal import inert, inert_lines, markup, rich_text
 
@@ -24,19 +24,22 @@ SHOWN_FAILURES = 5
 
 
 class ModelClock:
-    """The live line while the model reads the prompt: its size and the seconds so far. A server on a CPU can
-    take a minute before the first token, and a line that does not move looks like a hang. rich redraws the
-    status several times a second and renders this anew each time, so the clock moves while the request
-    blocks, without a thread of ours."""
+    """The live line while the model reads the prompt: its size (or how much of it the server has read, when it
+    says) and the seconds so far. A server on a CPU can take a minute before the first token, and a line that
+    does not move looks like a hang. rich redraws the status several times a second and renders this anew
+    each time, so the clock moves while the request blocks, without a thread of ours."""
 
     def __init__(self, label: str, tokens: int):
         self.label = label
         self.tokens = tokens
         self.started = time.monotonic()
+        self.read: tuple[int, int] | None = None  # (processed, total), as the server last reported
 
     def text(self) -> str:
-        return (f"{self.label}: waiting for the model to read the prompt ({self.tokens:,} tokens)… "
-                f"{time.monotonic() - self.started:.0f} s")
+        seconds = f"{time.monotonic() - self.started:.0f} s"
+        if self.read is not None:
+            return f"{self.label}: reading the prompt: {self.read[0]:,} of {self.read[1]:,} tokens… {seconds}"
+        return f"{self.label}: waiting for the model to read the prompt ({self.tokens:,} tokens)… {seconds}"
 
     def __rich__(self) -> Text:
         return rich_text(self.text())
@@ -50,6 +53,7 @@ class FixView:
         self.quiet = quiet
         self._status = None
         self._reply_chars = 0
+        self._clock: ModelClock | None = None  # while the model reads a prompt
 
     def __enter__(self) -> FixView:
         if self.live:
@@ -66,6 +70,7 @@ class FixView:
             self._status = None
 
     def _doing(self, text: str | ModelClock) -> None:
+        self._clock = text if isinstance(text, ModelClock) else None
         if self._status is not None:
             self._status.update(rich_text(text) if isinstance(text, str) else text)
 
@@ -97,6 +102,9 @@ class FixView:
             self.line(Text(f"{_round(event.round)}: {event.describe(inert)}"))
             self._reply_chars = 0
             self._doing(ModelClock(_round(event.round), event.tokens))
+        elif isinstance(event, ReadingPrompt):
+            if self._clock is not None:  # rich picks it up at its next redraw: no more updates than it draws
+                self._clock.read = (event.processed, event.total)
         elif isinstance(event, ReplyDelta):
             self._reply_chars += len(event.text)
             self._doing(f"{_round(event.round)}: the model is replying… {self._reply_chars:,} characters")

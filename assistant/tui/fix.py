@@ -20,8 +20,8 @@ from textual.widgets import Button, Label, Markdown
 
 from ..chat.events import ContextItem
 from ..fix.events import (
-    ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, Proposal, Reindexed,
-    ReplyDelta, RunStarted, TestsFinished, TestsStarted, TestSummary, Working,
+    ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, Proposal, ReadingPrompt,
+    Reindexed, ReplyDelta, RunStarted, TestsFinished, TestsStarted, TestSummary, Working,
 )
 from ..terminal import inert, inert_lines
 
@@ -88,6 +88,8 @@ class FixRun:
         self.cancel = threading.Event()
         self._reply_chars = 0
         self._clock = None  # the timer moving the "waiting for the model" line while a prompt is read
+        self._tick = None  # redraws that line now (a progress report came)
+        self._read: tuple[int, int] | None = None  # (processed, total) as the server last reported
 
     def start(self) -> None:
         self.app.in_background("fix", self._work)
@@ -143,25 +145,35 @@ class FixRun:
         started = time.monotonic()
 
         def tick() -> None:
-            self._busy(f"{label}: waiting for the model to read the prompt ({tokens:,} tokens)… "
-                       f"{time.monotonic() - started:.0f} s")
+            seconds = f"{time.monotonic() - started:.0f} s"
+            if self._read is None:
+                self._busy(f"{label}: waiting for the model to read the prompt ({tokens:,} tokens)… {seconds}")
+            else:
+                self._busy(f"{label}: reading the prompt: {self._read[0]:,} of {self._read[1]:,} tokens… {seconds}")
 
         self._stop_clock()
+        self._read = None
         tick()
+        self._tick = tick
         self._clock = self.app.set_interval(1.0, tick)
 
     def _stop_clock(self) -> None:
         if self._clock is not None:
             self._clock.stop()
             self._clock = None
+        self._tick = None
 
     # ---------------------------------------------------------------------------------- rendering
 
     async def show(self, event: FixEvent) -> None:
         app = self.app
-        if not isinstance(event, FixNotice):
+        if not isinstance(event, (FixNotice, ReadingPrompt)):
             self._stop_clock()
-        if isinstance(event, RunStarted):
+        if isinstance(event, ReadingPrompt):
+            if self._tick is not None:  # the clock runs: the prompt is still being read
+                self._read = (event.processed, event.total)
+                self._tick()
+        elif isinstance(event, RunStarted):
             await app.say(f"fixing with {event.model} ({event.edit_format.replace('_', '/')} edits, up to "
                           f"{event.max_iterations} rounds); tests: {event.test_command} — Esc stops"
                           + (f"\nsandbox: {event.sandbox}" if event.sandbox else ""))
