@@ -25,7 +25,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Input
 
-from ..chat.events import AnswerDelta, ChatEvent, ContextReady, Notice, TurnDone, TurnFailed
+from ..chat.events import AnswerDelta, ChatEvent, ContextReady, Notice, ReadingPrompt, TurnDone, TurnFailed
 from ..terminal import inert_lines
 from . import slash
 from .widgets import ContextPanel, ContextTable, InfoBlock, NoticeLine, PromptInput, SlashMenu, StatusLine, Turn
@@ -321,6 +321,9 @@ class ChatApp(App[None]):
                 turn.wait_for_model(f"sent {len(event.items)} context items ({event.context_tokens:,} tokens; "
                                     f"prompt {event.prompt_tokens:,} tokens); waiting for the model…")
             self.refresh_status()
+        elif isinstance(event, ReadingPrompt):
+            if not stopped:
+                turn.reading_prompt(f"reading the prompt: {event.processed:,} of {event.total:,} tokens…")
         elif isinstance(event, AnswerDelta):
             if stopped:
                 return  # the user asked to stop: what they saw is what stays

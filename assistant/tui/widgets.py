@@ -57,6 +57,8 @@ class Turn(Vertical):
         self.state = "waiting"
         self._stream: MarkdownStream | None = None
         self._clock: Timer | None = None
+        self._waiting_since = 0.0
+        self._waiting_label = ""
 
     def compose(self) -> ComposeResult:
         yield Markdown(inert_lines(self.question), classes="prompt")
@@ -88,14 +90,23 @@ class Turn(Vertical):
     def wait_for_model(self, label: str) -> None:
         """The waiting state with a clock: a server on a CPU can read a long prompt for a minute or more, and a
         line that does not move looks like a hang."""
-        started = time.monotonic()
+        if self._clock is not None:  # a clock left from before must not tick on
+            self._clock.stop()
+        self._waiting_since = time.monotonic()
+        self._waiting_label = label
+        self._show_wait()
+        self._clock = self.set_interval(1.0, self._show_wait)
 
-        def tick() -> None:
-            if self.state == "waiting":
-                self.set_state("waiting", f"{label} {time.monotonic() - started:.0f} s", keep_clock=True)
+    def reading_prompt(self, label: str) -> None:
+        """What the server says it has read of the prompt so far replaces the waiting label; the clock goes on."""
+        if self.state == "waiting" and self._clock is not None:
+            self._waiting_label = label
+            self._show_wait()
 
-        self.set_state("waiting", f"{label} 0 s")
-        self._clock = self.set_interval(1.0, tick)
+    def _show_wait(self) -> None:
+        if self.state == "waiting":
+            seconds = time.monotonic() - self._waiting_since
+            self.set_state("waiting", f"{self._waiting_label} {seconds:.0f} s", keep_clock=True)
 
     def set_state(self, state: str, label: str, *, keep_clock: bool = False) -> None:
         """``state`` is one of waiting, answering, done, cancelled, failed; it becomes a CSS class."""
