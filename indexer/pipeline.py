@@ -1,9 +1,13 @@
-"""`index_repository`: files → parse → chunks → vectors → graph → lexical index, incrementally and crash-safely.
+"""`index_repository`: two tiers, one index, incrementally and crash-safely.
 
-Order of writes is what makes a kill harmless: vectors are cached and stored *before* a file is marked
-done in the manifest, and the graph and lexical index are derived from the manifest at the end of every
-run that changed something. A run that dies leaves a flag; the next run checks the vector store in a
-subprocess (chromadb can segfault on a truncated segment) and rebuilds it from the embedding cache.
+The structural tier (files → parse → chunks → manifest → graph → lexical index) is committed first: from
+then on every command works, without vectors. The vector tier follows (config.vectors "now"), or is left
+to a later run ("later"), or never runs ("off"). The manifest lists each chunk whose vector is not stored
+yet, with its text (``pending``); the vector tier embeds those, source before tests before plain text,
+writes each group's vectors to the embedding cache, then to the vector store, and only then crosses them
+off. A kill at any moment loses at most the group in flight; the next run stores what the cache holds and
+embeds only the rest. A run that dies leaves a flag; the next run checks the vector store in a subprocess
+(chromadb can segfault on a truncated segment) and rebuilds it from the embedding cache.
 """
 
 from __future__ import annotations
@@ -17,15 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import files as discovery
-from .config import IndexConfig
+from .config import VECTOR_MODES, IndexConfig
 from .lock import IndexLock
-from .model import FILE, MODULE, Chunk, SkippedFile
+from .model import FILE, MODULE, SkippedFile
 from .prepare import ParsedFile, prepare_files, sha256_hex
 from .state_dir import StateDir
-from .store import SCHEMA_VERSION, EmbeddingCache, FileRecord, IndexState, StateCorrupt
+from .store import SCHEMA_VERSION, EmbeddingCache, IndexState, StateCorrupt
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as (stage, done, total); stages: "files", "parse", "model", "embed", "store", "graph", "lexical"."""
+"""Called as (stage, done, total); stages: "files", "parse", "graph", "lexical" (the structural tier), then
+"model" and "embed" (the vector tier: done/total counts chunks given their vector)."""
 
 # Bumped when chunking or extraction changes what ends up in the index.
 PIPELINE_VERSION = "1"
@@ -46,6 +51,10 @@ class IndexReport:
     seconds: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     embedding_model: str = ""
+    vectors: dict = field(default_factory=dict)
+    """mode ("now", "later", "off"), stored (chunks with a vector), chunks, coverage_percent."""
+    usable_after_s: float = 0.0
+    """Seconds from the start until the structural tier was committed (every command works from then on)."""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -116,6 +125,10 @@ class _Indexer:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> IndexReport:
+        started = time.perf_counter()
+        mode = self.config.vectors
+        if mode not in VECTOR_MODES:
+            raise ValueError(f"vectors must be one of {', '.join(VECTOR_MODES)}, not {mode!r}")
         self._check_identity()
         self.state = self._open_state()
         self.cache = self._open_cache()
@@ -123,20 +136,28 @@ class _Indexer:
             vector_repair = self._check_stamps_and_store()
             self.state.set_meta(running="1")
             if vector_repair:
-                self._repair_vectors(full=vector_repair == "full")
+                self._plan_vector_repair(full=vector_repair == "full")
             dirty = bool(vector_repair)
             for _ in range(2):  # a second pass only re-parses files whose stored extract was damaged
                 changed, removed, skipped = self._scan()
-                if changed or removed:
-                    _prefetch_module("chromadb")  # ~1 s of import overlaps parsing and embedding
+                if (changed or removed) and mode == "now":
+                    _prefetch_module("chromadb")  # ~1 s of import overlaps parsing
                 parsed = self._parse(changed, skipped)
                 known = self.state.file_records()
                 # A file that was indexed but is now skipped (became binary, too large, ...) leaves the index.
                 removed = sorted(set(removed) | ({s.path for s in skipped} & set(known)))
-                self._embed_and_store(parsed, removed, known)
+                self._store_structure(parsed, removed)
                 dirty = dirty or bool(parsed or removed)
                 if not self._finish(skipped, dirty=dirty):
                     break
+            self.report.usable_after_s = round(time.perf_counter() - started, 3)
+            if mode == "now":
+                self._vector_tier()
+            stored, total = self.state.vector_counts()
+            from .status import coverage_percent
+
+            self.report.vectors = {"mode": mode, "stored": stored, "chunks": total,
+                                   "coverage_percent": coverage_percent(stored, total)}
         finally:
             if self._vectors is not None:
                 self._vectors.close()
@@ -214,8 +235,11 @@ class _Indexer:
         self.state.set_meta(**stamps)
 
         if not self.dirs.vectors.exists():
-            return "full" if self.state.counts()["files"] else None
-        unclean = old.get("running") == "1"
+            # Chunks recorded as having vectors, and no store: they go back to the vector tier's list.
+            return "full" if self.state.vector_counts()[0] else None
+        # A kill in either tier can leave the store half-written (the structural tier never opens it, but
+        # an index from before the two tiers wrote vectors during "running").
+        unclean = old.get("running") == "1" or old.get("vectors_running") == "1"
         fingerprint_moved = old.get("vector_fingerprint") not in (None, self.dirs.vector_fingerprint())
         if not (unclean or fingerprint_moved):
             return None
@@ -273,46 +297,134 @@ class _Indexer:
         self.report.seconds["parse"] = round(time.perf_counter() - started, 3)
         return parsed
 
-    # -- stage 3: embed, store vectors, then mark files done ---------------------------------------
-    def _embed_and_store(self, parsed: list[ParsedFile], removed: list[str], known: dict[str, FileRecord]) -> None:
-        all_chunks = [c for p in parsed for c in p.chunks]
-        vectors_by_hash = self.cache.get_many(self.embedder.name, (c.content_hash for c in all_chunks),
-                                              dim=self.embedder.dim) if all_chunks else {}
-        missing = {c.content_hash: c.text for c in all_chunks if c.content_hash not in vectors_by_hash}
-        if missing:
-            self._load_model()
+    # -- stage 3: the manifest (structural tier: no vectors, no model, no chromadb) --------------------
+    def _store_structure(self, parsed: list[ParsedFile], removed: list[str]) -> None:
         started = time.perf_counter()
-        if missing:
-            self._embed_missing(missing, vectors_by_hash)
-        self.report.chunks_embedded += len(missing)
-        self.report.seconds["embed"] = round(time.perf_counter() - started, 3)
-
-        started = time.perf_counter()
-        # Commit in groups: each group's vectors are stored first, then its files are marked done.
-        group_size = 64
+        group_size = 64  # a kill loses at most one group's parse work
         for start in range(0, len(parsed), group_size):
-            group = parsed[start : start + group_size]
-            stale_ids = [i for p in group if p.record.path in known
-                         for i in set(known[p.record.path].chunk_ids) - set(p.record.chunk_ids)]
-            if stale_ids:
-                self.vectors.delete(stale_ids)
-            chunks = [c for p in group for c in p.chunks]
-            if chunks:
-                self._upsert(chunks, vectors_by_hash)
             with self.state.transaction():
-                for p in group:
+                for p in parsed[start : start + group_size]:
                     self.state.put_file(p.record, p.extract, p.chunks, p.chunk_tokens)
-            self.progress("store", min(start + group_size, len(parsed)), len(parsed))
         if removed:
-            gone = [i for path in removed for i in known[path].chunk_ids]
-            if gone and self.dirs.vectors.exists():
-                self.vectors.delete(gone)
             with self.state.transaction():
                 for path in removed:
                     self.state.remove_file(path)
         self.report.files_changed += len(parsed)
         self.report.files_removed += len(removed)
-        self.report.seconds["store"] = round(time.perf_counter() - started, 3)
+        self.report.seconds["manifest"] = round(self.report.seconds.get("manifest", 0)
+                                                + time.perf_counter() - started, 3)
+
+    def _plan_vector_repair(self, full: bool) -> None:
+        """After an unclean stop the vector tier first deletes strays from the store (vectors_prune). On
+        ``full`` (the store is gone or was damaged) every chunk that had a vector goes back on the vector
+        tier's list, to be copied from the embedding cache; a file with a chunk the cache lacks is forgotten
+        here (chunk texts of stored chunks are not kept), so the scan reads and chunks it again."""
+        if full:
+            rows = self.state.stored_chunk_rows()
+            cached = self.cache.get_many(self.embedder.name, (h for _, h, _ in rows), dim=self.embedder.dim)
+            uncached = {meta["path"] for _, h, meta in rows if h not in cached}
+            with self.state.transaction():
+                for path in uncached:
+                    self.state.remove_file(path)
+            self.state.pend_stored([r[0] for r in rows if r[2]["path"] not in uncached])
+        self.state.set_meta(vectors_prune="1")
+
+    # -- the vector tier ---------------------------------------------------------------------------
+    def _vector_tier(self) -> None:
+        """Give every pending chunk its vector: from the embedding cache where it is there, else from the
+        model; most useful first. Interruptible anywhere: each group is cached, stored, then crossed off."""
+        started = time.perf_counter()
+        plan = self.state.pending_plan()
+        dropped = self.state.dropped_ids()
+        prune = self.state.get_meta("vectors_prune") == "1"
+        self.report.seconds.setdefault("embed", 0.0)
+        if not (plan or dropped or prune):
+            return
+        self.state.set_meta(vectors_running="1")
+        if self.dirs.vectors.exists():
+            if dropped:
+                self.vectors.delete(dropped)
+            if prune:
+                strays = self.vectors.all_ids() - {chunk_id for chunk_id, _ in self.state.chunk_tokens()}
+                if strays:
+                    self.vectors.delete(sorted(strays))
+        if dropped:
+            self.state.clear_dropped(dropped)
+
+        generation = self._meta_int("vector_generation")
+        name = self.embedder.name
+        cached = self.cache.has_many(name, [row[1] for row in plan])
+        ready = [row for row in plan if row[1] in cached]
+        to_embed = [row for row in plan if row[1] not in cached and row[4] >= 0]
+        lost = {row[2] for row in plan if row[1] not in cached and row[4] < 0}
+        if lost:
+            # Waiting for a vector the cache no longer holds, and no text to embed: read those files again.
+            self.notice(f"{len(lost)} files have chunks whose vectors are neither stored nor cached; "
+                        "they are read again on the next run")
+            with self.state.transaction():
+                for path in lost:
+                    self.state.invalidate_file(path)
+        metadata = {chunk_id: meta for chunk_id, _, meta in self.state.chunk_vector_rows()}
+        total, done = len(ready) + len(to_embed), 0
+        self.progress("embed", 0, total)
+
+        # Vectors already computed (a renamed file, a switched branch, a rebuilt store): store them first.
+        store_started = time.perf_counter()
+        for start in range(0, len(ready), 1024):
+            group = ready[start : start + 1024]
+            vectors = self.cache.get_many(name, (row[1] for row in group), dim=self.embedder.dim)
+            # A cached vector that does not decode (damaged) is embedded again where the text is at hand.
+            to_embed += [row for row in group if row[1] not in vectors and row[4] >= 0]
+            group = [row for row in group if row[1] in vectors]
+            self._upsert(group, vectors, metadata)
+            generation += 1
+            self.state.mark_stored([row[0] for row in group], generation)
+            done += len(group)
+            self.progress("embed", done, total)
+        store_s = time.perf_counter() - store_started
+
+        # Source before tests before plain text; within each, longest first so a batch holds texts of
+        # similar length (less padding).
+        to_embed.sort(key=lambda row: (_embed_priority(row[2], row[3]), -row[4], row[0]))
+        if to_embed:
+            self._load_model()
+        embed_s = 0.0
+        size = self.config.embed_batch_size * 2  # whole model batches; a kill loses at most this many
+        for start in range(0, len(to_embed), size):
+            group = to_embed[start : start + size]
+            texts = self.state.pending_texts([row[0] for row in group])
+            vectors = self.cache.get_many(name, {row[1] for row in group}, dim=self.embedder.dim)
+            todo: dict[str, str] = {}
+            for row in group:
+                if row[1] not in vectors and row[0] in texts:
+                    todo.setdefault(row[1], texts[row[0]])
+            if todo:
+                mark = time.perf_counter()
+                embedded = self.embedder.embed(list(todo.values()))
+                pairs = list(zip(todo, embedded))
+                self.cache.put_many(name, pairs)  # cached first: a kill from here on re-embeds nothing
+                vectors.update(pairs)
+                embed_s += time.perf_counter() - mark
+                self.report.chunks_embedded += len(todo)
+            mark = time.perf_counter()
+            group = [row for row in group if row[1] in vectors]
+            self._upsert(group, vectors, metadata)
+            generation += 1
+            self.state.mark_stored([row[0] for row in group], generation)
+            store_s += time.perf_counter() - mark
+            done += len(group)
+            self.progress("embed", done, total)
+
+        if self._vectors is not None:
+            self._vectors.close()
+            self._vectors = None
+        meta = {"vectors_running": "0", "vectors_prune": "0"}
+        if self.dirs.vectors.exists():
+            meta["vector_fingerprint"] = self.dirs.vector_fingerprint()
+        self.state.set_meta(**meta)
+        self.report.seconds["embed"] = round(embed_s, 3)
+        self.report.seconds["store"] = round(store_s, 3)
+        self.report.seconds["vectors"] = round(time.perf_counter() - started, 3)
 
     def _load_model(self) -> None:
         """Timed on its own: model load (torch import included) is reported apart from embedding."""
@@ -322,56 +434,12 @@ class _Indexer:
         self.progress("model", 1, 1)
         self.report.seconds["model_load"] = round(time.perf_counter() - started, 3)
 
-    def _embed_missing(self, missing: dict[str, str], vectors_by_hash: dict) -> None:
-        # Longest first across the whole run so every batch holds texts of similar length (less padding).
-        ordered = sorted(missing.items(), key=lambda item: len(item[1]), reverse=True)
-        # Small groups: a finer progress bar, and less work lost to a kill; still whole model batches.
-        group = self.config.embed_batch_size * 2
-        self.progress("embed", 0, len(ordered))
-        for start in range(0, len(ordered), group):
-            batch = ordered[start : start + group]
-            vectors = self.embedder.embed([text for _, text in batch])
-            pairs = [(h, v) for (h, _), v in zip(batch, vectors)]
-            self.cache.put_many(self.embedder.name, pairs)
-            vectors_by_hash.update(pairs)
-            self.progress("embed", start + len(batch), len(ordered))
-
-    def _upsert(self, chunks: list[Chunk], vectors_by_hash: dict) -> None:
+    def _upsert(self, rows: list[tuple], vectors_by_hash: dict, metadata: dict[str, dict]) -> None:
         import numpy as np
 
-        from .store import vector_metadata
-
-        self.vectors.upsert(
-            [c.id for c in chunks],
-            np.stack([vectors_by_hash[c.content_hash] for c in chunks]),
-            [vector_metadata(c.path, c.symbol, c.kind, c.language, c.start_line, c.end_line, c.part) for c in chunks],
-        )
-
-    def _repair_vectors(self, full: bool) -> None:
-        """Make the vector store hold exactly the manifest's chunks: drop strays, and on ``full`` refill
-        it from the embedding cache. Runs before the scan: a file whose vectors are not cached is
-        forgotten here (chunk texts are not stored), so the scan re-reads and re-embeds it."""
-        import numpy as np
-
-        started = time.perf_counter()
-        rows = self.state.chunk_vector_rows()
-        if full:
-            cached = self.cache.get_many(self.embedder.name, (h for _, h, _ in rows), dim=self.embedder.dim)
-            uncached = {meta["path"] for _, h, meta in rows if h not in cached}
-            if uncached:
-                with self.state.transaction():
-                    for path in uncached:
-                        self.state.remove_file(path)
-                rows = [r for r in rows if r[2]["path"] not in uncached]
-            for start in range(0, len(rows), 4096):
-                batch = rows[start : start + 4096]
-                self.vectors.upsert([r[0] for r in batch], np.stack([cached[r[1]] for r in batch]),
-                                    [r[2] for r in batch])
-                self.progress("store", start + len(batch), len(rows))
-        strays = self.vectors.all_ids() - {chunk_id for chunk_id, _, _ in rows}
-        if strays:
-            self.vectors.delete(sorted(strays))
-        self.report.seconds["repair"] = round(time.perf_counter() - started, 3)
+        if rows:
+            self.vectors.upsert([row[0] for row in rows], np.stack([vectors_by_hash[row[1]] for row in rows]),
+                                [metadata[row[0]] for row in rows])
 
     # -- stage 4: derived structures ---------------------------------------------------------------
     def _finish(self, skipped: list[SkippedFile], dirty: bool) -> bool:
@@ -434,11 +502,6 @@ class _Indexer:
         }
         if dirty or not self.state.get_meta("last_indexed_at"):
             meta["last_indexed_at"] = str(time.time())
-        if self._vectors is not None:
-            self._vectors.close()
-            self._vectors = None
-        if self.dirs.vectors.exists():
-            meta["vector_fingerprint"] = self.dirs.vector_fingerprint()
         self.state.set_meta(**meta)
         return False
 
@@ -461,3 +524,11 @@ class _Indexer:
             "lines": self.state.counts()["lines"],
         }
 
+
+def _embed_priority(path: str, plain_text: bool) -> int:
+    """0 source, 1 tests, 2 docs and other plain text: the order in which vectors help retrieval most."""
+    from .graph import is_test_path
+
+    if plain_text:
+        return 2
+    return 1 if is_test_path(path) else 0

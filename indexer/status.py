@@ -14,6 +14,15 @@ from .state_dir import StateDir
 from .store import IndexState, StateCorrupt
 
 
+def coverage_percent(stored: int, total: int) -> int:
+    """Rounded down, so that 100 % means every chunk has its vector."""
+    return 100 if total <= 0 else (100 * stored) // total
+
+
+def coverage_text(stored: int, total: int) -> str:
+    return f"vectors: {stored:,} / {total:,} chunks, {coverage_percent(stored, total)} %"
+
+
 class NoIndex(Exception):
     """There is no index at this path yet."""
 
@@ -33,6 +42,8 @@ class IndexStatus:
     stale: dict[str, list[str]] = field(default_factory=dict)  # modified / added / deleted
     size_on_disk: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
+    vectors: dict = field(default_factory=dict)
+    """stored (chunks with a vector), chunks, coverage_percent, and text ("vectors: 4,210 / 11,801 chunks, 35 %")."""
 
     @property
     def is_stale(self) -> bool:
@@ -65,6 +76,7 @@ def index_status(root: Path, config: IndexConfig | None = None, check_stale: boo
         counts = state.counts()
         skipped = state.skipped()
         records = state.file_records()
+        stored, total = state.vector_counts()
     finally:
         state.close()
     try:
@@ -87,6 +99,8 @@ def index_status(root: Path, config: IndexConfig | None = None, check_stale: boo
         skipped_files=[{"path": s.path, "reason": s.reason, "detail": s.detail} for s in skipped],
         size_on_disk=dirs.size_on_disk(),
         interrupted=meta.get("running") == "1",
+        vectors={"stored": stored, "chunks": total, "coverage_percent": coverage_percent(stored, total),
+                 "text": coverage_text(stored, total)},
     )
     if check_stale:
         status.stale = _stale_files(root, config, records, {s.path for s in skipped})

@@ -51,6 +51,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks(path);
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL, detail TEXT NOT NULL);
+-- The vector tier's to-do list. A chunk listed in pending has no usable vector in the store yet: its text
+-- waits here (masked, as chunked) for the embedder, or is NULL when its vector only needs copying from the
+-- embedding cache (a rebuilt store). Chunks not listed have their vector stored. Ids in dropped left the
+-- manifest; their vectors are deleted from the store before anything new is written there. Both tables
+-- are new in this layout: an older index has neither, which correctly reads as "every vector stored".
+CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, path TEXT NOT NULL, text TEXT);
+CREATE INDEX IF NOT EXISTS pending_by_path ON pending(path);
+CREATE TABLE IF NOT EXISTS dropped (id TEXT PRIMARY KEY);
 """
 
 # A rowid table: WITHOUT ROWID stores 1.5 KB vectors in overflow pages at ~3x the space.
@@ -145,7 +153,7 @@ class IndexState:
     def reset(self) -> None:
         """Forget every file (stamps stay); used when stamps change or the vector store was rebuilt."""
         with self.transaction():
-            for table in ("files", "chunks", "skipped"):
+            for table in ("files", "chunks", "skipped", "pending", "dropped"):
                 self.conn.execute(f"DELETE FROM {table}")
 
     # -- files -----------------------------------------------------------------------------------
@@ -168,8 +176,14 @@ class IndexState:
         chunks: list[Chunk],
         chunk_tokens: list[list[str]],
     ) -> None:
-        """Record a file as indexed; call inside a transaction, after its vectors are stored."""
+        """Record a file as indexed (the structural tier); call inside a transaction. Its chunks whose vectors
+        are not in the store yet go to ``pending`` with their text; a chunk that kept its id and content keeps
+        its stored vector. Ids the file no longer has go to ``dropped``."""
+        old = dict(self.conn.execute("SELECT id, content_hash FROM chunks WHERE path=?", (record.path,)))
+        old_pending = {r[0] for r in self.conn.execute("SELECT id FROM pending WHERE path=?", (record.path,))}
+        stored = {(i, h) for i, h in old.items() if i not in old_pending}
         self.conn.execute("DELETE FROM chunks WHERE path=?", (record.path,))
+        self.conn.execute("DELETE FROM pending WHERE path=?", (record.path,))
         self.conn.executemany(
             "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
@@ -178,6 +192,12 @@ class IndexState:
                 for c, tokens in zip(chunks, chunk_tokens)
             ],
         )
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO pending VALUES (?,?,?)",
+            [(c.id, c.path, c.text) for c in chunks if (c.id, c.content_hash) not in stored],
+        )
+        gone = set(old) - {c.id for c in chunks}
+        self.conn.executemany("INSERT OR IGNORE INTO dropped VALUES (?)", [(i,) for i in sorted(gone)])
         blob = extract_to_json(extract) if extract is not None else None
         self.conn.execute(
             "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -186,7 +206,13 @@ class IndexState:
         )
         self.conn.execute("DELETE FROM skipped WHERE path=?", (record.path,))
 
+    def invalidate_file(self, path: str) -> None:
+        """Make the next scan read, parse and chunk this file again (its record no longer matches anything)."""
+        self.conn.execute("UPDATE files SET hash='', size=-1 WHERE path=?", (path,))
+
     def remove_file(self, path: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO dropped SELECT id FROM chunks WHERE path=?", (path,))
+        self.conn.execute("DELETE FROM pending WHERE path=?", (path,))
         self.conn.execute("DELETE FROM chunks WHERE path=?", (path,))
         self.conn.execute("DELETE FROM files WHERE path=?", (path,))
 
@@ -227,6 +253,54 @@ class IndexState:
             wanted = set(paths)
             rows = [r for r in rows if r[2] in wanted]
         return [(r[0], r[1], vector_metadata(*r[2:])) for r in rows]
+
+    # -- the vector tier -------------------------------------------------------------------------
+    def vector_counts(self) -> tuple[int, int]:
+        """(chunks whose vector is stored, all chunks)."""
+        total = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        pending = self.conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+        return total - pending, total
+
+    def pending_plan(self) -> list[tuple[str, str, str, bool, int]]:
+        """(chunk id, content hash, path, whether the file is plain text (no parser), text length or -1 when
+        the text is NULL) of every chunk waiting for its vector."""
+        return self.conn.execute(
+            "SELECT p.id, c.content_hash, c.path, f.extract IS NULL, COALESCE(length(p.text), -1) "
+            "FROM pending p JOIN chunks c ON c.id = p.id JOIN files f ON f.path = c.path"
+        ).fetchall()
+
+    def pending_texts(self, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(r for r in self.conn.execute(
+                f"SELECT id, text FROM pending WHERE text IS NOT NULL AND id IN ({marks})", batch))
+        return found
+
+    def mark_stored(self, ids: list[str], generation: int) -> None:
+        """These chunks' vectors are in the store now (call after writing them there)."""
+        with self.transaction():
+            self.conn.executemany("DELETE FROM pending WHERE id=?", [(i,) for i in ids])
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('vector_generation', ?)", (str(generation),))
+
+    def dropped_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM dropped ORDER BY id")]
+
+    def clear_dropped(self, ids: list[str]) -> None:
+        with self.transaction():
+            self.conn.executemany("DELETE FROM dropped WHERE id=?", [(i,) for i in ids])
+
+    def pend_stored(self, ids: list[str]) -> None:
+        """These chunks' vectors must be written to the store again, from the embedding cache (no text)."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO pending SELECT id, path, NULL FROM chunks WHERE id=?", [(i,) for i in ids])
+
+    def stored_chunk_rows(self) -> list[tuple[str, str, dict]]:
+        """chunk_vector_rows() of the chunks whose vector is stored (not pending)."""
+        pending = {r[0] for r in self.conn.execute("SELECT id FROM pending")}
+        return [row for row in self.chunk_vector_rows() if row[0] not in pending]
 
     def counts(self) -> dict[str, int]:
         c = self.conn
@@ -282,6 +356,17 @@ class EmbeddingCache:
                 vector = decode_vector(blob, dim)
                 if vector is not None:
                     found[content_hash] = vector
+        return found
+
+    def has_many(self, model: str, hashes: Iterable[str]) -> set[str]:
+        """Which of ``hashes`` have a cached vector (length unchecked: get_many checks when reading)."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            batch = unique[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(r[0] for r in self.conn.execute(
+                f"SELECT content_hash FROM vectors WHERE model=? AND content_hash IN ({marks})", (model, *batch)))
         return found
 
     def put_many(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
