@@ -92,10 +92,14 @@ def search_command(
     retriever = _open(path, use_vectors=not no_vectors)
     try:
         hits = retriever.search(text, top=top, kind=kind.value)
+        notice = retriever.vector_notice()
     except RetrievalError as exc:
         fail(str(exc))
     finally:
         retriever.close()
+    if notice:
+        # On stderr also with --json: the JSON stays the list of hits that scripts already read.
+        typer.echo(f"assist: {notice}", err=True)
     if as_json:
         typer.echo(json.dumps([hit.to_json() for hit in hits], indent=2))
         return

@@ -211,7 +211,10 @@ class RepoTools:
         text = (f"{status.root}: {status.files_indexed} files, {status.symbols} symbols, {status.chunks} chunks, "
                 f"embedding model {status.embedding_model}; "
                 + (f"{stale} files changed since indexing (call reindex)" if stale else "up to date")
-                + ("; the last index run was interrupted" if status.interrupted else ""))
+                + ("; the last index run was interrupted" if status.interrupted else "")
+                + f"; {status.vectors['text']}"
+                + ("" if status.vectors["stored"] >= status.vectors["chunks"] else
+                   " (search uses the vectors there are; reindex embeds the rest)"))
         return Answer(text, data)
 
     def reindex(self, paths: list[str] | None = None, progress=None) -> Answer:

@@ -103,7 +103,7 @@ class Retriever:
         the graph walk. Call it at start-up in long-lived processes."""
         with self._lock:
             self._ranker.walk()
-            if self.use_vectors and self.reader.embedder is not None:
+            if self.use_vectors and self.reader.vector_coverage()[0] and self.reader.embedder is not None:
                 self.rank("warm up")
 
     def close(self) -> None:
@@ -122,7 +122,26 @@ class Retriever:
         ``extra_seeds`` (graph node → (weight, reason)) adds seeds of the caller's own ("hint" signal)."""
         with self._lock:
             self.reader.refresh()
-            return self._ranker.rank(query, use_vectors=self.use_vectors, extra_seeds=extra_seeds)
+            notice = self.vector_notice()
+            stored, _ = self.reader.vector_coverage()
+            # No vector to search: do not load the embedding model just to embed the query.
+            ranking = self._ranker.rank(query, use_vectors=self.use_vectors and stored > 0, extra_seeds=extra_seeds)
+            if notice:
+                ranking.notes.insert(0, notice)
+            return ranking
+
+    def vector_notice(self) -> str | None:
+        """"vector coverage 36 % (…)" while the vector tier is incomplete and vectors are in use, else None.
+        Retrieval uses the vectors that exist; it never waits for the rest."""
+        if not self.use_vectors:
+            return None
+        from ..status import coverage_percent
+
+        stored, total = self.reader.vector_coverage()
+        if stored >= total:
+            return None
+        return (f"vector coverage {coverage_percent(stored, total)} % ({stored:,} / {total:,} chunks have vectors); "
+                f"run `assist index` to embed the rest")
 
     def search(self, query: str, top: int = 10, kind: str = "symbol") -> list[Hit]:
         """The ``top`` best symbols (``kind="symbol"``; file-level items have ``symbol=None``) or files

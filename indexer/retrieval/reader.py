@@ -78,6 +78,7 @@ class IndexReader:
             file_rows = conn.execute(
                 "SELECT path, hash, size, mtime_ns, inode, language, line_count FROM files"
             ).fetchall()
+            pending = self._read_pending(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise IndexUnreadable(f"the index at {self.root} cannot be read ({exc}); {self._fix()} to rebuild it") from exc
@@ -110,6 +111,8 @@ class IndexReader:
         self.lexical = lexical
         self.chunks: dict[str, ChunkRow] = {row[0]: ChunkRow(*row[:7]) for row in chunk_rows}
         self._chunk_hashes = {row[0]: row[7] for row in chunk_rows}
+        self.pending = pending
+        self._vector_generation = self.meta.get("vector_generation")
         self.files: dict[str, IndexedFile] = {row[0]: IndexedFile(*row[1:]) for row in file_rows}
         self.names = NameIndex(graph)
         self.sources = SourceFiles(self.root, self.files)
@@ -121,6 +124,33 @@ class IndexReader:
         self._stamp_value = stamp
         self._close_vectors()
         self._exact, self._exact_error = None, None
+
+    @staticmethod
+    def _read_pending(conn: sqlite3.Connection) -> frozenset[str]:
+        """Chunks whose vector is not stored yet (an index from before the two tiers has no such table:
+        every vector was stored with its file)."""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='pending'").fetchone() is None:
+            return frozenset()
+        return frozenset(r[0] for r in conn.execute("SELECT id FROM pending"))
+
+    def vector_coverage(self) -> tuple[int, int]:
+        """(chunks with a stored vector, all chunks) as of the last load or refresh."""
+        total = len(self.chunks)
+        return total - len(self.pending & self.chunks.keys()), total
+
+    def _refresh_vectors(self) -> bool:
+        """The vector tier crossed chunks off since we looked: re-read which, and drop the loaded vectors."""
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key='vector_generation'").fetchone()
+            generation = row[0] if row else None
+            if generation == self._vector_generation:
+                return False
+            pending = self._read_pending(self._conn)
+        except sqlite3.DatabaseError:
+            return False  # a full reload will say what is wrong
+        self.pending, self._vector_generation = pending, generation
+        self._exact, self._exact_error = None, None
+        return True
 
     def _connect(self) -> sqlite3.Connection:
         # mode=ro: a reader must never create, migrate or lock the manifest for writing.
@@ -145,7 +175,7 @@ class IndexReader:
         """Reload if a re-index finished since we loaded; True when something was reloaded."""
         with self._lock:
             if self._stamp() == self._stamp_value:
-                return False
+                return self._conn is not None and self._refresh_vectors()
             self._load()
             return True
 
@@ -230,8 +260,9 @@ class IndexReader:
             elif len(self.chunks) > EXACT_SEARCH_MAX_CHUNKS:
                 self._exact_error = f"{len(self.chunks)} chunks: too many to hold in memory"
             else:
+                stored = {i: h for i, h in self._chunk_hashes.items() if i not in self.pending}
                 self._exact, self._exact_error = ExactVectors.load(self.dirs.embedding_cache, embedder.name,
-                                                                   self._chunk_hashes, embedder.dim)
+                                                                   stored, embedder.dim)
         return self._exact
 
     def _chroma_search(self, vector: Any, k: int) -> tuple[list[tuple[str, float]], str | None]:
@@ -245,7 +276,9 @@ class IndexReader:
                 if store is None:
                     return [], self._vectors_error
                 try:
-                    return store.query(vector, k), None
+                    # A pending chunk's id may still hold the vector of its earlier content: not used.
+                    hits = store.query(vector, k + min(len(self.pending), 4 * k))
+                    return [hit for hit in hits if hit[0] not in self.pending][:k], None
                 except Exception as exc:  # chromadb raises many types; a failed query must not fail retrieval
                     self._vectors_error = f"vector search failed ({exc}); run `assist index` to repair the index"
                     self._close_vectors()
