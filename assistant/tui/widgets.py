@@ -230,14 +230,18 @@ class ContextPanel(Vertical):
         labels = {key: _label(item) for key, item in self.items.items()}
         reasons = {key: _short_why(item.why) for key, item in self.items.items()}
         # Fixed widths, so a long name or reason is shortened rather than pushing the token count out of view.
-        room = max(table.size.width - 2 - 1 - 5 - 3, 12)
+        # What the item and why columns share: the table less the mark and token columns, each column's cell
+        # padding on both sides, and the vertical scrollbar.
+        room = max(table.size.width - 1 - 5 - 2 * table.cell_padding * 4 - 2, 12)
         # The name matters most; "why" gets what is left, or no column when that is too little to read (the
         # detail lines under the table show the highlighted item whole either way).
         widest_why = max((len(reason) for reason in reasons.values()), default=3)
-        item_width = min(max((len(label) for label in labels.values()), default=4), max(room - 10, 12))
-        why_width = min(room - item_width, widest_why)
-        if why_width < 8:
-            item_width, why_width = room, 0
+        widest_label = max((len(label) for label in labels.values()), default=4)
+        if widest_label + 8 <= room:
+            item_width = widest_label
+            why_width = min(room - item_width, widest_why)
+        else:  # names do not fit beside a readable reason: the names get the room (the why column's padding too)
+            item_width, why_width = min(widest_label, room + 2 * table.cell_padding), 0
         table.add_column(" ", key="mark", width=1)
         table.add_column("item", key="item", width=item_width)
         table.add_column(Text("tok", justify="right"), key="tokens", width=5)
@@ -293,9 +297,16 @@ def elide(text: str, width: int, keep: str = "end") -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
+_SIGNAL_SHORT = {"vector": "vec", "mention": "name", "trace": "trace", "bm25": "bm25", "graph": "graph", "hint": "hint"}
+
+
 def _short_why(why: str) -> str:
-    """The signals that found an item, without ranks and scores: "bm25, graph" (the detail line has the rest)."""
-    return re.sub(r" #\d+", "", why.split(";")[0]).strip()
+    """The signals that found an item, without ranks and scores: "bm25 vec graph" (the detail line has the rest)."""
+    first = re.sub(r" #\d+", "", why.split(";")[0]).strip()
+    signals = [part.strip() for part in first.split(",")]
+    if all(part in _SIGNAL_SHORT for part in signals):
+        return " ".join(_SIGNAL_SHORT[part] for part in signals)
+    return first
 
 
 def _label(item: ContextItem) -> str:
