@@ -175,7 +175,8 @@ def _print_status(st, list_skipped: bool) -> None:
     out = console()
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.indexed_at)) if st.indexed_at else "never"
     out.print(f"[bold]{markup(st.root)}[/bold]")
-    out.print(f"  indexed {when} with embedding model {markup(st.embedding_model)}")
+    encoder = f" ({markup(st.encoder)})" if st.encoder and st.encoder != st.embedding_model else ""
+    out.print(f"  indexed {when} with embedding model {markup(st.embedding_model)}{encoder}")
     out.print(f"  {st.files_indexed} files, {st.lines} lines, {st.symbols} symbols, {st.chunks} chunks")
     out.print("  edges: " + (", ".join(f"{n} {k}" for k, n in sorted(st.edges.items())) or "none"))
     out.print(f"  {markup(_vectors_line(st.vectors))}")

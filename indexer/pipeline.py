@@ -51,6 +51,9 @@ class IndexReport:
     seconds: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     embedding_model: str = ""
+    encoder: str = ""
+    """What computed this run's new vectors (e.g. ``…/onnx-fp32`` or ``…/torch``): interchangeable encoders of one
+    model share ``embedding_model`` and its vectors; this records which one ran."""
     vectors: dict = field(default_factory=dict)
     """mode ("now", "later", "off"), stored (chunks with a vector), chunks, coverage_percent."""
     usable_after_s: float = 0.0
@@ -401,6 +404,7 @@ class _Indexer:
             if todo:
                 mark = time.perf_counter()
                 embedded = self.embedder.embed(list(todo.values()))
+                self.report.encoder = getattr(self.embedder, "identity", self.embedder.name)
                 pairs = list(zip(todo, embedded))
                 self.cache.put_many(name, pairs)  # cached first: a kill from here on re-embeds nothing
                 vectors.update(pairs)
@@ -419,6 +423,8 @@ class _Indexer:
             self._vectors.close()
             self._vectors = None
         meta = {"vectors_running": "0", "vectors_prune": "0"}
+        if self.report.encoder:
+            meta["encoder"] = self.report.encoder
         if self.dirs.vectors.exists():
             meta["vector_fingerprint"] = self.dirs.vector_fingerprint()
         self.state.set_meta(**meta)

@@ -32,6 +32,7 @@ class IndexStatus:
     root: str
     indexed_at: float | None
     embedding_model: str | None
+    encoder: str | None  # what computed the latest vectors (ONNX or torch for the bundled model)
     files_indexed: int
     chunks: int
     lines: int
@@ -90,6 +91,7 @@ def index_status(root: Path, config: IndexConfig | None = None, check_stale: boo
         root=str(root),
         indexed_at=indexed_at,
         embedding_model=meta.get("embedding_model"),
+        encoder=meta.get("encoder"),
         files_indexed=counts["files"],
         chunks=counts["chunks"],
         lines=counts["lines"],

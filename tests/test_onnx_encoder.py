@@ -190,3 +190,15 @@ def test_prefetch_opens_the_graph_in_the_background(onnx_env, torch_embedder):
     vector = embedder.embed([QUERIES[0]])[0]
     assert embedder.identity.endswith("/onnx-fp32")
     assert float(vector @ torch_embedder.embed([QUERIES[0]])[0]) >= 0.9999
+
+
+def test_the_index_records_which_encoder_made_its_vectors(onnx_env, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(onnx_env["repo"], repo, symlinks=True)
+    (repo / "inventory" / "extra.py").write_text("def restock_everything(warehouse):\n    return warehouse.refill()\n")
+    done = run_assist("index", str(repo), "--json", env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["chunks_embedded"] >= 1 and report["encoder"] == f"{DEFAULT_NAME}/onnx-fp32"
+    status = json.loads(run_assist("status", str(repo), "--json", env=dict(os.environ)).stdout)
+    assert status["encoder"] == f"{DEFAULT_NAME}/onnx-fp32"
