@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pytest
 from support import run_assist
+from textual import events
 from textual.command import CommandList, CommandPalette
+from textual.keys import _character_to_key
 from tui_support import notices, screen_text, type_line, until
 
 from assistant.chat import SessionStatus
@@ -572,8 +574,11 @@ def test_typing_while_the_context_panel_has_focus_goes_to_the_prompt(make_app):
         await until(pilot, lambda: ADDED_SYMBOL in panel_rows(app), "the added symbol in the panel")
         await type_line(pilot, "/context")
         assert app.focused is app.panel.table
-        # "/model" holds a `d`, "/add" two: taken by the panel, they would drop the highlighted item.
-        await pilot.press(*"/model tiny")
+        # "/model" holds a `d`, "/add" two: taken by the panel, they would drop the highlighted item. A terminal
+        # delivers typed keys in one burst, all queued before the first is handled: post them the same way.
+        for character in "/model tiny":
+            app.post_message(events.Key(_character_to_key(character), character))
+        await pilot.pause(0.3)
         assert app.focused is app.prompt_input
         assert app.prompt_input.value == "/model tiny"
         assert panel_rows(app) == {ADDED_SYMBOL: PINNED_MARK}

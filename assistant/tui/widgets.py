@@ -132,7 +132,11 @@ class ContextTable(DataTable):
     ]
 
     def on_key(self, event: events.Key) -> None:
-        if not (event.is_printable and event.character) or event.key in ("p", "d", "space"):
+        if not (event.is_printable and event.character):
+            return
+        # Keys typed in one burst are all queued here before the first is handled: once one of them moved focus
+        # to the prompt, the rest (a `d` in "/model" too) were meant for it.
+        if event.key in ("p", "d") and self.screen.focused is self:
             return
         try:
             prompt = self.screen.query_one(PromptInput)
@@ -140,8 +144,7 @@ class ContextTable(DataTable):
             return
         event.stop()
         event.prevent_default()
-        # Focus moves at once, inside this key's handling, so the keys after it land in the prompt in order.
-        prompt.focus()
+        self.screen.set_focus(prompt)  # now, not scheduled as Widget.focus() would: the check above must see it
         prompt.insert_text_at_cursor(event.character)
 
     class PinRequested(Message):
