@@ -20,6 +20,7 @@ from assistant.chat import (
     ContextReady,
     Notice,
     PromptError,
+    ReadingPrompt,
     TurnDone,
     TurnFailed,
     prompting,
@@ -80,14 +81,15 @@ def context_of(session: ChatSession, question: str) -> tuple[list[Notice], Conte
 
 
 def assert_turn_shape(events: list) -> tuple[ContextReady, list[AnswerDelta], object]:
-    """Notice*, ContextReady, AnswerDelta*, then one final event; notices may come just before the end."""
+    """Notice*, ContextReady, ReadingPrompt*, AnswerDelta*, then one final event; notices may come just before the
+    end."""
     kinds = [type(e) for e in events]
     assert kinds.count(ContextReady) == 1
     assert isinstance(events[-1], (TurnDone, TurnFailed))
     assert sum(isinstance(e, (TurnDone, TurnFailed)) for e in events) == 1
     ready_at = kinds.index(ContextReady)
     assert all(k is Notice for k in kinds[:ready_at])
-    assert all(k in (AnswerDelta, Notice) for k in kinds[ready_at + 1 : -1])
+    assert all(k in (ReadingPrompt, AnswerDelta, Notice) for k in kinds[ready_at + 1 : -1])
     deltas = [e for e in events if isinstance(e, AnswerDelta)]
     return events[ready_at], deltas, events[-1]
 
