@@ -143,6 +143,18 @@ def text(value: str) -> TextContentBlock:
     return TextContentBlock(type="text", text=value)
 
 
+def ask_once(repo: Path, *args: str, question: str = "How is stock reserved when an order is placed?"):
+    """A fresh agent with ``args`` answers one question in a new session on ``repo``; returns the prompt's response
+    and the client that recorded every update. The agent must then exit cleanly at end of stdin."""
+    client = RecordingClient()
+    agent = Agent(client, agent_args(*args), ClientCapabilities())
+    try:
+        response = agent.prompt(agent.new_session(repo), text(question))
+    finally:
+        assert agent.close() == 0
+    return response, client
+
+
 @pytest.fixture(scope="module")
 def repo(indexed_sample, tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("acp") / "repo"

@@ -6,7 +6,6 @@ import re
 import shutil
 
 import pytest
-from acp.schema import ClientCapabilities
 
 import test_acp as harness
 
@@ -18,15 +17,8 @@ def test_a_silent_server_shows_a_waiting_call_that_counts_seconds_then_completes
     repo = tmp_path / "repo"
     shutil.copytree(indexed_sample, repo, symlinks=True)
     ollama_server.stall_s, ollama_server.stall_after_chunks = 5, 0  # silent before the first token
-    client = harness.RecordingClient()
-    agent = harness.Agent(client, harness.agent_args(
-        "--model", f"ollama:{ollama_server.model}", "--base-url", ollama_server.url,
-        "--no-vectors", "--budget", "300", "--max-tokens", "16"), ClientCapabilities())
-    try:
-        session = agent.new_session(repo)
-        response = agent.prompt(session, harness.text("How is stock reserved when an order is placed?"))
-    finally:
-        assert agent.close() == 0
+    response, client = harness.ask_once(repo, "--model", f"ollama:{ollama_server.model}", "--base-url",
+                                        ollama_server.url, "--no-vectors", "--budget", "300", "--max-tokens", "16")
     assert response.stop_reason in ("end_turn", "max_tokens")
     started = [u for u in client.updates if u.session_update == "tool_call" and u.kind == "think"]
     assert len(started) == 1 and re.search(r"\(\d[\d,]* tokens\)", started[0].title), started

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,49 +100,17 @@ def test_end_to_end_with_the_real_small_model_terminates_safely_and_reports_trut
 
 def test_an_interactive_run_shows_the_diff_and_asks_before_writing(bookings):
     """On a terminal (a real pseudo-terminal here) the diff comes first, then the question; "n" writes nothing."""
-    import pty
-    import select
-    import subprocess
-    import sys
-    import time
-
     before = snapshot(bookings)
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), "--no-vectors",
-         "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}"],
-        cwd=PROJECT_ROOT, env={**clean_env(), "COLUMNS": "120", "TERM": "dumb"}, stdin=follower, stdout=follower,
-        stderr=follower, close_fds=True)
-    os.close(follower)
-    seen = b""
-    try:
-        deadline = time.monotonic() + 900
-        while b"Write these changes" not in seen and time.monotonic() < deadline and process.poll() is None:
-            ready, _, _ = select.select([leader], [], [], 1)
-            if ready:
-                seen += os.read(leader, 65536)
-        assert b"Write these changes" in seen, seen.decode(errors="replace")[-2000:]
-        text = seen.decode(errors="replace")
+
+    def at_the_question(text: str) -> None:
         assert text.index("first.arrival < second.departure") < text.index("Write these changes")
         assert snapshot(bookings) == before  # asked first
-        os.write(leader, b"n\n")
-        while process.poll() is None or select.select([leader], [], [], 0.2)[0]:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
-    assert process.returncode == 1
-    assert b"declined" in seen and b"Traceback" not in seen
-    assert snapshot(bookings) == before
 
+    code, text = run_on_a_terminal(bookings, ["--no-vectors", "--model", f"scripted:{BOOKINGS / 'demo-fix.json'}"],
+                                   until=b"Write these changes", answer=b"n\n", at_until=at_the_question)
+    assert code == 1
+    assert "declined" in text and "Traceback" not in text
+    assert snapshot(bookings) == before
 
 HANG = """
 import os, subprocess, sys, time
@@ -239,8 +208,10 @@ def test_the_round_lines_name_the_suspects_and_the_code_the_edit_changes(booking
     assert "round 1: proposed changes to bookings/stay.py — overlaps (suspect " in result.stderr
 
 
-def run_on_a_terminal(bookings: Path, args: list[str], until: bytes, answer: bytes) -> tuple[int, str]:
-    """`assist fix ARGS` on a pseudo-terminal: read until ``until`` shows, type ``answer``, read to the end."""
+def run_on_a_terminal(bookings: Path, args: list[str], until: bytes, answer: bytes,
+                      at_until: Callable[[str], None] | None = None) -> tuple[int, str]:
+    """`assist fix ARGS` on a pseudo-terminal: read until ``until`` shows (then ``at_until(text so far)``), type
+    ``answer``, read to the end."""
     import pty
     import select
     import subprocess
@@ -259,6 +230,8 @@ def run_on_a_terminal(bookings: Path, args: list[str], until: bytes, answer: byt
             if select.select([leader], [], [], 1)[0]:
                 seen += os.read(leader, 65536)
         assert until in seen, seen.decode(errors="replace")[-2000:]
+        if at_until is not None:
+            at_until(seen.decode(errors="replace"))
         os.write(leader, answer)
         while process.poll() is None or select.select([leader], [], [], 0.2)[0]:
             try:

@@ -15,7 +15,6 @@ import shutil
 import time
 
 import pytest
-from acp.schema import ClientCapabilities
 from hostile_model_server import HostileModelServer
 from tui_support import type_line, until
 
@@ -120,15 +119,8 @@ def test_the_tui_waiting_line_shows_how_much_of_the_prompt_the_server_has_read(i
 def test_acp_shows_the_prompt_progress_in_the_waiting_tool_call(indexed_sample, llama_server, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(indexed_sample, repo, symlinks=True)
-    client = harness.RecordingClient()
-    agent = harness.Agent(client, harness.agent_args(
-        "--model", "openai:smollm2-135m", "--base-url", f"{llama_server}/v1",
-        "--no-vectors", "--budget", "1000", "--max-tokens", "8"), ClientCapabilities())
-    try:
-        session = agent.new_session(repo)
-        response = agent.prompt(session, harness.text("How is stock reserved when an order is placed?"))
-    finally:
-        assert agent.close() == 0
+    response, client = harness.ask_once(repo, "--model", "openai:smollm2-135m", "--base-url", f"{llama_server}/v1",
+                                        "--no-vectors", "--budget", "1000", "--max-tokens", "8")
     assert response.stop_reason in ("end_turn", "max_tokens")
     started = [u for u in client.updates if u.session_update == "tool_call" and u.kind == "think"]
     assert len(started) == 1, started
