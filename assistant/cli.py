@@ -8,7 +8,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -298,7 +298,34 @@ def main() -> None:
 
         completion_init()
     # prog_name: the usage line and the completion protocol say `assist` however it was started (python -m too).
+    if _is_ask_json(sys.argv[1:]):
+        _run_ask_json()
     app(prog_name="assist")
+
+
+def _is_ask_json(args: list[str]) -> bool:
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    return command == "ask" and "--json" in args
+
+
+def _run_ask_json() -> NoReturn:
+    """`ask --json` promises one JSON object on stdout in every case, a command line that click refuses before
+    `ask` runs included (an unknown option, a negative budget): click's own report still goes to stderr."""
+    try:
+        code = app(prog_name="assist", standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        # Typer's click exceptions (a usage error, a bad parameter) can show themselves and carry their exit
+        # status; typer vendors click in some versions, so they are recognised by what they can do.
+        if not (hasattr(exc, "format_message") and hasattr(exc, "show") and hasattr(exc, "exit_code")):
+            raise
+        from .commands.ask import usage_error_json
+
+        typer.echo(usage_error_json(exc.format_message()))
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ def test_ask_json_prints_the_object_with_its_error_and_the_usual_exit_status(oll
         (("-C", sample), None, 2, "no question given", None),
         ((QUESTION, "-C", str(tmp_path / "missing")), None, 2, "does not exist", None),
         ((QUESTION, "-C", str(bad_config)), None, 2, "unknown setting 'modle'", None),
+        # Refused by the command line before `ask` runs: still one object (the question is not known yet).
+        ((QUESTION, "-C", sample, "--bogus-option"), None, 2, "No such option: --bogus-option", None),
     ]
     for args, stdin, status, error, model in cases:
         result = ask(*args, *FAST, "--json", input=stdin)
@@ -59,7 +61,7 @@ def test_ask_json_prints_the_object_with_its_error_and_the_usual_exit_status(oll
         assert error in data["error"] and error in result.stderr  # the same message for people and scripts
         assert data["done_reason"] == "error" and data["answer"] == "" and data["context"] == []
         assert data["model"] == model
-        if "-" not in args and "no question given" not in error:
+        if "-" not in args and "no question given" not in error and data["question"] is not None:
             assert data["question"] == QUESTION
         assert "Traceback" not in result.stderr
 

@@ -292,6 +292,12 @@ def _print_sources(done: TurnDone) -> None:
         _err(f"  {where}{symbol}{mark}")
 
 
+def usage_error_json(message: str) -> str:
+    """The `ask --json` object for arguments the command line refused before `ask` ran (an unknown option, a
+    budget below 0): the same keys, with ``error`` saying why."""
+    return json.dumps(_json_result(_Record(None, None, error=message), show_context=False), indent=2)
+
+
 def _json_result(record: _Record, show_context: bool) -> dict[str, Any]:
     """The one JSON object of `ask --json`: the same keys whether the question was answered or not."""
     session, ready, done = record.session, record.ready, record.done
