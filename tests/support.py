@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,3 +48,54 @@ def run_assist(*args: str, cwd: Path | None = None, timeout: float = 300, **kwar
         [sys.executable, "-m", "assistant.cli", *args],
         cwd=cwd or PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, **kwargs,
     )
+
+
+def run_on_terminal(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+                    columns: int = 80, wait_for: bytes | None = None, keys: bytes = b"",
+                    at_wait_for: Callable[[bytes], None] | None = None,
+                    timeout: float = 240) -> tuple[bytes, int]:
+    """Run ``command`` on a pseudo-terminal ``columns`` wide (its stdin, stdout and stderr); once ``wait_for`` has
+    been drawn, call ``at_wait_for(output so far)`` and type ``keys``. Returns everything it printed and its exit
+    status; a run that outlives ``timeout`` is killed with its whole session."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+    import time
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    process = subprocess.Popen(command, cwd=cwd or PROJECT_ROOT, env=env, stdin=child, stdout=child, stderr=child,
+                               start_new_session=True)
+    os.close(child)
+    output = b""
+    sent = wait_for is None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([main], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif process.poll() is not None:
+                break
+            if not sent and wait_for in output.replace(b"\x1b[0m", b""):
+                if at_wait_for is not None:
+                    at_wait_for(output)
+                time.sleep(0.5)  # a TUI draws its prompt a moment before it reads keys
+                os.write(main, keys)
+                sent = True
+        assert sent, f"{wait_for!r} never appeared: {output.decode(errors='replace')[-2000:]}"
+        returncode = process.wait(timeout=max(deadline - time.monotonic(), 1))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        os.close(main)
+    return output, returncode

@@ -4,24 +4,17 @@ and a graph neighbourhood small enough to draw. Every test runs the real `assist
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
 import shutil
-import signal
-import struct
 import subprocess
 import sys
-import termios
-import time
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from support import PROJECT_ROOT, run_assist
+from support import run_assist, run_on_terminal
 
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
@@ -53,41 +46,11 @@ def test_piped_status_and_index_keep_every_line_whole(deep_repo):
     assert first.startswith("Indexed ") and first.endswith(f" in {deep_repo}")
 
 
-def run_on_terminal(command: list[str], columns: int = 80, timeout: float = 120) -> tuple[bytes, int]:
-    """Run ``command`` with stdout and stderr on a pseudo-terminal ``columns`` wide; its output, ANSI removed."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color"}
-    env.pop("COLUMNS", None)
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=child, stderr=child,
-                               env=env, start_new_session=True)
-    os.close(child)
-    output = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(main, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif process.poll() is not None:
-                break
-        returncode = process.wait(timeout=max(deadline - time.monotonic(), 1))
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        os.close(main)
-    return ANSI.sub(b"", output).replace(b"\r\n", b"\n"), returncode
-
-
 def test_a_terminal_still_gets_lines_wrapped_to_its_width(deep_repo):
-    output, returncode = run_on_terminal([sys.executable, "-m", "assistant.cli", "status", str(deep_repo)])
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"TERM": "xterm-256color"}
+    output, returncode = run_on_terminal([sys.executable, "-m", "assistant.cli", "status", str(deep_repo)], env=env,
+                                         timeout=120)
+    output = ANSI.sub(b"", output).replace(b"\r\n", b"\n")
     assert returncode == 0, output
     lines = output.decode().splitlines()
     assert lines and all(len(line) <= 80 for line in lines), lines

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fix_support import alive, snapshot
-from support import PROJECT_ROOT, run_assist
+from support import PROJECT_ROOT, run_assist, run_on_terminal
 
 BOOKINGS = PROJECT_ROOT / "examples" / "bookings"
 STATUSES = {"fixed", "already_green", "dry_run", "declined", "max_iterations", "repeated_reply", "stuck",
@@ -212,41 +212,13 @@ def run_on_a_terminal(bookings: Path, args: list[str], until: bytes, answer: byt
                       at_until: Callable[[str], None] | None = None) -> tuple[int, str]:
     """`assist fix ARGS` on a pseudo-terminal: read until ``until`` shows (then ``at_until(text so far)``), type
     ``answer``, read to the end."""
-    import pty
-    import select
-    import subprocess
     import sys
-    import time
 
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), *args],
-                               cwd=PROJECT_ROOT, env={**clean_env(), "COLUMNS": "200", "TERM": "dumb"},
-                               stdin=follower, stdout=follower, stderr=follower, close_fds=True)
-    os.close(follower)
-    seen = b""
-    try:
-        deadline = time.monotonic() + 900
-        while until not in seen and time.monotonic() < deadline and process.poll() is None:
-            if select.select([leader], [], [], 1)[0]:
-                seen += os.read(leader, 65536)
-        assert until in seen, seen.decode(errors="replace")[-2000:]
-        if at_until is not None:
-            at_until(seen.decode(errors="replace"))
-        os.write(leader, answer)
-        while process.poll() is None or select.select([leader], [], [], 0.2)[0]:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(leader)
-    return process.returncode, seen.decode(errors="replace")
+    output, code = run_on_terminal(
+        [sys.executable, "-m", "assistant.cli", "fix", "-C", str(bookings), *args], columns=200,
+        env={**clean_env(), "COLUMNS": "200", "TERM": "dumb"}, wait_for=until, keys=answer, timeout=900,
+        at_wait_for=None if at_until is None else lambda seen: at_until(seen.decode(errors="replace")))
+    return code, output.decode(errors="replace")
 
 
 def test_the_confirmation_reads_Y_n_and_enter_writes(bookings):

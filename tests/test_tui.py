@@ -7,24 +7,16 @@ context panel lists); snapshots only cover screens that do not depend on what th
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
-import pty
 import re
-import select
 import shutil
-import signal
-import struct
 import subprocess
 import sys
-import termios
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import run_assist
+from support import run_assist, run_on_terminal
 from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.keys import _character_to_key
@@ -748,45 +740,11 @@ def test_plain_assist_opens_the_chat_on_a_terminal_and_prints_help_when_piped(ch
     assert misplaced.returncode == 2 and "assist status --help" in misplaced.stderr, "not silently ignored"
 
     # Plain `assist` takes the chat's options.
-    screen = run_on_terminal([sys.executable, "-m", "assistant.cli", "--model", "openai:flagged-model"],
-                             cwd=chat_repo, wait_for=b"Ask about this repository", keys=b"\x11")  # Ctrl+Q
-    assert b"Ask about this repository" in screen.output and screen.returncode == 0
-    assert b"openai:flagged-model" in screen.output
-
-
-@dataclass
-class TerminalRun:
-    output: bytes
-    returncode: int
-
-
-def run_on_terminal(command: list[str], cwd: Path, wait_for: bytes, keys: bytes, timeout: float = 240) -> TerminalRun:
-    """Run ``command`` on a pseudo-terminal (80x24), wait until ``wait_for`` was drawn, then type ``keys``."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "ASSIST_BASE_URL": "http://127.0.0.1:9"}
-    process = subprocess.Popen(command, cwd=cwd, stdin=child, stdout=child, stderr=child, env=env,
-                               start_new_session=True)
-    os.close(child)
-    output = b""
-    deadline = time.monotonic() + timeout
-    sent = False
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            ready_fds, _, _ = select.select([main], [], [], 0.2)
-            if ready_fds:
-                try:
-                    output += os.read(main, 65536)
-                except OSError:
-                    break
-            if not sent and wait_for in output.replace(b"\x1b[0m", b""):
-                time.sleep(0.5)
-                os.write(main, keys)
-                sent = True
-        returncode = process.wait(timeout=max(deadline - time.monotonic(), 1))
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        os.close(main)
-    return TerminalRun(output, returncode)
+    output, returncode = run_on_terminal([sys.executable, "-m", "assistant.cli", "--model", "openai:flagged-model"],
+                                         cwd=chat_repo, env=env, wait_for=b"Ask about this repository",
+                                         keys=b"\x11")  # Ctrl+Q
+    assert b"Ask about this repository" in output and returncode == 0
+    assert b"openai:flagged-model" in output
+
+
