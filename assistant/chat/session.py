@@ -113,6 +113,7 @@ class ChatSession:
         self._last_messages: list[Message] = []
         self._tokens_used = 0
         self._truncated = False
+        self._coverage_said: str | None = None  # the vector-coverage notice last given, so it is said once a figure
         self._notices: list[str] = list(getattr(provider, "notices", []))
         self._pending: list[Notice] = [Notice(text, "warning") for text in self._notices]
         self._counts: dict[str, int] = {}
@@ -325,8 +326,8 @@ class ChatSession:
                                                                budget.prompt)
         notices: list[Notice] = []
         coverage = retriever.vector_notice()
-        if coverage and coverage != getattr(self, "_coverage_said", None):
-            self._coverage_said = coverage  # once per figure, not on every turn
+        if coverage and coverage != self._coverage_said:
+            self._coverage_said = coverage
             notices.append(Notice(coverage))
         trimmed = len(history) - len(memory.turns)
         if trimmed:
