@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy
 
 from .chunks import estimate_tokens
+from .errors import IndexingError
 
 if TYPE_CHECKING:
     import httpx
@@ -38,7 +39,7 @@ _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_TORCH_THREADS = max(1, min(os.cpu_count() or 1, 8))
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(IndexingError):
     """The embedding model cannot be loaded or reached; the message says what to do about it."""
 
 

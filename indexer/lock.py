@@ -7,8 +7,10 @@ import os
 import time
 from pathlib import Path
 
+from .errors import IndexingError
 
-class IndexBusy(Exception):
+
+class IndexBusy(IndexingError):
     """Another process holds the lock and did not release it within the wait."""
 
     def __init__(self, lock_path: Path, holder: str, waited_s: float, activity: str = "writing this index"):

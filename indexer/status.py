@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import files as discovery
 from .config import IndexConfig
+from .errors import IndexingError
 from .state_dir import StateDir
 from .store import IndexState, StateCorrupt
 
@@ -23,7 +24,7 @@ def coverage_text(stored: int, total: int) -> str:
     return f"vectors: {stored:,} / {total:,} chunks, {coverage_percent(stored, total)} %"
 
 
-class NoIndex(Exception):
+class NoIndex(IndexingError):
     """There is no index at this path yet."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import IndexingError
 from .model import Call, Chunk, FileExtract, Import, Inheritance, SkippedFile, Symbol
 
 # 2: extracts are JSON, not pickles (a cloned repository could ship a manifest whose pickles run code).
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS vectors (
 _CACHE_LAYOUT = 2
 
 
-class StateCorrupt(Exception):
+class StateCorrupt(IndexingError):
     """The bookkeeping database cannot be read; the index must be rebuilt."""
 
 
