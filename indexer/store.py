@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, path TEXT NOT NULL, text TEXT);
 CREATE INDEX IF NOT EXISTS pending_by_path ON pending(path);
 CREATE TABLE IF NOT EXISTS dropped (id TEXT PRIMARY KEY);
+-- Chunks that earn no vector under the index's setting (IndexConfig.embed): they stay in pending, with
+-- their text where it was there, so a setting that takes them back embeds them without reading the file
+-- again; listed here, the vector tier skips them and coverage leaves them out of its denominator.
+CREATE TABLE IF NOT EXISTS novector (id TEXT PRIMARY KEY, path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS novector_by_path ON novector(path);
 """
 
 # A rowid table: WITHOUT ROWID stores 1.5 KB vectors in overflow pages at ~3x the space.
@@ -154,7 +159,7 @@ class IndexState:
     def reset(self) -> None:
         """Forget every file (stamps stay); used when stamps change or the vector store was rebuilt."""
         with self.transaction():
-            for table in ("files", "chunks", "skipped", "pending", "dropped"):
+            for table in ("files", "chunks", "skipped", "pending", "dropped", "novector"):
                 self.conn.execute(f"DELETE FROM {table}")
 
     # -- files -----------------------------------------------------------------------------------
@@ -185,6 +190,7 @@ class IndexState:
         stored = {(i, h) for i, h in old.items() if i not in old_pending}
         self.conn.execute("DELETE FROM chunks WHERE path=?", (record.path,))
         self.conn.execute("DELETE FROM pending WHERE path=?", (record.path,))
+        self.conn.execute("DELETE FROM novector WHERE path=?", (record.path,))  # decided again by select_vectors
         self.conn.executemany(
             "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
@@ -214,6 +220,7 @@ class IndexState:
     def remove_file(self, path: str) -> None:
         self.conn.execute("INSERT OR IGNORE INTO dropped SELECT id FROM chunks WHERE path=?", (path,))
         self.conn.execute("DELETE FROM pending WHERE path=?", (path,))
+        self.conn.execute("DELETE FROM novector WHERE path=?", (path,))
         self.conn.execute("DELETE FROM chunks WHERE path=?", (path,))
         self.conn.execute("DELETE FROM files WHERE path=?", (path,))
 
@@ -257,18 +264,51 @@ class IndexState:
 
     # -- the vector tier -------------------------------------------------------------------------
     def vector_counts(self) -> tuple[int, int]:
-        """(chunks whose vector is stored, all chunks)."""
+        """(chunks whose vector is stored, chunks that earn a vector): 100 % when nothing is left to embed."""
         total = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         pending = self.conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
-        return total - pending, total
+        excluded = self.conn.execute("SELECT COUNT(*) FROM novector").fetchone()[0]
+        return total - pending, total - excluded
 
     def pending_plan(self) -> list[tuple[str, str, str, bool, int]]:
         """(chunk id, content hash, path, whether the file is plain text (no parser), text length or -1 when
-        the text is NULL) of every chunk waiting for its vector."""
+        the text is NULL) of every chunk waiting for its vector (chunks that earn none left out)."""
         return self.conn.execute(
             "SELECT p.id, c.content_hash, c.path, f.extract IS NULL, COALESCE(length(p.text), -1) "
-            "FROM pending p JOIN chunks c ON c.id = p.id JOIN files f ON f.path = c.path"
+            "FROM pending p JOIN chunks c ON c.id = p.id JOIN files f ON f.path = c.path "
+            "LEFT JOIN novector n ON n.id = p.id WHERE n.id IS NULL"
         ).fetchall()
+
+    def select_vectors(self, earns: Callable[[str, bool], bool]) -> tuple[int, int]:
+        """Apply which files' chunks earn a vector (``earns(path, plain_text)``), incrementally: the chunks
+        of a file that no longer earns one leave the vector store (through ``dropped``) and wait in pending,
+        listed in ``novector``; those of a file that earns one again go back on the vector tier's list (from
+        the embedding cache when their text is not kept). Returns (chunks newly excluded, newly included)."""
+        plain = dict(self.conn.execute("SELECT path, extract IS NULL FROM files"))
+        chunk_counts = dict(self.conn.execute("SELECT path, COUNT(*) FROM chunks GROUP BY path"))
+        excluded = dict(self.conn.execute("SELECT path, COUNT(*) FROM novector GROUP BY path"))
+        leave = [p for p, n in chunk_counts.items() if excluded.get(p, 0) != n and not earns(p, bool(plain.get(p)))]
+        back = [p for p in excluded if p in plain and earns(p, bool(plain[p]))]
+        if not (leave or back):
+            return 0, 0
+        newly_excluded = newly_included = 0
+        with self.transaction():
+            for path in leave:
+                # Stored vectors are deleted from the store; their chunks wait (no text: the cache has them).
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO dropped SELECT id FROM chunks WHERE path=? "
+                    "AND id NOT IN (SELECT id FROM pending WHERE path=?)", (path, path))
+                self.conn.execute("INSERT OR IGNORE INTO pending SELECT id, path, NULL FROM chunks WHERE path=?",
+                                  (path,))
+                newly_excluded += self.conn.execute(
+                    "INSERT OR IGNORE INTO novector SELECT id, path FROM chunks WHERE path=?", (path,)).rowcount
+            for path in back:
+                newly_included += self.conn.execute("DELETE FROM novector WHERE path=?", (path,)).rowcount
+            # Readers re-read which chunks have vectors when this moves.
+            known = self.get_meta("vector_generation", "0") or "0"
+            generation = (int(known) if known.isdigit() else 0) + 1
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('vector_generation', ?)", (str(generation),))
+        return newly_excluded, newly_included
 
     def pending_texts(self, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -376,6 +416,11 @@ class EmbeddingCache:
                 "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items],
             )
+
+    def forget_model(self, model: str) -> int:
+        """Delete every vector of ``model`` (they were computed another way); returns how many."""
+        with _Transaction(self.conn):
+            return self.conn.execute("DELETE FROM vectors WHERE model=?", (model,)).rowcount
 
     def drop_malformed(self, model: str, dim: int) -> int:
         """Delete this model's entries that cannot be ``dim``-d float32 vectors; returns how many."""

@@ -79,6 +79,7 @@ class IndexReader:
                 "SELECT path, hash, size, mtime_ns, inode, language, line_count FROM files"
             ).fetchall()
             pending = self._read_pending(conn)
+            excluded = self._read_excluded(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise IndexUnreadable(f"the index at {self.root} cannot be read ({exc}); {self._fix()} to rebuild it") from exc
@@ -111,7 +112,7 @@ class IndexReader:
         self.lexical = lexical
         self.chunks: dict[str, ChunkRow] = {row[0]: ChunkRow(*row[:7]) for row in chunk_rows}
         self._chunk_hashes = {row[0]: row[7] for row in chunk_rows}
-        self.pending = pending
+        self.pending, self.excluded = pending, excluded
         self._vector_generation = self.meta.get("vector_generation")
         self.files: dict[str, IndexedFile] = {row[0]: IndexedFile(*row[1:]) for row in file_rows}
         self.names = NameIndex(graph)
@@ -133,10 +134,17 @@ class IndexReader:
             return frozenset()
         return frozenset(r[0] for r in conn.execute("SELECT id FROM pending"))
 
+    @staticmethod
+    def _read_excluded(conn: sqlite3.Connection) -> frozenset[str]:
+        """Pending chunks that earn no vector under the index's setting (IndexConfig.embed): never embedded."""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='novector'").fetchone() is None:
+            return frozenset()
+        return frozenset(r[0] for r in conn.execute("SELECT id FROM novector"))
+
     def vector_coverage(self) -> tuple[int, int]:
-        """(chunks with a stored vector, all chunks) as of the last load or refresh."""
-        total = len(self.chunks)
-        return total - len(self.pending & self.chunks.keys()), total
+        """(chunks with a stored vector, chunks that earn one) as of the last load or refresh."""
+        chunks = self.chunks.keys()
+        return len(chunks) - len(self.pending & chunks), len(chunks) - len(self.excluded & chunks)
 
     def _refresh_vectors(self) -> bool:
         """The vector tier crossed chunks off since we looked: re-read which, and drop the loaded vectors."""
@@ -146,9 +154,10 @@ class IndexReader:
             if generation == self._vector_generation:
                 return False
             pending = self._read_pending(self._conn)
+            excluded = self._read_excluded(self._conn)
         except sqlite3.DatabaseError:
             return False  # a full reload will say what is wrong
-        self.pending, self._vector_generation = pending, generation
+        self.pending, self.excluded, self._vector_generation = pending, excluded, generation
         self._exact, self._exact_error = None, None
         return True
 
