@@ -203,17 +203,17 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _index(checkout: Path) -> dict:
+def _index(checkout: Path, config=None) -> dict:
     from indexer.pipeline import index_repository
 
     started = time.perf_counter()
-    report = index_repository(checkout)
+    report = index_repository(checkout, config)
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "stage_seconds": {k: round(v, 2) for k, v in report.seconds.items()},
         "files_indexed": report.files_indexed, "files_changed": report.files_changed,
         "files_skipped": report.files_skipped, "chunks": report.chunks,
-        "chunks_embedded": report.chunks_embedded, "lines": report.lines,
+        "chunks_embedded": report.chunks_embedded, "lines": report.lines, "vectors": report.vectors,
     }
 
 
@@ -275,7 +275,7 @@ def run_repository(repo: str, repo_tasks: list[Task], args, signal_names: list[s
         run = TaskRun(task)
         missing = tasks_mod.checkout_base(checkout, task.base_commit)
         tasks_mod.write_assistignore(checkout)
-        run.index = _index(checkout)
+        run.index = _index(checkout, args.index_config)
         run.index["missing_blobs"] = missing
         _log(f"{task.instance_id}: indexed in {run.index['seconds']:.1f}s "
              f"({run.index['files_changed']} files changed, {run.index['chunks_embedded']} chunks embedded)")
@@ -372,12 +372,14 @@ def failures_text(runs: list[TaskRun], signal: str) -> str:
 
 
 def index_table(runs: list[TaskRun]) -> str:
-    lines = [f"{'repository':<30}{'tasks':>6}{'first s':>9}{'chunks':>8}{'later s (sum)':>15}{'embedded later':>16}"]
+    lines = [f"{'repository':<30}{'tasks':>6}{'first s':>9}{'chunks':>8}{'later s (sum)':>15}{'embedded later':>16}"
+             f"{'embed s (all)':>15}"]
     for repo in sorted({r.task.repo for r in runs if not r.skipped}):
         mine = [r for r in runs if r.task.repo == repo and not r.skipped]
         first, rest = mine[0].index, [r.index for r in mine[1:]]
         lines.append(f"{repo:<30}{len(mine):>6}{first['seconds']:>9.1f}{first['chunks_embedded']:>8}"
-                     f"{sum(i['seconds'] for i in rest):>15.1f}{sum(i['chunks_embedded'] for i in rest):>16}")
+                     f"{sum(i['seconds'] for i in rest):>15.1f}{sum(i['chunks_embedded'] for i in rest):>16}"
+                     f"{sum(r.index['stage_seconds'].get('embed', 0.0) for r in mine):>15.1f}")
     return "\n".join(lines)
 
 
@@ -391,6 +393,34 @@ def _parse_changes(items: list[str]) -> dict[str, float | int]:
         value = value.strip()
         changes[key.strip()] = int(value) if value.lstrip("-").isdigit() else float(value)
     return changes
+
+
+def index_config(items: list[str]):
+    """An IndexConfig with ``NAME=VALUE`` changes: a list field takes comma-separated values (``embed=source,docs``),
+    a number field a number. Indexing with other chunking or embedding settings than the clones were built with
+    rebuilds or re-embeds: give such runs their own ``--repos-dir``."""
+    import dataclasses
+
+    from indexer.config import IndexConfig
+
+    config = IndexConfig()
+    fields = {f.name: f for f in dataclasses.fields(IndexConfig)}
+    changes: dict = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if key not in fields:
+            raise SystemExit(f"--index-set: IndexConfig has no field {key!r}")
+        current = getattr(config, key)
+        if isinstance(current, list):
+            changes[key] = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(current, bool):
+            changes[key] = value.lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, (int, float)):
+            changes[key] = type(current)(value)
+        else:
+            changes[key] = value
+    return dataclasses.replace(config, **changes), changes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,11 +438,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:K=V,K=V",
                         help="an extra signal set with these RetrievalConfig changes (vectors on); "
                              "evaluated on the same checkout as the others, for tuning sweeps")
+    parser.add_argument("--index-set", dest="index_changes", action="append", default=[], metavar="NAME=VALUE",
+                        help="IndexConfig change for every index this run builds (embed=source,docs; "
+                             "embed_max_tokens=128; chunk_max_tokens=128): what earns a vector, and how")
     parser.add_argument("--no-context", action="store_true", help="skip context packing (faster sweeps)")
     parser.add_argument("--index-only", action="store_true", help="check out and index every task, no queries")
     parser.add_argument("--json", type=Path, help="write every figure and per-task rank here")
     args = parser.parse_args(argv)
     args.config_changes = _parse_changes(args.config_changes)
+    args.index_config, index_changes = index_config(args.index_changes)
     signal_names = [s.strip() for s in args.signals.split(",") if s.strip()]
     for spec in args.variant:
         name, _, changes = spec.partition(":")
@@ -440,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         runs += run_repository(repo, repo_tasks, args, signal_names, embedders)
 
     load = os.getloadavg()[1]
+    if index_changes:
+        print(f"# index settings changed: {index_changes}")
     print(f"# localization benchmark: {len(runs)} tasks, {sum(1 for r in runs if not r.skipped)} run, "
           f"{time.perf_counter() - started:.0f}s, {platform.node()} ({os.cpu_count()} cores, "
           f"load average {load_at_start:.1f} at start, {load:.1f} at end: latency is wall time on a shared machine)")
@@ -460,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         payload = {"machine": {"node": platform.node(), "cpus": os.cpu_count(),
                                "load_average_5min": [round(load_at_start, 2), round(load, 2)]},
                    "signals": signal_names, "config_changes": args.config_changes,
+                   "index_changes": index_changes,
                    "summary": summaries, "tasks": [r.to_json() for r in runs]}
         args.json.write_text(json.dumps(payload, indent=1))
         print(f"\nwrote {args.json}")
