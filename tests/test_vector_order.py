@@ -54,6 +54,19 @@ KIND = {"pkg/old_core.py": "source", "pkg/new_core.py": "source", "pkg/middle.py
         "uv.lock": "data", "assets/logo.svg": "data", "config/settings.json": "data"}
 
 
+def settings(**changes) -> IndexConfig:
+    """IndexConfig with these fields set (attributes, so that on code without a field the test fails on what it
+    observes rather than on the constructor)."""
+    config = IndexConfig()
+    for name, value in changes.items():
+        setattr(config, name, value)
+    return config
+
+
+def no_data(**changes) -> IndexConfig:
+    return settings(embed=["source", "tests", "docs"], **changes)
+
+
 def _git(repo: Path, *args: str, when: int | None = None) -> None:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
@@ -146,7 +159,7 @@ def _assert_most_useful_first(order: list[str], kinds: tuple[str, ...]) -> None:
 def one_chunk_windows(monkeypatch):
     # Each window of recency order holds one chunk, so recency alone decides; a group of vectors is two chunks.
     monkeypatch.setattr(pipeline, "EMBED_WINDOW", 1, raising=False)
-    return IndexConfig(embed_batch_size=1, embed=["source", "tests", "docs"])
+    return no_data(embed_batch_size=1)
 
 
 def test_git_history_orders_each_kind_most_recent_first(tmp_path, one_chunk_windows):
@@ -186,7 +199,7 @@ def test_within_a_window_of_recent_chunks_the_longest_go_first(tmp_path, monkeyp
     batch holds texts of similar length."""
     monkeypatch.setattr(pipeline, "EMBED_WINDOW", 3, raising=False)
     repo = make_history_repo(tmp_path / "repo")
-    order, _ = index_recording_order(repo, IndexConfig(embed_batch_size=1, embed=["source", "tests", "docs"]))
+    order, _ = index_recording_order(repo, no_data(embed_batch_size=1))
     source = [p for p in order if KIND[p] == "source"]
     # The newest window: new_core.py's two short functions and middle.py's longer one; old_core.py after it.
     assert source == ["pkg/middle.py"] + ["pkg/new_core.py"] * 2 + ["pkg/old_core.py"] * (len(source) - 3)
@@ -196,12 +209,9 @@ def _earning(repo: Path, kinds: set[str]) -> set[str]:
     return {i for i, p in _chunk_paths(repo).items() if KIND[p] in kinds}
 
 
-NO_DATA = IndexConfig(embed=["source", "tests", "docs"])
-
-
 def test_kinds_left_out_earn_no_vector_and_coverage_reads_full(tmp_path):
     repo = make_history_repo(tmp_path / "repo")
-    report = index_repository(repo, NO_DATA)
+    report = index_repository(repo, no_data())
     want = _earning(repo, {"source", "tests", "docs"})
     assert _earning(repo, {"data"}), "the sample has data chunks"
     assert _vector_ids(repo) == want
@@ -215,24 +225,24 @@ def test_kinds_left_out_earn_no_vector_and_coverage_reads_full(tmp_path):
     finally:
         reader.close()
     # Nothing pending: a second run embeds and stores nothing.
-    again = index_repository(repo, NO_DATA)
+    again = index_repository(repo, no_data())
     assert again.chunks_embedded == 0 and again.vectors["coverage_percent"] == 100
 
 
 def test_changing_which_kinds_earn_a_vector_is_incremental(tmp_path):
     repo = make_history_repo(tmp_path / "repo")
-    index_repository(repo, NO_DATA)
+    index_repository(repo, no_data())
     everything = set(_chunk_paths(repo))
 
     # Tests leave: their vectors are deleted, nothing is embedded, coverage stays full.
-    report = index_repository(repo, IndexConfig(embed=["source", "docs"]))
+    report = index_repository(repo, settings(embed=["source", "docs"]))
     assert report.chunks_embedded == 0
     assert _vector_ids(repo) == _earning(repo, {"source", "docs"})
     assert report.vectors["stored"] == report.vectors["chunks"] == len(_earning(repo, {"source", "docs"}))
     assert report.vectors["coverage_percent"] == 100
 
     # A later setting that is not applied yet ("later") already hides the excluded vectors from readers.
-    index_repository(repo, IndexConfig(embed=["source"], vectors="later"))
+    index_repository(repo, settings(embed=["source"], vectors="later"))
     reader = IndexReader(repo)
     try:
         assert reader.vector_coverage() == (len(_earning(repo, {"source"})), len(_earning(repo, {"source"})))
@@ -240,27 +250,27 @@ def test_changing_which_kinds_earn_a_vector_is_incremental(tmp_path):
         reader.close()
 
     # Tests come back: from the embedding cache, not the model.
-    report = index_repository(repo, NO_DATA)
+    report = index_repository(repo, no_data())
     assert report.chunks_embedded == 0
     assert _vector_ids(repo) == _earning(repo, {"source", "tests", "docs"})
     assert report.vectors["coverage_percent"] == 100
 
     # Data, never embedded so far, is embedded from the text kept for it; and leaves again.
     data = _earning(repo, {"data"})
-    report = index_repository(repo, IndexConfig(embed=["source", "tests", "docs", "data"]))
+    report = index_repository(repo, settings(embed=["source", "tests", "docs", "data"]))
     assert report.chunks_embedded == len(data) > 0
     assert _vector_ids(repo) == everything
-    report = index_repository(repo, NO_DATA)
+    report = index_repository(repo, no_data())
     assert report.chunks_embedded == 0 and _vector_ids(repo) == everything - data
     assert report.vectors["coverage_percent"] == 100
 
     # A file edited while its kind earns no vector is re-chunked; taking the kind back embeds its new text.
-    index_repository(repo, IndexConfig(embed=["source", "docs"]))
+    index_repository(repo, settings(embed=["source", "docs"]))
     with open(repo / "tests/test_new_core.py", "a") as handle:
         handle.write(_function("test_fresh_rounding", 2))
-    report = index_repository(repo, IndexConfig(embed=["source", "docs"]))
+    report = index_repository(repo, settings(embed=["source", "docs"]))
     assert report.chunks_embedded == 0 and _vector_ids(repo) == _earning(repo, {"source", "docs"})
-    report = index_repository(repo, NO_DATA)
+    report = index_repository(repo, no_data())
     assert report.chunks_embedded == 1  # the new function; the rest from the cache
     assert _vector_ids(repo) == _earning(repo, {"source", "tests", "docs"})
 
@@ -268,4 +278,48 @@ def test_changing_which_kinds_earn_a_vector_is_incremental(tmp_path):
 def test_an_unknown_kind_is_refused(tmp_path):
     repo = make_plain_repo(tmp_path / "repo")
     with pytest.raises(ValueError, match="embed"):
-        index_repository(repo, IndexConfig(embed=["source", "prose"]))
+        index_repository(repo, settings(embed=["source", "prose"]))
+
+
+def _vectors_by_path(repo: Path) -> dict[str, list]:
+    """The cached vector of each chunk, by path (in chunk order)."""
+    import numpy
+
+    index = sqlite3.connect(f"{StateDir(repo).index_db.as_uri()}?mode=ro", uri=True)
+    cache = sqlite3.connect(f"{StateDir(repo).embedding_cache.as_uri()}?mode=ro", uri=True)
+    try:
+        vectors = {h: numpy.frombuffer(v, dtype=numpy.float32) for h, v in cache.execute("SELECT content_hash, vector FROM vectors")}
+        out: dict[str, list] = {}
+        for path, content_hash in index.execute("SELECT path, content_hash FROM chunks ORDER BY path, start_line, part"):
+            out.setdefault(path, []).append(vectors.get(content_hash))
+        return out
+    finally:
+        index.close()
+        cache.close()
+
+
+def test_embedding_only_the_head_of_each_chunk_rebuilds_the_vectors(tmp_path):
+    repo = make_history_repo(tmp_path / "repo")
+    index_repository(repo, no_data())
+    full = _vectors_by_path(repo)
+    index = sqlite3.connect(f"{StateDir(repo).index_db.as_uri()}?mode=ro", uri=True)
+    try:
+        hashes = dict(index.execute("SELECT id, content_hash FROM chunks"))
+    finally:
+        index.close()
+    earning = len({hashes[i] for i in _earning(repo, {"source", "tests", "docs"})})  # texts, each embedded once
+
+    report = index_repository(repo, no_data(embed_max_tokens=24))
+    assert any("embed_max_tokens" in n for n in report.notices)
+    assert report.chunks_embedded == earning  # the cache held whole-chunk vectors: none reused
+    assert report.vectors["coverage_percent"] == 100
+    head = _vectors_by_path(repo)
+    # A long chunk now has another vector; a chunk shorter than the limit keeps the same one.
+    assert float(full["pkg/old_core.py"][0] @ head["pkg/old_core.py"][0]) < 0.99
+    assert float(full["docs/new_guide.md"][0] @ head["docs/new_guide.md"][0]) > 0.9999
+    assert index_repository(repo, no_data(embed_max_tokens=24)).chunks_embedded == 0
+
+    report = index_repository(repo, no_data())  # back to whole chunks
+    assert report.chunks_embedded == earning
+    back = _vectors_by_path(repo)
+    assert float(full["pkg/old_core.py"][0] @ back["pkg/old_core.py"][0]) > 0.9999
