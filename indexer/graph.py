@@ -11,9 +11,7 @@ import builtins
 import gc
 import gzip
 import json
-import os
 import re
-import tempfile
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -36,6 +34,7 @@ from .model import (
     Import,
     Symbol,
 )
+from .safe_fs import atomic_write
 
 ROOT = "."
 
@@ -759,16 +758,7 @@ def save_graph(graph: nx.MultiDiGraph, path: Path) -> None:
     }
     # mtime=0: the same graph gives the same bytes; level 1: a fifth of the size at little cost.
     data = gzip.compress(json.dumps(document, separators=(",", ":")).encode("utf-8"), compresslevel=1, mtime=0)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, mode=0o600)  # 0o600: the mode the graph always had
 
 
 def load_graph(path: Path) -> nx.MultiDiGraph:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy
 
+from .safe_fs import atomic_write
+
 _WORD = re.compile(r"\w+")
 _IDENTIFIER_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
@@ -102,9 +104,9 @@ class LexicalIndex:
         if self._retriever is not None:
             self._retriever.save(str(target), show_progress=False)
         else:
-            _write_atomic(target / _NO_TERMS_FILE, "")  # says the BM25 files are absent on purpose
-        _write_atomic(target / _IDS_FILE, json.dumps(self.ids))
-        _write_atomic(directory / _POINTER, generation)
+            atomic_write(target / _NO_TERMS_FILE, b"")  # says the BM25 files are absent on purpose
+        atomic_write(target / _IDS_FILE, json.dumps(self.ids).encode("utf-8"))
+        atomic_write(directory / _POINTER, generation.encode("utf-8"))
         for old in directory.glob("gen-*"):
             if old.name != generation:
                 shutil.rmtree(old, ignore_errors=True)
@@ -218,11 +220,3 @@ def _check_scores(retriever, vocab_size: int, doc_count: int, source: Path) -> N
     if not ok:
         raise LexicalIndexUnreadable(f"the lexical index in {source} is inconsistent")
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)

@@ -14,6 +14,8 @@ import stat
 import uuid
 from pathlib import Path
 
+from .safe_fs import atomic_write
+
 STATE_DIR_NAME = ".assist"
 IDENTITY_FORMAT = "assist-index-identity"
 _IDENTITY_MAX_BYTES = 4096
@@ -58,7 +60,7 @@ class StateDir:
         ignore = self.path / ".gitignore"
         if not ignore.exists():
             # Keeps the index out of `git status` and out of our own git-based file list.
-            atomic_write_bytes(ignore, b"*\n")
+            atomic_write(ignore, b"*\n")
         return notices
 
     def owned_paths(self) -> list[Path]:
@@ -105,7 +107,7 @@ class StateDir:
             "device": st.st_dev,
             "inode": st.st_ino,
         }
-        atomic_write_bytes(self.identity, json.dumps(record).encode())
+        atomic_write(self.identity, json.dumps(record).encode())
 
     def read_identity(self) -> dict | None:
         try:
@@ -179,7 +181,7 @@ class StateDir:
             return None
 
     def set_derived_generation(self, generation: int) -> None:
-        atomic_write_bytes(self._generation_file, str(generation).encode())
+        atomic_write(self._generation_file, str(generation).encode())
 
     def vector_fingerprint(self) -> str:
         """Sizes and mtimes of the vector store's files: cheap to compute, and it moves if anything
@@ -232,12 +234,3 @@ def adopt_copied_index(root: Path) -> None:
     """Public entry for tests and tools that copy one of their own indexes: see ``StateDir.adopt``."""
     StateDir(Path(root).resolve()).adopt()
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory and os.replace, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.fix import apply
+from indexer.safe_fs import TEMP_MARK
 from assistant.fix.edits import SEARCH_REPLACE, WHOLE_FILE, FormatError, SearchReplace, WholeFile, parse_reply
 
 PRICING = '''def total(prices, discount):
@@ -90,7 +91,7 @@ def test_exact_match_is_applied_and_written_atomically_keeping_mode(repo):
     apply.write(changes)
     assert target.read_text() == PRICING.replace("weight > 10", "weight >= 10")
     assert stat.S_IMODE(target.stat().st_mode) == 0o755
-    assert not [p for p in target.parent.iterdir() if apply.TEMP_MARK in p.name]
+    assert not [p for p in target.parent.iterdir() if TEMP_MARK in p.name]
 
 
 def test_whitespace_tolerant_match_reindents_the_replacement(repo):

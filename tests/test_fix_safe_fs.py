@@ -267,7 +267,7 @@ def test_the_refusal_is_exact_names_that_merely_resemble_protected_ones_stay_edi
 
 
 def test_safe_root_never_follows_a_link_in_any_component_nor_at_the_end(tmp_path):
-    from assistant.fix.safe_fs import PathRefused, SafeRoot
+    from indexer.safe_fs import PathRefused, SafeRoot
 
     root, outside = tmp_path / "root", tmp_path / "outside"
     (root / "a").mkdir(parents=True)

@@ -404,15 +404,15 @@ class AssistAgent:
     async def _attach_link(self, session: _Session, uri: str) -> str:
         """A linked file's text: from the editor's buffer when the client offers fs/read_text_file, else
         from disk; never a file outside the repository."""
-        from ..mcp.tools import ToolFailure, inside_repo
+        from indexer.safe_fs import resolve_inside
 
         path = _uri_path(uri)
         try:
             if path is None:
-                raise ToolFailure(f"{uri} is not a file")
+                raise ValueError(f"{uri} is not a file")
             relative = path.relative_to(session.root) if path.is_absolute() else path
-            full = inside_repo(session.root, str(relative))
-        except (ToolFailure, ValueError):
+            full = session.root / resolve_inside(session.root, str(relative)).relative
+        except (OSError, ValueError):  # PathRefused is an OSError
             return f"\n\n(attached {uri}: not a file inside {session.root}, left out)"
         call_id = f"read-{session.turns}-{uuid.uuid4().hex[:6]}"
         shown = str(full.relative_to(session.root))

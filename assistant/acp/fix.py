@@ -53,11 +53,11 @@ class ClientFileWriter:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            from assistant.fix.apply import atomic_write
+            from indexer.safe_fs import atomic_write
 
             # The protocol carries text only: keep the file's own encoding. With the root, the path is walked
             # from it without following links, like every other write of the loop.
-            atomic_write(path, data, mode, root=self.session.root)
+            atomic_write(path, data, mode=mode, root=self.session.root)
             return
         future = asyncio.run_coroutine_threadsafe(
             self.agent.client.write_text_file(session_id=self.session.id, path=str(path), content=text), self.loop)

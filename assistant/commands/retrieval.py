@@ -301,10 +301,10 @@ def _draw_svg(symbol: str, path: Path, target: Path) -> None:
         fail(f"Graphviz's dot failed: {exc}")
     if drawn.returncode != 0:
         fail(f"Graphviz's dot failed: {drawn.stderr.decode('utf-8', 'replace').strip() or f'exit {drawn.returncode}'}")
-    from indexer.state_dir import atomic_write_bytes
+    from indexer.safe_fs import atomic_write
 
     try:
-        atomic_write_bytes(target, drawn.stdout)
+        atomic_write(target, drawn.stdout)
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
     typer.echo(f"assist: drew {inert(node)} and {part.number_of_nodes() - 1} neighbours "
@@ -348,8 +348,8 @@ def graph_export(
         # A file format: exact when piped or redirected, control characters made visible on a terminal.
         sys.stdout.write(inert_lines(text) if sys.stdout.isatty() else text)
         return
-    from indexer.state_dir import atomic_write_bytes
+    from indexer.safe_fs import atomic_write
 
-    atomic_write_bytes(output, text.encode("utf-8"))
+    atomic_write(output, text.encode("utf-8"))
     typer.echo(f"assist: wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to "
                f"{inert(output)}", err=True)

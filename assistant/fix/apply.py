@@ -13,16 +13,16 @@ directory swapped for a symlink after ``plan`` checked it is refused, never foll
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from indexer.safe_fs import SafeRoot, atomic_write
+
 from . import matching, syntax, textfile
 from .edits import Edit, SearchReplace, WholeFile
 from .paths import UnsafePath, resolve_inside
-from .safe_fs import TEMP_MARK, PathRefused, SafeRoot  # noqa: F401 - TEMP_MARK: the name temp files carry
 
 
 class EditRefused(ValueError):
@@ -64,23 +64,7 @@ class AtomicWriter:
         self.root = root
 
     def write(self, path: Path, data: bytes, mode: int | None) -> None:
-        atomic_write(path, data, mode, root=self.root)
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None, root: Path | None = None) -> None:
-    """Write ``path`` atomically. With ``root``: ``path`` must lie inside it and no component below it may be
-    a link. Without: the parent directory (created if missing) is taken as it is and only the file itself is
-    never followed — for assist's own state files."""
-    if root is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tree, rel = SafeRoot(path.parent), path.name
-    else:
-        tree = SafeRoot(root)
-        try:
-            rel = Path(os.path.abspath(path)).relative_to(tree.root).as_posix()
-        except ValueError:
-            raise PathRefused(str(path), f"outside the repository {tree.root}") from None
-    tree.write_bytes(rel, data, mode if mode is not None else textfile.DEFAULT_MODE & ~_UMASK)
+        atomic_write(path, data, mode=mode, root=self.root)
 
 
 def plan(root: Path, edits: list[Edit]) -> list[FileChange]:
@@ -210,7 +194,7 @@ def _put_back(change: FileChange) -> None:
         if change.old is None:
             SafeRoot(change.root).unlink(change.path, missing_ok=True)
         else:
-            atomic_write(change.absolute, change.old, change.mode, root=change.root)
+            atomic_write(change.absolute, change.old, mode=change.mode, root=change.root)
     except OSError:
         pass  # the checkpoint still has the original: `assist undo` restores it
 
@@ -224,13 +208,3 @@ def unified_diff(path: str, old: bytes | None, new: bytes | None) -> str:
     before = "/dev/null" if old is None else f"a/{path}"
     after = "/dev/null" if new is None else f"b/{path}"
     return "".join(line + "\n" for line in difflib.unified_diff(lines(old), lines(new), before, after, lineterm=""))
-
-
-def _read_umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-_UMASK = _read_umask()  # read once: os.umask is process-wide, so reading it later would race other threads
-

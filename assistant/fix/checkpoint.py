@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.lock import IndexLock
+from indexer.safe_fs import PathRefused, SafeRoot, components, protected_reason, temp_prefix
 from indexer.state_dir import StateDir
 
 from .apply import FileChange
-from .paths import protected_reason
-from .safe_fs import PathRefused, SafeRoot, components, temp_prefix
 
 CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"

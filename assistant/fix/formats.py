@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .apply import atomic_write
+from indexer.safe_fs import atomic_write
+
 from .edits import SEARCH_REPLACE, WHOLE_FILE
 
 RECORD = Path(".assist") / "fix" / "formats.json"
@@ -50,7 +51,7 @@ class FormatRecord:
         outcomes = (self.outcomes(model, edit_format) + [int(ok)])[-MEMORY:]
         self.data.setdefault(model, {})[edit_format] = outcomes
         try:
-            atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True).encode(), 0o644)
+            atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True).encode(), mode=0o644)
         except OSError:
             pass
 

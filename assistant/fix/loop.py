@@ -39,7 +39,7 @@ from .events import (
     TestsStarted, TestSummary, Working,
 )
 from .formats import FormatRecord
-from .safe_fs import PathRefused
+from indexer.safe_fs import PathRefused
 from .sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from .testrun import TestRunError
 from .prompt import ATTEMPTS_SHARE, EXCERPT_SHARE, Attempt, fit_excerpt, messages, round_message, shorten, system_message

@@ -9,7 +9,6 @@ import codecs
 from dataclasses import dataclass
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-DEFAULT_MODE = 0o644
 
 
 class NotText(ValueError):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
+
+from indexer.safe_fs import PathRefused, resolve_inside
 
 RELATIONS = ("callers", "callees", "tests", "subclasses", "bases", "imports", "imported_by", "contains")
 MAX_SOURCE_LINES = 400
@@ -30,23 +32,12 @@ class Answer:
 
 def inside_repo(root: Path, relative: str) -> Path:
     """``root / relative`` when it names something inside ``root`` without a symlink on the way; else
-    ``ToolFailure``. Nothing is opened here."""
-    text = relative.strip().replace("\\", "/")
-    pure = PurePosixPath(text)
-    if not text or pure.is_absolute() or ".." in pure.parts or text.startswith("~"):
-        raise ToolFailure(f"{relative!r} is not a path inside the repository {root}: use a path relative to it, "
-                          f"without '..'")
-    current = root
-    for part in pure.parts:
-        if part in (".", ""):
-            continue
-        current = current / part
-        if current.is_symlink():
-            raise ToolFailure(f"{relative!r} goes through a symbolic link; only the repository's own files are "
-                              f"served")
-    if current.resolve() != root.resolve() and root.resolve() not in current.resolve().parents:
-        raise ToolFailure(f"{relative!r} is outside the repository {root}")
-    return current
+    ``ToolFailure``. Nothing is opened here; the rules are ``indexer.safe_fs.resolve_inside``'s."""
+    try:
+        return root / resolve_inside(root, relative).relative
+    except PathRefused as exc:
+        raise ToolFailure(f"{relative!r} is not a path inside the repository {root} ({exc.reason}): use a path "
+                          f"relative to it, without '..' or a symbolic link") from None
 
 
 class RepoTools:

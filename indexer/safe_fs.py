@@ -13,6 +13,16 @@ then read back; deletes and ``mkdir``/``rmdir`` use the descriptor too.
 
 Paths are '/'-separated and relative to the root. A refusal raises ``PathRefused`` (an ``OSError``, so
 code that already handles I/O errors handles it too) naming the path and the reason.
+
+Shared by the indexer and every front end (the indexer imports nothing from ``assistant/``, so it lives here):
+
+- ``atomic_write(path, data, mode=)``: every file assist writes — its own state under ``.assist/`` and the
+  user's files an edit changes — goes through the walk above: temp file beside the target, fsync, mode,
+  ``os.replace``, fsync of the directory, read back; the temp file is removed on any error.
+- ``resolve_inside(root, relative, for_write=)``: the one set of refusals for a path someone else named (a
+  model, an MCP client, an editor): absolute, ``~``, ``..``, NUL, over the name limits, a symlink on the way,
+  outside the root; for a write also anything inside ``.git/`` or ``.assist/`` (compared the way
+  case-folding, normalising file systems compare names) and secrets files.
 """
 
 from __future__ import annotations
@@ -22,13 +32,20 @@ import os
 import secrets
 import stat
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
+
+from .secrets import is_secret_path
 
 NAME_MAX = 255  # bytes in one path component: Linux, macOS and Windows alike
 PATH_MAX = 4096  # bytes in a whole path on Linux (macOS allows 1024; the OS then refuses with ENAMETOOLONG)
 TEMP_MARK = ".assist-tmp-"
+DEFAULT_MODE = 0o644  # a new file's mode, less the umask
+PROTECTED_DIRS = (".git", ".assist")  # never written by a path someone else named
+_SHORT_NAMES = {"git~1": ".git", "assist~1": ".assist"}  # NTFS 8.3 aliases of the two directories
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # getattr: importable everywhere; where the OS lacks these flags or dir_fd (Windows), operations raise instead.
@@ -198,7 +215,7 @@ def _step(fd: int, part: str, shown: str, path: str, create: bool) -> int:
                 os.mkdir(part, 0o777, dir_fd=fd)
             except FileExistsError:
                 pass  # made by someone else a moment ago: open what is there now, under the same rules
-        except OSError as exc:
+        except OSError:
             found = _lstat_at(fd, part)
             if found is not None and not stat.S_ISDIR(found.st_mode):
                 why = "; links are never followed" if stat.S_ISLNK(found.st_mode) else ", not a directory"
@@ -280,3 +297,106 @@ def _fsync(fd: int) -> None:
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+def _read_umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_UMASK = _read_umask()  # read once: os.umask is process-wide, so reading it later would race other threads
+
+
+# ------------------------------------------------------------------------------------ atomic writes
+
+def atomic_write(path: Path | str, data: bytes, *, mode: int | None = None, root: Path | str | None = None) -> None:
+    """Replace ``path`` with ``data`` so a reader sees the old or the new content, never half, and no temp
+    file is left whatever fails: temp file beside it, write, mode, fsync, ``os.replace``, fsync of the
+    directory, read back. ``mode`` None: ``DEFAULT_MODE`` less the umask.
+
+    With ``root``: ``path`` must lie inside it, and no component below it may be a link (missing
+    directories are created). Without: the parent directory (created if missing) is taken as it is and only
+    the file itself is never followed — for assist's own state files."""
+    path = Path(path)
+    if root is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tree, rel = SafeRoot(path.parent), path.name
+    else:
+        tree = SafeRoot(root)
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(tree.root).as_posix()
+        except ValueError:
+            raise PathRefused(str(path), f"outside the repository {tree.root}") from None
+    tree.write_bytes(rel, data, mode if mode is not None else DEFAULT_MODE & ~_UMASK)
+
+
+# ------------------------------------------------------------------------------------ named paths
+
+class Inside(NamedTuple):
+    relative: str  # '/'-separated, normalized
+    path: Path  # the root (its real path) joined with ``relative``
+
+
+def comparable_name(part: str) -> str:
+    """One path component as a case-insensitive, normalising file system would see it: case-folded (macOS
+    and Windows fold case, so ``.GIT/config`` *is* ``.git/config`` there), NFKC-normalised (a full-width
+    ``．ｇｉｔ``), without invisible format characters (HFS+ ignores them), trailing dots and spaces or an
+    NTFS stream suffix (Windows drops or resolves them), and the 8.3 short name ``GIT~1`` as ``.git``."""
+    text = unicodedata.normalize("NFKC", part)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")  # zero-width and other format
+    text = text.split(":", 1)[0]  # NTFS: '.git::$INDEX_ALLOCATION' is the directory itself
+    text = text.rstrip(" .") or text
+    return _SHORT_NAMES.get(text, text)
+
+
+def protected_reason(parts: list[str]) -> str | None:
+    """Why these path components may not be written, or None when the name itself is fine."""
+    for part in parts:
+        name = comparable_name(part)
+        if name in PROTECTED_DIRS:
+            alias = "" if part == name else f" ({part!r} is {name} on a case-insensitive or normalising file system)"
+            return f"files inside {name}/ are never edited{alias}"
+    if is_secret_path("/".join(parts)) or is_secret_path("/".join(comparable_name(part) for part in parts)):
+        return "a secrets file (keys, credentials, .env); never edited by assist"
+    return None
+
+
+def resolve_inside(root: Path | str, relative: str, *, for_write: bool = False) -> Inside:
+    """Where a path someone else named (a model, a protocol client) lands under ``root``, or ``PathRefused``
+    saying why it may not be used: empty, NUL, absolute (``/``, ``~``, a drive letter), ``..``, over the file
+    system's limits, a symbolic link on the way or at the end, outside the root. ``for_write`` also refuses
+    ``.git/``, ``.assist/``, secrets files and anything that exists but is not a regular file. Nothing is
+    opened; whoever reads or writes afterwards goes through ``SafeRoot``, which walks the same way again."""
+    text = str(relative).strip()
+    if not text:
+        raise PathRefused("''", "names no file")
+    if "\x00" in text:
+        raise PathRefused(repr(text), "a file name cannot contain a NUL byte")
+    text = text.replace("\\", "/")
+    if text.startswith(("/", "~")) or (len(text) > 1 and text[1] == ":"):
+        raise PathRefused(str(relative), "absolute paths are refused; name files relative to the repository root")
+    parts = components(text)
+    if for_write:
+        protected = protected_reason(parts)
+        if protected:
+            raise PathRefused(str(relative), protected)
+    rel = "/".join(parts)
+    tree = SafeRoot(root)
+    absolute = tree.root / rel
+    size = len(os.fsencode(str(absolute)))
+    if size > PATH_MAX:
+        raise PathRefused(_short(rel), f"the full path would be {size} bytes; the file system allows {PATH_MAX}")
+    try:
+        found = tree.lstat(rel)
+    except PathRefused:
+        raise
+    except OSError as exc:  # whatever the OS refuses to look up is refused as a path, never a crash
+        raise PathRefused(str(relative), f"cannot be used as a file name here ({exc.strerror or exc})") from None
+    if found is not None:
+        if stat.S_ISLNK(found.st_mode):
+            raise PathRefused(str(relative), f"{rel} is a symbolic link; links are never followed")
+        if for_write and not stat.S_ISREG(found.st_mode):
+            raise PathRefused(str(relative), "not a regular file")
+    return Inside(rel, absolute)
