@@ -79,29 +79,32 @@ def index(
         typer.Option(help="Seconds to wait for another indexer on the same repository before giving up (default 5)."),
     ] = None,
     vectors: Annotated[
-        VectorsMode,
+        VectorsMode | None,
         typer.Option("--vectors", help="Embed now (after the structural index, which every command can use at "
-                                       "once), later (the next run embeds), or off (never load the model)."),
-    ] = "now",
+                                       "once), later (the next run, or a running chat/MCP/ACP, embeds), or off "
+                                       "(never load the model). Default: [index] vectors in .assist/config.toml, "
+                                       "else now.", show_default=False),
+    ] = None,
 ) -> None:
     """Index a repository: code graph, lexical index, then symbol embeddings, under PATH/.assist/.
 
     Re-runs are incremental: only changed files are parsed and only new chunk contents are embedded.
     """
-    from indexer.config import IndexConfig
-    from indexer.embeddings import EmbeddingError
+    from indexer.errors import IndexingError
     from indexer.lock import IndexBusy
     from indexer.pipeline import index_repository
 
+    from .config import ConfigError
+    from .index_settings import resolve_index_config
+
     root = repo_dir(_one_path(path, path_opt))
-    config = IndexConfig()
-    if model:
-        config.embedding_model = model
-    if max_file_size is not None:
-        config.max_file_bytes = max_file_size
+    try:
+        config = resolve_index_config(root, vectors=getattr(vectors, "value", vectors), model=model,
+                                      max_file_size=max_file_size)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
     if wait is not None:
         config.lock_wait_s = wait
-    config.vectors = getattr(vectors, "value", vectors)
 
     started = time.perf_counter()
     show_progress = not as_json and sys.stderr.isatty()
@@ -110,7 +113,7 @@ def index(
             report = index_repository(root, config, progress=progress.update, notice=progress.notice)
         except IndexBusy as exc:
             fail(str(exc), EXIT_BUSY)
-        except EmbeddingError as exc:
+        except IndexingError as exc:
             fail(str(exc))
         except OSError as exc:  # .assist unusable (a plain file, no permission, disk full): one line, no traceback
             fail(f"cannot index {root}: {exc}")

@@ -206,15 +206,15 @@ _ALIASES = {"num_ctx": "context_window"}
 
 
 def _config_table(path: Path) -> dict[str, Any]:
-    return _validated(_read_toml(path).get("model", {}), f"{path} [model]")
+    return _validated(read_toml(path).get("model", {}), f"{path} [model]")
 
 
 def _pyproject_table(path: Path) -> dict[str, Any]:
-    table = _read_toml(path).get("tool", {}).get("assist", {}).get("model", {})
+    table = read_toml(path).get("tool", {}).get("assist", {}).get("model", {})
     return _validated(table, f"{path} [tool.assist.model]")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:

@@ -80,14 +80,21 @@ def index_repository(
     config: IndexConfig | None = None,
     progress: ProgressCallback = _noop_progress,
     notice: Callable[[str], None] = lambda message: None,
+    background: bool = False,
 ) -> IndexReport:
-    """Bring ``root/.assist`` up to date with the working tree. Raises lock.IndexBusy if another writer holds it."""
+    """Bring ``root/.assist`` up to date with the working tree. Raises lock.IndexBusy if another writer holds it.
+
+    ``background``: a vector filler's run (see lifecycle.VectorFiller). It says so in the lock file, and its vector
+    tier stops between two groups — everything embedded so far stored — as soon as another writer asks for the lock
+    (``report.vectors["yielded"]``)."""
     config = config or IndexConfig()
     root = root.resolve()
     state_dir = StateDir(root)
     repairs = state_dir.ensure()  # before the lock: the lock file itself must not be a link
-    with IndexLock(state_dir.path, wait_s=config.lock_wait_s):
+    with IndexLock(state_dir.path, wait_s=config.lock_wait_s, background=background) as lock:
         indexer = _Indexer(root, state_dir, config, progress, notice)
+        if background:
+            indexer.stop_requested = lock.wanted
         for message in repairs:
             indexer.notice(message)
         return indexer.run()
@@ -104,6 +111,8 @@ class _Indexer:
         self._notice_sink = notice
         self._embedder = None
         self._vectors = None
+        self.stop_requested: Callable[[], bool] = lambda: False
+        self._yielded = False
 
     def notice(self, message: str) -> None:
         self.report.notices.append(message)
@@ -166,6 +175,8 @@ class _Indexer:
 
             self.report.vectors = {"mode": mode, "stored": stored, "chunks": total,
                                    "coverage_percent": coverage_percent(stored, total)}
+            if self._yielded:
+                self.report.vectors["yielded"] = True
         finally:
             if self._vectors is not None:
                 self._vectors.close()
@@ -435,6 +446,9 @@ class _Indexer:
         embed_s = 0.0
         size = self.config.embed_batch_size * 2  # whole model batches; a kill loses at most this many
         for start in range(0, len(to_embed), size):
+            if self.stop_requested():
+                self._yielded = True
+                break
             group = to_embed[start : start + size]
             texts = self.state.pending_texts([row[0] for row in group])
             vectors = self.cache.get_many(name, {row[1] for row in group}, dim=self.embedder.dim)

@@ -203,6 +203,8 @@ class AssistAgent:
             else:
                 self._post(session, update_tool_call(call_id, title=title, status="in_progress"))
 
+        if session.chat.use_vectors:
+            session.chat.fill_vectors_in_background()  # answers meanwhile use the vectors there are
         try:
             notices = session.chat.ensure_index(progress=progress)
         except Exception as exc:  # ChatError and indexer failures: the first prompt reports them again

@@ -91,3 +91,4 @@ class SessionStatus:
     index_state: str  # "fresh" | "stale" | "missing" | "refreshing"
     truncated: bool = False  # the last reply showed signs of a truncated prompt
     notices: list[str] = field(default_factory=list)
+    vectors: str = ""  # "vectors 36 %" while a background filler embeds, or why it is not ("… (waiting)")

@@ -19,9 +19,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from indexer.config import IndexConfig
+from indexer.lifecycle import IndexingError, VectorFiller, ensure_fresh, reindex
 from indexer.model import CLASS, FILE, MODULE
 from indexer.retrieval import PackItem, RetrievalError, Retriever, Why
-from indexer.status import NoIndex, index_status
+from indexer.status import coverage_percent
 
 from ..providers.errors import ProviderError
 from ..providers.types import ChatProvider, Completed, Message, PromptProgress, TextDelta, Usage
@@ -80,11 +82,13 @@ class ChatSession:
         max_reply_tokens: int | None = None,
         context_budget: int | None = None,
         use_vectors: bool = True,
+        index_config: IndexConfig | None = None,
     ):
         """``context_share``: the part of the prompt left after system prompt, question and pinned items that
         retrieved code may take (memory gets the rest). ``max_reply_tokens``: the longest answer (default:
         the provider's reply reserve). ``context_budget``: a cap on retrieved-code tokens.
-        ``use_vectors``: whether a retriever opened here uses the embedding model."""
+        ``use_vectors``: whether a retriever opened here uses the embedding model. ``index_config``: how the
+        index is built or refreshed (the ``[index]`` settings)."""
         if not 0.0 < context_share <= 1.0:
             raise ValueError(f"context_share must be in (0, 1], not {context_share}")
         if max_reply_tokens is not None and max_reply_tokens <= 0:
@@ -95,6 +99,8 @@ class ChatSession:
         self.max_reply_tokens = max_reply_tokens
         self.context_budget = context_budget
         self.use_vectors = use_vectors
+        self._index_config = index_config
+        self._filler: VectorFiller | None = None
         self._retriever = retriever
         self._owns_retriever = retriever is None
         self._lock = threading.RLock()  # conversation state: held briefly, so a UI thread never waits long
@@ -219,42 +225,73 @@ class ChatSession:
         assert self._retriever is not None
         return self._retriever
 
+    @property
+    def index_config(self) -> IndexConfig:
+        """The repository's ``[index]`` settings unless given; ChatError when its config file is wrong."""
+        if self._index_config is None:
+            from ..config import ConfigError
+            from ..index_settings import resolve_index_config
+
+            try:
+                self._index_config = resolve_index_config(self.repo_root)
+            except ConfigError as exc:
+                raise ChatError(str(exc)) from exc
+        return self._index_config
+
     def ensure_index(self, progress: Progress | None = None) -> list[Notice]:
-        """Once per session: build a missing index, refresh a stale one, open the retriever. Returns notices
-        for the user (a front end may call this first to show progress; ``ask`` does it otherwise)."""
+        """Once per session: build a missing index, refresh a stale one (structural tier: no question waits for
+        embedding), open the retriever. Returns notices for the user (a front end may call this first to show
+        progress; ``ask`` does it otherwise)."""
         with self._index_lock:
             if self._index_checked and self._retriever is not None:
                 return []
             notices: list[Notice] = []
+            previous, self._index_state = self._index_state, "refreshing"
             try:
-                status = index_status(self.repo_root)
-            except NoIndex:
-                notices.append(Notice(f"{self.repo_root} has no index yet; indexing it now (the first time takes a "
-                                      f"while: every symbol is embedded)"))
-                self._index(progress, notices)
+                refresh = ensure_fresh(self.repo_root, self.index_config, progress=progress,
+                                       notice=lambda text: notices.append(Notice(text)))
+            except IndexingError as exc:
+                self._index_state = previous
+                raise ChatError(f"indexing {self.repo_root} failed: {exc}") from exc
+            if refresh.warning:
+                self._index_state = "stale"
+                notices.append(Notice(refresh.warning, "warning"))
             else:
-                if status.is_stale or status.interrupted:
-                    changed = sum(len(paths) for paths in status.stale.values())
-                    reason = (f"{changed} files changed since indexing" if changed
-                              else "the last index run was interrupted")
-                    notices.append(Notice(f"{reason}; refreshing the index"))
-                    self._index(progress, notices, keep_going=True)
+                self._index_state = "fresh"
+            if refresh.report is not None:
+                notices.append(Notice(_index_summary(refresh.report)))
             self._open_retriever()
             self._index_checked = True
-            if self._index_state == "missing":
-                self._index_state = "fresh"
             return notices
 
     def reindex(self, progress: Progress | None = None) -> str:
-        """Bring the index up to date now; returns a one-line summary."""
+        """Bring the index up to date now, vectors included (a background filler steps aside); returns a
+        one-line summary."""
         with self._index_lock:
-            notices: list[Notice] = []
-            report = self._index(progress, notices)
+            previous, self._index_state = self._index_state, "refreshing"
+            notices: list[str] = []
+            try:
+                report = reindex(self.repo_root, self.index_config, progress=progress, notice=notices.append)
+            except IndexingError as exc:
+                self._index_state = previous
+                raise ChatError(f"indexing {self.repo_root} failed: {exc}") from exc
+            self._index_state = "fresh"
             with self._lock:
-                self._pending.extend(notices[:-1])  # the last one is the summary returned
+                self._pending.extend(Notice(text) for text in notices)
             self._open_retriever()
             self._index_checked = True
+            if self._filler is not None:
+                self._filler.poke()
             return _index_summary(report)
+
+    def fill_vectors_in_background(self, on_change: Callable[[], None] | None = None) -> VectorFiller:
+        """For long-running front ends: embed what the index lacks in a low-priority child process while this
+        session answers (retrieval uses the vectors there are). ``status.vectors`` follows it; ``on_change`` is
+        called from the filler's thread whenever coverage or its state moves. Stopped by ``close``."""
+        with self._index_lock:
+            if self._filler is None:
+                self._filler = VectorFiller(self.repo_root, self.index_config, on_change=on_change)
+            return self._filler.start()
 
     def _open_retriever(self) -> None:
         if self._retriever is None:
@@ -262,27 +299,6 @@ class ChatSession:
                 self._retriever = Retriever(self.repo_root, use_vectors=self.use_vectors)
             except RetrievalError as exc:
                 raise ChatError(str(exc)) from exc
-
-    def _index(self, progress: Progress | None, notices: list[Notice], keep_going: bool = False):
-        """Run the indexer. ``keep_going``: a failure leaves a warning and the old index in use."""
-        from indexer.embeddings import EmbeddingError
-        from indexer.lock import IndexBusy
-        from indexer.pipeline import index_repository
-
-        previous, self._index_state = self._index_state, "refreshing"
-        try:
-            report = index_repository(self.repo_root, progress=progress or _no_progress,
-                                      notice=lambda text: notices.append(Notice(text)))
-        except (IndexBusy, EmbeddingError, OSError) as exc:
-            self._index_state = "stale" if previous != "missing" else "missing"
-            if not keep_going:
-                raise ChatError(f"indexing {self.repo_root} failed: {exc}") from exc
-            notices.append(Notice(f"could not refresh the index ({exc}); answering from the index as it is",
-                                  "warning"))
-            return None
-        self._index_state = "fresh"
-        notices.append(Notice(_index_summary(report)))
-        return report
 
     # --------------------------------------------------------------------------------- the prompt
 
@@ -558,8 +574,14 @@ class ChatSession:
 
     @property
     def status(self) -> SessionStatus:
+        filler = self._filler
+        vectors = ""
+        if filler is not None and filler.state not in ("complete", "stopped") and filler.coverage[1]:
+            stored, total = filler.coverage
+            vectors = f"vectors {coverage_percent(stored, total)} %" + (
+                "" if filler.state == "filling" else f" ({filler.state})")
         return SessionStatus(self.provider.name, self.provider.context_window, self._tokens_used,
-                             self._index_state, self._truncated, list(self._notices))
+                             self._index_state, self._truncated, list(self._notices), vectors)
 
     @property
     def history(self) -> list[tuple[str, str]]:
@@ -581,8 +603,15 @@ class ChatSession:
             self._truncated = False
         return old
 
+    def stop_filling(self) -> None:
+        """Stop the background vector filler, if any; what it stored stays."""
+        if self._filler is not None:
+            self._filler.stop()
+
     def close(self) -> None:
-        """Close the retriever if this session opened it (one passed in stays open for its owner)."""
+        """Stop the vector filler (what it stored stays) and close the retriever if this session opened it (one
+        passed in stays open for its owner)."""
+        self.stop_filling()
         if self._owns_retriever and self._retriever is not None:
             self._retriever.close()
 
@@ -664,7 +693,3 @@ def _index_summary(report) -> str:
 
 def _no_usage(prompt: _Prompt) -> Usage:
     return Usage(None, None, prompt.prompt_tokens)
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass

@@ -273,36 +273,25 @@ class FixLoop:
         return run
 
     def _ensure_index(self) -> Iterator[FixEvent]:
-        from indexer.status import NoIndex, index_status
-
-        try:
-            status = index_status(self.root)
-        except NoIndex:
-            yield FixNotice(f"{self.root} has no index yet; indexing it now (the first time takes a while)")
-            yield Working(0, "indexing the repository")
-            yield from self._index("indexing")
-        else:
-            if status.is_stale or status.interrupted:
-                yield FixNotice("the index is out of date; refreshing it")
-                yield Working(0, "refreshing the index")
-                yield from self._index("refreshing the index")
+        yield Working(0, "checking the index")
+        yield from self._index("indexing")
         if self._retriever is None:
             self._retriever = Retriever(self.root, use_vectors=self.options.use_vectors)
 
     def _index(self, doing: str) -> Iterator[FixEvent]:
-        from indexer.embeddings import EmbeddingError
-        from indexer.lock import IndexBusy
-        from indexer.pipeline import index_repository
+        """Bring the index up to date (structural tier: localisation never waits for embedding)."""
+        from indexer.lifecycle import IndexingError, ensure_fresh
 
-        notices: list[str] = []
         try:
-            report = index_repository(self.root, notice=notices.append)
-        except (IndexBusy, EmbeddingError, OSError) as exc:
+            refresh = ensure_fresh(self.root)
+        except IndexingError as exc:
             yield FixNotice(f"{doing} failed ({exc}); using the index as it is", "warning")
             return None
-        for text in notices:
+        for text in refresh.notices:
             yield FixNotice(text)
-        return report
+        if refresh.warning:
+            yield FixNotice(refresh.warning, "warning")
+        return refresh.report
 
     def _reindex(self, number: int) -> Iterator[FixEvent]:
         if not self.options.reindex:

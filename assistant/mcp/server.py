@@ -227,6 +227,11 @@ def serve(root: Path, use_vectors: bool = True, max_frame_bytes: int | None = No
     import indexer.status  # noqa: F401
 
     server, tools = build_server(root, use_vectors=use_vectors)
+    if use_vectors:
+        try:
+            tools.fill_vectors_in_background()
+        except ToolFailure as exc:  # a bad [index] table: every tool call that needs it says so too
+            log.warning("no background embedding: %s", exc)
     lowlevel = server._lowlevel_server  # the SDK's own loop over our guarded streams (public run() takes any)
 
     async def main() -> None:

@@ -41,11 +41,35 @@ def inside_repo(root: Path, relative: str) -> Path:
 
 
 class RepoTools:
-    def __init__(self, root: Path, use_vectors: bool = True):
+    def __init__(self, root: Path, use_vectors: bool = True, index_config=None):
         self.root = root.resolve()
         self.use_vectors = use_vectors
+        self._index_config = index_config
         self._retriever = None
+        self._filler = None
         self._lock = threading.RLock()
+
+    @property
+    def index_config(self):
+        """The repository's ``[index]`` settings unless given; ToolFailure when its config file is wrong."""
+        if self._index_config is None:
+            from ..config import ConfigError
+            from ..index_settings import resolve_index_config
+
+            try:
+                self._index_config = resolve_index_config(self.root)
+            except ConfigError as exc:
+                raise ToolFailure(str(exc)) from exc
+        return self._index_config
+
+    def fill_vectors_in_background(self):
+        """Embed what the index lacks in a low-priority child process while the tools answer."""
+        from indexer.lifecycle import VectorFiller
+
+        with self._lock:
+            if self._filler is None:
+                self._filler = VectorFiller(self.root, self.index_config)
+            return self._filler.start()
 
     # ------------------------------------------------------------------------------ the index
 
@@ -62,6 +86,8 @@ class RepoTools:
 
     def close(self) -> None:
         with self._lock:
+            if self._filler is not None:
+                self._filler.stop()
             if self._retriever is not None:
                 self._retriever.close()
                 self._retriever = None
@@ -198,6 +224,8 @@ class RepoTools:
             raise ToolFailure(f"{exc} (or call the reindex tool)") from exc
         data = status.to_json()
         data.pop("skipped_files", None)
+        filler = self._filler.state if self._filler is not None else "off"
+        data["vectors"]["background"] = filler
         stale = sum(len(v) for v in status.stale.values())
         text = (f"{status.root}: {status.files_indexed} files, {status.symbols} symbols, {status.chunks} chunks, "
                 f"embedding model {status.embedding_model}; "
@@ -205,13 +233,13 @@ class RepoTools:
                 + ("; the last index run was interrupted" if status.interrupted else "")
                 + f"; {status.vectors['text']}"
                 + ("" if status.vectors["stored"] >= status.vectors["chunks"] else
-                   " (search uses the vectors there are; reindex embeds the rest)"))
+                   " (search uses the vectors there are; " + (
+                       "the rest are being embedded in the background)" if filler == "filling" else
+                       f"background embedding: {filler}; reindex embeds the rest)")))
         return Answer(text, data)
 
     def reindex(self, paths: list[str] | None = None, progress=None) -> Answer:
-        from indexer.embeddings import EmbeddingError
-        from indexer.lock import IndexBusy
-        from indexer.pipeline import index_repository
+        from indexer.lifecycle import IndexingError, reindex
 
         missing = []
         for path in paths or []:
@@ -221,12 +249,14 @@ class RepoTools:
             raise ToolFailure(f"no such file in the repository: {', '.join(missing)}")
         notices: list[str] = []
         try:
-            report = index_repository(self.root, progress=progress or (lambda *a: None), notice=notices.append)
-        except (IndexBusy, EmbeddingError, OSError) as exc:
+            report = reindex(self.root, self.index_config, progress=progress, notice=notices.append)
+        except IndexingError as exc:
             raise ToolFailure(f"indexing failed: {exc}") from exc
         with self._lock:
             if self._retriever is not None:
                 self._retriever.reader.refresh()
+            if self._filler is not None:
+                self._filler.poke()
         data = report.to_json()
         data["requested_paths"] = list(paths or [])
         text = (f"indexed {report.files_indexed} files: {report.files_changed} changed, {report.files_removed} "

@@ -49,6 +49,10 @@ class SessionEvent(Message):
         self.event = event
 
 
+class VectorsMoved(Message):
+    """The background vector filler's coverage or state changed (posted from its thread)."""
+
+
 class TurnFinished(Message):
     def __init__(self, turn: Turn) -> None:
         super().__init__()
@@ -218,6 +222,9 @@ class ChatApp(App[None]):
         self.index_in_thread(lambda progress: self.session.ensure_index(progress),
                              "no index yet: indexing…" if first else "checking the index…")
         self.ready = True
+        if self.session.use_vectors:
+            # Questions are answered from the structural index and whatever vectors exist meanwhile.
+            self.session.fill_vectors_in_background(on_change=lambda: self.post_message(VectorsMoved()))
 
     def _open_session(self) -> str | None:
         """Resolve settings, open the provider and the session; returns an error message, or None."""
@@ -595,7 +602,12 @@ class ChatApp(App[None]):
         self.drop_item(event.key)
 
     async def on_unmount(self) -> None:
+    def on_vectors_moved(self, message: VectorsMoved) -> None:
+        self.refresh_status()
+
         if self.fix_run is not None:
+        if self.session is not None:
+            self.session.stop_filling()
             self.fix_run.cancel.set()
         if self.active is not None:
             self.active.cancel.set()  # lets the turn's thread return, so leaving does not wait for the model

@@ -329,6 +329,8 @@ class StatusLine(Static):
         parts = [model]
         if status is not None:
             parts.append(f"index {status.index_state}")
+            if status.vectors:
+                parts.append(status.vectors)
             if status.context_window:
                 parts.append(f"{status.tokens_used:,}/{status.context_window:,} tokens")
         if state:
