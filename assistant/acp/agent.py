@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,19 +50,15 @@ from acp.schema import (
     ToolCallUpdate,
 )
 
+from .. import slash
 from ..stdio_wire import MAX_FRAME_BYTES
 from .transport import GuardedStdioTransport
+from .turns import ModelWait, TurnCancelled
 
 log = logging.getLogger("assist.acp")
 
 ATTACHMENT_CHARS = 6000  # of each attached file, in the question
-COMMANDS = [
-    ("fix", "Run the tests, and let the model fix the code until they pass (asks before running and writing)",
-     "test paths or a command, e.g. tests/ or --cmd \"npm test\""),
-    ("undo", "Restore the files the last /fix changed", None),
-    ("reindex", "Bring the repository's index up to date now", None),
-    ("clear", "Forget this conversation", None),
-]
+COMMANDS = slash.commands_for(slash.ACP)  # /clear, /reindex, /fix, /undo
 
 
 def invalid_params(details: str) -> RequestError:
@@ -98,10 +93,6 @@ class _Session:
     index_ready: threading.Event = field(default_factory=threading.Event)
     announced: asyncio.Event = field(default_factory=asyncio.Event)
     turns: int = 0
-
-
-class TurnCancelled(Exception):
-    """The client cancelled the turn; the worker thread has been told to stop."""
 
 
 class AssistAgent:
@@ -178,8 +169,8 @@ class AssistAgent:
         commands = [AvailableCommand(name=name, description=description,
                                      input=AvailableCommandInput(root=UnstructuredCommandInput(hint=hint))
                                      if hint else None)
-                    for name, description, hint in COMMANDS]
-        await self._update(session, AvailableCommandsUpdate(session_update="available_commands_update",
+                    for name, description, hint in ((c.name, c.help, c.hint) for c in COMMANDS)]
+        await self.update(session, AvailableCommandsUpdate(session_update="available_commands_update",
                                                             available_commands=commands))
 
     # ---------------------------------------------------------------------------- the index
@@ -203,8 +194,6 @@ class AssistAgent:
             else:
                 self._post(session, update_tool_call(call_id, title=title, status="in_progress"))
 
-        if session.chat.use_vectors:
-            session.chat.fill_vectors_in_background()  # answers meanwhile use the vectors there are
         try:
             notices = session.chat.ensure_index(progress=progress)
         except Exception as exc:  # ChatError and indexer failures: the first prompt reports them again
@@ -214,6 +203,8 @@ class AssistAgent:
                     tool_content(text_block(str(exc)))]))
             session.index_ready.set()
             return
+        if session.chat.use_vectors:
+            session.chat.fill_vectors_in_background()  # answers meanwhile use the vectors there are
         if started:
             summary = "; ".join(n.text for n in notices) or "index ready"
             self._post(session, update_tool_call(call_id, title=f"Indexed {session.root.name}", status="completed",
@@ -223,9 +214,10 @@ class AssistAgent:
     def _post(self, session: _Session, update: Any) -> None:
         """From a worker thread: send a session update once the session has been announced."""
         assert self.loop is not None
-        asyncio.run_coroutine_threadsafe(self._update(session, update, wait_announced=True), self.loop)
+        asyncio.run_coroutine_threadsafe(self.update(session, update, wait_announced=True), self.loop)
 
-    async def _update(self, session: _Session, update: Any, wait_announced: bool = False) -> None:
+    async def update(self, session: _Session, update: Any, wait_announced: bool = False) -> None:
+        """Send one ``session/update`` to the client (dropped when the client is gone)."""
         if wait_announced:
             await session.announced.wait()
         try:
@@ -246,20 +238,21 @@ class AssistAgent:
         session.cancelled = asyncio.Event()
         session.turns += 1
         text, attachments = await self._read_prompt(session, prompt)
-        command, _, argument = text.strip().partition(" ")
-        if command == "/fix":
+        parsed = slash.parse(text, COMMANDS)
+        command = parsed.command.name if parsed is not None and parsed.command is not None else None
+        if command == "fix":
             from .fix import run_fix
 
-            return await run_fix(self, session, argument.strip())
-        if command == "/undo":
+            return await run_fix(self, session, parsed.argument)
+        if command == "undo":
             from .fix import run_undo
 
             return await run_undo(self, session)
-        if command == "/clear":
+        if command == "clear":
             session.chat.clear()
-            await self._update(session, update_agent_message_text("Conversation cleared."))
+            await self.update(session, update_agent_message_text("Conversation cleared."))
             return PromptResponse(stop_reason="end_turn")
-        if command == "/reindex":
+        if command == "reindex":
             return await self._reindex(session)
         question = text + "".join(attachments)
         if not question.strip():
@@ -276,24 +269,24 @@ class AssistAgent:
         from ..chat import AnswerDelta, ContextReady, Notice, ReadingPrompt, TurnDone, TurnFailed
 
         call_id = f"retrieve-{session.turns}"
-        await self._update(session, start_tool_call(call_id, f"Searching {session.root.name} for relevant code",
+        await self.update(session, start_tool_call(call_id, f"Searching {session.root.name} for relevant code",
                                                     kind="search", status="in_progress",
                                                     raw_input={"query": question[:2000]}))
         state: dict[str, Any] = {"call_open": True}
-        waiting = _ModelWait(self, session, f"wait-{session.turns}")
+        waiting = ModelWait(self, session, f"wait-{session.turns}")
 
         async def handle(event) -> None:
             if isinstance(event, Notice):
-                await self._update(session, update_agent_thought_text(f"{event.text}\n"))
+                await self.update(session, update_agent_thought_text(f"{event.text}\n"))
             elif isinstance(event, ContextReady):
                 state["call_open"] = False
-                await self._update(session, _context_update(call_id, session.root, event))
+                await self.update(session, _context_update(call_id, session.root, event))
                 await waiting.start(event.prompt_tokens)
             elif isinstance(event, ReadingPrompt):
                 await waiting.reading(event.processed, event.total)
             elif isinstance(event, AnswerDelta):
                 await waiting.stop("completed")
-                await self._update(session, update_agent_message_text(event.text))
+                await self.update(session, update_agent_message_text(event.text))
             elif isinstance(event, (TurnDone, TurnFailed)):
                 await waiting.stop("completed" if isinstance(event, TurnDone) else "failed")
                 state["end"] = event
@@ -304,7 +297,7 @@ class AssistAgent:
         except TurnCancelled:
             await waiting.stop("failed")
             if state["call_open"]:
-                await self._update(session, update_tool_call(call_id, status="failed", content=[
+                await self.update(session, update_tool_call(call_id, status="failed", content=[
                     tool_content(text_block("cancelled"))]))
             return PromptResponse(stop_reason="cancelled")
         finally:
@@ -316,17 +309,17 @@ class AssistAgent:
             return PromptResponse(stop_reason="max_tokens" if end.done_reason == "length" else "end_turn")
         message = end.message if isinstance(end, TurnFailed) else "the turn ended without an answer"
         if state["call_open"]:
-            await self._update(session, update_tool_call(call_id, status="failed", content=[
+            await self.update(session, update_tool_call(call_id, status="failed", content=[
                 tool_content(text_block(message))]))
         raise internal_error(message)
 
     async def _reindex(self, session: _Session) -> PromptResponse:
         call_id = f"reindex-{session.turns}"
-        await self._update(session, start_tool_call(call_id, f"Indexing {session.root.name}", kind="other",
+        await self.update(session, start_tool_call(call_id, f"Indexing {session.root.name}", kind="other",
                                                     status="in_progress"))
 
         async def handle(summary: str) -> None:
-            await self._update(session, update_tool_call(call_id, status="completed", content=[
+            await self.update(session, update_tool_call(call_id, status="completed", content=[
                 tool_content(text_block(summary))]))
 
         try:
@@ -334,7 +327,7 @@ class AssistAgent:
         except TurnCancelled:
             return PromptResponse(stop_reason="cancelled")
         except Exception as exc:
-            await self._update(session, update_tool_call(call_id, status="failed", content=[
+            await self.update(session, update_tool_call(call_id, status="failed", content=[
                 tool_content(text_block(str(exc)))]))
             raise internal_error(str(exc)) from exc
         return PromptResponse(stop_reason="end_turn")
@@ -418,7 +411,7 @@ class AssistAgent:
             return f"\n\n(attached {uri}: not a file inside {session.root}, left out)"
         call_id = f"read-{session.turns}-{uuid.uuid4().hex[:6]}"
         shown = str(full.relative_to(session.root))
-        await self._update(session, start_tool_call(call_id, f"Read {shown}", kind="read", status="in_progress",
+        await self.update(session, start_tool_call(call_id, f"Read {shown}", kind="read", status="in_progress",
                                                     locations=[ToolCallLocation(path=str(full))]))
         try:
             if self.capabilities.fs and self.capabilities.fs.read_text_file:
@@ -427,10 +420,10 @@ class AssistAgent:
             else:
                 text = await asyncio.to_thread(_read_own, full, shown)
         except (OSError, RequestError, ValueError) as exc:
-            await self._update(session, update_tool_call(call_id, status="failed",
+            await self.update(session, update_tool_call(call_id, status="failed",
                                                          content=[tool_content(text_block(str(exc)))]))
             return f"\n\n(attached {shown}: could not be read: {exc})"
-        await self._update(session, update_tool_call(call_id, status="completed"))
+        await self.update(session, update_tool_call(call_id, status="completed"))
         return _attachment(shown, text)
 
     # ---------------------------------------------------------------------------- permission
@@ -551,56 +544,3 @@ def serve(options: AgentOptions) -> None:
     finally:
         agent.close()
 
-
-class _ModelWait:
-    """A tool call that shows how long the model has been reading the prompt, and how much of it the server has
-    read when it says (llama.cpp): a server on a CPU can take a minute before its first token, and an editor
-    showing nothing meanwhile looks hung."""
-
-    TICK_S = 2.0
-    PROGRESS_S = 1.0  # at most one progress update a second: each is a message the editor must render
-
-    def __init__(self, agent: AssistAgent, session: _Session, call_id: str) -> None:
-        self.agent, self.session, self.call_id = agent, session, call_id
-        self.started: float | None = None
-        self.ticker: asyncio.Task | None = None
-        self.read: tuple[int, int] | None = None  # (processed, total), as the server last reported
-        self.reported_at = 0.0
-
-    async def start(self, prompt_tokens: int) -> None:
-        self.started = time.monotonic()
-        await self.agent._update(self.session, start_tool_call(
-            self.call_id, f"Waiting for the model to read the prompt ({prompt_tokens:,} tokens)", kind="think",
-            status="in_progress"))
-        self.ticker = asyncio.ensure_future(self._tick())
-
-    async def reading(self, processed: int, total: int) -> None:
-        if self.ticker is None:
-            return
-        self.read = (processed, total)
-        if time.monotonic() - self.reported_at >= self.PROGRESS_S:
-            await self._show()
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self.TICK_S)
-            await self._show()
-
-    async def _show(self) -> None:
-        self.reported_at = time.monotonic()
-        text = (f"waiting for the first token: {self._elapsed()}" if self.read is None
-                else f"reading the prompt: {self.read[0]:,} of {self.read[1]:,} tokens… {self._elapsed()}")
-        await self.agent._update(self.session, update_tool_call(self.call_id, content=[
-            tool_content(text_block(text))]))
-
-    def _elapsed(self) -> str:
-        return f"{time.monotonic() - (self.started or time.monotonic()):.0f} s"
-
-    async def stop(self, status: str) -> None:
-        if self.ticker is None:
-            return
-        ticker, self.ticker = self.ticker, None
-        ticker.cancel()
-        await self.agent._update(self.session, update_tool_call(self.call_id, status=status, content=[
-            tool_content(text_block(f"the model answered after {self._elapsed()}" if status == "completed"
-                                    else f"stopped after {self._elapsed()}"))]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +19,12 @@ from acp import RequestError
 from acp.helpers import start_tool_call, text_block, tool_content, update_agent_message_text, update_tool_call
 from acp.schema import PromptResponse, ToolCallLocation
 
+from ..slash import parse_fix_arguments
+from .turns import ModelWait, TurnCancelled
+
 log = logging.getLogger("assist.acp")
 
 CLIENT_WRITE_TIMEOUT_S = 120.0
-USAGE = ("Usage: /fix [TEST PATH ...] or /fix --cmd COMMAND. Runs the tests, asks the model for edits, applies "
-         "them (asking you first) and re-runs the tests until they pass; /undo restores the files.")
-
-
-def parse_fix_argument(argument: str) -> tuple[list[str] | None, str | None]:
-    """``tests/ tests/x.py`` → pytest on those paths; ``--cmd npm test`` → that command; empty → the default."""
-    try:
-        words = shlex.split(argument)
-    except ValueError as exc:
-        raise ValueError(f"cannot read the /fix arguments ({exc}). {USAGE}") from exc
-    if words and words[0] == "--cmd":
-        command = argument.strip()[len("--cmd"):].strip()
-        if not command:
-            raise ValueError(f"--cmd needs a command. {USAGE}")
-        return None, command
-    if any(word.startswith("-") for word in words):
-        raise ValueError(f"unknown option in {argument!r}. {USAGE}")
-    return (words or None), None
 
 
 class ClientFileWriter:
@@ -77,20 +61,20 @@ async def run_undo(agent, session) -> PromptResponse:
     allowed = await agent.ask_permission(session, call_id, "Undo the last /fix: restore the files it changed",
                                          "edit")
     if not allowed:
-        await agent._update(session, update_agent_message_text("Undo refused: nothing was changed."))
+        await agent.update(session, update_agent_message_text("Undo refused: nothing was changed."))
         return PromptResponse(stop_reason="end_turn")
     try:
         report = await asyncio.to_thread(undo_latest, session.root)
     except (NothingToUndo, UndoConflict, IndexBusy) as exc:
-        await agent._update(session, update_agent_message_text(str(exc)))
+        await agent.update(session, update_agent_message_text(str(exc)))
         return PromptResponse(stop_reason="end_turn")
     except OSError as exc:
-        await agent._update(session, update_agent_message_text(
+        await agent.update(session, update_agent_message_text(
             f"Undo failed: {exc}. The saved originals are kept under .assist/checkpoints/; run /undo again."))
         return PromptResponse(stop_reason="end_turn")
     files = report.restored + report.deleted
     refused = [f"{refusal['path']} ({refusal['reason']})" for refusal in report.refused]
-    await agent._update(session, start_tool_call(
+    await agent.update(session, start_tool_call(
         call_id, f"Restored {len(report.restored)} files, deleted {len(report.deleted)}"
         + (f", refused {len(refused)}" if refused else ""), kind="edit",
         status="failed" if refused else "completed",
@@ -102,19 +86,17 @@ async def run_undo(agent, session) -> PromptResponse:
         said += (f" Refused, and left as they are: {'; '.join(refused)}. Nothing outside the repository was "
                  f"touched; the originals stay under .assist/checkpoints/{report.id}/: remove the link, then run "
                  f"/undo again.")
-    await agent._update(session, update_agent_message_text(said))
+    await agent.update(session, update_agent_message_text(said))
     return PromptResponse(stop_reason="end_turn")
 
 
 async def run_fix(agent, session, argument: str) -> PromptResponse:
     from assistant.fix.loop import FixLoop, FixOptions
 
-    from .agent import TurnCancelled
-
     try:
-        test_paths, command = parse_fix_argument(argument)
+        test_paths, command = parse_fix_arguments(argument)
     except ValueError as exc:
-        await agent._update(session, update_agent_message_text(str(exc)))
+        await agent.update(session, update_agent_message_text(str(exc)))
         return PromptResponse(stop_reason="end_turn")
     described = command or "pytest" + (" " + " ".join(test_paths) if test_paths else "")
     run_id = f"fix-{session.turns}"
@@ -122,7 +104,7 @@ async def run_fix(agent, session, argument: str) -> PromptResponse:
         session, f"{run_id}-permission", f"Run `{described}` in {session.root.name} (again after each edit)",
         "execute", content=[tool_content(text_block(f"$ {described}\n(in {session.root})"))])
     if not allowed:
-        await agent._update(session, update_agent_message_text(
+        await agent.update(session, update_agent_message_text(
             f"Not running `{described}`: permission refused. Nothing was run or changed."))
         return PromptResponse(stop_reason="end_turn")
 
@@ -180,7 +162,7 @@ class _FixView:
         self.waiting = None  # the chat's "waiting for the model" call with its clock, while a prompt is read
 
     async def _send(self, update) -> None:
-        await self.agent._update(self.session, update)
+        await self.agent.update(self.session, update)
 
     async def _start(self, call_id: str, title: str, kind: str, **extra) -> None:
         self.open[call_id] = title
@@ -230,9 +212,7 @@ class _FixView:
             await self._finish(call_id, "completed", "\n".join(lines) or "no code found",
                                locations=[ToolCallLocation(path=str(self.root / item.path), line=item.start_line)
                                           for item in event.items])
-            from .agent import _ModelWait
-
-            self.waiting = _ModelWait(self.agent, self.session, f"{self.run_id}-wait-{event.round}")
+            self.waiting = ModelWait(self.agent, self.session, f"{self.run_id}-wait-{event.round}")
             await self.waiting.start(event.tokens)
         elif isinstance(event, ev.ReadingPrompt):
             if self.waiting is not None:

@@ -210,7 +210,7 @@ class ChatApp(App[None]):
 
     def _connect(self) -> None:
         """Open the model and the session, then check the index once (building it when missing)."""
-        error = self._open_session()
+        error = self.open_session()
         self.on_loop(self.refresh_status)
         if error is not None:
             self.on_loop(self.say, f"{error}\nQuestions will try to connect again.", "warning")
@@ -226,7 +226,7 @@ class ChatApp(App[None]):
             # Questions are answered from the structural index and whatever vectors exist meanwhile.
             self.session.fill_vectors_in_background(on_change=lambda: self.post_message(VectorsMoved()))
 
-    def _open_session(self) -> str | None:
+    def open_session(self) -> str | None:
         """Resolve settings, open the provider and the session; returns an error message, or None."""
         from ..config import ConfigError, open_provider, resolve_model_settings
         from ..providers import ProviderError
@@ -304,7 +304,7 @@ class ChatApp(App[None]):
         turn = active.turn
         try:
             if self.session is None:
-                error = self._open_session()
+                error = self.open_session()
                 self.on_loop(self.refresh_status)
                 if error is not None:
                     self.post_message(SessionEvent(turn, TurnFailed(error)))
@@ -403,13 +403,14 @@ class ChatApp(App[None]):
         self.exit()
 
     async def command_fix(self, argument: str) -> None:
-        from .fix import FixRun, parse_arguments
+        from ..slash import parse_fix_arguments
+        from .fix import FixRun
 
         if self.active is not None or self.fix_run is not None:
             await self.say("Something is still running: press Esc to stop it, then /fix again.", "warning")
             return
         try:
-            test_paths, command = parse_arguments(argument)
+            test_paths, command = parse_fix_arguments(argument)
         except ValueError as exc:
             await self.say(str(exc), "warning")
             return
@@ -492,7 +493,7 @@ class ChatApp(App[None]):
 
     def _session_or_say(self, why: str) -> ChatSession | None:
         """In a background thread: the session, connecting first if need be; None (and a message) if it cannot."""
-        if self.session is None and self._open_session() is not None:
+        if self.session is None and self.open_session() is not None:
             self.on_loop(self.refresh_status)
             self.on_loop(self.say, f"{why}: {self.connect_error}", "error")
             return None
@@ -601,13 +602,13 @@ class ChatApp(App[None]):
     def _drop_requested(self, event: ContextTable.DropRequested) -> None:
         self.drop_item(event.key)
 
-    async def on_unmount(self) -> None:
     def on_vectors_moved(self, message: VectorsMoved) -> None:
         self.refresh_status()
 
-        if self.fix_run is not None:
+    async def on_unmount(self) -> None:
         if self.session is not None:
             self.session.stop_filling()
+        if self.fix_run is not None:
             self.fix_run.cancel.set()
         if self.active is not None:
             self.active.cancel.set()  # lets the turn's thread return, so leaving does not wait for the model

@@ -7,10 +7,10 @@ The loop (``assistant.fix.loop``) does all the work; this module only renders it
 
 from __future__ import annotations
 
-import shlex
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,11 +25,28 @@ from ..fix.events import (
 )
 from ..terminal import inert, inert_lines
 
-if TYPE_CHECKING:
-    from .app import ChatApp
-
-USAGE = "/fix [TEST PATH…] or /fix --cmd COMMAND"
 SHOWN_FAILURES = 5
+
+
+class FixHost(Protocol):
+    """What a run needs of the chat app (``ChatApp`` is one), so this module never imports the app."""
+
+    repo_root: Any
+    session: Any  # the ChatSession, None until one is open
+    connect_error: str | None
+    fix_run: FixRun | None
+    busy: str
+    panel: Any  # the ContextPanel
+    is_running: bool
+
+    def open_session(self) -> str | None: ...
+    def in_background(self, name: str, work: Callable[[], None]) -> None: ...
+    def on_loop(self, callback: Callable[..., Any], *args: Any) -> Any: ...
+    async def say(self, text: str, level: str = "info") -> Any: ...
+    async def say_markdown(self, markdown: str) -> Any: ...
+    def refresh_status(self) -> None: ...
+    def push_screen(self, screen: Any, callback: Callable[[Any], Any]) -> Any: ...
+    def set_interval(self, interval: float, callback: Callable[[], Any]) -> Any: ...
 
 
 class ConfirmWrite(ModalScreen[bool]):
@@ -67,21 +84,10 @@ class ConfirmWrite(ModalScreen[bool]):
         self.dismiss(value)
 
 
-def parse_arguments(argument: str) -> tuple[list[str] | None, str | None]:
-    """``"tests/a.py tests/b"`` -> (paths, None); ``"--cmd make test"`` -> (None, "make test")."""
-    text = argument.strip()
-    if text.startswith("--cmd"):
-        command = text[len("--cmd"):].strip()
-        if not command:
-            raise ValueError(f"--cmd needs a command: {USAGE}")
-        return None, command
-    return (shlex.split(text) or None), None
-
-
 class FixRun:
     """One `/fix` run of the app: started from the event loop, driven in a daemon thread."""
 
-    def __init__(self, app: ChatApp, test_paths: list[str] | None, command: str | None) -> None:
+    def __init__(self, app: FixHost, test_paths: list[str] | None, command: str | None) -> None:
         self.app = app
         self.test_paths = test_paths
         self.command = command
@@ -99,7 +105,7 @@ class FixRun:
 
         app = self.app
         try:
-            if app.session is None and app._open_session() is not None:
+            if app.session is None and app.open_session() is not None:
                 app.on_loop(app.say, f"/fix needs a model: {app.connect_error}", "error")
                 return
             session = app.session

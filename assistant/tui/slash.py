@@ -1,34 +1,12 @@
-"""The chat's slash commands: one table feeds the parser, the completion menu, /help and the command palette."""
+"""The chat's slash commands as the terminal shows them: the TUI's part of the shared table
+(``assistant/slash.py``) feeds the parser, the completion menu, /help and the command palette."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .. import slash as shared
+from ..slash import ParsedCommand, SlashCommand
 
-
-@dataclass(frozen=True)
-class SlashCommand:
-    name: str
-    args: str
-    """What follows the name, as shown to the user ("PATH|SYMBOL"); empty when it takes nothing."""
-    help: str
-
-    @property
-    def usage(self) -> str:
-        return f"/{self.name} {self.args}".rstrip()
-
-
-COMMANDS: tuple[SlashCommand, ...] = (
-    SlashCommand("help", "", "show the commands and keys"),
-    SlashCommand("context", "", "show the context panel: what the last answer was given"),
-    SlashCommand("add", "PATH|SYMBOL", "pin a file or symbol into the context of the next questions"),
-    SlashCommand("drop", "KEY", "leave an item out of the next questions (unpins it)"),
-    SlashCommand("clear", "", "forget the conversation and the pins"),
-    SlashCommand("model", "NAME", "switch model, e.g. ollama:qwen2.5-coder:7b or openai:NAME"),
-    SlashCommand("reindex", "", "bring the index up to date with the working tree"),
-    SlashCommand("fix", "", "fix failing tests: /fix [TEST PATH…] or /fix --cmd COMMAND"),
-    SlashCommand("quit", "", "leave"),
-)
-
+COMMANDS: tuple[SlashCommand, ...] = shared.commands_for(shared.TUI)
 BY_NAME = {command.name: command for command in COMMANDS}
 
 KEYS: tuple[tuple[str, str], ...] = (
@@ -44,22 +22,9 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ParsedCommand:
-    name: str
-    argument: str
-    command: SlashCommand | None
-    """None when the name is not a known command."""
-
-
 def parse(text: str) -> ParsedCommand | None:
     """``"/add inventory/orders.py"`` -> ("add", "inventory/orders.py"); None for text that is a question."""
-    text = text.strip()
-    if not text.startswith("/") or text.startswith("//"):
-        return None
-    name, _, argument = text[1:].partition(" ")
-    name = name.lower()
-    return ParsedCommand(name, argument.strip(), BY_NAME.get(name))
+    return shared.parse(text, COMMANDS)
 
 
 def completions(text: str) -> list[SlashCommand]:

@@ -1,0 +1,200 @@
+"""The dependency rules of the tree, checked on the source (``ast``, nothing imported):
+
+1. no import cycles among the modules of ``assistant`` and ``indexer``;
+2. no front end (``assistant/tui``, ``acp``, ``mcp``, ``commands``) imports another — what two of them share
+   lives below them (``assistant/cli.py`` wires them all together and may import each);
+3. ``indexer/`` imports nothing from ``assistant/``.
+
+Every import counts, wherever it is written: at module level, inside a function (a lazy import still runs)
+and under ``TYPE_CHECKING`` (the type names a module it depends on).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("assistant", "indexer")
+FRONT_ENDS = ("assistant.tui", "assistant.acp", "assistant.mcp", "assistant.commands")
+# The CLI's commands start the other front ends, as cli.py does: `assist chat` the TUI, `assist mcp` and
+# `assist acp` their servers. Only these entry points; nothing the front ends share may live in them.
+LAUNCHES = {
+    ("assistant.commands.chat", "assistant.tui.app"),
+    ("assistant.commands.editor", "assistant.acp.agent"),
+    ("assistant.commands.editor", "assistant.mcp.server"),
+}
+
+# Cycles known and not yet broken, each as its sorted member list -> why it is left. None today.
+KNOWN_CYCLES: dict[tuple[str, ...], str] = {}
+
+
+def module_files() -> dict[str, Path]:
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def imported_names(module: str, path: Path, modules=frozenset()) -> set[str]:
+    """Every module name an import in ``path`` reaches, relative imports resolved; ``from X import Y`` is
+    the module ``X.Y`` when that is one of ``modules``, else ``X``."""
+    is_package = path.name == "__init__.py"
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base if is_package else base[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            for alias in node.names:
+                names.add(f"{prefix}.{alias.name}" if f"{prefix}.{alias.name}" in modules else prefix)
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = module_files()
+    graph = {}
+    for module, path in files.items():
+        targets = set()
+        for name in imported_names(module, path, files):
+            # The module itself when it is one of ours; else the nearest enclosing module that is.
+            while name and name not in files:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                targets.add(name)
+        graph[module] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each with one cycle through
+    it spelled out as a path, so a failure says which imports to look at."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def one_cycle(graph: dict[str, set[str]], members: list[str]) -> list[str]:
+    """A shortest import path from the first member back to itself, inside the component."""
+    inside = set(members)
+    start = members[0]
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for target in sorted(graph[node] & inside):
+            if target == start:
+                return paths[node] + [start]
+            if target not in paths:
+                paths[target] = paths[node] + [target]
+                queue.append(target)
+    return members
+
+
+def front_end(module: str) -> str | None:
+    return next((f for f in FRONT_ENDS if module == f or module.startswith(f + ".")), None)
+
+
+# ------------------------------------------------------------------------------------ the detector itself
+
+def test_the_detector_finds_a_cycle_and_resolves_relative_imports(tmp_path):
+    graph = {"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a.w": {"a.x"}}
+    assert cycles(graph) == [["a.x", "a.y", "a.z"]]
+    assert one_cycle(graph, ["a.x", "a.y", "a.z"]) == ["a.x", "a.y", "a.z", "a.x"]
+    source = tmp_path / "mod.py"
+    source.write_text("from . import sibling\nfrom ..other import thing\nimport json\n"
+                      "def f():\n    from .lazy import g\n")
+    names = imported_names("assistant.tui.mod", source, {"assistant.tui.sibling", "assistant.tui.lazy"})
+    assert names == {"assistant.tui.sibling", "assistant.other", "assistant.tui.lazy", "json"}
+    package = tmp_path / "__init__.py"
+    package.write_text("from .session import ChatSession\n")
+    assert imported_names("assistant.chat", package) == {"assistant.chat.session"}
+
+
+# ------------------------------------------------------------------------------------ the rules
+
+def test_there_are_no_import_cycles():
+    graph = import_graph()
+    assert len(graph) > 50, "the modules were not found"
+    found = [members for members in cycles(graph) if tuple(members) not in KNOWN_CYCLES]
+    assert not found, "import cycles:\n" + "\n".join(" -> ".join(one_cycle(graph, members)) for members in found)
+
+
+def test_the_known_cycles_are_still_there():
+    """A known cycle that was broken is taken off the list, so the list never hides a new one."""
+    present = {tuple(members) for members in cycles(import_graph())}
+    assert not set(KNOWN_CYCLES) - present
+
+
+@pytest.mark.parametrize("package", FRONT_ENDS)
+def test_no_front_end_imports_another(package):
+    graph = import_graph()
+    crossings = sorted(f"{module} imports {target}" for module, targets in graph.items()
+                       if front_end(module) == package
+                       for target in targets
+                       if front_end(target) not in (None, package) and (module, target) not in LAUNCHES)
+    assert not crossings, "\n".join(crossings)
+
+
+def test_the_indexer_imports_nothing_from_the_assistant():
+    graph = import_graph()
+    reaching = sorted(f"{module} imports {target}" for module, targets in graph.items()
+                      if module.split(".")[0] == "indexer" for target in targets if target.split(".")[0] == "assistant")
+    assert not reaching, "\n".join(reaching)
+
+
+def test_what_the_fix_views_need_of_their_front_end_it_has(tmp_path):
+    """The cycles were broken with a protocol each view receives instead of importing the app or the agent:
+    the real app and agent must still offer every member of it."""
+    import typing
+
+    from assistant.acp.agent import AgentOptions, AssistAgent
+    from assistant.acp.turns import Updates
+    from assistant.tui.app import ChatApp
+    from assistant.tui.fix import FixHost
+
+    app = ChatApp(tmp_path)
+    for name in sorted(set(typing.get_type_hints(FixHost)) | {n for n in vars(FixHost) if not n.startswith("_")}):
+        assert name in dir(app), f"ChatApp lacks {name}, which tui/fix.py uses"  # dir: no property is run
+    agent = AssistAgent(AgentOptions())
+    assert all(name in dir(agent) for name in vars(Updates) if not name.startswith("_"))
