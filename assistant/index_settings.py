@@ -59,6 +59,14 @@ def resolve_index_config(repo_root: Path | str | None, *, vectors: str | None = 
     return dataclasses.replace(config)
 
 
+def repository_index_config(repo_root: Path, failure: type[Exception]) -> IndexConfig:
+    """``resolve_index_config`` for a front end: a wrong config file becomes its own ``failure`` error."""
+    try:
+        return resolve_index_config(repo_root)
+    except ConfigError as exc:
+        raise failure(str(exc)) from exc
+
+
 def _validated(table: Any, where: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")

@@ -31,9 +31,9 @@ def _die_with_parent() -> None:
 def main(argv: list[str]) -> int:
     from .config import IndexConfig
     from .errors import IndexingError
+    from .lifecycle import with_index_model
     from .lock import IndexBusy
     from .pipeline import index_repository
-    from .status import NoIndex, index_status
 
     try:
         os.nice(19)
@@ -43,13 +43,7 @@ def main(argv: list[str]) -> int:
     root = Path(argv[0])
     fields = {f.name for f in dataclasses.fields(IndexConfig)}
     settings = json.loads(argv[1]) if len(argv) > 1 else {}
-    config = IndexConfig(**{k: v for k, v in settings.items() if k in fields})
-    try:
-        recorded = index_status(root, config, check_stale=False).embedding_model
-    except NoIndex:
-        recorded = None
-    if recorded:
-        config.embedding_model = recorded
+    config = with_index_model(root, IndexConfig(**{k: v for k, v in settings.items() if k in fields}))
     config.vectors, config.lock_wait_s = "now", 0.0
     try:
         report = index_repository(root, config, background=True)

@@ -23,7 +23,7 @@ from .errors import IndexingError
 from .pipeline import IndexReport, ProgressCallback, index_repository
 from .status import NoIndex, index_status
 
-__all__ = ["IndexingError", "Refresh", "VectorFiller", "coverage", "ensure_fresh", "reindex"]
+__all__ = ["IndexingError", "Refresh", "VectorFiller", "coverage", "ensure_fresh", "reindex", "with_index_model"]
 
 
 @dataclass
@@ -86,6 +86,11 @@ def reindex(root: Path, config: IndexConfig | None = None, *, progress: Progress
             notice: Callable[[str], None] | None = None) -> IndexReport:
     """An explicit re-index (``/reindex``, the MCP ``reindex`` tool): both tiers as configured, keeping the index's
     embedding model. A background filler steps aside for it. Raises IndexingError."""
+    return _run(root, with_index_model(root, config), progress, notice or (lambda text: None))
+
+
+def with_index_model(root: Path, config: IndexConfig | None = None) -> IndexConfig:
+    """A copy of ``config`` that embeds with the model the index at ``root`` was built with (if there is one)."""
     config = dataclasses.replace(config or IndexConfig())
     try:
         recorded = index_status(root, config, check_stale=False).embedding_model
@@ -93,7 +98,7 @@ def reindex(root: Path, config: IndexConfig | None = None, *, progress: Progress
         recorded = None
     if recorded:
         config.embedding_model = recorded
-    return _run(root, config, progress, notice or (lambda text: None))
+    return config
 
 
 def _run(root: Path, config: IndexConfig, progress: ProgressCallback | None,

@@ -229,13 +229,9 @@ class ChatSession:
     def index_config(self) -> IndexConfig:
         """The repository's ``[index]`` settings unless given; ChatError when its config file is wrong."""
         if self._index_config is None:
-            from ..config import ConfigError
-            from ..index_settings import resolve_index_config
+            from ..index_settings import repository_index_config
 
-            try:
-                self._index_config = resolve_index_config(self.repo_root)
-            except ConfigError as exc:
-                raise ChatError(str(exc)) from exc
+            self._index_config = repository_index_config(self.repo_root, ChatError)
         return self._index_config
 
     def ensure_index(self, progress: Progress | None = None) -> list[Notice]:

@@ -53,13 +53,9 @@ class RepoTools:
     def index_config(self):
         """The repository's ``[index]`` settings unless given; ToolFailure when its config file is wrong."""
         if self._index_config is None:
-            from ..config import ConfigError
-            from ..index_settings import resolve_index_config
+            from ..index_settings import repository_index_config
 
-            try:
-                self._index_config = resolve_index_config(self.root)
-            except ConfigError as exc:
-                raise ToolFailure(str(exc)) from exc
+            self._index_config = repository_index_config(self.root, ToolFailure)
         return self._index_config
 
     def fill_vectors_in_background(self):
