@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.config import IndexConfig
 from indexer.lifecycle import IndexingError, VectorFiller, ensure_fresh, reindex
-from indexer.model import CLASS, FILE, MODULE
+from indexer.model import FILE
 from indexer.retrieval import PackItem, RetrievalError, Retriever, Why
 from indexer.status import coverage_percent
 
@@ -39,6 +39,8 @@ from .events import (
     TurnDone,
     TurnFailed,
 )
+from .errors import ChatError
+from .pins import Pinned, Pins, render_node
 from .prompting import Memory, Turn
 
 Progress = Callable[[str, int, int], None]
@@ -46,16 +48,6 @@ Progress = Callable[[str, int, int], None]
 # A pinned or added item may take at most this share of the prompt, so that a question still has room.
 PIN_SHARE = 1 / 3
 _COUNT_CACHE = 4096
-
-
-class ChatError(Exception):
-    """A session request that cannot be done (unknown name, no index, prompt cannot fit); the message says why."""
-
-
-@dataclass
-class _Pinned:
-    item: ContextItem
-    text: str  # the block as sent, captured when pinned or added
 
 
 @dataclass
@@ -109,9 +101,7 @@ class ChatSession:
         self._index_checked = False
         self._index_state = "fresh" if retriever is not None or (self.repo_root / ".assist").is_dir() else "missing"
         self._history: list[Turn] = []
-        self._pinned: dict[str, _Pinned] = {}
-        self._dropped: set[str] = set()
-        self._dropped_outlines: set[str] = set()
+        self._pins = Pins()
         self._last_context: list[ContextItem] = []
         self._last_texts: dict[str, str] = {}
         self._last_whys: dict[str, dict] = {}
@@ -304,8 +294,8 @@ class ChatSession:
 
     def _build_prompt(self, question: str) -> _Prompt:
         retriever = self.retriever
+        pinned = self._pins.items()
         with self._lock:
-            pinned = list(self._pinned.values())
             history = list(self._history)
         repo_name = self.repo_root.name
         system = prompting.system_prompt(repo_name, [])
@@ -355,7 +345,7 @@ class ChatSession:
         return _Prompt(messages, items, texts, whys, context_text, self._count(context_text) if blocks else 0,
                        prompt_tokens, reply, notices)
 
-    def _fit(self, question: str, repo_name: str, pinned: list[_Pinned], retrieved: list[PackItem],
+    def _fit(self, question: str, repo_name: str, pinned: list[Pinned], retrieved: list[PackItem],
              memory: Memory, limit: int) -> tuple[list[Message], int, list[PackItem], Memory]:
         """Assemble the messages and count them whole; while over ``limit`` give up memory first, then the
         lowest-ranked retrieved code."""
@@ -388,26 +378,15 @@ class ChatSession:
         if budget <= 0:
             return []
         pack = retriever.context(question, budget_tokens=budget, count_tokens=self._count)
-        kept = [item for item in pack.items if not self._excluded(item)]
+        kept = [item for item in pack.items if not self._pins.excluded(item, _item_key(item))]
         removed = sum(item.tokens for item in pack.items) - sum(item.tokens for item in kept)
         if removed:
             # Ask again with the room the excluded items took, so the budget is still used.
             pack = retriever.context(question, budget_tokens=budget + removed, count_tokens=self._count)
-            kept = [item for item in pack.items if not self._excluded(item)]
+            kept = [item for item in pack.items if not self._pins.excluded(item, _item_key(item))]
             while kept and sum(item.tokens + 2 for item in kept) > budget:
                 kept.remove(min(kept, key=lambda item: (item.kind != "outline", item.score)))
         return kept
-
-    def _excluded(self, item: PackItem) -> bool:
-        key = _item_key(item)
-        with self._lock:
-            blocked = self._dropped | set(self._pinned)
-            pinned_outlines = {p.item.path for p in self._pinned.values() if p.item.kind == "outline"}
-        if key in blocked or item.path in blocked:
-            return True
-        if item.kind == "outline" and (item.path in self._dropped_outlines or item.path in pinned_outlines):
-            return True
-        return item.symbol is not None and any(item.symbol.startswith(f"{b}.") for b in blocked if "::" in b)
 
     def _context_item(self, item: PackItem) -> ContextItem:
         return ContextItem(_item_key(item), item.path, item.symbol, item.kind, item.start_line, item.end_line,
@@ -433,110 +412,40 @@ class ChatSession:
         """Send this item with every following question until dropped. ``key`` is a ``ContextItem.key`` of
         the last context; any other symbol or file name is added as by ``add``."""
         with self._lock:
-            self._dropped.discard(key)
-            if key in self._pinned:
-                return
-            item = next((i for i in self._last_context if i.key == key), None)
-            if item is not None:
-                if item.kind == "outline":
-                    self._dropped_outlines.discard(item.path)
-                self._pinned[key] = _Pinned(replace(item, pinned=True, why=f"pinned; {item.why}"),
-                                            self._last_texts[key])
-                return
-        self.add(key)
+            context, texts = list(self._last_context), dict(self._last_texts)
+        if not self._pins.pin(key, context, texts):
+            self.add(key)
 
     def drop(self, key: str) -> None:
         """Leave this item out from the next question on (unpinning it if pinned). A file path drops all of
         the file's code; a class drops its methods too."""
         with self._lock:
-            was_pinned = self._pinned.pop(key, None) is not None
-            item = next((i for i in self._last_context if i.key == key), None)
-            if item is not None and item.kind == "outline":
-                self._dropped_outlines.add(item.path)
-                return
-            if item is not None or was_pinned:
-                self._dropped.add(key)
-                return
+            context = list(self._last_context)
+        if self._pins.drop(key, context):
+            return
         try:
             node = self.retriever.resolve(key)
         except RetrievalError as exc:
             raise ChatError(f"nothing with key {key!r} in the context, and {exc}") from exc
-        with self._lock:
-            self._pinned.pop(node, None)
-            self._dropped.add(node)
+        self._pins.drop_node(node)
 
     def add(self, path_or_symbol: str) -> ContextItem:
         """Pin a file (whole, or its outline when too big) or a symbol (its code) by name."""
         retriever = self.retriever
+        limit = int((self.provider.context_window - self._reply_tokens()) * PIN_SHARE)
         try:
             node = retriever.resolve(path_or_symbol)
-            item, text = self._render_node(retriever, node)
+            item, text = render_node(retriever, node, limit, self._count)
         except (RetrievalError, ProviderError) as exc:  # unknown name; or the server that counts tokens is gone
             raise ChatError(str(exc)) from exc
-        with self._lock:
-            self._dropped.discard(item.key)
-            self._dropped_outlines.discard(item.path)
-            self._pinned[item.key] = _Pinned(item, text)
+        self._pins.add(item, text)
         return item
-
-    def _render_node(self, retriever: Retriever, node: str) -> tuple[ContextItem, str]:
-        data = retriever.graph.nodes[node]
-        kind, path = data.get("kind"), data.get("path") or node
-        if kind == MODULE:
-            raise ChatError(f"{node} is a directory: add one of its files or symbols")
-        source = retriever.reader.sources.get(path)
-        if source is None:
-            raise ChatError(f"{path} was deleted, or is no longer text, since indexing; run /reindex")
-        language = data.get("language") or retriever.graph.nodes[path].get("language")
-        limit = int((self.provider.context_window - self._reply_tokens()) * PIN_SHARE)
-        if kind == FILE:
-            last = len(source.lines)
-            while last > 1 and not source.lines[last - 1].strip():
-                last -= 1  # the empty "line" after a final newline, and trailing blank lines
-            first, label = 1, "file, added"
-        else:
-            first, last = int(data["start_line"]), int(data["end_line"])
-            if source.stale:
-                fresh = retriever.reader.sources.fresh_symbols(source).get(node)
-                if fresh is None:
-                    raise ChatError(f"{node} is no longer in {path}; run /reindex")
-                first, last = fresh.start_line, fresh.end_line
-            label = f"{kind} {node.partition('::')[2]}, added"
-        lines = source.slice(first, last)
-        text = prompting.code_block(path, first, last, label, language, lines)
-        tokens = self._count(text)
-        entries = _outline_entries(retriever, path) if tokens > limit and kind == FILE else []
-        if entries:
-            def outline(part: list) -> str:
-                return prompting.outline_block(path, part, left_out=len(entries) - len(part))
-
-            text = outline(entries[: _most_that_fit(entries, limit, lambda part: self._count(outline(part)))])
-            tokens = self._count(text)
-            item = ContextItem(f"{path}:{first}-{last}", path, None, "outline", first, last, tokens,
-                               "added by you (outline: the whole file is too big)", pinned=True)
-            return item, text
-        if tokens > limit:
-
-            def head(part: list[str]) -> str:
-                shown = [*part, f"{prompting.GAP} ({len(lines) - len(part)} more lines)"]
-                return prompting.code_block(path, first, first + len(part) - 1,
-                                            f"{label}, first {len(part)} lines", language, shown)
-
-            keep = _most_that_fit(lines, limit, lambda part: self._count(head(part)))
-            text, last = head(lines[:keep]), first + keep - 1
-            tokens = self._count(text)
-        key = node if kind != FILE else path
-        item = ContextItem(key, path, None if kind == FILE else node, kind, first, last, tokens, "added by you",
-                           pinned=True)
-        return item, text
 
     def clear(self) -> None:
         """Forget the conversation, pins and drops."""
+        self._pins.clear()
         with self._lock:
             self._history.clear()
-            self._pinned.clear()
-            self._dropped.clear()
-            self._dropped_outlines.clear()
             self._last_context = []
             self._last_texts = {}
             self._last_whys = {}
@@ -565,8 +474,7 @@ class ChatSession:
 
     @property
     def pinned(self) -> list[ContextItem]:
-        with self._lock:
-            return [p.item for p in self._pinned.values()]
+        return [p.item for p in self._pins.items()]
 
     @property
     def status(self) -> SessionStatus:
@@ -639,32 +547,6 @@ def _item_key(item: PackItem) -> str:
     if item.kind == FILE and item.part == "module":
         return item.path
     return f"{item.path}:{item.start_line}-{item.end_line}"
-
-
-def _outline_entries(retriever: Retriever, path: str) -> list[tuple[int, int, str]]:
-    graph = retriever.graph
-    entries = []
-    for start, _, qname in retriever.reader.names.symbols_in(path):
-        data = graph.nodes[qname]
-        parent = data.get("parent")
-        depth = 0 if parent is None else 1
-        if parent is not None and (graph.nodes[parent].get("kind") != CLASS or graph.nodes[parent].get("parent")):
-            continue  # nested functions: the outline shows what a reader navigates by
-        signature = " ".join((data.get("signature") or data.get("name") or qname).split())
-        entries.append((start, depth, signature))
-    return entries
-
-
-def _most_that_fit(rows: list, limit: int, cost: Callable[[list], int]) -> int:
-    """How many leading rows (lines, outline entries) fit ``limit`` once rendered (at least one)."""
-    low, high, best = 1, len(rows), 1
-    while low <= high:
-        middle = (low + high) // 2
-        if cost(rows[:middle]) <= limit:
-            best, low = middle, middle + 1
-        else:
-            high = middle - 1
-    return best
 
 
 def _memory_notice(trimmed: int, memory: Memory, window: int) -> str:
