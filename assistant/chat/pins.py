@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from indexer.model import CLASS, FILE, MODULE
+from indexer.model import FILE, MODULE
 from indexer.retrieval import PackItem, Retriever
 
 from . import prompting
@@ -101,31 +101,25 @@ class Pins:
 def render_node(retriever: Retriever, node: str, limit: int, count: Callable[[str], int]) -> tuple[ContextItem, str]:
     """The block pinning ``node`` sends: the file or symbol whole; its first lines, or a file's outline, when it
     is over ``limit`` tokens (as ``count`` counts them)."""
-    data = retriever.graph.nodes[node]
-    kind, path = data.get("kind"), data.get("path") or node
-    if kind == MODULE:
+    info = retriever.node(node)
+    if info.kind == MODULE:
         raise ChatError(f"{node} is a directory: add one of its files or symbols")
-    source = retriever.reader.sources.get(path)
+    source = retriever.current_source(node)
     if source is None:
-        raise ChatError(f"{path} was deleted, or is no longer text, since indexing; run /reindex")
-    language = data.get("language") or retriever.graph.nodes[path].get("language")
+        raise ChatError(f"{info.path} was deleted, or is no longer text, since indexing; run /reindex")
+    if not source.found:
+        raise ChatError(f"{node} is no longer in {info.path}; run /reindex")
+    path, kind, language = info.path, info.kind, info.language
+    first, last, lines = source.start_line, source.end_line, source.lines
     if kind == FILE:
-        last = len(source.lines)
-        while last > 1 and not source.lines[last - 1].strip():
+        while last > 1 and not lines[last - 1].strip():
             last -= 1  # the empty "line" after a final newline, and trailing blank lines
-        first, label = 1, "file, added"
+        lines, label = lines[:last], "file, added"
     else:
-        first, last = int(data["start_line"]), int(data["end_line"])
-        if source.stale:
-            fresh = retriever.reader.sources.fresh_symbols(source).get(node)
-            if fresh is None:
-                raise ChatError(f"{node} is no longer in {path}; run /reindex")
-            first, last = fresh.start_line, fresh.end_line
         label = f"{kind} {node.partition('::')[2]}, added"
-    lines = source.slice(first, last)
     text = prompting.code_block(path, first, last, label, language, lines)
     tokens = count(text)
-    entries = outline_entries(retriever, path) if tokens > limit and kind == FILE else []
+    entries = retriever.outline(path) if tokens > limit and kind == FILE else []
     if entries:
         def outline(part: list) -> str:
             return prompting.outline_block(path, part, left_out=len(entries) - len(part))
@@ -149,20 +143,6 @@ def render_node(retriever: Retriever, node: str, limit: int, count: Callable[[st
     item = ContextItem(key, path, None if kind == FILE else node, kind, first, last, tokens, "added by you",
                        pinned=True)
     return item, text
-
-
-def outline_entries(retriever: Retriever, path: str) -> list[tuple[int, int, str]]:
-    graph = retriever.graph
-    entries = []
-    for start, _, qname in retriever.reader.names.symbols_in(path):
-        data = graph.nodes[qname]
-        parent = data.get("parent")
-        depth = 0 if parent is None else 1
-        if parent is not None and (graph.nodes[parent].get("kind") != CLASS or graph.nodes[parent].get("parent")):
-            continue  # nested functions: the outline shows what a reader navigates by
-        signature = " ".join((data.get("signature") or data.get("name") or qname).split())
-        entries.append((start, depth, signature))
-    return entries
 
 
 def most_that_fit(rows: list, limit: int, cost: Callable[[list], int]) -> int:

@@ -139,36 +139,27 @@ class RepoTools:
     def get_symbol(self, name: str) -> Answer:
         node = self._resolve(name)
         retriever = self.retriever()
-        data = dict(retriever.graph.nodes[node])
-        path = data.get("path") or node
-        kind = data.get("kind", "")
-        parents = [s for s, _, k in retriever.graph.in_edges(node, keys=True) if k == "contains"]
-        start, end = data.get("start_line"), data.get("end_line")
+        info = retriever.node(node)
+        path, kind, start, end = info.path, info.kind, info.start_line, info.end_line
         source_text, truncated = None, False
         if kind != "module":
             inside_repo(self.root, path)
-            source = retriever.reader.sources.get(path)
+            source = retriever.current_source(node)
             if source is not None:
-                if kind == "file" or start is None:
-                    start, end = 1, len(source.lines)
-                elif source.stale:  # lines as the file is now, not as it was indexed
-                    fresh = retriever.reader.sources.fresh_symbols(source).get(node)
-                    if fresh is not None:
-                        start, end = fresh.start_line, fresh.end_line
-                lines = source.slice(int(start), int(end))
-                truncated = len(lines) > MAX_SOURCE_LINES
-                source_text = "\n".join(lines[:MAX_SOURCE_LINES])
+                start, end = source.start_line, source.end_line
+                truncated = len(source.lines) > MAX_SOURCE_LINES
+                source_text = "\n".join(source.lines[:MAX_SOURCE_LINES])
         result = {
             "node": node,
-            "name": data.get("name") or node,
+            "name": info.name,
             "kind": kind,
             "path": path,
-            "language": data.get("language"),
+            "language": info.language,
             "start_line": start,
             "end_line": end,
-            "signature": data.get("signature"),
-            "docstring": data.get("docstring"),
-            "parent": parents[0] if parents else None,
+            "signature": info.signature,
+            "docstring": info.docstring,
+            "parent": info.parent,
             "source": source_text,
             "source_truncated": truncated,
         }

@@ -25,6 +25,10 @@ from .errors import (
     RetrievalError,
     UnknownSymbol,
 )
+from .nodes import CurrentSource, NodeInfo
+from .nodes import current_source as _current_source
+from .nodes import node_info as _node_info
+from .nodes import outline as _outline
 from .pack import Pack, Packer, PackItem
 from .query import ParsedQuery, parse_query
 from .rank import Evidence, RankedNode, Ranker, Ranking, Why
@@ -32,6 +36,8 @@ from .reader import IndexReader
 
 __all__ = [
     "AmbiguousSymbol",
+    "CurrentSource",
+    "NodeInfo",
     "Evidence",
     "Hit",
     "IndexMissing",
@@ -192,6 +198,21 @@ class Retriever:
         from ..chunks import estimate_tokens
 
         return estimate_tokens(text)
+
+    def node(self, node: str) -> NodeInfo:
+        """What a node (an id as ``resolve`` returns it) is: kind, name, path, span, signature, parent."""
+        with self._lock:
+            return _node_info(self.reader.graph, node)
+
+    def current_source(self, node: str) -> CurrentSource | None:
+        """A node's code as its file is now; None for a directory or a file that is gone or no longer text."""
+        with self._lock:
+            return _current_source(self.reader, _node_info(self.reader.graph, node))
+
+    def outline(self, path: str) -> list[tuple[int, int, str]]:
+        """(line, depth, signature) of a file's top-level symbols and its top-level classes' methods."""
+        with self._lock:
+            return _outline(self.reader, path)
 
     def resolve(self, name: str) -> str:
         """The one node a user-typed symbol or file name means. Raises UnknownSymbol (with close matches)
