@@ -46,6 +46,20 @@ def wait_for(predicate, timeout_s: float, every_s: float = 0.2):
     raise AssertionError(f"not within {timeout_s} s")
 
 
+def fill_children(repo: Path) -> list[int]:
+    """Pids of live `python -m indexer.fill REPO` processes (read from /proc: no procps needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"indexer.fill" in argv and str(repo).encode() in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def status_data(server) -> dict:
     result = server.call("index_status")
     assert not result.is_error, result
@@ -137,8 +151,7 @@ def test_stopping_the_filler_keeps_what_it_stored_and_a_restart_embeds_only_the_
     filler.stop()
     stored_at_stop, total = coverage(repo)
     assert 0 < stored_at_stop < total and filler.state == "stopped"
-    leftovers = subprocess.run(["pgrep", "-f", f"indexer.fill {repo}"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == "", "the child process went with the filler"
+    assert fill_children(repo) == [], "the child process went with the filler"
     report = index_repository(repo)
     assert report.chunks_embedded <= report.vectors["chunks"] - stored_at_stop
     assert report.vectors["stored"] == report.vectors["chunks"]
@@ -217,11 +230,10 @@ def test_the_fill_child_dies_with_its_front_end(tmp_path):
     finally:
         front_end.kill()  # SIGKILL: no cleanup runs in the front end
         front_end.wait()
-    wait_for(lambda: subprocess.run(["pgrep", "-f", f"indexer.fill {repo}"], capture_output=True).returncode == 1,
-             30)
+    wait_for(lambda: fill_children(repo) == [], 10)
     stored, _ = coverage(repo)
     report = index_repository(repo)
-    assert report.chunks_embedded <= report.vectors["chunks"] - stored
+    assert 0 < report.chunks_embedded <= report.vectors["chunks"] - stored, "it stopped mid-fill, losing nothing"
     assert report.vectors["stored"] == report.vectors["chunks"]
 
 
