@@ -44,7 +44,8 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("model", "NAME", "switch model, e.g. ollama:qwen2.5-coder:7b or openai:NAME",
                  front_ends=frozenset({TUI})),
     SlashCommand("reindex", "", "bring the index up to date with the working tree"),
-    SlashCommand("fix", "", f"fix failing tests: {FIX_USAGE}", hint='test paths or a command, e.g. tests/ or --cmd "npm test"'),
+    SlashCommand("fix", "", f"fix failing tests: {FIX_USAGE}",
+                 hint='test paths or a command, e.g. tests/ or --cmd "npm test"'),
     SlashCommand("undo", "", "restore the files the last /fix changed", front_ends=frozenset({ACP})),
     SlashCommand("quit", "", "leave", front_ends=frozenset({TUI})),
 )
