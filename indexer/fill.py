@@ -17,7 +17,6 @@ import signal
 import sys
 from pathlib import Path
 
-FINISHED, FAILED, BUSY, YIELDED = 0, 1, 3, 4
 
 
 def _die_with_parent() -> None:
@@ -31,7 +30,7 @@ def _die_with_parent() -> None:
 def main(argv: list[str]) -> int:
     from .config import IndexConfig
     from .errors import IndexingError
-    from .lifecycle import with_index_model
+    from .lifecycle import BUSY, FAILED, FINISHED, YIELDED, with_index_model
     from .lock import IndexBusy
     from .pipeline import index_repository
 

@@ -23,6 +23,9 @@ from .errors import IndexingError
 from .pipeline import IndexReport, ProgressCallback, index_repository
 from .status import NoIndex, index_status
 
+# Exit status of the filler's child process (indexer/fill.py).
+FINISHED, FAILED, BUSY, YIELDED = 0, 1, 3, 4
+
 __all__ = ["IndexingError", "Refresh", "VectorFiller", "coverage", "ensure_fresh", "reindex", "with_index_model"]
 
 
@@ -183,8 +186,6 @@ class VectorFiller:
             self._wake.clear()
 
     def _fill_once(self) -> str | None:
-        from .fill import BUSY, FINISHED, YIELDED
-
         settings = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in ("vectors", "lock_wait_s")}
         with self._lock:
             if self._stopping.is_set():

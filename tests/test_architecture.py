@@ -28,11 +28,7 @@ LAUNCHES = {
 }
 
 # Cycles known and not yet broken, each as its sorted member list -> why it is left.
-KNOWN_CYCLES: dict[tuple[str, ...], str] = {
-    # fill.py imports lifecycle.with_index_model; lifecycle.py imports fill's exit codes (BUSY, FINISHED,
-    # YIELDED). Both new with issue 13 item 1 and still being written; the exit codes belong in lifecycle.py.
-    ("indexer.fill", "indexer.lifecycle"): "issue 13 item 1, in progress",
-}
+KNOWN_CYCLES: dict[tuple[str, ...], str] = {}
 
 
 def module_files() -> dict[str, Path]:
