@@ -323,3 +323,11 @@ def test_embedding_only_the_head_of_each_chunk_rebuilds_the_vectors(tmp_path):
     assert report.chunks_embedded == earning
     back = _vectors_by_path(repo)
     assert float(full["pkg/old_core.py"][0] @ back["pkg/old_core.py"][0]) > 0.9999
+
+
+def test_by_default_only_source_code_earns_a_vector(tmp_path):
+    repo = make_history_repo(tmp_path / "repo")
+    report = index_repository(repo)
+    assert _vector_ids(repo) == _earning(repo, {"source"})
+    assert report.vectors["stored"] == report.vectors["chunks"] == len(_earning(repo, {"source"})) < report.chunks
+    assert index_status(repo).vectors["coverage_percent"] == 100
