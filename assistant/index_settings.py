@@ -7,6 +7,7 @@ Sources, highest precedence first: command-line flags (``assist index --vectors 
     [index]
     vectors = "later"          # "now" (default), "later" (front ends fill them in the background) or "off"
     max_file_size = 2097152    # bytes; larger files are skipped
+    embed = ["source", "docs"] # which chunks earn a vector: source (default), tests, docs, data
 
 The embedding model is not among them: a repository's own files must not choose what code or server indexing
 loads or sends the code to (``assist index --model`` does).
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from indexer.config import VECTOR_MODES, IndexConfig
+from indexer.config import VECTOR_KINDS, VECTOR_MODES, IndexConfig
 
 from .config import REPO_CONFIG, ConfigError, read_toml
 
@@ -29,6 +30,9 @@ _KEYS: dict[str, tuple[str, tuple[type, ...], Any, str]] = {
     "vectors": ("vectors", (str,), lambda v: v in VECTOR_MODES, f"one of {', '.join(VECTOR_MODES)}"),
     "max_file_size": ("max_file_bytes", (int,), lambda v: v > 0, "a positive number of bytes"),
     "include_submodules": ("include_submodules", (bool,), lambda v: True, "true or false"),
+    "embed": ("embed", (list,), lambda v: bool(v) and all(kind in VECTOR_KINDS for kind in v),
+              f"a list of {', '.join(VECTOR_KINDS)}"),
+    "embed_max_tokens": ("embed_max_tokens", (int,), lambda v: v >= 0, "a number of tokens (0: the whole chunk)"),
 }
 _REFUSED = {"model": "--model", "embedding_model": "--model", "ollama_url": "--model"}
 

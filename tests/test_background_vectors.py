@@ -209,6 +209,14 @@ def test_index_settings_come_from_the_repository_config_flags_win_and_the_model_
     report = json.loads(run_assist("index", str(repo), "--json", "--vectors", "now").stdout)
     assert report["vectors"]["mode"] == "now" and report["vectors"]["stored"] == report["vectors"]["chunks"]
 
+    source_only = report["vectors"]["chunks"]
+    (repo / ".assist" / "config.toml").write_text('[index]\nembed = ["source", "tests"]\n')
+    report = json.loads(run_assist("index", str(repo), "--json").stdout)
+    assert report["vectors"]["chunks"] > source_only and report["vectors"]["stored"] == report["vectors"]["chunks"]
+    (repo / ".assist" / "config.toml").write_text('[index]\nembed = ["source", "pictures"]\n')
+    result = run_assist("index", str(repo))
+    assert result.returncode == 2 and "embed must be a list of source, tests, docs, data" in result.stderr
+
     (repo / ".assist" / "config.toml").write_text('[index]\nmodel = "sentence-transformers:/tmp/evil"\n')
     result = run_assist("index", str(repo), "--json")
     assert result.returncode == 2

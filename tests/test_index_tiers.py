@@ -31,10 +31,11 @@ def _json(result: subprocess.CompletedProcess):
 
 
 def _manifest(repo: Path) -> tuple[set[str], set[str], set[str]]:
-    """(all chunk ids, pending chunk ids, paths of plain-text files)."""
+    """(ids of the chunks that earn a vector, those still pending, paths of plain-text files)."""
     state = IndexState(StateDir(repo).index_db)
     try:
-        ids = {chunk_id for chunk_id, _ in state.chunk_tokens()}
+        excluded = {r[0] for r in state.conn.execute("SELECT id FROM novector")}  # kinds that earn no vector
+        ids = {chunk_id for chunk_id, _ in state.chunk_tokens()} - excluded
         pending = {row[0] for row in state.pending_plan()}
         text_files = set(state.plain_text_paths())
     finally:
@@ -64,7 +65,9 @@ def test_vectors_later_gives_a_usable_index_at_once_and_the_next_run_fills_it(tm
     repo = make_sample_repo(tmp_path / "repo")
     report = _json(run_assist("index", str(repo), "--vectors", "later", "--json"))
     assert report["chunks"] > 0 and report["chunks_embedded"] == 0
-    assert report["vectors"] == {"mode": "later", "stored": 0, "chunks": report["chunks"], "coverage_percent": 0}
+    earning = report["vectors"]["chunks"]  # chunks of the kinds that earn a vector (IndexConfig.embed)
+    assert 0 < earning < report["chunks"]
+    assert report["vectors"] == {"mode": "later", "stored": 0, "chunks": earning, "coverage_percent": 0}
     assert "model_load" not in report["seconds"] and 0 < report["usable_after_s"] <= report["seconds"]["total"]
     assert not StateDir(repo).vectors.exists()  # the structural tier never opens the vector store
 
@@ -79,7 +82,7 @@ def test_vectors_later_gives_a_usable_index_at_once_and_the_next_run_fills_it(tm
     assert callers["node"].endswith("Order.place")
     status = _json(run_assist("status", "-C", str(repo), "--json"))
     assert status["vectors"]["coverage_percent"] == 0 and status["vectors"]["stored"] == 0
-    assert status["vectors"]["chunks"] == report["chunks"]
+    assert status["vectors"]["chunks"] == earning
     assert "0 %" in run_assist("status", "-C", str(repo)).stdout
 
     from assistant.mcp.tools import RepoTools
@@ -90,12 +93,12 @@ def test_vectors_later_gives_a_usable_index_at_once_and_the_next_run_fills_it(tm
     finally:
         tools.close()
     assert answer.data["vectors"]["coverage_percent"] == 0
-    assert f"vectors: 0 / {report['chunks']:,} chunks, 0 %" in answer.text
+    assert f"vectors: 0 / {earning:,} chunks, 0 %" in answer.text
 
     # The next run embeds them all, and the notices go away.
     filled = _json(run_assist("index", str(repo), "--json"))
     assert filled["files_changed"] == 0 and filled["chunks_embedded"] > 0
-    assert filled["vectors"]["coverage_percent"] == 100 and filled["vectors"]["stored"] == report["chunks"]
+    assert filled["vectors"]["coverage_percent"] == 100 and filled["vectors"]["stored"] == earning
     ids, pending, _ = _manifest(repo)
     assert not pending and _stored_ids(repo) == ids
     assert _json(run_assist("status", "-C", str(repo), "--json"))["vectors"]["coverage_percent"] == 100
@@ -134,14 +137,15 @@ print(json.dumps({{"report": report.to_json(), "hits": len(hits), "heavy": heavy
 
 def test_ctrl_c_in_the_vector_tier_keeps_what_is_stored_source_first(tmp_path):
     repo = make_sample_repo(tmp_path / "repo")
-    index_repository(repo, IndexConfig(vectors="later"))
+    every_kind = ["source", "tests", "docs", "data"]  # so that tests and plain text wait behind source
+    index_repository(repo, IndexConfig(vectors="later", embed=every_kind))
 
     def interrupt_after_first_group(stage: str, done: int, total: int) -> None:
         if stage == "embed" and done > 0:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        index_repository(repo, progress=interrupt_after_first_group)
+        index_repository(repo, IndexConfig(embed=every_kind), progress=interrupt_after_first_group)
     ids, pending, text_files = _manifest(repo)
     stored = ids - pending
     assert stored and pending
@@ -158,7 +162,7 @@ def test_ctrl_c_in_the_vector_tier_keeps_what_is_stored_source_first(tmp_path):
     assert 0 < status["vectors"]["coverage_percent"] < 100
 
     cached = _cached_count(repo)
-    report = index_repository(repo)
+    report = index_repository(repo, IndexConfig(embed=every_kind))
     assert report.vectors["coverage_percent"] == 100
     assert report.chunks_embedded == len(set(_content_hashes(repo))) - cached  # nothing embedded twice
     assert _stored_ids(repo) == ids
