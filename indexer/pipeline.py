@@ -156,7 +156,10 @@ class _Indexer:
             dirty = bool(vector_repair)
             for _ in range(2):  # a second pass only re-parses files whose stored extract was damaged
                 changed, removed, skipped = self._scan()
-                if (changed or removed) and mode == "now":
+                # Files skipped last time (binary, too large) are read again on every run; they alone are no reason
+                # to load chromadb, whose import costs more than a whole no-op run.
+                skipped_before = {s.path for s in self.state.skipped()}
+                if mode == "now" and (removed or any(c.path not in skipped_before for c, _ in changed)):
                     _prefetch_module("chromadb")  # ~1 s of import overlaps parsing
                 parsed = self._parse(changed, skipped)
                 known = self.state.file_records()

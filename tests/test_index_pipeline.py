@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from support import PLANTED_AWS_KEY, PLANTED_SECRET, git, run_assist
+from support import PLANTED_AWS_KEY, PLANTED_SECRET, PROJECT_ROOT, git, run_assist
 from indexer.graph import load_graph
 from indexer.pipeline import index_repository
 from indexer.state_dir import StateDir
@@ -355,3 +357,16 @@ def test_parallel_parsing_gives_the_same_index_as_serial(indexed_sample, tmp_pat
     g_serial, g_parallel = load_graph(StateDir(serial).graph), load_graph(StateDir(parallel).graph)
     assert set(g_parallel.nodes) == set(g_serial.nodes)
     assert set(g_parallel.edges(keys=True)) == set(g_serial.edges(keys=True))
+
+
+def test_a_no_op_run_does_not_load_chromadb_for_files_it_skipped_before(indexed_copy):
+    """A skipped file (logo.png: binary) is read again on every run; that alone must not pay chromadb's import,
+    which took a no-op `assist index` on pytest (nine images) from 0.5 s to 1 s."""
+    assert (indexed_copy / "logo.png").exists()
+    script = ("import sys; from pathlib import Path; from indexer.pipeline import index_repository; "
+              f"report = index_repository(Path({str(indexed_copy)!r})); "
+              "print(report.files_changed, report.chunks_embedded, 'chromadb' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "0", "False"]
