@@ -42,5 +42,19 @@ class IndexConfig:
     """Embed only the first lines of each chunk, up to this many model tokens (0: the whole chunk, up to the
     model's limit); fewer is faster. Changing it rebuilds the vectors."""
     include_submodules: bool = False
+    store: str = ""
+    """Where the vectors live: "" for the embedded chromadb under .assist/, or a Chroma server's URL."""
+    store_token: str = ""
+    """Sent to the Chroma server as a bearer token; never written into the index."""
+    store_tenant: str = "default_tenant"
+    store_database: str = "default_database"
+    store_fallback: str = "fail"
+    """"fail": an unreachable store server is an error; "local": continue on the embedded store, with a notice."""
+    embed_url: str = ""
+    """Where an "ollama:" or "openai:" embedding model is served ("" means Ollama's default address)."""
+    embed_api_key: str = ""
+    embed_concurrency: int = 2
+    """Embedding requests in flight at once against a model server."""
+    embed_timeout_s: float = 60.0
     extra_ignore: list[str] = field(default_factory=list)
     """gitignore-style patterns added to .assistignore's."""

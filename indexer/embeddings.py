@@ -27,6 +27,8 @@ from .chunks import estimate_tokens
 from .errors import IndexingError
 
 if TYPE_CHECKING:
+    from .config import IndexConfig
+    from .state_dir import StateDir
     import httpx
     import tokenizers
     from sentence_transformers import SentenceTransformer
@@ -97,6 +99,16 @@ def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434", backend
             "'ollama:<model>' or the path of a model directory"
         )
     return SentenceTransformerEmbedder(_cached_model_dir(target), f"sentence-transformers:{target}")
+
+
+def open_embedder(config: IndexConfig) -> Embedder:
+    """The embedding model an index run uses, served where ``config`` says."""
+    return load_embedder(config.embedding_model, ollama_url=config.embed_url or config.ollama_url)
+
+
+def open_embedder_for_reading(dirs: StateDir, spec: str) -> Embedder:
+    """The embedding model a reader of the index at ``dirs`` queries with: the index's own ``spec``."""
+    return load_embedder(spec)
 
 
 BACKEND_ENV = "ASSIST_EMBED_BACKEND"

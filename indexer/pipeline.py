@@ -122,18 +122,18 @@ class _Indexer:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embeddings import load_embedder
+            from .embeddings import open_embedder
 
             # Cheap: the model itself loads in _load_model, only when something needs embedding.
-            self._embedder = load_embedder(self.config.embedding_model, ollama_url=self.config.ollama_url)
+            self._embedder = open_embedder(self.config)
         return self._embedder
 
     @property
     def vectors(self):
         if self._vectors is None:
-            from .vectors import VectorStore
+            from .vectors import open_vector_store
 
-            self._vectors = VectorStore(self.dirs.vectors, dim=self.embedder.dim)
+            self._vectors = open_vector_store(self.dirs, self.embedder.dim, self.config)
         return self._vectors
 
     # -- the run -----------------------------------------------------------------------------------

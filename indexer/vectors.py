@@ -11,9 +11,13 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy
+
+if TYPE_CHECKING:
+    from .config import IndexConfig
+    from .state_dir import StateDir
 
 COLLECTION = "chunks"
 # Default HNSW recall@20 was 0.86 on real vectors; ef_search ~400 brought it to 0.97 (GUIDE §1).
@@ -111,6 +115,16 @@ class VectorStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_vector_store(dirs: StateDir, dim: int, config: IndexConfig) -> VectorStore:
+    """The vector store an index run writes to, where ``config`` says."""
+    return VectorStore(dirs.vectors, dim=dim)
+
+
+def open_vector_store_for_reading(dirs: StateDir, dim: int) -> VectorStore:
+    """The vector store a reader of the index at ``dirs`` queries."""
+    return VectorStore(dirs.vectors, dim=dim)
 
 
 def _clean_metadata(metadata: dict[str, Any]) -> dict[str, MetadataValue]:

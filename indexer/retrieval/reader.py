@@ -228,10 +228,10 @@ class IndexReader:
         when it cannot be loaded — see ``embedder_error``."""
         with self._lock:
             if self._embedder is None and self._embedder_error is None:
-                from ..embeddings import EmbeddingError, load_embedder
+                from ..embeddings import EmbeddingError, open_embedder_for_reading
 
                 try:
-                    self._embedder = load_embedder(self.embedding_spec)
+                    self._embedder = open_embedder_for_reading(self.dirs, self.embedding_spec)
                 except EmbeddingError as exc:
                     self._embedder_error = str(exc)
             return self._embedder
@@ -299,10 +299,10 @@ class IndexReader:
             if embedder is None:
                 self._vectors_error = self._embedder_error
                 return None
-            from ..vectors import VectorStore, VectorStoreMismatch
+            from ..vectors import VectorStoreMismatch, open_vector_store_for_reading
 
             try:
-                self._vectors = VectorStore(self.dirs.vectors, dim=embedder.dim)
+                self._vectors = open_vector_store_for_reading(self.dirs, embedder.dim)
             except VectorStoreMismatch as exc:
                 self._vectors_error = str(exc)
             except Exception as exc:  # a damaged store surfaces as many exception types
