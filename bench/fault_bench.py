@@ -12,7 +12,7 @@ MRR, in-pack@4k / @8k (the mutated line shown in a packed code item, not just an
 8,000-token budget), and the cost: tokens of the context, seconds to run the tests, re-index and
 localize. The per-mutant records (the diff line, failures, roles, rank) go to --json.
 
-    nice -n 19 python bench/fault_bench.py --corpus /work/corpus/fault --per-project 18 --json out.json
+    nice -n 19 python bench/fault_bench.py --per-project 18 --json out.json   # corpus: $ASSIST_BENCH_CORPUS/fault
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ sys.path.insert(0, str(BENCH.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import locations  # noqa: E402
 from mutants import Mutant, choose, is_valid, mutation_sites  # noqa: E402
 
 
@@ -312,8 +313,9 @@ def print_table(by_project: dict[str, dict], overall: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=Path("/work/corpus/fault"),
-                        help="folder holding the unpacked sdists (default: /work/corpus/fault)")
+    parser.add_argument("--corpus", type=Path, default=locations.corpus() / "fault",
+                        help="folder holding the unpacked sdists (default: $ASSIST_BENCH_CORPUS/fault, "
+                             "bench/locations.py)")
     parser.add_argument("--work", type=Path, help="where project copies and indexes live (default: CORPUS/work)")
     parser.add_argument("--projects", default=",".join(DEFAULT_PROJECTS),
                         help=f"comma-separated, from: {', '.join(PROJECTS)}")

@@ -61,6 +61,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+import locations  # noqa: E402
 from indexer.state_dir import StateDir  # noqa: E402
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1",
@@ -158,10 +159,6 @@ def encoder_rates(texts: list[str], runs: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- tiers
-
-def default_corpus() -> Path:
-    return Path(os.environ.get("ASSIST_BENCH_CORPUS") or PROJECT.parent / "corpus")
-
 
 def parse_target(spec: str) -> tuple[Path, str]:
     checkout, _, subdir = spec.partition(":")
@@ -390,7 +387,8 @@ def tiers(args) -> int:
     scratch = Path(args.scratch or os.environ.get("ASSIST_BENCH_SCRATCH")
                    or Path(tempfile.gettempdir()) / "assist-index-bench").resolve()
     scratch.mkdir(parents=True, exist_ok=True)
-    targets = args.targets or [str(default_corpus() / "pytest"), str(default_corpus() / "sqlfluff") + ":src"]
+    corpus = locations.corpus()
+    targets = args.targets or [str(corpus / "pytest"), str(corpus / "sqlfluff") + ":src"]
     queries = list(args.query or [])
     aider = aider_runner(args.aider or os.environ.get("AIDER"), scratch)
     head = subprocess.run(["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

@@ -6,7 +6,7 @@ fixing patch, and ask the retriever with the problem statement only. Reports fil
 function Acc@k / Hit@k, whether the gold functions fit wholly in packed context at 4k/8k/16k tokens,
 and query latency with the model warm; then the same for single signals (ablations).
 
-    python bench/localize_bench.py --json /work/corpus/swe/results.json
+    python bench/localize_bench.py --json results.json   # data and clones: bench/locations.py
     python bench/localize_bench.py --only pydicom__pydicom-1256 --signals all,bm25
 """
 
@@ -425,11 +425,12 @@ def index_config(items: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=Path, default=tasks_mod.DEFAULT_TASKS, help="SWE-bench JSONL")
+    parser.add_argument("--tasks", type=Path, default=tasks_mod.DEFAULT_TASKS,
+                        help="SWE-bench JSONL (default: $ASSIST_BENCH_DATA/swebench_lite_dev.jsonl)")
     parser.add_argument("--repos-dir", type=Path, default=tasks_mod.DEFAULT_REPOS_DIR,
-                        help="where the working clones live (one per repository)")
+                        help="where the working clones live, one per repository (default: $ASSIST_BENCH_CORPUS/swe)")
     parser.add_argument("--mirrors", type=Path, default=tasks_mod.DEFAULT_MIRRORS,
-                        help="bare git mirrors, <mirrors>/<owner>+<name>/repo")
+                        help="bare git mirrors, <mirrors>/<owner>+<name>/repo (default: $ASSIST_BENCH_MIRRORS)")
     parser.add_argument("--only", default="", help="comma-separated instance ids or repositories")
     parser.add_argument("--signals", default="all,bm25,vector,nograph",
                         help=f"comma-separated, of: {', '.join(SIGNAL_SETS)}")

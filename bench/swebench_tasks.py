@@ -16,11 +16,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import locations
 from indexer.graph import is_test_path
 
-DEFAULT_TASKS = Path("/work/shared/bench/swebench_lite_dev.jsonl")
-DEFAULT_MIRRORS = Path("/work/.mirror")
-DEFAULT_REPOS_DIR = Path("/work/corpus/swe")
+DEFAULT_TASKS = locations.shared_data() / "swebench_lite_dev.jsonl"
+DEFAULT_MIRRORS = locations.mirrors()
+DEFAULT_REPOS_DIR = locations.corpus() / "swe"
 
 SYMBOL_KINDS = ("class", "function", "method")
 
