@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy
 
-from .safe_fs import atomic_write
+from .safe_fs import atomic_write, sync_directory
 
 _WORD = re.compile(r"\w+")
 _IDENTIFIER_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -94,8 +94,8 @@ class LexicalIndex:
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def save(self, directory: Path) -> None:
-        """Write into a fresh generation folder, then switch the pointer file with os.replace, so a crash
-        leaves either the old index or the new one, never a mix."""
+        """Write into a fresh generation folder, flush it, then switch the pointer file atomically, so a crash
+        or power cut leaves either the old index or the new one, never a mix."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         generation = f"gen-{uuid.uuid4().hex[:12]}"
@@ -106,6 +106,7 @@ class LexicalIndex:
         else:
             atomic_write(target / _NO_TERMS_FILE, b"")  # says the BM25 files are absent on purpose
         atomic_write(target / _IDS_FILE, json.dumps(self.ids).encode("utf-8"))
+        sync_directory(target)  # the pointer may only name a generation whose files survive a power cut
         atomic_write(directory / _POINTER, generation.encode("utf-8"))
         for old in directory.glob("gen-*"):
             if old.name != generation:

@@ -331,6 +331,23 @@ def atomic_write(path: Path | str, data: bytes, *, mode: int | None = None, root
     tree.write_bytes(rel, data, mode if mode is not None else DEFAULT_MODE & ~_UMASK)
 
 
+def sync_directory(path: Path | str) -> None:
+    """Flush every regular file directly in ``path``, then ``path`` itself: for files a library wrote (e.g.
+    bm25s's arrays) that must be on disk before a pointer written with ``atomic_write`` names them."""
+    directory = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for entry in os.scandir(directory):
+            if entry.is_file(follow_symlinks=False):
+                descriptor = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=directory)
+                try:
+                    _fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+        _fsync(directory)
+    finally:
+        os.close(directory)
+
+
 # ------------------------------------------------------------------------------------ named paths
 
 class Inside(NamedTuple):
