@@ -1,8 +1,11 @@
-"""The retriever's typed node views (issue 13 item 2): what front ends read instead of graph node dicts."""
+"""The retriever's closed facade (issue 13 item 2): typed node views, navigation and explanations — what front ends
+read instead of the graph, the reader or node dicts."""
 
 from __future__ import annotations
 
-from indexer.retrieval import Retriever
+import pytest
+
+from indexer.retrieval import Evidence, Retriever, Why
 
 
 def test_node_gives_a_typed_record_with_its_parent(indexed_copy):
@@ -40,3 +43,65 @@ def test_outline_lists_top_level_symbols_and_the_methods_of_top_level_classes(in
     assert signatures.get("PerishableItem") == 0 and signatures.get("stock_item_from_dict") == 0
     assert signatures.get("reserve") == 1
     assert [line for line, _, _ in entries] == sorted(line for line, _, _ in entries)
+
+
+def test_related_and_neighbourhood_answer_with_typed_neighbours(indexed_copy):
+    with Retriever(indexed_copy, use_vectors=False) as retriever:
+        node = retriever.resolve("Order.place")
+        callers = retriever.related(node, "callers")
+        callees = retriever.related(node, "callees")
+        tests = retriever.related(node, "tests")
+        hood = retriever.neighbourhood(node)
+        with pytest.raises(ValueError, match="callers, callees, tests"):
+            retriever.related(node, "friends")
+    assert "inventory/cli.py::cmd_order" in {n.node for n in callers}
+    assert all(n.edge == "calls" and n.line for n in callers)
+    assert "inventory/orders.py::Order._require_status" in {n.node for n in callees}
+    assert tests and all(_in_tests_folder(n.path) for n in tests)
+    assert hood.info.parent == "inventory/orders.py::Order" and hood.info.kind == "method"
+    assert [n.node for n in hood.calls] == [n.node for n in callees]
+    assert "warehouse.reserve" in hood.info.unresolved_calls
+
+
+def _in_tests_folder(path: str | None) -> bool:
+    return bool(path) and path.startswith("tests/")
+
+
+def test_edges_symbols_and_call_sites_are_what_fault_localization_walks(indexed_copy):
+    with Retriever(indexed_copy, use_vectors=False) as retriever:
+        node = retriever.resolve("Order.place")
+        info = retriever.node(node)
+        calls = retriever.edges_from(node, ("calls",))
+        called_by_tests = [n.node for n in retriever.edges_to(node, ("calls",)) if retriever.is_test_code(n.node)]
+        sites = retriever.calls_in(info.path)
+        names = [s.name for s in retriever.symbols_in(info.path)]
+        assert retriever.symbols_named("Order.place") == [node] and node in retriever.symbols_named("place")
+        assert retriever.files_matching("/elsewhere/checkout/inventory/orders.py") == ["inventory/orders.py"]
+        assert retriever.symbol_at(info.path, info.start_line + 1) == node
+        assert retriever.has_node(node) and not retriever.has_node("inventory/orders.py::Order.nothing")
+        assert retriever.calls_in("no/such/file.py") is None
+    assert all(info.start_line <= edge.line <= info.end_line for edge in calls)
+    assert called_by_tests and all(n.startswith("tests/") for n in called_by_tests)
+    assert not retriever.is_test_code(node)
+    assert {edge.line for edge in calls} <= {site.line for site in sites if site.caller == node}
+    assert names.index("Order") < names.index("place")
+
+
+def test_export_graph_writes_the_part_around_a_node(indexed_copy):
+    with Retriever(indexed_copy, use_vectors=False) as retriever:
+        node = retriever.resolve("Order.place")
+        whole = retriever.export_graph("json")
+        part = retriever.export_graph("dot", around=node, depth=1)
+        callers = retriever.related(node, "callers")
+        with pytest.raises(ValueError, match="unknown export format"):
+            retriever.export_graph("png")
+    assert part.text.startswith("digraph code {") and f'"{node}"' in part.text
+    assert part.nodes >= 1 + len(callers) and part.nodes < whole.nodes and part.edges < whole.edges
+
+
+def test_why_line_names_signals_score_path_and_staleness():
+    why = Why(score=1.5, evidence=[Evidence("bm25", 1.0, 3), Evidence("bm25", 0.5, 1), Evidence("graph", 0.3)],
+              path=[("a.py::f", "calls", "a.py::g")], path_end="a.py::g", stale=True)
+    assert why.line() == "bm25 #1, graph; score 1.50; seed a.py::f --calls--> a.py::g; changed since indexing"
+    assert why.line("outline").startswith("outline of the file around the code sent; bm25 #1")
+    assert Why(score=0.25).line("function") == "ranked; score 0.25"

@@ -62,7 +62,6 @@ def merge(cited: list[Citation], sources: list[Citation]) -> list[Citation]:
 
 def _validated(written_path: str, symbol: str | None, line_text: str | None,
                retriever: Retriever) -> Citation | None:
-    graph = retriever.graph
     path = _indexed_file(written_path, retriever)
     if path is None:
         return None
@@ -70,25 +69,24 @@ def _validated(written_path: str, symbol: str | None, line_text: str | None,
     qname = None
     if symbol is not None:
         qname = f"{path}::{symbol}"
-        if qname not in graph:
+        if not retriever.has_node(qname):
             return None
         if line is None:
-            line = graph.nodes[qname].get("start_line")
+            line = retriever.node(qname).start_line
     if line is not None:
-        last = graph.nodes[path].get("end_line")
+        last = retriever.node(path).end_line
         if line < 1 or (last is not None and line > last):
             return None
         if qname is None:
-            qname = retriever.reader.names.symbol_at(path, line)
+            qname = retriever.symbol_at(path, line)
     if qname is not None and split_qualified_name(qname)[0] != path:
         qname = None
     return Citation(path, line, qname, origin="answer")
 
 
 def _indexed_file(written: str, retriever: Retriever) -> str | None:
-    graph = retriever.graph
     written = written.removeprefix("./")
-    if written in graph and graph.nodes[written].get("kind") == FILE:
+    if retriever.has_node(written) and retriever.node(written).kind == FILE:
         return written
-    matches = retriever.reader.names.files_matching(written)
+    matches = retriever.files_matching(written)
     return matches[0] if len(matches) == 1 else None

@@ -390,7 +390,7 @@ class ChatSession:
 
     def _context_item(self, item: PackItem) -> ContextItem:
         return ContextItem(_item_key(item), item.path, item.symbol, item.kind, item.start_line, item.end_line,
-                           item.tokens, why_line(item.why, item.kind))
+                           item.tokens, item.why.line(item.kind))
 
     # ------------------------------------------------------------------------------------ counting
 
@@ -524,21 +524,8 @@ class ChatSession:
 
 
 def why_line(why: Why, kind: str) -> str:
-    """One human-readable line: the signals that found an item (best rank each), its score, its graph path."""
-    best: dict[str, int | None] = {}
-    for evidence in why.evidence:
-        if evidence.signal not in best or (evidence.rank or 10**9) < (best[evidence.signal] or 10**9):
-            best[evidence.signal] = evidence.rank
-    signals = ", ".join(f"{signal} #{rank}" if rank else signal for signal, rank in best.items())
-    parts = [f"{signals or 'ranked'}; score {why.score:.2f}"]
-    if kind == "outline":
-        parts.insert(0, "outline of the file around the code sent")
-    path = why.path_text()
-    if path:
-        parts.append(path)
-    if why.stale:
-        parts.append("changed since indexing")
-    return "; ".join(parts)
+    """The retriever's one-line reason (``Why.line``); kept under this name for ``assistant/fix/loop.py``."""
+    return why.line(kind)
 
 
 def _item_key(item: PackItem) -> str:

@@ -170,13 +170,10 @@ def _resolve(retriever: Retriever, name: str) -> str:
 
 
 def _neighbour_command(name: str, path: Path, as_json: bool, what: str) -> None:
-    from indexer.retrieval import navigate
-
     retriever = _open(path, use_vectors=False)
     try:
         node = _resolve(retriever, name)
-        finder = {"callers": navigate.callers, "callees": navigate.callees, "tests": navigate.tests_for}[what]
-        found = finder(retriever.graph, node)
+        found = retriever.related(node, what)
     finally:
         retriever.close()
     if as_json:
@@ -234,12 +231,10 @@ def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = 
             fail("--svg draws the neighbourhood, --json prints it: give one", EXIT_USAGE)
         _draw_svg(symbol, path, svg)
         return
-    from indexer.retrieval import navigate
-
     retriever = _open(path, use_vectors=False)
     try:
         node = _resolve(retriever, symbol)
-        hood = navigate.neighbourhood(retriever.graph, node)
+        hood = retriever.neighbourhood(node)
     finally:
         retriever.close()
     if as_json:
@@ -248,21 +243,21 @@ def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = 
     from rich.tree import Tree
 
     escape = markup  # every name, path and docstring below is repository text
-    data = hood.data
-    span = f":{data['start_line']}-{data['end_line']}" if data.get("start_line") else ""
-    title = f"[bold]{escape(node)}[/bold] ({escape(data.get('kind'))}, {escape(str(data.get('path')))}{span})"
+    info = hood.info
+    span = f":{info.start_line}-{info.end_line}" if info.start_line else ""
+    title = f"[bold]{escape(node)}[/bold] ({escape(info.kind)}, {escape(info.path)}{span})"
     tree = Tree(title)
-    if data.get("signature"):
-        tree.add(f"[cyan]{markup(data['signature'], lines=True)}[/cyan]")
-    if data.get("docstring"):
-        tree.add(f"[dim]{escape(data['docstring'].strip().splitlines()[0])}[/dim]")
-    if hood.parent:
-        tree.add(f"in {escape(hood.parent)}")
+    if info.signature:
+        tree.add(f"[cyan]{markup(info.signature, lines=True)}[/cyan]")
+    if info.docstring:
+        tree.add(f"[dim]{escape(info.docstring.strip().splitlines()[0])}[/dim]")
+    if info.parent:
+        tree.add(f"in {escape(info.parent)}")
     labels = {
         "contains": "contains", "calls": "calls →", "called_by": "called by ←", "bases": "inherits from",
         "subclasses": "inherited by", "imports": "imports", "imported_by": "imported by", "tests": "tested by",
     }
-    for section in navigate.Neighbourhood.SECTIONS:
+    for section in hood.SECTIONS:
         found = getattr(hood, section)
         if not found:
             continue
@@ -272,7 +267,7 @@ def graph_show(symbol: SymbolArg, path: RepoOpt = Path("."), as_json: JsonOpt = 
             branch.add(f"{escape(n.node)} [dim]{escape(n.kind)}{where}[/dim]")
         if len(found) > 50:
             branch.add(f"… {len(found) - 50} more")
-    unresolved = data.get("unresolved_calls") or []
+    unresolved = info.unresolved_calls
     if unresolved:
         tree.add(f"[dim]unresolved calls: {escape(', '.join(unresolved[:20]))}[/dim]")
     _console().print(tree)
@@ -282,8 +277,6 @@ def _draw_svg(symbol: str, path: Path, target: Path) -> None:
     import shutil
     import subprocess
 
-    from indexer.retrieval import navigate
-
     dot = shutil.which("dot")
     if dot is None:
         fail("--svg needs Graphviz's `dot` program, which is not on PATH: install the `graphviz` package "
@@ -291,11 +284,11 @@ def _draw_svg(symbol: str, path: Path, target: Path) -> None:
     retriever = _open(path, use_vectors=False)
     try:
         node = _resolve(retriever, symbol)
-        part = navigate.around(retriever.graph, node, depth=1)
+        part = retriever.export_graph("dot", around=node, depth=1)
     finally:
         retriever.close()
     try:
-        drawn = subprocess.run([dot, "-Tsvg"], input=navigate.export_graph(part, "dot").encode("utf-8"),
+        drawn = subprocess.run([dot, "-Tsvg"], input=part.text.encode("utf-8"),
                                capture_output=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         fail(f"Graphviz's dot failed: {exc}")
@@ -307,8 +300,8 @@ def _draw_svg(symbol: str, path: Path, target: Path) -> None:
         atomic_write(target, drawn.stdout)
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
-    typer.echo(f"assist: drew {inert(node)} and {part.number_of_nodes() - 1} neighbours "
-               f"({part.number_of_edges()} edges) in {inert(target)}", err=True)
+    typer.echo(f"assist: drew {inert(node)} and {part.nodes - 1} neighbours "
+               f"({part.edges} edges) in {inert(target)}", err=True)
 
 
 @graph_app.command("export", epilog="\b\n"
@@ -328,8 +321,6 @@ def graph_export(
         "--json", help="The same as --format json (kept for scripts; --format is the one to use).")] = False,
 ) -> None:
     """Export the code graph, whole or around one symbol, as node-link JSON, GraphML or Graphviz DOT."""
-    from indexer.retrieval import navigate
-
     if as_json and fmt not in (None, ExportFormat.json):
         fail(f"--json and --format {fmt.value} disagree; give one", EXIT_USAGE)
     if around is None and (depth != 1 or kind):
@@ -337,13 +328,12 @@ def graph_export(
     fmt = fmt or ExportFormat.json
     retriever = _open(path, use_vectors=False)
     try:
-        graph = retriever.graph
-        if around is not None:
-            graph = navigate.around(graph, _resolve(retriever, around), depth=depth,
-                                    kinds=tuple(k.value for k in kind) if kind else None)
-        text = navigate.export_graph(graph, fmt.value)
+        centre = _resolve(retriever, around) if around is not None else None
+        exported = retriever.export_graph(fmt.value, around=centre, depth=depth,
+                                          kinds=tuple(k.value for k in kind) if kind else None)
     finally:
         retriever.close()
+    text = exported.text
     if output is None:
         # A file format: exact when piped or redirected, control characters made visible on a terminal.
         sys.stdout.write(inert_lines(text) if sys.stdout.isatty() else text)
@@ -351,5 +341,5 @@ def graph_export(
     from indexer.safe_fs import atomic_write
 
     atomic_write(output, text.encode("utf-8"))
-    typer.echo(f"assist: wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to "
+    typer.echo(f"assist: wrote {exported.nodes} nodes and {exported.edges} edges to "
                f"{inert(output)}", err=True)

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from indexer.model import CLASS, FILE, split_qualified_name
-from indexer.retrieval import Pack, Retriever
-from indexer.retrieval.rank import Ranking
+from indexer.retrieval import Pack, Ranking, Retriever
 
 from .failures import Failure, Frame
 
@@ -74,7 +73,7 @@ def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
     tests). The tests of the graph inside them that did not fail passed, and a function that passing
     tests call directly is less likely to be the fault than one only failing tests reach."""
     counter = count_tokens or retriever.count_tokens
-    retriever.reader.refresh()
+    retriever.refresh()
     scorer = _Scorer(retriever)
     roles: dict[str, list[str]] = {"test": [], "raised": [], "under_test": []}
     total: dict[str, float] = {}
@@ -94,10 +93,7 @@ def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
     extra = {node: (_HINT_WEIGHT * score / best, f"failure: {reasons[node]}")
              for node, score in total.items() if best > 0}
     ranking = _failure_first(retriever.rank(failure_query(failures), extra_seeds=extra), total)
-    test_nodes = retriever.reader.names.test_nodes
-    graph = retriever.graph
-    suspects = [n.node for n in ranking.nodes
-                if n.node not in test_nodes and graph.nodes[n.node].get("kind") in _SYMBOL_KINDS]
+    suspects = [n.node for n in ranking.nodes if not retriever.is_test_code(n.node) and scorer._is_symbol(n.node)]
 
     header = _roles_text(roles, failures)
     header_tokens = counter(header) if header else 0
@@ -115,13 +111,14 @@ def _discount_passing(scorer: _Scorer, total: dict[str, float], failures: list[F
     if not failing:
         return
     selection = ran if ran else sorted({f.test_id.partition("::")[0] for f in failures if "::" in f.test_id})
-    graph = scorer.graph
+    retriever = scorer.retriever
     for node in list(total):
-        if node in scorer.test_nodes:
+        if retriever.is_test_code(node):
             continue
         failed = passed = 0
-        for caller, _, kind in graph.in_edges(node, keys=True):
-            if kind not in ("calls", "tests") or caller not in scorer.test_nodes or not scorer._is_symbol(caller):
+        for edge in retriever.edges_to(node, ("calls", "tests")):
+            caller = edge.node
+            if not retriever.is_test_code(caller) or not scorer._is_symbol(caller):
                 continue
             if caller in failing:
                 failed += 1
@@ -183,10 +180,7 @@ class _Scorer:
     """One failure's scores over graph nodes (best score per node within the failure)."""
 
     def __init__(self, retriever: Retriever):
-        self.reader = retriever.reader
-        self.graph = retriever.graph
-        self.names = retriever.reader.names
-        self.test_nodes = self.names.test_nodes
+        self.retriever = retriever
 
     def score(self, failure: Failure) -> tuple[dict[str, float], dict[str, list[str]], dict[str, str]]:
         scores: dict[str, float] = {}
@@ -194,7 +188,7 @@ class _Scorer:
         roles: dict[str, list[str]] = {"test": [], "raised": [], "under_test": []}
 
         def add(node: str | None, value: float, reason: str) -> None:
-            if node is None or node not in self.graph or value <= 0:
+            if node is None or value <= 0 or not self.retriever.has_node(node):
                 return
             if value > scores.get(node, 0.0):
                 scores[node] = value
@@ -202,7 +196,7 @@ class _Scorer:
 
         located = [(frame, node) for frame in failure.frames if (node := self._frame_node(frame)) is not None]
         test = self._test_node(failure.test_id) or next(
-            (node for _, node in reversed(located) if node in self.test_nodes and self._is_symbol(node)), None)
+            (node for _, node in reversed(located) if self._is_test(node) and self._is_symbol(node)), None)
         if test is not None:
             roles["test"].append(test)
             add(test, _TEST_SELF, f"the failing test {failure.test_id}")
@@ -211,7 +205,7 @@ class _Scorer:
         weight = _RAISED
         failing_lines: list[tuple[str, Frame]] = []
         for frame, node in reversed(located):
-            if node in self.test_nodes:
+            if self._is_test(node):
                 failing_lines.append((node, frame))
                 continue
             if not roles["raised"]:
@@ -231,11 +225,11 @@ class _Scorer:
         under_test: list[str] = []
         for node, frame in failing_lines[:2]:
             for callee in self._called_on_line(node, frame):
-                if callee not in self.test_nodes:
+                if not self._is_test(callee):
                     add(callee, _ON_FAILING_LINE * entry, f"called on the failing line {frame}")
                     under_test.append(callee)
         if test is not None:
-            targets = [t for t in self._callees(test, with_tests=True, by_name=True) if t not in self.test_nodes]
+            targets = [t for t in self._callees(test, with_tests=True, by_name=True) if not self._is_test(t)]
             share = entry * _UNDER_TEST / math.sqrt(max(1, len(targets)))
             for target in targets:
                 add(target, share, f"called by the failing test {failure.test_id}")
@@ -243,7 +237,7 @@ class _Scorer:
                     under_test.append(target)
         for node in list(under_test):
             for callee in self._callees(node):
-                if callee not in self.test_nodes:
+                if not self._is_test(callee):
                     add(callee, scores.get(node, 0.0) * _SECOND_HOP, f"called by {node}")
         for node in self._operator_methods(f"{failure.message}\n{failure.detail}"):
             add(node, _ON_FAILING_LINE, "the operator the error names")
@@ -257,27 +251,30 @@ class _Scorer:
     # ------------------------------------------------------------------------------ graph lookups
 
     def _is_symbol(self, node: str) -> bool:
-        return self.graph.nodes[node].get("kind") in _SYMBOL_KINDS
+        return self.retriever.node(node).kind in _SYMBOL_KINDS
+
+    def _is_test(self, node: str) -> bool:
+        return self.retriever.is_test_code(node)
 
     def _test_node(self, test_id: str) -> str | None:
         if "::" not in test_id:
             return None
         path, _, rest = test_id.partition("::")
         dotted = ".".join(part.split("[", 1)[0] for part in rest.split("::") if part)
-        for candidate in [path, *self.names.files_matching(path)]:
+        for candidate in [path, *self.retriever.files_matching(path)]:
             node = f"{candidate}::{dotted}"
-            if node in self.graph:
+            if self.retriever.has_node(node):
                 return node
         return None
 
     def _frame_node(self, frame: Frame) -> str | None:
-        files = self.names.files_matching(frame.path)
+        files = self.retriever.files_matching(frame.path)
         if len(files) != 1:
             return None  # outside the repository (a library) or not telling which copy
         path = files[0]
-        node = self.names.symbol_at(path, frame.line)
-        if frame.function and (node is None or self.graph.nodes[node].get("name") != frame.function):
-            named = [q for _, _, q in self.names.symbols_in(path) if self.graph.nodes[q].get("name") == frame.function]
+        node = self.retriever.symbol_at(path, frame.line)
+        if frame.function and (node is None or self.retriever.node(node).name != frame.function):
+            named = [s.node for s in self.retriever.symbols_in(path) if s.name == frame.function]
             if len(named) == 1:
                 node = named[0]
         return node or path
@@ -287,11 +284,11 @@ class _Scorer:
         (``obj.method()`` on a local) matched by name when the name is rare enough to mean something."""
         kinds = ("calls", "tests") if with_tests else ("calls",)
         found: list[str] = []
-        for _, target, kind in self.graph.out_edges(node, keys=True):
-            if kind in kinds and target not in found and self.graph.nodes[target].get("kind") != FILE:
-                found.append(target)
+        for edge in self.retriever.edges_from(node, kinds):
+            if edge.node not in found and edge.kind != FILE:
+                found.append(edge.node)
         if by_name:
-            for text in self.graph.nodes[node].get("unresolved_calls") or ():
+            for text in self.retriever.node(node).unresolved_calls:
                 found.extend(t for t in self._resolve_call(text) if t not in found)
         return found
 
@@ -307,8 +304,8 @@ class _Scorer:
                 for owner, method in ((match["left"], f"__{name}__"), (match["right"], f"__r{name}__"),
                                       (match["right"], _REFLECTED.get(name, ""))):
                     if method:
-                        found.extend(n for n in self.names.symbols_dotted(f"{owner}.{method}")
-                                     if n not in self.test_nodes and n not in found)
+                        found.extend(n for n in self.retriever.symbols_named(f"{owner}.{method}")
+                                     if not self._is_test(n) and n not in found)
         return found
 
     def _resolve_call(self, text: str) -> list[str]:
@@ -317,9 +314,9 @@ class _Scorer:
             parts = parts[1:]
         if not parts or not all(p.isidentifier() for p in parts):
             return []
-        found = self.names.symbols_dotted(".".join(parts[-2:])) if len(parts) > 1 else []
-        found = found or self.names.symbols_named(parts[-1])
-        found = [n for n in found if n not in self.test_nodes]
+        found = self.retriever.symbols_named(".".join(parts[-2:])) if len(parts) > 1 else []
+        found = found or self.retriever.symbols_named(parts[-1])
+        found = [n for n in found if not self._is_test(n)]
         return found if len(found) <= 3 else []
 
     def _called_on_line(self, node: str, frame: Frame) -> list[str]:
@@ -329,15 +326,16 @@ class _Scorer:
         if not frame.line:
             return []
         path = split_qualified_name(node)[0] if self._is_symbol(node) else node
-        extract = self.reader.extract(path)
-        if extract is None:
-            return [t for t in callees if self.graph.edges[node, t, "calls"].get("line") == frame.line]
+        sites = self.retriever.calls_in(path)
+        if sites is None:  # no parser record: the line each call edge remembers
+            return [e.node for e in self.retriever.edges_from(node, ("calls",))
+                    if e.node in callees and e.line == frame.line]
         found: list[str] = []
-        for call in extract.calls:
+        for call in sites:
             if call.line != frame.line or call.caller not in (node, path):
                 continue
             name = re.split(r"\.|::|->", call.callee.replace("()", ""))[-1]
-            matched = [t for t in callees if self.graph.nodes[t].get("name") == name]
+            matched = [t for t in callees if self.retriever.node(t).name == name]
             found.extend(t for t in (matched or self._resolve_call(call.callee)) if t not in found)
         return found
 
@@ -349,9 +347,9 @@ class _Scorer:
             parts = parts[1:]
         if not parts:
             return []
-        found = self.names.symbols_dotted(".".join(parts)) if len(parts) > 1 else []
-        found = found or self.names.symbols_named(parts[-1])
-        found = [n for n in found if n not in self.test_nodes]
+        found = self.retriever.symbols_named(".".join(parts)) if len(parts) > 1 else []
+        found = found or self.retriever.symbols_named(parts[-1])
+        found = [n for n in found if not self._is_test(n)]
         return found if 0 < len(found) <= 4 else []
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.retrieval import RELATIONS
 from indexer.safe_fs import PathRefused, resolve_inside
 
-RELATIONS = ("callers", "callees", "tests", "subclasses", "bases", "imports", "imported_by", "contains")
 MAX_SOURCE_LINES = 400
 
 
@@ -177,22 +177,10 @@ class RepoTools:
         return Answer("\n".join(parts), result)
 
     def related(self, name: str, relation: str) -> Answer:
-        from indexer.retrieval import navigate
-
         if relation not in RELATIONS:
             raise ToolFailure(f"unknown relation {relation!r}: use one of {', '.join(RELATIONS)}")
         node = self._resolve(name)
-        graph = self.retriever().graph
-        hood = None
-        if relation == "callers":
-            found = navigate.callers(graph, node)
-        elif relation == "callees":
-            found = navigate.callees(graph, node)
-        elif relation == "tests":
-            found = navigate.tests_for(graph, node)
-        else:
-            hood = navigate.neighbourhood(graph, node)
-            found = getattr(hood, relation)
+        found = self.retriever().related(node, relation)
         results = [n.to_json() for n in found]
         lines = [f"{relation} of {node}: {len(found)}"]
         for n in found:
@@ -241,7 +229,7 @@ class RepoTools:
             raise ToolFailure(f"indexing failed: {exc}") from exc
         with self._lock:
             if self._retriever is not None:
-                self._retriever.reader.refresh()
+                self._retriever.refresh()
             if self._filler is not None:
                 self._filler.poke()
         data = report.to_json()

@@ -4,9 +4,14 @@
     hits = retriever.search("why is the shipping fee charged twice?", top=10)
     pack = retriever.context(traceback_text, budget_tokens=6000)
     prompt_part = pack.text
+    node = retriever.resolve("Order.total"); retriever.node(node).signature; retriever.related(node, "callers")
 
 One Retriever keeps the index open and cached (graph, BM25, name indexes, the walk's matrix, the
 embedder); it notices a finished re-index and reloads. It is safe to share between threads.
+
+This package's ``__all__`` is the whole public surface: what it hands out are typed records (``Hit``,
+``Pack``, ``NodeInfo``, ``Neighbour``, ``Why``), never the graph, the reader or a node's attribute dict, so the
+index's layout can change without touching a front end (tests/test_architecture.py holds every caller to it).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import FILE
+from ..model import FILE, Call
 from .config import RetrievalConfig
 from .errors import (
     AmbiguousSymbol,
@@ -25,26 +30,35 @@ from .errors import (
     RetrievalError,
     UnknownSymbol,
 )
+from . import navigate as _navigate
+from .navigate import EXPORT_FORMATS, RELATIONS, GraphExport, Neighbour, Neighbourhood
 from .nodes import CurrentSource, NodeInfo
 from .nodes import current_source as _current_source
 from .nodes import node_info as _node_info
 from .nodes import outline as _outline
 from .pack import Pack, Packer, PackItem
 from .query import ParsedQuery, parse_query
-from .rank import Evidence, RankedNode, Ranker, Ranking, Why
+from .rank import RankedNode, Ranker, Ranking
 from .reader import IndexReader
+from .why import Evidence, Why
 
 __all__ = [
+    "EXPORT_FORMATS",
+    "RELATIONS",
     "AmbiguousSymbol",
     "CurrentSource",
-    "NodeInfo",
     "Evidence",
+    "GraphExport",
     "Hit",
     "IndexMissing",
     "IndexUnreadable",
+    "Neighbour",
+    "Neighbourhood",
+    "NodeInfo",
     "Pack",
     "PackItem",
     "ParsedQuery",
+    "RankedNode",
     "Ranking",
     "RetrievalConfig",
     "RetrievalError",
@@ -114,6 +128,12 @@ class Retriever:
 
     def close(self) -> None:
         self.reader.close()
+
+    def refresh(self) -> bool:
+        """Reload now if a re-index finished since the index was read (queries do this themselves); True when
+        something was reloaded."""
+        with self._lock:
+            return self.reader.refresh()
 
     def __enter__(self) -> Retriever:
         return self
@@ -225,6 +245,74 @@ class Retriever:
             if len(found) > 1:
                 raise AmbiguousSymbol(name, found)
             return found[0]
+
+    # ---------------------------------------------------------------------------- navigation
+
+    def has_node(self, node: str) -> bool:
+        """Whether ``node`` (an id: ``path``, ``path::Class.method``, a directory) is in the code graph."""
+        with self._lock:
+            return node in self.reader.graph
+
+    def is_test_code(self, node: str) -> bool:
+        """Whether ``node`` is a test file or anything defined in one (helpers and fixtures included)."""
+        with self._lock:
+            return node in self.reader.names.test_nodes
+
+    def files_matching(self, written: str) -> list[str]:
+        """The indexed files a path written elsewhere names (absolute, from another machine, or partial)."""
+        with self._lock:
+            return self.reader.names.files_matching(written)
+
+    def symbol_at(self, path: str, line: int) -> str | None:
+        """The innermost symbol of an indexed file whose indexed span holds ``line``."""
+        with self._lock:
+            return self.reader.names.symbol_at(path, line)
+
+    def symbols_in(self, path: str) -> list[NodeInfo]:
+        """Every symbol of an indexed file, nested ones included, by start line."""
+        with self._lock:
+            graph = self.reader.graph
+            return [_node_info(graph, qname) for _, _, qname in self.reader.names.symbols_in(path)]
+
+    def symbols_named(self, name: str) -> list[str]:
+        """The symbols a bare (``reserve``) or dotted (``Item.reserve``, ``mod.func``) name defines."""
+        with self._lock:
+            names = self.reader.names
+            return list(names.symbols_dotted(name) if "." in name else names.symbols_named(name))
+
+    def edges_from(self, node: str, kinds: tuple[str, ...]) -> list[Neighbour]:
+        """The nodes that edges of ``kinds`` (``calls``, ``tests``, ...) lead to from ``node``, in graph order."""
+        with self._lock:
+            return _navigate.linked(self.reader.graph, node, kinds)
+
+    def edges_to(self, node: str, kinds: tuple[str, ...]) -> list[Neighbour]:
+        """The nodes whose edges of ``kinds`` lead to ``node``, in graph order."""
+        with self._lock:
+            return _navigate.linked(self.reader.graph, node, kinds, incoming=True)
+
+    def calls_in(self, path: str) -> list[Call] | None:
+        """The call sites the parser saw in an indexed file (caller, callee as written, line); None when the
+        index holds no parser record of it."""
+        extract = self.reader.extract(path)
+        return None if extract is None else list(extract.calls)
+
+    def related(self, node: str, relation: str) -> list[Neighbour]:
+        """One of ``RELATIONS`` of a node: its callers, callees, tests, bases, subclasses, imports, importers
+        or contents. ValueError for another relation."""
+        with self._lock:
+            return _navigate.related(self.reader.graph, node, relation)
+
+    def neighbourhood(self, node: str) -> Neighbourhood:
+        """Everything one edge from a node, by relation, with the node's own record."""
+        with self._lock:
+            return _navigate.neighbourhood(self.reader.graph, node)
+
+    def export_graph(self, fmt: str, around: str | None = None, depth: int = 1,
+                     kinds: tuple[str, ...] | None = None) -> GraphExport:
+        """The code graph as ``fmt`` (one of ``EXPORT_FORMATS``): whole, or the part within ``depth`` edges of
+        ``kinds`` around the node ``around``."""
+        with self._lock:
+            return _navigate.export(self.reader.graph, fmt, around, depth, kinds)
 
     # ------------------------------------------------------------------------------- helpers
 

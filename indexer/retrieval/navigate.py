@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from ..model import CALLS, CLASS, CONTAINS, EDGE_KINDS, FILE, IMPORTS, INHERITS, MODULE, TESTS
+from .nodes import NodeInfo, node_info
 
 EXPORT_FORMATS = ("json", "graphml", "dot")
+# What ``related`` answers: the callers, callees and tests of a node, or one section of its neighbourhood.
+RELATIONS = ("callers", "callees", "tests", "subclasses", "bases", "imports", "imported_by", "contains")
 
 
 @dataclass
@@ -63,6 +66,16 @@ def _outgoing(graph: nx.MultiDiGraph, node: str, kind: str) -> list[Neighbour]:
     return sorted(found, key=lambda n: (n.line or 0, n.node))
 
 
+def linked(graph: nx.MultiDiGraph, node: str, kinds: tuple[str, ...], incoming: bool = False) -> list[Neighbour]:
+    """The nodes joined to ``node`` by an edge of ``kinds`` (leaving it, or with ``incoming`` reaching it), in the
+    graph's own order."""
+    if incoming:
+        return [_neighbour(graph, source, key, attrs)
+                for source, _, key, attrs in graph.in_edges(node, keys=True, data=True) if key in kinds]
+    return [_neighbour(graph, target, key, attrs)
+            for _, target, key, attrs in graph.out_edges(node, keys=True, data=True) if key in kinds]
+
+
 def callers(graph: nx.MultiDiGraph, node: str) -> list[Neighbour]:
     """Who calls ``node`` (for a class: who constructs it)."""
     return _incoming(graph, node, CALLS)
@@ -108,8 +121,7 @@ def tests_for(graph: nx.MultiDiGraph, node: str) -> list[Neighbour]:
 @dataclass
 class Neighbourhood:
     node: str
-    data: dict
-    parent: str | None
+    info: NodeInfo
     contains: list[Neighbour] = field(default_factory=list)
     calls: list[Neighbour] = field(default_factory=list)
     called_by: list[Neighbour] = field(default_factory=list)
@@ -119,21 +131,23 @@ class Neighbourhood:
     imported_by: list[Neighbour] = field(default_factory=list)
     tests: list[Neighbour] = field(default_factory=list)
 
+    attrs: dict = field(default_factory=dict, repr=False)  # the node's graph attributes, for the JSON export only
+
     SECTIONS = ("contains", "calls", "called_by", "bases", "subclasses", "imports", "imported_by", "tests")
 
     def to_json(self) -> dict:
         keep = ("kind", "name", "path", "language", "start_line", "end_line", "signature", "docstring", "is_test",
                 "unresolved_calls")
-        result = {"node": self.node, **{k: self.data.get(k) for k in keep if k in self.data}, "parent": self.parent}
+        result = {"node": self.node, **{k: self.attrs.get(k) for k in keep if k in self.attrs},
+                  "parent": self.info.parent}
         for section in self.SECTIONS:
             result[section] = [n.to_json() for n in getattr(self, section)]
         return result
 
 
 def neighbourhood(graph: nx.MultiDiGraph, node: str) -> Neighbourhood:
-    data = dict(graph.nodes[node])
-    parents = [s for s, _, k in graph.in_edges(node, keys=True) if k == CONTAINS]
-    hood = Neighbourhood(node, data, parents[0] if parents else None)
+    info = node_info(graph, node)
+    hood = Neighbourhood(node, info, attrs=dict(graph.nodes[node]))
     hood.contains = sorted(_outgoing(graph, node, CONTAINS), key=lambda n: (n.start_line or 0, n.node))
     hood.calls = callees(graph, node)
     hood.called_by = callers(graph, node)
@@ -141,8 +155,21 @@ def neighbourhood(graph: nx.MultiDiGraph, node: str) -> Neighbourhood:
     hood.subclasses = _incoming(graph, node, INHERITS)
     hood.imports = _outgoing(graph, node, IMPORTS)
     hood.imported_by = _incoming(graph, node, IMPORTS)
-    hood.tests = tests_for(graph, node) if data.get("kind") in (FILE, CLASS, "function", "method") else []
+    hood.tests = tests_for(graph, node) if info.kind in (FILE, CLASS, "function", "method") else []
     return hood
+
+
+def related(graph: nx.MultiDiGraph, node: str, relation: str) -> list[Neighbour]:
+    """One of ``RELATIONS`` of ``node``; ValueError names the relations for any other."""
+    if relation == "callers":
+        return callers(graph, node)
+    if relation == "callees":
+        return callees(graph, node)
+    if relation == "tests":
+        return tests_for(graph, node)
+    if relation not in RELATIONS:
+        raise ValueError(f"unknown relation {relation!r}: use one of {', '.join(RELATIONS)}")
+    return getattr(neighbourhood(graph, node), relation)
 
 
 # ------------------------------------------------------------------------------------ export
@@ -171,6 +198,22 @@ def around(graph: nx.MultiDiGraph, node: str, depth: int = 1, kinds: tuple[str, 
                         if k in kinds and t in reached)
     part.graph["around"] = node  # the centre, drawn highlighted in DOT
     return part
+
+
+@dataclass(frozen=True)
+class GraphExport:
+    """The code graph, or a part of it, written out in one of ``EXPORT_FORMATS``."""
+
+    text: str
+    nodes: int
+    edges: int
+
+
+def export(graph: nx.MultiDiGraph, fmt: str, centre: str | None = None, depth: int = 1,
+           kinds: tuple[str, ...] | None = None) -> GraphExport:
+    """The whole graph, or with ``centre`` the part ``around`` it, as ``fmt`` text."""
+    part = graph if centre is None else around(graph, centre, depth=depth, kinds=kinds)
+    return GraphExport(export_graph(part, fmt), part.number_of_nodes(), part.number_of_edges())
 
 
 def export_graph(graph: nx.MultiDiGraph, fmt: str) -> str:

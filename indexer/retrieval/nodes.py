@@ -26,6 +26,10 @@ class NodeInfo:
     language: str | None
     parent: str | None
     """The node that contains it (a class for a method, a file for a top-level function), if any."""
+    is_test: bool = False
+    """The graph's flag: a test file, or a test function or class in one (its helpers are not)."""
+    unresolved_calls: tuple[str, ...] = ()
+    """Calls written in it that the graph could not resolve to a definition (``obj.method`` on a local)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ def node_info(graph: nx.MultiDiGraph, node: str) -> NodeInfo:
     language = data.get("language") or (graph.nodes[path].get("language") if path in graph else None)
     return NodeInfo(node, data.get("kind", ""), data.get("name") or node, path, _line(data.get("start_line")),
                     _line(data.get("end_line")), data.get("signature"), data.get("docstring"), language,
-                    parents[0] if parents else None)
+                    parents[0] if parents else None, bool(data.get("is_test")),
+                    tuple(data.get("unresolved_calls") or ()))
 
 
 def current_source(reader: IndexReader, info: NodeInfo) -> CurrentSource | None:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from ..model import CLASS, FILE, Symbol, split_qualified_name
 from .config import RetrievalConfig
-from .rank import Evidence, RankedNode, Ranking, Why
+from .rank import RankedNode, Ranking
 from .sources import SourceText
+from .why import Evidence, Why
 
 if TYPE_CHECKING:
     from .reader import IndexReader

@@ -25,89 +25,15 @@ import numpy as np
 from ..model import FILE, MODULE, split_qualified_name
 from .config import RetrievalConfig
 from .query import Frame, Mention, ParsedQuery, parse_query
+from .why import Evidence, Why
 
 if TYPE_CHECKING:
     from .reader import IndexReader
     from .sources import SourceText
 
-SIGNALS = ("mention", "trace", "bm25", "vector", "graph", "hint")
 _MAX_CANDIDATES_PER_NAME = 8  # a name defined more often than this (`get`, `__init__`) says nothing
 _GRAPH_CANDIDATES = 300
 _PATH_SEARCH_LIMIT = 20_000
-
-
-# ------------------------------------------------------------------------------------------ why
-
-
-@dataclass
-class Evidence:
-    """One signal that found an item, and what it added to the item's score."""
-
-    signal: str  # mention | trace | bm25 | vector | graph | hint (a seed the caller gave, e.g. a failing test's)
-    score: float
-    rank: int | None = None  # 1-based rank within its signal, for ranked signals
-    detail: str = ""
-
-    def to_json(self) -> dict:
-        data = {"signal": self.signal, "score": round(self.score, 4), "detail": self.detail}
-        if self.rank is not None:
-            data["rank"] = self.rank
-        return data
-
-
-@dataclass
-class Why:
-    score: float = 0.0
-    evidence: list[Evidence] = field(default_factory=list)
-    path: list[tuple[str, str, str]] = field(default_factory=list)  # (source, edge kind, target) from a seed
-    path_end: str | None = None  # the item the path leads to
-    stale: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def signals(self) -> list[str]:
-        present = {e.signal for e in self.evidence}
-        return [s for s in SIGNALS if s in present]
-
-    def path_nodes(self) -> list[str]:
-        """The nodes along ``path``, seed first, item last."""
-        if not self.path or self.path_end is None:
-            return []
-        sequence = [self.path_end]
-        for source, _, target in reversed(self.path):
-            sequence.append(source if target == sequence[-1] else target)
-        sequence.reverse()
-        return sequence
-
-    def path_text(self) -> str | None:
-        """``seed a --calls--> b <--contains-- c``: each step names the real edge and its direction."""
-        sequence = self.path_nodes()
-        if not sequence:
-            return None
-        text = f"seed {sequence[0]}"
-        for (_, kind, target), node in zip(self.path, sequence[1:]):
-            text += f" --{kind}--> {node}" if target == node else f" <--{kind}-- {node}"
-        return text
-
-    def merge(self, other: Why) -> None:
-        """Fold in the reasons of an item this one covers (a method inside a packed class)."""
-        for evidence in other.evidence:
-            self.evidence.append(evidence)
-        self.notes.extend(n for n in other.notes if n not in self.notes)
-
-    def to_json(self) -> dict:
-        data: dict = {
-            "signals": self.signals,
-            "score": round(self.score, 4),
-            "evidence": [e.to_json() for e in self.evidence],
-            "stale": self.stale,
-        }
-        if self.path:
-            data["path"] = [{"source": s, "kind": k, "target": t} for s, k, t in self.path]
-            data["path_text"] = self.path_text()
-        if self.notes:
-            data["notes"] = list(self.notes)
-        return data
 
 
 @dataclass
