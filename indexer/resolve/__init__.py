@@ -1,0 +1,70 @@
+"""Import and name resolution for the code graph: which repository file an import loads, and which definition
+a call or a base-class expression names.
+
+One resolver per language family (``python.py``; ``generic.py`` for the others) over one shared
+``NameTable``; the graph builder asks ``Resolvers`` and turns the answers into edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple, Protocol
+
+from ..model import FileExtract, Symbol
+from .generic import GenericResolver
+from .names import NameTable
+from .python import PythonResolver
+
+
+class Resolver(Protocol):
+    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
+        """(repository file or None for outside it, the import as written) for each import of ``path``."""
+
+    def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
+        """(qname, how it was found) for ``text`` written in ``path`` inside ``caller`` (a qname or the path)."""
+
+    def is_builtin(self, callee: str) -> bool:
+        """A name the language provides: not worth reporting as an unresolved call."""
+
+
+class FileImports(NamedTuple):
+    files: list[str]  # repository files, each once, in the order first imported; never the file itself
+    external: list[str]  # imports of things outside the repository, as written, each once
+
+
+class Resolvers:
+    def __init__(self, extracts: Mapping[str, FileExtract], symbols: Mapping[str, Symbol], other_files: list[str]):
+        self.names = NameTable(symbols)
+        self._python = PythonResolver(self.names, extracts)
+        self._other = GenericResolver(self.names, extracts, other_files)
+
+    def for_language(self, language: str) -> Resolver:
+        return self._python if language == "python" else self._other
+
+    def module_of(self, path: str) -> str | None:
+        """The dotted name a Python file is imported by, or None."""
+        return self._python.modules.module_of.get(path)
+
+    def package_files(self) -> Iterator[str]:
+        """Every ``__init__.py``/``__init__.pyi`` of the repository."""
+        modules = self._python.modules
+        return (path for path in modules.files if modules.is_package(path))
+
+    def imports(self, path: str, extract: FileExtract) -> FileImports:
+        """Resolve the file's imports; call for every file before resolving any name."""
+        links = self.for_language(extract.language).imports(path, extract)
+        files = list(dict.fromkeys(target for target, _ in links if target is not None and target != path))
+        external = list(dict.fromkeys(written for target, written in links if target is None))
+        self.names.imported_files[path] = files
+        return FileImports(files, external)
+
+    def imported_files(self, path: str) -> list[str]:
+        return self.names.imported_files.get(path, [])
+
+    def add_base(self, cls: str, base: str) -> None:
+        self.names.add_base(cls, base)
+
+    def forget_lookups(self) -> None:
+        """Call once every base is added: lookups made before may have missed inherited names."""
+        self.names.forget_lookups()
+        self._python.forget_lookups()

@@ -1,0 +1,82 @@
+"""Imports and names in every parsed language but Python: JavaScript/TypeScript, Go, Rust, Java, C/C++.
+
+Their extracts record names as written, without the binding rules Python's resolver follows, so a name is
+looked for in order: ``this``/``self`` members through the class hierarchy, definitions in the same file,
+definitions in the files it imports, and a definition whose name is unique in its language family.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..model import CLASS, FileExtract
+from .import_paths import FileIndex
+from .names import NameTable, family
+
+_NAME_SEPARATORS = re.compile(r"\.|::|->")
+
+
+class GenericResolver:
+    def __init__(self, names: NameTable, extracts: Mapping[str, FileExtract], other_files: list[str]):
+        self.names = names
+        self.symbols = names.symbols
+        self.extracts = extracts
+        self.other_files = other_files
+        self._file_index: FileIndex | None = None
+
+    def is_builtin(self, callee: str) -> bool:
+        return False
+
+    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
+        """(file imported or None when outside the repository, the module as written) for each import."""
+        if self._file_index is None:  # only built when the repository has a file in one of these languages
+            self._file_index = FileIndex({*self.extracts, *self.other_files})
+        links: list[tuple[str | None, str]] = []
+        for imp in extract.imports:
+            targets = self._file_index.targets(extract.language, path, imp)
+            if not targets:
+                links.append((None, imp.module))
+            links.extend((target, imp.module) for target in targets)
+        return links
+
+    def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
+        """(qname, resolution) for a callee or base-type expression written in ``path`` inside ``caller``."""
+        names = self.names
+        pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
+        if not pieces:
+            return None
+        name = pieces[-1]
+        qualifier = pieces[-2] if len(pieces) > 1 else None
+        wanted = (lambda q: self.symbols[q].kind == CLASS) if for_class else (lambda q: True)
+        if qualifier in ("this", "self") and not for_class:
+            cls = names.enclosing_class(caller)
+            found = names.in_class_hierarchy(cls, name, include_self=True) if cls is not None else None
+            if found is not None:
+                return found, "self"
+        same_file = [q for q in names.file_names.get((path, name), ()) if wanted(q)]
+        if same_file:
+            return self._closest(same_file, qualifier, caller), "local"
+        imported = [
+            q
+            for target in names.imported_files.get(path, ())
+            for q in names.file_names.get((target, name), ())
+            if wanted(q)
+        ]
+        if imported:
+            return self._closest(imported, qualifier, caller), "import"
+        key = (family(self.extracts[path].language), name)
+        everywhere = (*names.top_level_by_name.get(key, ()), *names.methods_by_name.get(key, ()))
+        candidates = [q for q in everywhere if wanted(q)]
+        if len(candidates) == 1:
+            return candidates[0], "unique_name"
+        return None
+
+    def _closest(self, candidates: list[str], qualifier: str | None, caller: str) -> str:
+        """Among same-named definitions, the one inside the class the call names or the caller's class."""
+        owner_names = {qualifier, self.symbols[caller].parent if caller in self.symbols else None}
+        for candidate in candidates:
+            parent = self.symbols[candidate].parent
+            if parent is not None and (parent in owner_names or self.symbols[parent].name in owner_names):
+                return candidate
+        return candidates[0]
