@@ -3,7 +3,10 @@
 1. no import cycles among the modules of ``assistant`` and ``indexer``;
 2. no front end (``assistant/tui``, ``acp``, ``mcp``, ``commands``) imports another — what two of them share
    lives below them (``assistant/cli.py`` wires them all together and may import each);
-3. ``indexer/`` imports nothing from ``assistant/``.
+3. ``indexer/`` imports nothing from ``assistant/``;
+4. nothing outside ``indexer/retrieval/`` reaches past the retriever's facade (the names ``indexer.retrieval``
+   exports): no import of its modules or of an unexported name, no ``.reader``, ``.graph`` or private member of a
+   retriever, and in ``assistant/`` no code graph at all (networkx, ``indexer.graph``, a graph's node dicts).
 
 Every import counts, wherever it is written: at module level, inside a function (a lazy import still runs)
 and under ``TYPE_CHECKING`` (the type names a module it depends on).
@@ -198,3 +201,102 @@ def test_what_the_fix_views_need_of_their_front_end_it_has(tmp_path):
         assert name in dir(app), f"ChatApp lacks {name}, which tui/fix.py uses"  # dir: no property is run
     agent = AssistAgent(AgentOptions())
     assert all(name in dir(agent) for name in vars(Updates) if not name.startswith("_"))
+
+
+# ------------------------------------------------------------------------------------ the retrieval facade
+
+RETRIEVAL = "indexer.retrieval"
+RETRIEVER_INTERNALS = {"reader", "graph"}  # besides any _private member
+GRAPH_MEMBERS = {"nodes", "edges", "in_edges", "out_edges", "adj", "pred", "succ", "number_of_nodes"}
+
+
+def retrieval_exports() -> set[str]:
+    """``indexer.retrieval.__all__``, read from the source."""
+    tree = ast.parse((ROOT / "indexer" / "retrieval" / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    raise AssertionError("indexer/retrieval/__init__.py has no __all__")
+
+
+def _names(expr: ast.expr, word: str) -> bool:
+    """Whether an expression is, by its name, a ``word``: ``retriever``, ``self._retriever``, ``self.retriever()``,
+    ``session.chat.retriever`` (the last name decides; ``retriever.graph.nodes`` names a graph, not a retriever)."""
+    while isinstance(expr, ast.Call):
+        expr = expr.func
+    name = expr.id if isinstance(expr, ast.Name) else expr.attr if isinstance(expr, ast.Attribute) else ""
+    return word in name.lower()
+
+
+def facade_violations(module: str, path: Path, exports: set[str]) -> list[str]:
+    """``path:line: what`` for each place ``module`` (outside indexer/retrieval) reaches past the facade."""
+    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    in_assistant = module.split(".")[0] == "assistant"
+    base = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    found: list[str] = []
+
+    def say(node: ast.AST, what: str) -> None:
+        found.append(f"{relative}:{node.lineno}: {what}")
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(RETRIEVAL + "."):
+                    say(node, f"imports {alias.name}, a module inside the retriever")
+                if in_assistant and (alias.name.split(".")[0] == "networkx" or alias.name == "indexer.graph"):
+                    say(node, f"imports {alias.name}: the assistant reads the code graph through the retriever")
+        elif isinstance(node, ast.ImportFrom):
+            source = node.module or ""
+            if node.level:
+                source = ".".join(base[: len(base) - (node.level - 1)] + ([source] if source else []))
+            imported = {source} | {f"{source}.{alias.name}" for alias in node.names}
+            if source.startswith(RETRIEVAL + "."):
+                say(node, f"imports from {source}, a module inside the retriever")
+            elif source == RETRIEVAL:
+                hidden = sorted(alias.name for alias in node.names if alias.name not in exports)
+                if hidden:
+                    say(node, f"imports {', '.join(hidden)} from {RETRIEVAL}, which does not export it")
+            if in_assistant and ({"networkx", "indexer.graph"} & imported or source.startswith("networkx.")):
+                say(node, f"imports from {source}: the assistant reads the code graph through the retriever")
+        elif isinstance(node, ast.Attribute):
+            if _names(node.value, "retriever") and (node.attr in RETRIEVER_INTERNALS or node.attr.startswith("_")):
+                say(node, f"reads {ast.unparse(node)}, inside the retriever")
+            elif in_assistant and node.attr in GRAPH_MEMBERS and _names(node.value, "graph"):
+                say(node, f"reads {ast.unparse(node)}: the code graph's node and edge dicts")
+    return sorted(found, key=lambda text: int(text.split(":")[1]))
+
+
+def test_the_facade_detector_names_each_reach_past_it(tmp_path):
+    source = tmp_path / "mod.py"
+    source.write_text(
+        "from indexer.retrieval import Retriever, navigate\n"  # 1: navigate is a module, not an export
+        "from indexer.retrieval.rank import Ranking\n"  # 2
+        "from ..retrieval import reader\n"  # 3: relative, from assistant.chat.mod -> assistant.retrieval: fine
+        "import networkx as nx\n"  # 4
+        "def f(retriever, self, graph, ranking, dirs):\n"
+        "    retriever.reader.refresh()\n"  # 6
+        "    self._retriever.graph\n"  # 7
+        "    self.retriever()._lock\n"  # 8
+        "    graph.nodes[retriever.resolve('x')].get('kind')\n"  # 9
+        "    self.graph.out_edges('x')\n"  # 10
+        "    ranking.nodes[0], dirs.graph, self.reader, retriever.node('x').kind\n"  # 11: not the retriever's
+    )
+    found = facade_violations("assistant.chat.mod", source, {"Retriever"})
+    assert [line.split(":")[1] for line in found] == ["1", "2", "4", "6", "7", "8", "9", "10"], found
+    assert "navigate" in found[0] and "retrieval.rank" in found[1]
+    inside_indexer = facade_violations("indexer.mod", source, {"Retriever"})
+    # The indexer builds the graph: networkx and graph dicts are its own; the retriever's internals are not.
+    assert [line.split(":")[1] for line in inside_indexer] == ["1", "2", "6", "7", "8"], inside_indexer
+    relative = tmp_path / "rel.py"
+    relative.write_text("from .retrieval.pack import Packer\nfrom .retrieval import Retriever\n")
+    assert [line.split(":")[1] for line in facade_violations("indexer.rel", relative, {"Retriever"})] == ["1"]
+
+
+def test_nothing_outside_the_retriever_reaches_past_its_facade():
+    exports = retrieval_exports()
+    assert {"Retriever", "NodeInfo", "Why", "Neighbour"} <= exports
+    found = [violation for module, path in module_files().items()
+             if not (module == RETRIEVAL or module.startswith(RETRIEVAL + "."))
+             for violation in facade_violations(module, path, exports)]
+    assert not found, "reaching past the retriever's facade (add what is missing to indexer/retrieval):\n" + \
+        "\n".join(found)

@@ -131,14 +131,14 @@ class Neighbourhood:
     imported_by: list[Neighbour] = field(default_factory=list)
     tests: list[Neighbour] = field(default_factory=list)
 
-    attrs: dict = field(default_factory=dict, repr=False)  # the node's graph attributes, for the JSON export only
+    _attrs: dict = field(default_factory=dict, repr=False)  # the node's graph attributes, for ``to_json`` only
 
     SECTIONS = ("contains", "calls", "called_by", "bases", "subclasses", "imports", "imported_by", "tests")
 
     def to_json(self) -> dict:
         keep = ("kind", "name", "path", "language", "start_line", "end_line", "signature", "docstring", "is_test",
                 "unresolved_calls")
-        result = {"node": self.node, **{k: self.attrs.get(k) for k in keep if k in self.attrs},
+        result = {"node": self.node, **{k: self._attrs.get(k) for k in keep if k in self._attrs},
                   "parent": self.info.parent}
         for section in self.SECTIONS:
             result[section] = [n.to_json() for n in getattr(self, section)]
@@ -147,7 +147,7 @@ class Neighbourhood:
 
 def neighbourhood(graph: nx.MultiDiGraph, node: str) -> Neighbourhood:
     info = node_info(graph, node)
-    hood = Neighbourhood(node, info, attrs=dict(graph.nodes[node]))
+    hood = Neighbourhood(node, info, _attrs=dict(graph.nodes[node]))
     hood.contains = sorted(_outgoing(graph, node, CONTAINS), key=lambda n: (n.start_line or 0, n.node))
     hood.calls = callees(graph, node)
     hood.called_by = callers(graph, node)
