@@ -839,7 +839,7 @@ def extract_generic(path: str, source: bytes, tree: tree_sitter.Tree, language: 
     extract.imports.sort(key=lambda i: i.line)
 
     defined = {s.name for s in extract.symbols if s.parent is None}
-    names = (_text(source, n) for n in captures.get("module_name", ()))
+    names = (_text(source, n) for n in _in_source_order(captures.get("module_name", ())))
     extract.module_names = list(dict.fromkeys(n for n in names if n not in defined))
     return extract
 
@@ -892,12 +892,18 @@ def _add_symbols(extract: FileExtract, source: bytes, definitions: list[_Definit
             symbol.kind = FUNCTION  # `ns::f` defined out of line is a function of namespace ns
 
 
+def _in_source_order(nodes) -> list[Node]:
+    """By start, the outer of two nodes that start together first. tree-sitter returns each capture list
+    in an order that changes from one parse of the same bytes to the next; the extract must not."""
+    return sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte))
+
+
 def _owners(nodes, intervals: list[tuple[int, int, str]]):
     """Pair each node with the qname of the innermost symbol containing it (None at file level).
 
     ``intervals`` are properly nested spans sorted by start; a sweep with a stack keeps this linear.
     """
-    ordered = sorted(nodes, key=lambda n: n.start_byte)
+    ordered = _in_source_order(nodes)
     stack: list[tuple[int, int, str]] = []
     i = 0
     for node in ordered:
