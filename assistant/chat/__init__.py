@@ -1,7 +1,8 @@
 """Chat about a repository: ``ChatSession`` runs turns and yields the events of ``events.py``.
 
 - `events.py` — what a turn reports (the contract every front end renders).
-- `session.py` — ``ChatSession``: index check, prompt budget, memory, streaming.
+- `session.py` — ``ChatSession``: index check, prompt budget, streaming.
+- `memory.py` — the conversation's turns and the part of them that fits the next prompt.
 - `pins.py` — what the user pinned, added and dropped, and the block an added file or symbol sends.
 - `errors.py` — ``ChatError``.
 - `prompting.py` — prompt templates (``prompts/*.md``) and how a prompt's tokens are shared out.

@@ -10,16 +10,14 @@ this project uses), else ``<prefix>/share/assist/prompts`` where a wheel install
 
 The budget: the window minus the room kept for the reply is what the prompt may use. The system prompt,
 the question and pinned items come first; the retrieved code gets ``context_share`` of what remains;
-conversation memory gets the rest, newest turns first, older ones shortened to one line, the oldest left
-out.
+conversation memory gets the rest (see ``memory``).
 """
 
 from __future__ import annotations
 
 import string
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -28,7 +26,6 @@ from indexer.secrets import mask_secrets
 from ..providers.types import Message
 
 TEMPLATE_SUFFIX = ".md"
-SUMMARY_CHARS = 90  # per side of an "earlier:" line: enough to recall the topic of a turn
 
 
 class PromptError(RuntimeError):
@@ -100,16 +97,6 @@ def turn_prompt(question: str, blocks: list[str]) -> str:
     return render("turn", context=context, question=question.strip())
 
 
-def summary_line(question: str, answer: str) -> str:
-    """One line recalling a turn that no longer fits whole."""
-    return f"- earlier: asked \"{_squeeze(question)}\"; answered \"{_squeeze(answer) or '(nothing)'}\""
-
-
-def _squeeze(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= SUMMARY_CHARS else flat[: SUMMARY_CHARS - 1].rstrip() + "…"
-
-
 # ------------------------------------------------------------------------------------------ budget
 
 
@@ -137,61 +124,6 @@ def share_budget(window: int, reply: int, fixed: int, pinned: int, context_share
     if context_cap is not None:
         context = min(context, max(0, context_cap))
     return Budget(window, reply, prompt, fixed, pinned, context)
-
-
-@dataclass
-class Turn:
-    """A finished exchange kept as conversation memory."""
-
-    question: str
-    answer: str
-    tokens: int | None = None  # what the pair costs in a prompt, counted once
-
-
-@dataclass
-class Memory:
-    """The part of the history that fits: whole recent turns, one-line summaries of older ones."""
-
-    turns: list[Turn] = field(default_factory=list)
-    summaries: list[str] = field(default_factory=list)
-    left_out: int = 0  # turns neither whole nor summarised
-    tokens: int = 0
-
-    @property
-    def shortened(self) -> int:
-        return len(self.summaries)
-
-    def messages(self) -> list[Message]:
-        result: list[Message] = []
-        for turn in self.turns:
-            result.append(Message("user", turn.question))
-            result.append(Message("assistant", turn.answer))
-        return result
-
-
-def fit_memory(history: list[Turn], room: int, count_pair: Callable[[Turn], int],
-               count_line: Callable[[str], int]) -> Memory:
-    """Keep the newest whole turns that fit ``room``; then summarise older ones while lines still fit."""
-    memory = Memory()
-    cut = len(history)
-    for index in range(len(history) - 1, -1, -1):
-        turn = history[index]
-        if turn.tokens is None:
-            turn.tokens = count_pair(turn)
-        if memory.tokens + turn.tokens > room:
-            break
-        memory.turns.insert(0, turn)
-        memory.tokens += turn.tokens
-        cut = index
-    for index in range(cut - 1, -1, -1):
-        line = summary_line(history[index].question, history[index].answer)
-        cost = count_line(line) + 1  # the newline joining it to the others
-        if memory.tokens + cost > room:
-            memory.left_out = index + 1
-            break
-        memory.summaries.insert(0, line)
-        memory.tokens += cost
-    return memory
 
 
 # ------------------------------------------------------------------------------------------ code blocks

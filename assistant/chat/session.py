@@ -1,4 +1,4 @@
-"""A conversation about one repository: retrieval, prompt budget, memory, streaming, citations.
+"""A conversation about one repository: retrieval, prompt budget, streaming, citations (memory: ``memory.py``).
 
 Every front end (``assist ask``, the TUI, editor agents) drives a ``ChatSession`` and renders the events
 that ``ask`` yields; none of them talks to the retriever or the provider directly. One turn:
@@ -40,8 +40,8 @@ from .events import (
     TurnFailed,
 )
 from .errors import ChatError
+from .memory import Conversation, Memory, fit_memory
 from .pins import Pinned, Pins, render_node
-from .prompting import Memory, Turn
 
 Progress = Callable[[str, int, int], None]
 
@@ -100,7 +100,7 @@ class ChatSession:
         self._busy = False
         self._index_checked = False
         self._index_state = "fresh" if retriever is not None or (self.repo_root / ".assist").is_dir() else "missing"
-        self._history: list[Turn] = []
+        self._conversation = Conversation()
         self._pins = Pins()
         self._last_context: list[ContextItem] = []
         self._last_texts: dict[str, str] = {}
@@ -179,8 +179,7 @@ class ChatSession:
     def _finish(self, question: str, prompt: _Prompt, final: Completed) -> TurnDone:
         answer = final.text
         if answer or final.done_reason != "cancelled":
-            with self._lock:
-                self._history.append(Turn(question, answer))
+            self._conversation.record(question, answer)
         cited = citations.extract_citations(answer, self.retriever) if answer else []
         found = citations.merge(cited, citations.context_sources(prompt.items))
         server_prompt = final.usage.prompt_tokens
@@ -295,8 +294,7 @@ class ChatSession:
     def _build_prompt(self, question: str) -> _Prompt:
         retriever = self.retriever
         pinned = self._pins.items()
-        with self._lock:
-            history = list(self._history)
+        history = self._conversation.turns()
         repo_name = self.repo_root.name
         system = prompting.system_prompt(repo_name, [])
         fixed = self._count_messages([Message("system", system), Message("user", prompting.turn_prompt(question, []))])
@@ -318,7 +316,7 @@ class ChatSession:
             self._index_state = "stale"
         retrieved_tokens = sum(item.tokens + 2 for item in retrieved)
         room = budget.prompt - fixed - pinned_tokens - retrieved_tokens
-        memory = prompting.fit_memory(
+        memory = fit_memory(
             history, room,
             count_pair=lambda turn: self._count_messages([Message("user", turn.question),
                                                          Message("assistant", turn.answer)]),
@@ -333,7 +331,7 @@ class ChatSession:
             notices.append(Notice(coverage))
         trimmed = len(history) - len(memory.turns)
         if trimmed:
-            notices.append(Notice(_memory_notice(trimmed, memory, budget.window)))
+            notices.append(Notice(memory.notice(trimmed, budget.window)))
         items = [p.item for p in pinned] + [self._context_item(item) for item in retrieved]
         texts = {p.item.key: p.text for p in pinned}
         whys = {}
@@ -358,13 +356,9 @@ class ChatSession:
             total = self._count_messages(messages)
             if total <= limit:
                 return messages, total, retrieved, memory
-            if memory.turns:
-                memory.turns.pop(0)
-                memory.left_out += 1
-            elif memory.summaries:
-                memory.summaries.pop(0)
-                memory.left_out += 1
-            elif retrieved:
+            if memory.give_up_oldest():
+                continue
+            if retrieved:
                 retrieved.remove(min(retrieved, key=lambda item: (item.kind != "outline", item.score)))
             else:
                 raise ChatError(
@@ -444,8 +438,8 @@ class ChatSession:
     def clear(self) -> None:
         """Forget the conversation, pins and drops."""
         self._pins.clear()
+        self._conversation.clear()
         with self._lock:
-            self._history.clear()
             self._last_context = []
             self._last_texts = {}
             self._last_whys = {}
@@ -489,12 +483,7 @@ class ChatSession:
 
     @property
     def history(self) -> list[tuple[str, str]]:
-        with self._lock:
-            pairs: list[tuple[str, str]] = []
-            for turn in self._history:
-                pairs.append(("user", turn.question))
-                pairs.append(("assistant", turn.answer))
-            return pairs
+        return self._conversation.pairs()
 
     def set_provider(self, provider: ChatProvider) -> ChatProvider:
         """Switch models and keep the conversation, pins and index; returns the old provider for its owner
@@ -534,18 +523,6 @@ def _item_key(item: PackItem) -> str:
     if item.kind == FILE and item.part == "module":
         return item.path
     return f"{item.path}:{item.start_line}-{item.end_line}"
-
-
-def _memory_notice(trimmed: int, memory: Memory, window: int) -> str:
-    shortened, left_out = memory.shortened, memory.left_out
-    how = []
-    if shortened:
-        how.append(f"{shortened} shortened to one line")
-    if left_out:
-        how.append(f"{left_out} left out")
-    turns = "turn" if trimmed == 1 else "turns"
-    return (f"memory: the {trimmed} oldest {turns} of this conversation no longer fit the {window}-token window "
-            f"({', '.join(how)}); /clear starts afresh")
 
 
 def _index_summary(report) -> str:
