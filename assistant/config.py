@@ -12,7 +12,8 @@ the defaults below. Example ``.assist/config.toml``::
     timeout_s = 300                     # longest silence: first token (a cold model loading), between tokens
     reply_timeout_s = 600               # longest one whole reply may take
 
-A model is ``ollama:NAME`` or ``openai:NAME``. A name without that prefix (``--model gpt-4o``), or no model at
+A model is ``ollama:NAME``, ``openai:NAME`` or ``scripted:FILE`` (prepared replies, no server: tests and demonstrations;
+FILE relative to the current directory); the prefixes are ``assistant.providers.registry``'s. A name without that prefix (``--model gpt-4o``), or no model at
 all, takes the provider its base URL implies: an OpenAI-compatible API root (a path ending in ``/v1``) means
 ``openai``, anything else (or no base URL) ``ollama``; ``ModelSettings.notices`` says which was taken, for the
 front end to state once.
@@ -34,12 +35,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .providers import registry
 from .providers.defaults import OLLAMA_MODEL as DEFAULT_OLLAMA_MODEL
 from .providers.defaults import OLLAMA_URL as DEFAULT_OLLAMA_URL
-from .providers.defaults import OPENAI_URL as DEFAULT_OPENAI_URL
 from .providers.types import ChatProvider
 
-PROVIDERS = ("ollama", "openai")
+PROVIDERS = tuple(registry.PROVIDERS)
 REPO_CONFIG = Path(".assist") / "config.toml"
 
 
@@ -50,9 +51,11 @@ class ConfigError(ValueError):
 @dataclass
 class ModelSettings:
     provider: str = "ollama"
-    """"ollama" (native API, the default) or "openai" (any OpenAI-compatible server)."""
+    """"ollama" (native API, the default), "openai" (any OpenAI-compatible server), "scripted" (prepared
+    replies): a prefix of ``assistant.providers.registry.PROVIDERS``."""
     model: str = DEFAULT_OLLAMA_MODEL
-    """The model's name on the server; for "openai" an empty name means the server's first listed model."""
+    """The model's name on the server; for "openai" an empty name means the server's first listed model; for
+    "scripted" the replies file."""
     base_url: str = DEFAULT_OLLAMA_URL
     """Where the server listens. Ollama: its root; OpenAI-compatible: the API root, usually ending in /v1."""
     context_window: int | None = None
@@ -89,13 +92,19 @@ def split_model_spec(spec: str) -> tuple[str | None, str]:
     """Like ``parse_model_spec``, but a name without a provider prefix gives ``(None, name)``."""
     spec = spec.strip()
     if not spec:
-        raise ConfigError("the model cannot be empty: use ollama:NAME or openai:NAME")
+        raise ConfigError(f"the model cannot be empty: use {_spec_choices()}")
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in PROVIDERS:
-        if prefix == "ollama" and not rest:
-            raise ConfigError('"ollama:" needs a model name, e.g. ollama:qwen2.5-coder:7b')
+        kind = registry.provider_kind(prefix)
+        if kind.needs_name and not rest:
+            raise ConfigError(f'"{prefix}:" needs a model name, e.g. {kind.example}')
         return prefix, rest
     return None, spec
+
+
+def _spec_choices() -> str:
+    specs = [kind.spec for kind in registry.PROVIDERS.values()]
+    return f"{', '.join(specs[:-1])} or {specs[-1]}"
 
 
 def url_provider(url: str) -> str | None:
@@ -162,32 +171,12 @@ def switch_model_settings(
 
 
 def open_provider(settings: ModelSettings) -> ChatProvider:
-    """Connect to the configured server; raises a ``ProviderError`` that says what to do when it cannot."""
-    if settings.provider == "ollama":
-        from .providers.ollama import OllamaProvider
-
-        return OllamaProvider(
-            settings.model,
-            base_url=settings.base_url,
-            context_window=settings.context_window,
-            keep_alive=settings.keep_alive,
-            temperature=settings.temperature,
-            timeout_s=settings.timeout_s,
-            reply_timeout_s=settings.reply_timeout_s,
-        )
-    if settings.provider == "openai":
-        from .providers.openai_compat import OpenAICompatProvider
-
-        return OpenAICompatProvider(
-            settings.model or None,
-            base_url=settings.base_url,
-            api_key=settings.api_key,
-            context_window=settings.context_window,
-            temperature=settings.temperature,
-            timeout_s=settings.timeout_s,
-            reply_timeout_s=settings.reply_timeout_s,
-        )
-    raise ConfigError(f"unknown model provider {settings.provider!r}: use one of {', '.join(PROVIDERS)}")
+    """Connect to the configured provider (see ``assistant.providers.registry``); raises ``ConfigError`` for a
+    provider assist does not know, a ``ProviderError`` that says what to do when it cannot be used."""
+    try:
+        return registry.open_provider(settings)
+    except registry.UnknownProvider as exc:
+        raise ConfigError(str(exc)) from None
 
 
 # -- sources ---------------------------------------------------------------------------------------------------
@@ -306,7 +295,7 @@ def _choose_base_url(settings: ModelSettings, layers: list[tuple[str, dict[str, 
             settings.sources["base_url"] = "OLLAMA_HOST"
             return _ollama_host_url(host)
         return DEFAULT_OLLAMA_URL
-    return DEFAULT_OPENAI_URL
+    return registry.provider_kind(settings.provider).default_url or ""
 
 
 def _checked_url(url: str, source: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -40,6 +41,24 @@ def make_sample_repo(dest: Path) -> Path:
     git(dest, "add", "-A")
     git(dest, "commit", "-qm", "sample")
     return dest
+
+
+def scripted_model(replies_file: Path, replies: list[str], **options: object) -> str:
+    """Write a ``scripted:FILE`` replies file (``options``: context_window, chunk, pause_s, silence_s) and
+    return the ``--model`` value that replays it: the deterministic provider, for tests of what the front ends
+    do with a reply rather than of the wire."""
+    replies_file.parent.mkdir(parents=True, exist_ok=True)
+    replies_file.write_text(json.dumps({"replies": replies, **options}), encoding="utf-8")
+    return f"scripted:{replies_file}"
+
+
+# Answers in the shape a model gives: prose citing the sample repository's code by path:line.
+SAMPLE_ANSWERS = [
+    "Stock is reserved in `Order.place` (inventory/orders.py:106), which asks the warehouse for every line of "
+    "the order before it is confirmed; a shortage raises before anything is kept.",
+    "It is released again when the order is cancelled: `Order.cancel` hands each reserved line back to the "
+    "warehouse (inventory/orders.py:128), so the stock can be sold again.",
+]
 
 
 def run_assist(*args: str, cwd: Path | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ from support import EXAMPLE_PROJECT, PROJECT_ROOT, make_sample_repo, run_assist
 from test_mcp import connect
 
 from assistant.chat import ChatSession
-from assistant.fix.scripted import ScriptedProvider
+from assistant.providers.scripted import ScriptedProvider
 from indexer.config import IndexConfig
 from indexer.lifecycle import VectorFiller, coverage
 from indexer.pipeline import index_repository

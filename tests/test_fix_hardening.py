@@ -31,7 +31,7 @@ from support import PROJECT_ROOT, run_assist
 from assistant.fix.events import EditRejected, FixFinished
 from assistant.fix.loop import FixLoop, FixOptions
 from assistant.fix.sandbox import choose_sandbox
-from assistant.fix.scripted import ScriptedProvider
+from assistant.providers.scripted import ScriptedProvider
 from assistant.fix.testrun import LOG_CAP, run_tests
 
 # Fake credentials, assembled at run time so that secret scanners do not flag this file.

@@ -32,10 +32,10 @@ QuestionArg = Annotated[str | None, typer.Argument(help="The question; '-' reads
 RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to ask about.",
                                        show_default="current directory")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help='Chat model: "ollama:NAME" (default ollama:qwen2.5-coder:7b) or "openai:NAME" for any '
-                    'OpenAI-compatible server (llama.cpp, LM Studio, vLLM). A NAME without a prefix goes to the '
-                    'server --base-url implies (a URL ending in /v1: openai), else Ollama. Also ASSIST_MODEL or '
-                    '.assist/config.toml.')]
+    "--model", help='Chat model: "ollama:NAME" (default ollama:qwen2.5-coder:7b), "openai:NAME" for any '
+                    'OpenAI-compatible server (llama.cpp, LM Studio, vLLM), or "scripted:FILE" (a JSON list of '
+                    'prepared replies). A NAME without a prefix goes to the server --base-url implies (a URL ending '
+                    'in /v1: openai), else Ollama. Also ASSIST_MODEL or .assist/config.toml.')]
 BaseUrlOpt = Annotated[str | None, typer.Option(
     "--base-url", help="Where the model server listens (Ollama: http://127.0.0.1:11434; OpenAI-compatible: "
                        "its API root, e.g. http://127.0.0.1:8080/v1). Also ASSIST_BASE_URL.")]
@@ -369,7 +369,7 @@ def models_command(
             "error": None,
         }, indent=2))
         return
-    _err(f"assist: {provider} server at {url}")
+    _err(f"assist: {provider} server at {url}" if url else f"assist: {provider} (no server)")
     if not models:
         _err("assist: the server lists no models")
         return
@@ -385,91 +385,15 @@ def models_command(
     console().print(table)
 
 
-def _list_models(settings) -> tuple[str, str, list, str]:
-    """(provider, base URL, models, the selected name). An address where Ollama's /api/tags does not exist is
-    tried as an OpenAI-compatible server (llama.cpp, LM Studio, vLLM all serve /v1/models) before giving up."""
-    from dataclasses import replace
-
-    from assistant.config import url_provider
-
-    if settings.provider == "openai":
-        return ("openai", settings.base_url, *_openai_models(settings))
-    try:
-        return "ollama", settings.base_url, _ollama_models(settings), settings.model
-    except _NotOllama as exc:
-        candidate = settings.base_url if url_provider(settings.base_url) else f"{settings.base_url}/v1"
-        try:
-            models, selected = _openai_models(replace(settings, provider="openai", model="", base_url=candidate))
-        except _Failed:
-            raise _Failed(f"{exc.message}; nor is there an OpenAI-compatible API at {candidate}") from exc
-        _err(f"assist: {settings.base_url} is not Ollama but an OpenAI-compatible server: use it with "
-             f"--model openai:NAME --base-url {candidate}")
-        return "openai", candidate, models, selected
-
-
-class _NotOllama(_Failed):
-    """Ollama's listing route is missing at that address: some other server answers there."""
-
-
-def _openai_models(settings) -> tuple[list, str]:
-    """The server's models, and the one requests would use (with no name given: the first listed)."""
-    from assistant.config import open_provider
+def _list_models(settings):
+    """What the server the settings point at offers (``assistant.providers.registry`` asks it)."""
     from assistant.providers import ProviderError
+    from assistant.providers.registry import list_server_models
 
     try:
-        provider = open_provider(settings)
+        listing = list_server_models(settings)
     except ProviderError as exc:
         raise _Failed(str(exc)) from exc
-    try:
-        return provider.list_models(), provider.model
-    except ProviderError as exc:
-        raise _Failed(str(exc)) from exc
-    finally:
-        provider.close()
-
-
-def _ollama_models(settings) -> list:
-    """Every model Ollama has, with its context length from /api/show (listing needs no particular model,
-    so this works before the configured one is pulled)."""
-    import httpx
-    import ollama
-
-    from assistant.providers import ModelInfo
-    from assistant.providers.limits import RequestLimits
-    from assistant.providers.ollama import _context_length, not_ollama_message, plain_reason
-
-    url = settings.base_url
-    limits = RequestLimits(silence_s=settings.timeout_s, reply_s=settings.reply_timeout_s)
-    client = ollama.Client(host=url, **limits.client_options())
-    route = "/api/tags"
-    try:
-        listing = client.list()
-        models = []
-        for entry in listing.models:
-            name = entry.model or ""
-            route = "/api/show"
-            shown = client.show(name)
-            details = {"capabilities": ", ".join(shown.capabilities or [])}
-            if entry.details is not None:
-                details.update(parameters=entry.details.parameter_size or "",
-                               quantization=entry.details.quantization_level or "")
-            models.append(ModelInfo(name, _context_length(shown.modelinfo or {}),
-                                    {k: v for k, v in details.items() if v}))
-        return models
-    except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
-        raise _Failed(f"cannot reach Ollama at {url}: start it with `ollama serve`, or point --base-url / "
-                      f"ASSIST_BASE_URL at the server that runs it") from None
-    except httpx.TimeoutException:
-        raise _Failed(f"Ollama at {url} did not answer within {limits.read_s:g} s") from None
-    except ollama.ResponseError as exc:
-        reason = plain_reason(exc.error)
-        if exc.status_code == 404 and route == "/api/tags":
-            raise _NotOllama(not_ollama_message(url, route, reason)) from None
-        raise _Failed(f"Ollama at {url} refused {route} (HTTP {exc.status_code}): {reason}") from None
-    except httpx.HTTPError as exc:  # a reply past its deadline or size cap, a broken connection
-        raise _Failed(f"Ollama at {url} did not answer properly: {plain_reason(exc)}") from None
-    except ValueError as exc:  # JSON of another protocol (pydantic.ValidationError is a ValueError)
-        raise _Failed(f"{url}{route} did not answer in Ollama's protocol ({plain_reason(exc)}): is it an Ollama "
-                      f"server?") from None
-    finally:
-        client.close()
+    for text in listing.notices:  # e.g. the address is another kind of server than assumed
+        _err(f"assist: {text}")
+    return listing.provider, listing.base_url, listing.models, listing.selected

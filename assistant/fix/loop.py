@@ -17,6 +17,7 @@ proposal; cancellation; an error.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -82,6 +83,21 @@ class FixOptions:
     are otherwise written without asking; with nobody to ask, the reply is refused and the model told why."""
 
 
+@dataclass
+class Continuation:
+    """A fix run that carries on from a change already written (`assist edit` whose tests then fail): it
+    shares that change's checkpoint, so one `assist undo` puts back the change and the fixes together; its
+    report counts the change's files as its own; and the model learns what the change was, as an earlier
+    attempt, so that it fixes what broke instead of undoing what was asked. The caller holds the fix lock
+    for the whole of it (two runs at once on one repository stay impossible)."""
+
+    checkpoint: Checkpoint
+    originals: dict[str, bytes | None]  # path -> bytes before the change (None: created by it)
+    latest: dict[str, bytes]  # path -> bytes the change wrote
+    change: Attempt  # what the change was, for the model
+    green_message: str = "the tests pass after the change"
+
+
 class _Stop(Exception):
     def __init__(self, status: str, message: str):
         super().__init__(message)
@@ -105,7 +121,8 @@ class _Run:
 class FixLoop:
     def __init__(self, root: Path, provider: ChatProvider, options: FixOptions | None = None, *,
                  approve: Approve | None = None, writer: applying.FileWriter | None = None,
-                 retriever: Retriever | None = None, confirm_test_config: Approve | None = None):
+                 retriever: Retriever | None = None, confirm_test_config: Approve | None = None,
+                 continuing: Continuation | None = None):
         self.root = Path(root).resolve()
         self.provider = provider
         self.options = options or FixOptions()
@@ -119,12 +136,17 @@ class FixLoop:
         self.writer = writer
         self._retriever = retriever
         self._owns_retriever = retriever is None
-        self.checkpoint = Checkpoint(self.root)
+        self.continuing = continuing
+        self.checkpoint = continuing.checkpoint if continuing else Checkpoint(self.root)
         self.log_dir = self.root / ".assist" / "fix" / "runs" / self.checkpoint.id
         self.formats = FormatRecord(self.root)
         self.result: FixResult | None = None
         self._cancel = threading.Event()
         self._state = _Run()
+        if continuing is not None:
+            self._state.originals.update(continuing.originals)
+            self._state.latest.update(continuing.latest)
+            self._state.attempts.append(continuing.change)
         self._before: TestSummary | None = None
         self._after: TestSummary | None = None
         self._format = ""
@@ -139,7 +161,8 @@ class FixLoop:
         self._cancel = cancel or threading.Event()
         try:
             try:
-                with fix_lock(self.root):
+                # A continued run's caller already holds the lock (a second hold would refuse this process).
+                with contextlib.nullcontext() if self.continuing else fix_lock(self.root):
                     yield from self._rounds()
                 stop = _Stop(ERROR, "the loop ended without a reason")  # pragma: no cover - _rounds always raises
             except _Stop as exc:
@@ -169,11 +192,12 @@ class FixLoop:
         if advice:
             yield FixNotice(advice, "warning")
         run = yield from self._test(0)
-        self._before = _summary(run)
+        self._before = summarize_run(run)
         if run.no_tests:
             raise _Stop(ERROR, f"{run.command} collected no tests: point --test at the tests to fix")
         if run.green:
-            raise _Stop(ALREADY_GREEN, "the tests already pass: nothing to fix")
+            raise _Stop(ALREADY_GREEN, self.continuing.green_message if self.continuing
+                        else "the tests already pass: nothing to fix")
         yield from self._ensure_index()
         for round_number in range(1, self.options.max_iterations + 1):
             self._check_cancel()
@@ -238,14 +262,14 @@ class FixLoop:
         yield EditsApplied(number, files, self.checkpoint.id)
         yield from self._reindex(number)
         after = yield from self._test(number)
-        self._after = _summary(after)
+        self._after = summarize_run(after)
         if after.green:
             raise _Stop(FIXED, f"the tests pass after {number} round{'s' if number > 1 else ''}")
         self._remember(number, diff, run, after)
         return after
 
     def _remember(self, number: int, diff: str, before, after) -> None:
-        failures = "\n".join(f"- {line.text()}" for line in _summary(after).failures[:10]) or "(no failures parsed)"
+        failures = "\n".join(f"- {line.text()}" for line in summarize_run(after).failures[:10]) or "(no failures parsed)"
         self._state.attempts.append(Attempt(
             number,
             f"you changed the code like this:\n```diff\n{shorten(diff, DIFF_CHARS_IN_HISTORY)}```\nThe tests still "
@@ -268,7 +292,7 @@ class FixLoop:
         log_dir.mkdir(parents=True, exist_ok=True)
         run = run_tests(self.root, test_paths=self.options.test_paths, command=self.options.command,
                         timeout_s=self.options.timeout_s, log_dir=log_dir, cancel=self._cancel, sandbox=self._sandbox)
-        yield TestsFinished(number, _summary(run))
+        yield TestsFinished(number, summarize_run(run))
         self._check_cancel()
         return run
 
@@ -393,6 +417,16 @@ class FixLoop:
 
     # ------------------------------------------------------------------------------------ helpers
 
+    @property
+    def files_written(self) -> dict[str, bytes]:
+        """Each file this run (and the change it continued) wrote, with its bytes now."""
+        return dict(self._state.latest)
+
+    @property
+    def originals(self) -> dict[str, bytes | None]:
+        """Each written file as it was before (None: created)."""
+        return dict(self._state.originals)
+
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
             raise _Stop(CANCELLED, "stopped by the user")
@@ -429,7 +463,7 @@ def touched_symbols(changes: list[applying.FileChange], items: list[ContextEntry
         if change.old is None:
             continue
         spans = [item for item in items if item.path == change.path and item.symbol]
-        for start, end in _changed_lines(change.old, change.new):
+        for start, end in changed_lines(change.old, change.new):
             around = [item for item in spans if item.start_line <= end and start <= item.end_line]
             if around:
                 narrowest = min(around, key=lambda item: item.end_line - item.start_line)
@@ -438,7 +472,7 @@ def touched_symbols(changes: list[applying.FileChange], items: list[ContextEntry
     return found
 
 
-def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int]]:
+def changed_lines(old: bytes, new: bytes) -> list[tuple[int, int]]:
     """1-based inclusive line ranges of ``old`` that the change replaces or inserts at."""
     from difflib import SequenceMatcher
 
@@ -468,7 +502,7 @@ def window_advice(provider: ChatProvider) -> str | None:
                   f"{SMALL_WINDOW}`, vLLM: `--max-model-len {SMALL_WINDOW}`); if context_window is set under "
                   "[model] in .assist/config.toml, raise it to match")
     elif name.startswith("scripted:"):
-        remedy = "set \"context_window\" in the replies file"
+        remedy = "set \"context_window\" in the replies file, or under [model] in .assist/config.toml"
     else:
         remedy = "give the model a larger context window"
     return (f"{name} has a {window:,}-token context window; fixing works best with at least {SMALL_WINDOW:,}: "
@@ -494,7 +528,7 @@ def touched_test_config(paths: list[str]) -> list[str]:
     return found
 
 
-def _summary(run) -> TestSummary:
+def summarize_run(run) -> TestSummary:
     failures = [FailureLine(f.test_id, f.exc_type, shorten(" ".join((f.message or "").split()), 300))
                 for f in run.failures]
     return TestSummary(str(run.command), run.exit_code, run.timed_out, round(run.duration_s, 3), run.passed,

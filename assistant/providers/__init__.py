@@ -1,4 +1,5 @@
-"""Model providers: one small interface (``ChatProvider``) over Ollama's native API and OpenAI-compatible servers.
+"""Model providers: one small interface (``ChatProvider``) over Ollama's native API, OpenAI-compatible servers and
+prepared replies (``scripted:FILE``), chosen by prefix in ``registry.py``.
 
 Providers turn messages into replies and know nothing of repositories or retrieval. Choose and open one with
 ``assistant.config.resolve_model_settings`` and ``assistant.config.open_provider``.

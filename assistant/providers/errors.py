@@ -51,3 +51,12 @@ class ProviderRequestError(ProviderError):
     def __init__(self, message: str, *, status_code: int | None = None, url: str = "", partial_text: str = ""):
         super().__init__(message, url=url, partial_text=partial_text)
         self.status_code = status_code
+
+
+class OtherKindOfServer(ProviderError):
+    """A server answers at that address, but not with this provider's protocol; ``instead`` names the provider
+    (and its URL) to try, when the address suggests one."""
+
+    def __init__(self, message: str, *, url: str, instead: tuple[str, str] | None = None):
+        super().__init__(message, url=url)
+        self.instead = instead

@@ -9,7 +9,6 @@ own count to catch a cut anyway (a server capped by ``OLLAMA_CONTEXT_LENGTH``, a
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,9 +18,10 @@ import ollama
 import pydantic
 
 from . import defaults
-from .budget import check_fits, estimate_messages, estimate_tokens, looks_truncated
+from .budget import check_fits, estimate_messages, estimate_tokens
 from .errors import (
     ModelNotFound,
+    OtherKindOfServer,
     ProviderError,
     ProviderRequestError,
     ProviderTimeout,
@@ -32,11 +32,11 @@ from .limits import (
     DEFAULT_CONNECT_S,
     DEFAULT_REPLY_S,
     DEFAULT_SILENCE_S,
-    ReplyCap,
     ReplyLimitExceeded,
     RequestLimits,
 )
-from .types import Completed, MessageLike, ModelInfo, StreamEvent, TextDelta, Usage, as_messages
+from .streaming import ReceivedReply, ServerReport, StreamingProvider, StreamRequest, WireEvent
+from .types import Completed, MessageLike, ModelInfo, ServerModels, TextDelta, as_messages
 
 DEFAULT_URL = defaults.OLLAMA_URL
 DEFAULT_MODEL = defaults.OLLAMA_MODEL
@@ -77,7 +77,7 @@ def choose_context_window(requested: int | None, model_max: int | None) -> tuple
     return window, notices
 
 
-class OllamaProvider:
+class OllamaProvider(StreamingProvider):
     """A chat model served by Ollama's native ``/api/chat``; talks to the server as soon as it is created."""
 
     def __init__(
@@ -121,59 +121,32 @@ class OllamaProvider:
 
     # -- the ChatProvider protocol -------------------------------------------------------------------------
 
-    def stream_chat(
-        self,
-        messages: list[MessageLike],
-        *,
-        max_tokens: int | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]:
+    # stream_chat comes from StreamingProvider; what follows is Ollama's wire format for it.
+
+    def _stream_request(self, messages: list[MessageLike], max_tokens: int | None) -> StreamRequest:
         wire, estimate = self._prepare(messages, max_tokens)
-        parts: list[str] = []
-        final: ollama.ChatResponse | None = None
-        cancelled = False
-        cap = ReplyCap(max_tokens or self.context_window)
-        # Nothing is sent yet: the client connects lazily, so a dead server raises at the first next().
-        stream = self._client.chat(
-            self.model, messages=wire, stream=True, options=self._options(max_tokens), keep_alive=self.keep_alive
-        )
+        return StreamRequest((wire, self._options(max_tokens)), estimate, f"{self.url}/api/chat")
+
+    def _wire_stream(self, request: StreamRequest, reply: ReceivedReply) -> Iterator[list[WireEvent]]:
+        wire, options = request.payload
+        # The client connects lazily: a dead server raises at the first chunk.
+        stream = self._client.chat(self.model, messages=wire, stream=True, options=options, keep_alive=self.keep_alive)
         try:
             for chunk in stream:
-                if cancel is not None and cancel.is_set():
-                    cancelled = True
-                    break
                 delta = chunk.message.content if chunk.message else None
-                if delta:
-                    parts.append(delta)
-                    cap.add(delta)
-                    yield TextDelta(delta)
+                events: list[WireEvent] = [TextDelta(delta)] if delta else []
                 if chunk.done:
-                    final = chunk
-                    break
-                if cap.reached:  # the server ignores num_predict: stop it ourselves
-                    break
-                if cancel is not None and cancel.is_set():
-                    cancelled = True
-                    break
-        except Exception as exc:  # every client/transport failure becomes a typed error
-            raise self._translate(exc, "/api/chat", "".join(parts)) from exc
+                    events.append(ServerReport(chunk.done_reason or "stop", (chunk.prompt_eval_count, chunk.eval_count),
+                                               last=True))
+                yield events
         finally:
             stream.close()  # closes the HTTP response; on a cancel this stops Ollama generating
-        text = "".join(parts)
-        if cancelled:
-            yield Completed(text, "cancelled", Usage(None, None, estimate))
-            return
-        if final is None and cap.reached:
-            yield Completed(text, "length", Usage(None, None, estimate))
-            return
-        if final is None:
-            raise StreamInterrupted(
-                f"Ollama at {self.url}/api/chat closed the stream before the reply was done; "
-                f"the {len(text)} characters received are kept",
-                url=f"{self.url}/api/chat",
-                partial_text=text,
-            )
-        yield self._completed(text, final, estimate)
+
+    def _stream_failure(self, exc: Exception, request: StreamRequest, partial: str) -> ProviderError:
+        return self._translate(exc, "/api/chat", partial)
+
+    def _stream_source(self, request: StreamRequest) -> str:
+        return f"Ollama at {request.endpoint} closed"
 
     def chat(self, messages: list[MessageLike], *, max_tokens: int | None = None) -> Completed:
         wire, estimate = self._prepare(messages, max_tokens)
@@ -183,7 +156,8 @@ class OllamaProvider:
                 self.model, messages=wire, stream=False, options=self._options(max_tokens), keep_alive=self.keep_alive
             ),
         )
-        return self._completed(reply.message.content or "", reply, estimate)
+        return self.completed(reply.message.content or "", reply.done_reason or "stop",
+                              (reply.prompt_eval_count, reply.eval_count), estimate)
 
     def count_tokens(self, messages_or_text: list[MessageLike] | str) -> int:
         # Ollama exposes no tokenizer: a conservative estimate, checked against prompt_eval_count on replies.
@@ -252,11 +226,6 @@ class OllamaProvider:
             options["temperature"] = self.temperature
         return options
 
-    def _completed(self, text: str, reply: ollama.ChatResponse, estimate: int) -> Completed:
-        usage = Usage(reply.prompt_eval_count, reply.eval_count, estimate)
-        truncated = looks_truncated(reply.prompt_eval_count, estimate, exact=False)
-        return Completed(text, reply.done_reason or "stop", usage, truncated)
-
     def _call(self, route: str, request, model: str | None = None):
         try:
             return request()
@@ -322,6 +291,62 @@ class OllamaProvider:
                                     partial_text=partial)
 
 
+def open_provider(settings: Any) -> OllamaProvider:
+    """The provider for ``assistant.config.ModelSettings`` (see registry.py)."""
+    return OllamaProvider(
+        settings.model,
+        base_url=settings.base_url,
+        context_window=settings.context_window,
+        keep_alive=settings.keep_alive,
+        temperature=settings.temperature,
+        timeout_s=settings.timeout_s,
+        reply_timeout_s=settings.reply_timeout_s,
+    )
+
+
+def list_server_models(settings: Any) -> ServerModels:
+    """Every model the Ollama at ``settings.base_url`` has, with its context length from /api/show. Listing
+    needs no particular model, so this works before the configured one is pulled."""
+    url = settings.base_url
+    limits = RequestLimits(silence_s=settings.timeout_s, reply_s=settings.reply_timeout_s)
+    client = ollama.Client(host=url, **limits.client_options())
+    route = "/api/tags"
+    try:
+        models = []
+        for entry in client.list().models:
+            name = entry.model or ""
+            route = "/api/show"
+            shown = client.show(name)
+            details = {"capabilities": ", ".join(shown.capabilities or [])}
+            if entry.details is not None:
+                details.update(parameters=entry.details.parameter_size or "",
+                               quantization=entry.details.quantization_level or "")
+            models.append(ModelInfo(name, _context_length(shown.modelinfo or {}),
+                                    {k: v for k, v in details.items() if v}))
+        return ServerModels("ollama", url, models, settings.model)
+    except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout):
+        raise ServerUnavailable(f"cannot reach Ollama at {url}: start it with `ollama serve`, or point --base-url / "
+                                f"ASSIST_BASE_URL at the server that runs it", url=url) from None
+    except httpx.TimeoutException:
+        raise ProviderTimeout(f"Ollama at {url} did not answer within {limits.read_s:g} s", url=url) from None
+    except ollama.ResponseError as exc:
+        reason = plain_reason(exc.error)
+        if exc.status_code == 404 and route == "/api/tags":
+            # Some other server answers there: llama.cpp, LM Studio and vLLM all serve /v1/models.
+            candidate = url if _is_api_root(url) else f"{url}/v1"
+            raise OtherKindOfServer(not_ollama_message(url, route, reason), url=url,
+                                    instead=("openai", candidate)) from None
+        raise ProviderRequestError(f"Ollama at {url} refused {route} (HTTP {exc.status_code}): {reason}",
+                                   status_code=exc.status_code, url=url) from None
+    except httpx.HTTPError as exc:  # a reply past its deadline or size cap, a broken connection
+        raise StreamInterrupted(f"Ollama at {url} did not answer properly: {plain_reason(exc)}", url=url) from None
+    except ValueError as exc:  # JSON of another protocol (pydantic.ValidationError is a ValueError)
+        raise ProviderRequestError(f"{url}{route} did not answer in Ollama's protocol ({plain_reason(exc)}): is it "
+                                   f"an Ollama server?", url=url) from None
+    finally:
+        client.close()
+
+
 def _context_length(model_info: Mapping[str, Any]) -> int | None:
     """``<arch>.context_length`` from /api/show's model_info, for whatever the architecture is called."""
     arch = model_info.get("general.architecture")
@@ -346,9 +371,14 @@ def is_missing_model(error: object) -> bool:
     return isinstance(error, str) and "model" in error.lower() and "not found" in error.lower()
 
 
+def _is_api_root(url: str) -> bool:
+    """An OpenAI-compatible API root: its path ends in /v1."""
+    return urlsplit(url).path.rstrip("/").endswith("/v1")
+
+
 def not_ollama_message(url: str, route: str, reason: str) -> str:
     hint = ("it looks like an OpenAI-compatible API root: use --model openai:NAME with it, or Ollama's own "
-            "address without /v1" if urlsplit(url).path.rstrip("/").endswith("/v1") else
+            "address without /v1" if _is_api_root(url) else
             "check --base-url; an OpenAI-compatible server (llama.cpp, LM Studio, vLLM) takes --model openai:NAME "
             "--base-url http://HOST:PORT/v1")
     return f"no Ollama API at {url} ({route}: HTTP 404, {reason}): {hint}"

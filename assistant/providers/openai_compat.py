@@ -10,7 +10,6 @@ as ``PromptProgress``; other servers are never sent that field, since a strict o
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .budget import check_fits, estimate_messages, estimate_tokens, looks_truncated
+from .budget import check_fits, estimate_messages, estimate_tokens
 from .errors import (
     ContextWindowTooSmall,
     ModelNotFound,
@@ -32,19 +31,18 @@ from .limits import (
     DEFAULT_CONNECT_S,
     DEFAULT_REPLY_S,
     DEFAULT_SILENCE_S,
-    ReplyCap,
     ReplyLimitExceeded,
     RequestLimits,
 )
+from .streaming import ReceivedReply, ServerReport, StreamingProvider, StreamRequest, WireEvent
 from .types import (
     Completed,
     Message,
     MessageLike,
     ModelInfo,
     PromptProgress,
-    StreamEvent,
+    ServerModels,
     TextDelta,
-    Usage,
     as_messages,
 )
 
@@ -64,7 +62,7 @@ def normalize_base_url(url: str) -> str:
     return url if parts.path else f"{url}/v1"
 
 
-class OpenAICompatProvider:
+class OpenAICompatProvider(StreamingProvider):
     """A chat model behind an OpenAI-compatible server; talks to the server as soon as it is created."""
 
     def __init__(
@@ -115,71 +113,45 @@ class OpenAICompatProvider:
 
     # -- the ChatProvider protocol -------------------------------------------------------------------------
 
-    def stream_chat(
-        self,
-        messages: list[MessageLike],
-        *,
-        max_tokens: int | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamEvent]:
+    # stream_chat comes from StreamingProvider; what follows is the OpenAI wire format for it.
+
+    def _stream_request(self, messages: list[MessageLike], max_tokens: int | None) -> StreamRequest:
         body, counted = self._prepare(messages, max_tokens)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
         if self.reports_progress:
             body["return_progress"] = True
+        return StreamRequest(body, counted, f"{self.base_url}/chat/completions")
+
+    def _wire_stream(self, request: StreamRequest, reply: ReceivedReply) -> Iterator[list[WireEvent]]:
         progress = _ProgressFilter()
-        endpoint = f"{self.base_url}/chat/completions"
-        parts: list[str] = []
-        finish: str | None = None
-        usage: dict[str, Any] = {}
-        cancelled = False
-        cap = ReplyCap(max_tokens or self.context_window)
-        try:
-            # llama.cpp's server drops the connection after a stream; reusing it would fail the next request.
-            with self._http.stream("POST", endpoint, json=body, headers={"Connection": "close"}) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise self._http_error(response, endpoint)
-                for data in _sse_data(response):
-                    if cancel is not None and cancel.is_set():
-                        cancelled = True
-                        break
-                    if data == "[DONE]":
-                        break
-                    chunk = _parse_chunk(data, endpoint, "".join(parts))
-                    usage = chunk.get("usage") or usage
-                    reading = progress.take(chunk.get("prompt_progress"))
-                    if reading is not None:
-                        yield reading
-                    for choice in chunk.get("choices") or []:
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            parts.append(delta)
-                            cap.add(delta)
-                            yield TextDelta(delta)
-                        finish = choice.get("finish_reason") or finish
-                    if cap.reached and finish is None:  # the server ignores max_tokens: stop it ourselves
-                        finish = "length"
-                        break
-                    if cancel is not None and cancel.is_set():
-                        cancelled = True
-                        break
-        except ProviderError:
-            raise
-        except Exception as exc:  # every transport failure becomes a typed error
-            raise self._translate(exc, endpoint, "".join(parts)) from exc
-        text = "".join(parts)
-        if cancelled:
-            yield Completed(text, "cancelled", Usage(None, None, counted))
-            return
-        if finish is None:
-            raise StreamInterrupted(
-                f"the server at {endpoint} ended the stream before the reply was done; "
-                f"the {len(text)} characters received are kept",
-                url=endpoint,
-                partial_text=text,
-            )
-        yield self._completed(text, finish, usage, counted)
+        endpoint = request.endpoint
+        # llama.cpp's server drops the connection after a stream; reusing it would fail the next request.
+        with self._http.stream("POST", endpoint, json=request.payload, headers={"Connection": "close"}) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise self._http_error(response, endpoint)
+            for data in _sse_data(response):
+                if data == "[DONE]":
+                    return
+                chunk = _parse_chunk(data, endpoint, reply.text)
+                events: list[WireEvent] = []
+                usage = chunk.get("usage")
+                if usage:
+                    events.append(ServerReport(usage=(usage.get("prompt_tokens"), usage.get("completion_tokens"))))
+                reading = progress.take(chunk.get("prompt_progress"))
+                if reading is not None:
+                    events.append(reading)
+                for choice in chunk.get("choices") or []:
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        events.append(TextDelta(delta))
+                    if choice.get("finish_reason"):
+                        events.append(ServerReport(choice["finish_reason"]))
+                yield events
+
+    def _stream_failure(self, exc: Exception, request: StreamRequest, partial: str) -> ProviderError:
+        return self._translate(exc, request.endpoint, partial)
 
     def chat(self, messages: list[MessageLike], *, max_tokens: int | None = None) -> Completed:
         body, counted = self._prepare(messages, max_tokens)
@@ -187,7 +159,9 @@ class OpenAICompatProvider:
         reply = self._post_json(endpoint, body)
         choice = (reply.get("choices") or [{}])[0]
         text = (choice.get("message") or {}).get("content") or ""
-        return self._completed(text, choice.get("finish_reason") or "stop", reply.get("usage") or {}, counted)
+        usage = reply.get("usage") or {}
+        return self.completed(text, choice.get("finish_reason") or "stop",
+                              (usage.get("prompt_tokens"), usage.get("completion_tokens")), counted)
 
     def count_tokens(self, messages_or_text: list[MessageLike] | str) -> int:
         if isinstance(messages_or_text, str):
@@ -288,15 +262,6 @@ class OpenAICompatProvider:
 
     def _tokenize(self, text: str) -> int:
         return len(self._post_json(f"{self._root}/tokenize", {"content": text})["tokens"])
-
-    def _completed(self, text: str, finish: str, usage: dict[str, Any], counted: int) -> Completed:
-        prompt_tokens = usage.get("prompt_tokens")
-        return Completed(
-            text,
-            finish,
-            Usage(prompt_tokens, usage.get("completion_tokens"), counted),
-            looks_truncated(prompt_tokens, counted, exact=self.exact_tokens),
-        )
 
     def _get_json(self, endpoint: str) -> dict[str, Any]:
         return self._request_json("GET", endpoint)
@@ -403,6 +368,29 @@ class OpenAICompatProvider:
                 f"the connection to {endpoint} broke: {exc}{kept}", url=endpoint, partial_text=partial
             )
         return ProviderRequestError(f"request to {endpoint} failed: {exc!r}{kept}", url=endpoint, partial_text=partial)
+
+
+def open_provider(settings: Any) -> OpenAICompatProvider:
+    """The provider for ``assistant.config.ModelSettings`` (see registry.py); an empty model name means the
+    server's first listed model."""
+    return OpenAICompatProvider(
+        settings.model or None,
+        base_url=settings.base_url,
+        api_key=settings.api_key,
+        context_window=settings.context_window,
+        temperature=settings.temperature,
+        timeout_s=settings.timeout_s,
+        reply_timeout_s=settings.reply_timeout_s,
+    )
+
+
+def list_server_models(settings: Any) -> ServerModels:
+    """The server's models, and the one requests would use (with no name given: the first listed)."""
+    provider = open_provider(settings)
+    try:
+        return ServerModels("openai", settings.base_url, provider.list_models(), provider.model)
+    finally:
+        provider.close()
 
 
 def _sse_data(response: httpx.Response) -> Iterator[str]:

@@ -97,6 +97,18 @@ class ModelInfo:
     """Whatever else the server reported worth showing: family, size, quantization."""
 
 
+@dataclass
+class ServerModels:
+    """What a server offers: the kind of server it turned out to be, where, its models, and the one requests
+    would use (the configured name; for an OpenAI-compatible server without one, the first it lists)."""
+
+    provider: str
+    base_url: str
+    models: list[ModelInfo]
+    selected: str
+    notices: list[str] = field(default_factory=list)
+
+
 @runtime_checkable
 class ChatProvider(Protocol):
     name: str
