@@ -16,6 +16,7 @@ from .commands.chat import ModelOpt as ChatModelOpt
 from .commands.chat import RepoOpt as ChatRepoOpt
 from .commands.chat import chat_command
 from .commands.common import EXIT_USAGE, plain_flags
+from .commands.edit import edit_command
 from .commands.editor import acp_command, mcp_command
 from .commands.fix import fix_command, undo_command
 from .commands.index import index_command, status_command
@@ -95,6 +96,7 @@ app.command("models")(models_command)
 app.command("fix", epilog='\b\nExamples: assist fix -C examples/bookings --test tests/\n'
                           '          assist fix --cmd "npm test" --yes --json')(fix_command)
 app.command("undo", epilog="Example: assist undo -C examples/bookings")(undo_command)
+app.command("edit", epilog='Example: assist edit "sort what free_rooms returns" -C examples/bookings')(edit_command)
 
 # Editor integration over stdio (issue 6): an MCP server and an ACP agent.
 app.command("mcp", epilog='Example: claude mcp add assist -- assist mcp -C "$PWD"')(mcp_command)

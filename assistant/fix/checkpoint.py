@@ -49,6 +49,11 @@ class UndoConflict(Exception):
         self.paths = paths
 
 
+class CommittedChange(UndoConflict):
+    """The latest run's changes were committed to git (`assist edit --commit`): undo does not rewrite history
+    behind the user's back; the message says how to revert the commit instead."""
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -83,6 +88,7 @@ class Checkpoint:
         self._rel = f".assist/{CHECKPOINTS}/{self.id}"
         self.entries: dict[str, dict] = {}
         self.created_at = time.time()
+        self.about: dict[str, str] = {}  # what made the change (command, request) and its commit, for undo
 
     def save(self, change: FileChange) -> None:
         """Keep ``change.path``'s current state, once per run: later writes must not replace the original."""
@@ -107,12 +113,20 @@ class Checkpoint:
         self.entries[change.path]["written_sha256"] = _sha(change.new)
         self._write_manifest()
 
+    def describe(self, **about: str) -> None:
+        """Record what made the change (``command``, ``request``) and, once committed, its ``commit``; kept in
+        the manifest from the next save on (at once when files are already saved)."""
+        self.about.update(about)
+        if self.entries:
+            self._write_manifest()
+
     @property
     def files(self) -> list[str]:
         return list(self.entries)
 
     def _write_manifest(self, state: str = "active") -> None:
-        manifest = {"id": self.id, "created_at": self.created_at, "state": state, "files": list(self.entries.values())}
+        manifest = {"id": self.id, "created_at": self.created_at, "state": state, **self.about,
+                    "files": list(self.entries.values())}
         self._tree.write_bytes(f"{self._rel}/{MANIFEST}", json.dumps(manifest, indent=1).encode(), 0o600)
 
 
@@ -157,12 +171,24 @@ def latest(root: Path) -> tuple[Path, dict] | None:
 
 
 def undo_latest(root: Path, force: bool = False) -> UndoReport:
-    """Restore the files of the latest fix run. Raises NothingToUndo, or UndoConflict (unless ``force``)."""
+    """Restore the files of the latest fix or edit run. Raises NothingToUndo, CommittedChange (the run
+    committed its change: even ``force`` does not rewrite git history), or UndoConflict (unless ``force``)."""
     root = root.resolve()
     if latest(root) is None:
-        raise NothingToUndo("nothing to undo: no `assist fix` run has changed files here (or it was undone)")
+        raise NothingToUndo("nothing to undo: no `assist fix` or `assist edit` run has changed files here (or it "
+                            "was undone)")
     with fix_lock(root):
-        return _undo(root, *latest(root), force)
+        found = latest(root)
+        if found is None:
+            raise NothingToUndo("nothing to undo: the latest run was undone meanwhile")
+        commit = found[1].get("commit")
+        if isinstance(commit, str) and commit:
+            paths = [entry.get("path", "") for entry in found[1]["files"] if isinstance(entry, dict)]
+            raise CommittedChange(
+                f"the latest change ({found[1].get('command', 'assist')} of {', '.join(paths)}) was committed to git "
+                f"as {commit[:12]}: undo does not rewrite history; run `git revert {commit[:12]}` to undo it with a "
+                f"new commit", paths)
+        return _undo(root, *found, force)
 
 
 def _undo(root: Path, folder: Path, manifest: dict, force: bool) -> UndoReport:

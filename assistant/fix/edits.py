@@ -91,6 +91,16 @@ def parse_reply(text: str, cut_off: bool = False) -> ParsedReply:
         raise
 
 
+def looks_like_edits(text: str) -> bool:
+    """Whether ``text`` tries to be edits at all: a SEARCH/REPLACE marker, or a fenced block with a file path
+    before it. A reply without either (a question back, a refusal, an explanation) is an answer, not a
+    malformed edit — `assist edit` shows it as such instead of sending the model back to try again."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if any(_SEARCH.match(line) or _DIVIDER.match(line) or _REPLACE.match(line) for line in lines):
+        return True
+    return any(_FENCE.match(line) and _path_before(lines, 0, index) for index, line in enumerate(lines))
+
+
 def _search_replace_blocks(lines: list[str]) -> list[Edit]:
     edits: list[Edit] = []
     index, previous_end, last_path = 0, 0, None
