@@ -6,7 +6,9 @@ A task is a non-merge commit whose subject says it fixes something (``fix``/``fi
 docs, lint, CI, release, test-only and rename commits are left out, and a cherry-picked repeat of a
 subject counts once) and that changes one or two non-test Python files in at most 400 diff lines. The
 query is the commit message, the patch its Python diff, the base commit its parent; lines are written as
-the SWE-bench JSONL that ``localize_bench.py --tasks`` reads. Never point it at this project's own code.
+the SWE-bench JSONL that ``localize_bench.py --tasks`` reads, plus ``closes_issue`` (the message names an issue
+it fixes; those are taken first) and ``bare_title`` (the message is one line: a weaker query). Never point it at
+this project's own code.
 """
 
 from __future__ import annotations
@@ -32,8 +34,25 @@ def _git(clone: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(clone), *args], capture_output=True, text=True, check=True).stdout
 
 
+_CLOSES = re.compile(r"\b(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?)\s*:?\s+(?:#\d+|https://github\.com/\S+/issues/\d+)",
+                     re.IGNORECASE)
+_TRAILER = re.compile(r"^[\w-]+: .+$")  # Co-authored-by:, Signed-off-by: … say nothing about the bug
+
+
+def closes_issue(message: str) -> bool:
+    """The message says it fixes/closes/resolves a numbered issue (a bare ``(#123)`` names the pull request)."""
+    return bool(_CLOSES.search(message))
+
+
+def is_bare_title(message: str) -> bool:
+    """Only a subject line (and trailers): the query a task gets is then one line, weaker than an issue's text."""
+    body = [line for line in message.splitlines()[1:] if line.strip() and not _TRAILER.match(line.strip())]
+    return not body
+
+
 def mine(clone: Path, repo: str, since: str, until: str, limit: int, ref: str = "HEAD") -> list[dict]:
-    tasks: list[dict] = []
+    """Up to ``limit`` tasks from the window, commits that close an issue first, each group newest first."""
+    candidates: list[dict] = []
     seen: set[str] = set()
     for sha in _git(clone, "log", "--no-merges", "--format=%H", f"--since={since}", f"--until={until}", ref).split():
         message = _git(clone, "show", "-s", "--format=%B", sha).strip()
@@ -50,12 +69,12 @@ def mine(clone: Path, repo: str, since: str, until: str, limit: int, ref: str = 
         patch = _git(clone, "diff", f"{sha}^", sha, "--", *python)
         if patch.count("\n") > MAX_DIFF_LINES:
             continue
-        tasks.append({"repo": repo, "instance_id": f"{repo.replace('/', '__')}-{sha[:8]}",
-                      "base_commit": _git(clone, "rev-parse", f"{sha}^").strip(),
-                      "problem_statement": message, "patch": patch})
-        if len(tasks) >= limit:
-            break
-    return tasks
+        candidates.append({"repo": repo, "instance_id": f"{repo.replace('/', '__')}-{sha[:8]}",
+                           "base_commit": _git(clone, "rev-parse", f"{sha}^").strip(),
+                           "problem_statement": message, "patch": patch,
+                           "closes_issue": closes_issue(message), "bare_title": is_bare_title(message)})
+    candidates.sort(key=lambda task: not task["closes_issue"])  # stable: newest first inside each group
+    return candidates[:limit]
 
 
 def main(argv: list[str] | None = None) -> int:
