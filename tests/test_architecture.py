@@ -194,11 +194,13 @@ def test_what_the_fix_views_need_of_their_front_end_it_has(tmp_path):
     from assistant.acp.agent import AgentOptions, AssistAgent
     from assistant.acp.turns import Updates
     from assistant.tui.app import ChatApp
+    from assistant.tui.commands import CommandHost
     from assistant.tui.fix import FixHost
 
     app = ChatApp(tmp_path)
-    for name in sorted(set(typing.get_type_hints(FixHost)) | {n for n in vars(FixHost) if not n.startswith("_")}):
-        assert name in dir(app), f"ChatApp lacks {name}, which tui/fix.py uses"  # dir: no property is run
+    for host, user in ((FixHost, "tui/fix.py"), (CommandHost, "tui/commands.py")):
+        for name in sorted(set(typing.get_type_hints(host)) | {n for n in vars(host) if not n.startswith("_")}):
+            assert name in dir(app), f"ChatApp lacks {name}, which {user} uses"  # dir: no property is run
     agent = AssistAgent(AgentOptions())
     assert all(name in dir(agent) for name in vars(Updates) if not name.startswith("_"))
 

@@ -1,6 +1,7 @@
 """`assist chat`: a Textual front end over ``ChatSession``.
 
-The session does all the work (retrieval, prompting, the model call); this module only shows its events.
+The session does all the work (retrieval, prompting, the model call); this module only shows its events, and
+hands slash commands to ``commands.py``.
 Everything that may block — connecting to the model, loading the index, a chat turn, /add, /reindex — runs in a
 background thread, and its results come back to the event loop as messages or through ``call_from_thread``.
 Those are daemon threads rather than Textual's thread workers: a worker runs in asyncio's executor, which the
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Input
@@ -28,6 +28,7 @@ from textual.widgets import Footer, Input
 from ..chat.events import AnswerDelta, ChatEvent, ContextReady, Notice, ReadingPrompt, TurnDone, TurnFailed
 from ..terminal import inert_lines
 from . import slash
+from .commands import SlashCommands, SlashPalette
 from .widgets import ContextPanel, ContextTable, InfoBlock, NoticeLine, PromptInput, SlashMenu, StatusLine, Turn
 
 if TYPE_CHECKING:
@@ -66,26 +67,6 @@ class ActiveTurn:
         self.stopped_by_user = False
 
 
-class AssistCommands(Provider):
-    """The slash commands in Textual's command palette (Ctrl+P)."""
-
-    async def discover(self) -> Hits:
-        for command in slash.COMMANDS:
-            yield DiscoveryHit(command.usage, self._runner(command), help=command.help)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in slash.COMMANDS:
-            score = matcher.match(f"{command.usage} {command.help}")
-            if score > 0:
-                yield Hit(score, matcher.highlight(command.usage), self._runner(command), help=command.help)
-
-    def _runner(self, command: slash.SlashCommand) -> Callable[[], None]:
-        app = self.app
-        assert isinstance(app, ChatApp)
-        return lambda: app.run_palette_command(command)
-
-
 class ChatApp(App[None]):
     """Ask questions about one repository; see what context each answer was given; pin and drop it."""
 
@@ -93,7 +74,7 @@ class ChatApp(App[None]):
     TITLE = "assist"
     # The context panel shows by default from 100 columns on (chat.tcss); F2 overrides that either way.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_ENOUGH_FOR_PANEL, "-wide")]
-    COMMANDS = App.COMMANDS | {AssistCommands}
+    COMMANDS = App.COMMANDS | {SlashPalette}
     BINDINGS = [
         Binding("escape", "stop", "Stop answer"),
         Binding("f2", "toggle_context", "Context"),
@@ -118,6 +99,7 @@ class ChatApp(App[None]):
         self.ready = False
         """True once the session is open and the index checked: questions are answered from now on."""
         self.fix_run = None  # the /fix run in progress (assistant.tui.fix.FixRun)
+        self.slash_commands = SlashCommands(self)
 
     # ------------------------------------------------------------------------------------------ layout
 
@@ -215,7 +197,7 @@ class ChatApp(App[None]):
         if error is not None:
             self.on_loop(self.say, f"{error}\nQuestions will try to connect again.", "warning")
             return
-        self._show_notices()  # e.g. a context window too small for the work: worth knowing before asking
+        self.show_notices()  # e.g. a context window too small for the work: worth knowing before asking
         # The session's own notices (index built or refreshed, and how) are shown once it is done; meanwhile
         # the status line shows the progress.
         first = self.session.status.index_state == "missing"
@@ -274,7 +256,7 @@ class ChatApp(App[None]):
         prompt.remember(text)
         prompt.value = ""
         if parsed is not None:
-            await self.run_command(parsed)
+            await self.slash_commands.run(parsed)
         else:
             await self.ask(text)
 
@@ -379,125 +361,7 @@ class ChatApp(App[None]):
     def _pinned_items(self) -> list:
         return self.session.pinned if self.session is not None else []
 
-    # ------------------------------------------------------------------------------------------ commands
-
-    async def run_command(self, parsed: slash.ParsedCommand) -> None:
-        command = parsed.command
-        if command is None:
-            await self.say(f"unknown command /{parsed.name}: type /help for the list", "warning")
-            return
-        if command.args and not parsed.argument:
-            await self.say(f"/{command.name} needs {command.args}: {command.usage}", "warning")
-            return
-        handler = getattr(self, f"command_{command.name}")
-        await handler(parsed.argument)
-
-    async def command_help(self, argument: str) -> None:
-        await self.say_markdown(slash.help_markdown())
-
-    async def command_context(self, argument: str) -> None:
-        self.show_panel(True)
-        self.call_after_refresh(self.panel.table.focus)
-
-    async def command_quit(self, argument: str) -> None:
-        self.exit()
-
-    async def command_fix(self, argument: str) -> None:
-        from ..slash import parse_fix_arguments
-        from .fix import FixRun
-
-        if self.active is not None or self.fix_run is not None:
-            await self.say("Something is still running: press Esc to stop it, then /fix again.", "warning")
-            return
-        try:
-            test_paths, command = parse_fix_arguments(argument)
-        except ValueError as exc:
-            await self.say(str(exc), "warning")
-            return
-        self.fix_run = FixRun(self, test_paths, command)
-        self.fix_run.start()
-
-    async def command_clear(self, argument: str) -> None:
-        if self.active is not None:
-            await self.say("An answer is still being written: press Esc first.", "warning")
-            return
-        await self.conversation.remove_children()
-        self.panel.clear()
-        if self.session is not None:
-            self.session.clear()
-        await self.say("Conversation and pins cleared.")
-        self.refresh_status()
-
-    async def command_add(self, argument: str) -> None:
-        self.in_session(f"adding {argument}", lambda session: session.add(argument), self._added)
-
-    async def _added(self, item) -> None:
-        self.panel.upsert(item)
-        await self.say(f"pinned {item.key} ({item.tokens:,} tokens) for the next questions")
-
-    async def command_drop(self, argument: str) -> None:
-        self.drop_item(argument)
-
-    def drop_item(self, key: str) -> None:
-        async def dropped(_: Any) -> None:
-            self.panel.set_pinned(key, False)
-            await self.say(f"dropped {key}: it is left out of the next questions")
-
-        self.in_session(f"dropping {key}", lambda session: session.drop(key), dropped)
-
-    def pin_item(self, key: str) -> None:
-        async def pinned(_: Any) -> None:
-            self.panel.set_pinned(key, True)
-            await self.say(f"pinned {key} for the next questions")
-
-        self.in_session(f"pinning {key}", lambda session: session.pin(key), pinned)
-
-    async def command_model(self, argument: str) -> None:
-        if self.active is not None:
-            await self.say("An answer is still being written: press Esc first, then switch models.", "warning")
-            return
-        if self.fix_run is not None:
-            # Switching closes the model the run is talking to.
-            await self.say("A /fix run is using the model: press Esc to stop it first, then switch models.",
-                           "warning")
-            return
-        await self.say(f"connecting to {argument}…")
-        self.switch_model(argument)
-
-    async def command_reindex(self, argument: str) -> None:
-        self.reindex()
-
-    def in_session(self, doing: str, call: Callable[[ChatSession], Any], done: Callable[[Any], Any]) -> None:
-        """Run a session call off the event loop, then ``done(result)`` on it; a failure becomes a message."""
-
-        def work() -> None:
-            session = self._session_or_say(f"{doing} needs the chat session")
-            if session is None:
-                return
-            try:
-                result = call(session)
-            except Exception as exc:  # ChatError says what to do; anything else is still only a message
-                self.on_loop(self.say, f"{doing} failed: {exc}", "error")
-                return
-            self.on_loop(done, result)
-
-        self.in_background("command", work)
-
-    def reindex(self) -> None:
-        def work() -> None:
-            session = self._session_or_say("cannot index without the chat session")
-            if session is not None:
-                self.index_in_thread(lambda progress: [Notice(session.reindex(progress))])
-
-        self.in_background("reindex", work)
-
-    def _session_or_say(self, why: str) -> ChatSession | None:
-        """In a background thread: the session, connecting first if need be; None (and a message) if it cannot."""
-        if self.session is None and self.open_session() is not None:
-            self.on_loop(self.refresh_status)
-            self.on_loop(self.say, f"{why}: {self.connect_error}", "error")
-            return None
-        return self.session
+    # ------------------------------------------------------------------------------ session work (commands too)
 
     def index_in_thread(self, run: Callable[[Callable[[str, int, int], None]], list[Notice]],
                         starting: str = "indexing…") -> None:
@@ -522,22 +386,8 @@ class ChatApp(App[None]):
             self.on_loop(self.say, notice.text, notice.level)
         self.on_loop(self.refresh_status)
 
-    def switch_model(self, spec: str) -> None:
-        self.in_background("model", lambda: self._switch_model(spec))
-
-    def _switch_model(self, spec: str) -> None:
-        from ..config import ConfigError, open_provider, switch_model_settings
-        from ..providers import ProviderError
-
-        try:
-            # The --base-url given at start belongs to the model given at start (flag_model stays that one):
-            # a model of another provider goes to its own provider's server.
-            current = self.session.provider.name.partition(":")[0] if self.session is not None else None
-            settings = switch_model_settings(self.repo_root, spec, self.flag_model, self.flag_base_url, current)
-            provider = open_provider(settings)
-        except (ConfigError, ProviderError) as exc:
-            self.on_loop(self.say, f"kept {self.model_label}: {exc}", "error")
-            return
+    def adopt_provider(self, provider: Any) -> None:
+        """In a background thread: answer with ``provider`` from now on (the first model opens the session)."""
         with self._connect_lock:
             if self.session is None:
                 from ..chat import ChatSession
@@ -548,25 +398,11 @@ class ChatApp(App[None]):
                 self.session.set_provider(provider).close()
             self.model_label = provider.name.split("@", 1)[0]
             self.connect_error = None
-        for notice in settings.notices:  # e.g. which provider a name without a prefix was taken for
-            self.on_loop(self.say, notice)
-        self.on_loop(self.say, f"now using {self.model_label}")
-        self._show_notices()
-        self.on_loop(self.refresh_status)
 
-    def _show_notices(self) -> None:
+    def show_notices(self) -> None:
         """In a background thread: the session's notices not shown yet."""
         for notice in self.session.take_notices():
             self.on_loop(self.say, notice.text, notice.level)
-
-    def run_palette_command(self, command: slash.SlashCommand) -> None:
-        prompt = self.prompt_input
-        prompt.focus()
-        if command.args:
-            prompt.value = f"/{command.name} "
-            prompt.cursor_position = len(prompt.value)
-            return
-        self.call_later(self.run_command, slash.ParsedCommand(command.name, "", command))
 
     # ------------------------------------------------------------------------------------------ keys
 
@@ -592,15 +428,19 @@ class ChatApp(App[None]):
             self.conversation.scroll_page_down()
 
     async def action_help(self) -> None:
-        await self.command_help("")
+        await self.slash_commands.help("")
+
+    async def command_model(self, argument: str) -> None:
+        """``/model ARGUMENT``; kept under its old name for tests/test_tui_fix.py (the handlers are in commands.py)."""
+        await self.slash_commands.model(argument)
 
     @on(ContextTable.PinRequested)
     def _pin_requested(self, event: ContextTable.PinRequested) -> None:
-        self.pin_item(event.key)
+        self.slash_commands.pin_item(event.key)
 
     @on(ContextTable.DropRequested)
     def _drop_requested(self, event: ContextTable.DropRequested) -> None:
-        self.drop_item(event.key)
+        self.slash_commands.drop_item(event.key)
 
     def on_vectors_moved(self, message: VectorsMoved) -> None:
         self.refresh_status()
