@@ -9,7 +9,7 @@ Every template renders strictly (a variable missing or left over fails with the 
 from __future__ import annotations
 
 from ..chat.prompting import render
-from ..fix.edits import SEARCH_REPLACE
+from ..fix.edits import SEARCH_REPLACE, looks_like_edits
 from ..fix.prompt import messages, shorten
 from ..providers.types import Message
 
@@ -37,12 +37,12 @@ def commit_messages(request: str, diff: str) -> list[Message]:
 
 
 def commit_message_from_reply(reply: str | None, request: str, files: list[str]) -> str:
-    """The model's message when it is usable (a subject of 1 to 72 characters, not code), else a plain one
-    that still names the request: a commit is never left without a truthful message."""
+    """The model's message when it is usable (a subject of 1 to 72 characters, no code, no edit blocks), else a
+    plain one that still names the request: a commit is never left without a truthful message."""
     lines = [line.rstrip() for line in (reply or "").strip().strip("`").strip().splitlines()]
     subject = lines[0].strip().strip('"').rstrip(".") if lines else ""
-    usable = (0 < len(subject) <= SUBJECT_LIMIT and not subject.startswith(("<<<<<<<", "```", "diff ", "---", "+++"))
-              and any(ch.isalpha() for ch in subject))
+    usable = (not looks_like_edits(reply or "") and 0 < len(subject) <= SUBJECT_LIMIT
+              and not subject.startswith(("```", "diff ", "---", "+++")) and any(ch.isalpha() for ch in subject))
     body_lines = [line for line in lines[1:] if line.strip()]
     if usable:
         body = "\n".join(body_lines).strip()

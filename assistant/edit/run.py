@@ -17,6 +17,7 @@ a reply that is no edit at all is the model's answer.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -222,9 +223,9 @@ class EditRun:
                     self.formats.record(self.provider.name, parsed.edit_format, True)
                     return parsed, changes
             yield EditRejected(0, retry)
-        cut = "cut off at the reply limit" in (retry or "")
-        raise _Stop(ev.NOT_APPLIED, (f"no reply of the model could be applied ({shorten(retry or '', 300)}); "
-                                     "nothing was written" + ("; allow longer replies with --max-tokens" if cut else "")))
+        advice = "; allow longer replies with --max-tokens" if "cut off at the reply limit" in (retry or "") else ""
+        raise _Stop(ev.NOT_APPLIED, f"no reply of the model could be applied ({shorten(retry or '', 300)}); nothing "
+                                    f"was written{advice}")
 
     def _prompt(self, retry: str | None, first: bool):
         count = self.provider.count_tokens
@@ -520,7 +521,9 @@ def flagged_diff(changes: list[applying.FileChange], shown: set[str]) -> str:
 def _refuse_read_only(root: Path, paths: list[str]) -> None:
     for rel in paths:
         absolute = root / rel.partition("::")[0]
-        if absolute.is_file() and not os.access(absolute, os.W_OK):
+        # The owner's write bit as well as access(): root may write anything, but a file its owner marked
+        # read-only is one the user does not expect to change.
+        if absolute.is_file() and (not os.access(absolute, os.W_OK) or not absolute.stat().st_mode & stat.S_IWUSR):
             raise TargetRefused(f"{rel.partition('::')[0]} is read-only: assist edit does not change read-only "
                                 "files; make it writable (chmod u+w) to let it. Nothing was written")
 
