@@ -111,6 +111,8 @@ class Retriever:
 
     @property
     def graph(self):
+        """The code graph itself, for tests and benchmarks: code in assistant/ and indexer/ reads it through the
+        typed methods below (tests/test_architecture.py holds it to that)."""
         return self.reader.graph
 
     def set_config(self, config: RetrievalConfig) -> None:
@@ -319,10 +321,9 @@ class Retriever:
     def _span(self, node: RankedNode, stale: bool) -> tuple[int | None, int | None]:
         if stale and node.kind != FILE:
             # Lines as the file is now: the index's lines would point into the wrong code.
-            source = self.reader.sources.get(node.path)
-            symbol = self.reader.sources.fresh_symbols(source).get(node.node) if source is not None else None
-            if symbol is not None:
-                return symbol.start_line, symbol.end_line
+            current = _current_source(self.reader, _node_info(self.reader.graph, node.node))
+            if current is not None and current.found:
+                return current.start_line, current.end_line
             node.why.notes.append("no longer found in the current file; lines are from the index")
         if node.kind == FILE:
             chunk = self.reader.chunks.get(node.chunk) if node.chunk else None
