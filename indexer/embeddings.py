@@ -1,5 +1,6 @@
 """Embedding models behind one small interface: the bundled all-MiniLM-L6-v2, any local
-sentence-transformers model, or a model served by Ollama.
+sentence-transformers model, or a model on a server — Ollama's or any OpenAI-compatible one
+(embed_servers.py).
 
 Loading is cheap: ``import sentence_transformers`` costs about 11 s, so the network is only built on the
 first ``embed`` call, and ``count_tokens`` reads the model's fast tokenizer directly. Nothing here
@@ -23,13 +24,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy
 
-from .chunks import estimate_tokens
-from .errors import IndexingError
+from .embed_servers import (
+    DEFAULT_OLLAMA_URL,
+    OLLAMA_PREFIX,
+    EmbeddingError,
+    ServerSettings,
+    is_server_spec,
+    resolve_server_settings,
+    server_embedder,
+)
 
 if TYPE_CHECKING:
     from .config import IndexConfig
     from .state_dir import StateDir
-    import httpx
     import tokenizers
     from sentence_transformers import SentenceTransformer
 
@@ -39,10 +46,6 @@ _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"
 # Measured on 2 cores, batch 32: 2 threads ran 15.7-17.2 chunks/s, 1 thread 14.8-15.3. More threads than
 # cores only add contention, so the default is the core count, capped where returns fade.
 DEFAULT_TORCH_THREADS = max(1, min(os.cpu_count() or 1, 8))
-
-
-class EmbeddingError(IndexingError):
-    """The embedding model cannot be loaded or reached; the message says what to do about it."""
 
 
 class Embedder(Protocol):
@@ -68,19 +71,21 @@ class Embedder(Protocol):
         ...
 
 
-def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434", backend: str | None = None) -> Embedder:
+def load_embedder(spec: str, ollama_url: str = "", backend: str | None = None,
+                  server: ServerSettings | None = None) -> Embedder:
     """Resolve an embedding-model spec: "default", "sentence-transformers:<name or path>", a model
-    directory, or "ollama:<model>". Raises EmbeddingError when the model is not available locally.
+    directory, "ollama:<model>" or "openai:<model>". Raises EmbeddingError when the model is not available
+    locally (or, for Ollama, its server cannot be reached).
+
+    A served model is reached through ``server`` when given; else ``ollama_url``, OLLAMA_HOST or the
+    protocol's default address (see embed_servers.resolve_server_settings).
 
     ``backend`` picks how the bundled model runs: "auto" (ONNX Runtime when its graph is cached, else
     torch), or "torch"; None reads $ASSIST_EMBED_BACKEND (default "auto"). Both give the same vectors
     under the same ``name``, so a caller may choose per job (e.g. torch for a large cold index)."""
     spec = spec.strip()
-    if spec.startswith("ollama:"):
-        model = spec.removeprefix("ollama:").strip()
-        if not model:
-            raise EmbeddingError('"ollama:" needs a model name, e.g. "ollama:nomic-embed-text"')
-        return OllamaEmbedder(model, ollama_url)
+    if is_server_spec(spec):
+        return server_embedder(spec, server or resolve_server_settings(spec, ollama_url))
 
     _force_offline()
     if spec in ("", DEFAULT_SPEC):
@@ -96,19 +101,56 @@ def load_embedder(spec: str, ollama_url: str = "http://127.0.0.1:11434", backend
     if not explicit:
         raise EmbeddingError(
             f"unknown embedding model {spec!r}: use 'default', 'sentence-transformers:<name or path>', "
-            "'ollama:<model>' or the path of a model directory"
+            "'ollama:<model>', 'openai:<model>' or the path of a model directory"
         )
     return SentenceTransformerEmbedder(_cached_model_dir(target), f"sentence-transformers:{target}")
 
 
 def open_embedder(config: IndexConfig) -> Embedder:
     """The embedding model an index run uses, served where ``config`` says."""
-    return load_embedder(config.embedding_model, ollama_url=config.embed_url or config.ollama_url)
+    spec = config.embedding_model.strip()
+    if not is_server_spec(spec):
+        return load_embedder(spec)
+    url = config.embed_url
+    if not url and spec.startswith(OLLAMA_PREFIX) and config.ollama_url != DEFAULT_OLLAMA_URL:
+        url = config.ollama_url  # set by a program that predates embed_url
+    return server_embedder(spec, resolve_server_settings(
+        spec, url, api_key=config.embed_api_key, concurrency=config.embed_concurrency,
+        timeout_s=config.embed_timeout_s, batch_size=config.embed_batch_size))
+
+
+EMBED_URL_ENV = "ASSIST_EMBED_URL"
+EMBED_API_KEY_ENV = "ASSIST_EMBED_API_KEY"
 
 
 def open_embedder_for_reading(dirs: StateDir, spec: str) -> Embedder:
-    """The embedding model a reader of the index at ``dirs`` queries with: the index's own ``spec``."""
-    return load_embedder(spec)
+    """The embedding model a reader of the index at ``dirs`` queries with: the index's own ``spec``, and for a
+    served model the server that computed the index's vectors. A reader has no command line, so that server is
+    $ASSIST_EMBED_URL when set, else the one the index run recorded (its embedder's identity, kept in the index's
+    metadata as "encoder"), else OLLAMA_HOST or the default address. The key only ever comes from
+    $ASSIST_EMBED_API_KEY: it is never written to disk."""
+    spec = spec.strip()
+    if not is_server_spec(spec):
+        return load_embedder(spec)
+    url = os.environ.get(EMBED_URL_ENV, "").strip() or _recorded_server(dirs, spec)
+    return server_embedder(spec, resolve_server_settings(spec, url, api_key=os.environ.get(EMBED_API_KEY_ENV, "")))
+
+
+def _recorded_server(dirs: StateDir, spec: str) -> str:
+    """The server URL in the index's recorded encoder identity ("<spec>@<url>"), or "" when there is none."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(f"{dirs.index_db.as_uri()}?mode=ro", uri=True, timeout=2.0)
+        try:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'encoder'").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return ""
+    encoder = row[0] if row else ""
+    prefix = f"{spec}@"
+    return encoder[len(prefix):] if encoder.startswith(prefix) else ""
 
 
 BACKEND_ENV = "ASSIST_EMBED_BACKEND"
@@ -437,98 +479,3 @@ def _read_dimension(model_dir: Path) -> int | None:
             if isinstance(config, dict) and config.get("word_embedding_dimension"):
                 return int(config["word_embedding_dimension"])
     return None
-
-
-class OllamaEmbedder:
-    """A model served by Ollama's native ``/api/embed``; batched, with a timeout on every request."""
-
-    def __init__(self, model: str, url: str, timeout_s: float = 120.0, batch_size: int = 32):
-        import httpx
-
-        self.model = model
-        self.url = url.rstrip("/")
-        self.name = f"ollama:{model}"
-        self.identity = self.name  # the server decides how it computes them
-        self.batch_size = batch_size
-        self.timeout_s = timeout_s
-        self._client: httpx.Client = httpx.Client(
-            base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=5.0)
-        )
-        try:
-            # One probe both checks that the server and model are there and learns the dimension.
-            self.dim = int(self._embed_batch(["dimension probe"]).shape[1])
-            self.max_tokens = self._context_length() or 2048
-        except EmbeddingError:
-            self._client.close()
-            raise
-
-    def load(self) -> None:
-        """Nothing to do: the constructor already reached the server and learned the dimension."""
-
-    def embed(self, texts: Sequence[str]) -> numpy.ndarray:
-        if len(texts) == 0:
-            return numpy.zeros((0, self.dim), dtype=numpy.float32)
-        batches = range(0, len(texts), self.batch_size)
-        return numpy.concatenate([self._embed_batch(list(texts[i : i + self.batch_size])) for i in batches])
-
-    def count_tokens(self, text: str) -> int:
-        # Ollama exposes no tokenizer; the estimate errs on the long side for code.
-        return estimate_tokens(text)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def _embed_batch(self, texts: list[str]) -> numpy.ndarray:
-        body = self._post("/api/embed", {"model": self.model, "input": texts})
-        vectors = numpy.asarray(body.get("embeddings") or [], dtype=numpy.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise EmbeddingError(
-                f"Ollama at {self.url} returned {vectors.shape[0] if vectors.ndim else 0} embeddings "
-                f"for {len(texts)} texts with model {self.model!r}; is it an embedding model?"
-            )
-        norms = numpy.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / numpy.maximum(norms, 1e-12)
-
-    def _context_length(self) -> int | None:
-        try:
-            info = self._post("/api/show", {"model": self.model}).get("model_info") or {}
-        except EmbeddingError:
-            return None
-        lengths = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
-        return lengths[0] if lengths else None
-
-    def _post(self, route: str, payload: dict[str, Any]) -> dict[str, Any]:
-        import httpx
-
-        endpoint = f"{self.url}{route}"
-        try:
-            response = self._client.post(route, json=payload)
-        except httpx.ConnectError as exc:
-            raise EmbeddingError(
-                f"cannot reach Ollama at {endpoint} ({exc}): start it with `ollama serve`, "
-                f"or point ollama_url at the right server"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise EmbeddingError(f"Ollama at {endpoint} did not answer within {self.timeout_s:g}s") from exc
-        except httpx.HTTPError as exc:
-            raise EmbeddingError(f"request to Ollama at {endpoint} failed: {exc}") from exc
-        if response.status_code == 404:
-            raise EmbeddingError(
-                f"Ollama at {endpoint} has no model {self.model!r} ({_error_text(response)}): "
-                f"run `ollama pull {self.model}`"
-            )
-        if response.status_code >= 400:
-            raise EmbeddingError(
-                f"Ollama at {endpoint} refused {self.model!r}: HTTP {response.status_code}: {_error_text(response)}"
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise EmbeddingError(f"Ollama at {endpoint} sent a reply that is not JSON") from exc
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("error", response.text))
-    except ValueError:
-        return response.text[:200]
