@@ -11,7 +11,8 @@ import pytest
 import tree_sitter
 
 from indexer.extract import extract_file
-from indexer.extract.generic import _query, resolve_import
+from indexer.extract.generic import _query
+from indexer.resolve.import_paths import resolve_import
 from indexer.model import CLASS, FUNCTION, METHOD, FileExtract, Import
 
 FIXTURES = Path(__file__).parent / "fixtures" / "languages"

@@ -28,10 +28,8 @@ import tree_sitter
 
 from ..languages import get_language
 from ..model import CLASS, FUNCTION, METHOD, Call, FileExtract, Import, Inheritance, Symbol, qualified_name
-# Import resolution moved to indexer/resolve/; still importable from here, where callers found it before.
-from ..resolve.import_paths import resolve_import
 
-__all__ = ["extract_generic", "resolve_import"]
+__all__ = ["extract_generic"]
 
 Node = tree_sitter.Node
 
