@@ -1,10 +1,11 @@
 """`assist acp` end to end: the agent-client-protocol SDK's own client spawns the real agent as a subprocess
 over real pipes.
 
-Chat runs against the real SmolLM2-135M model (the `llama_server` fixture) on an indexed copy of the sample
-repository; answers are asserted by structure (updates, roles, termination), never wording. `/fix` runs
-with the deterministic scripted model (a ChatProvider replaying prepared replies), which is what makes its
-permission and file-safety paths testable. One agent process per client kind serves the whole module.
+One prompt turn runs against the real SmolLM2-135M model (the `llama_server` fixture) on an indexed copy of the
+sample repository, for the wire; answers are asserted by structure (updates, roles, termination), never
+wording. Everything else runs with the deterministic scripted model (``--model scripted:FILE``, a ChatProvider
+replaying prepared replies): the protocol's edges, cancelling, attachments, and `/fix`, whose permission and
+file-safety paths it makes testable. One agent process per client kind serves the whole module.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from acp.schema import (
 )
 from fix_support import BUG, FIX, PRICING
 from jsonrpc_fuzz import assert_is_response, build_corpus, run_stdio_server
-from support import PROJECT_ROOT
+from support import PROJECT_ROOT, SAMPLE_ANSWERS, scripted_model
 
 pytestmark = pytest.mark.slow
 
@@ -162,16 +163,30 @@ def repo(indexed_sample, tmp_path_factory) -> Path:
     return dest
 
 
-@pytest.fixture(scope="module")
-def chat_agent(llama_server):
-    """A client that advertises no file system access, against the real model."""
+def chat_agent_for(*model: str):
+    """A client that advertises no file system access, against ``model`` (the --model and --base-url options)."""
     client = RecordingClient()
-    agent = Agent(client, agent_args("--model", "openai:smollm2-135m", "--base-url", f"{llama_server}/v1",
-                                     "--no-vectors", "--budget", "300", "--max-tokens", "48"),
+    agent = Agent(client, agent_args(*model, "--no-vectors", "--budget", "300", "--max-tokens", "48"),
                   ClientCapabilities())
     yield agent
     assert agent.close() == 0  # end of stdin ends the agent cleanly
     assert not agent.stray.lines, agent.stray.lines  # stdout carried protocol frames only
+
+
+@pytest.fixture(scope="module")
+def real_agent(llama_server):
+    """Against the real model."""
+    yield from chat_agent_for("--model", "openai:smollm2-135m", "--base-url", f"{llama_server}/v1")
+
+
+@pytest.fixture(scope="module")
+def chat_agent(tmp_path_factory):
+    """Against the scripted model: answers of a few hundred characters, streamed in pieces over seconds (long
+    enough to cancel one midway)."""
+    answer = " ".join(SAMPLE_ANSWERS * 4)
+    model = scripted_model(tmp_path_factory.mktemp("chat-replies") / "replies.json", [answer] * 8, chunk=12,
+                           pause_s=0.02)
+    yield from chat_agent_for("--model", model)
 
 
 @pytest.fixture(scope="module")
@@ -194,10 +209,10 @@ def test_initialize_declares_protocol_1_and_honest_capabilities(chat_agent):
     assert init.auth_methods == []
 
 
-def test_prompt_streams_retrieval_and_answer_then_ends_the_turn(chat_agent, chat_session, repo):
-    client = chat_agent.client
+def test_prompt_streams_retrieval_and_answer_then_ends_the_turn(real_agent, repo):
+    client = real_agent.client
     start = len(client.updates)
-    response = chat_agent.prompt(chat_session, text("How is stock reserved when an order is placed?"))
+    response = real_agent.prompt(real_agent.new_session(repo), text("How is stock reserved when an order is placed?"))
     assert response.stop_reason in ("end_turn", "max_tokens")  # the 48-token cap may end it first
     updates = client.updates[start:]
     kinds = [u.session_update for u in updates]

@@ -6,19 +6,20 @@ import re
 import shutil
 
 import pytest
+from support import SAMPLE_ANSWERS, scripted_model
 
 import test_acp as harness
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_silent_server_shows_a_waiting_call_that_counts_seconds_then_completes(ollama_server, indexed_sample,
-                                                                                  tmp_path):
+def test_a_silent_server_shows_a_waiting_call_that_counts_seconds_then_completes(indexed_sample, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(indexed_sample, repo, symlinks=True)
-    ollama_server.stall_s, ollama_server.stall_after_chunks = 5, 0  # silent before the first token
-    response, client = harness.ask_once(repo, "--model", f"ollama:{ollama_server.model}", "--base-url",
-                                        ollama_server.url, "--no-vectors", "--budget", "300", "--max-tokens", "16")
+    # The scripted model, silent before the first token as a model reading a long prompt is.
+    model = scripted_model(tmp_path / "replies.json", SAMPLE_ANSWERS[:1], silence_s=5)
+    response, client = harness.ask_once(repo, "--model", model, "--no-vectors", "--budget", "300",
+                                        "--max-tokens", "16")
     assert response.stop_reason in ("end_turn", "max_tokens")
     started = [u for u in client.updates if u.session_update == "tool_call" and u.kind == "think"]
     assert len(started) == 1 and re.search(r"\(\d[\d,]* tokens\)", started[0].title), started

@@ -1,5 +1,6 @@
 """`assist ask` and `assist models` end to end: the real entry point in a subprocess, the real index of the sample
-repository, the real SmolLM2-135M model behind llama.cpp's server (and the Ollama-protocol server in front of it).
+repository, the real SmolLM2-135M model behind llama.cpp's server (and the Ollama-protocol server in front of it);
+what `ask` does on its own side of the wire (the window check, `--model scripted:FILE`) uses the scripted model.
 
 Answers are asserted by structure, never by wording. Retrieval runs with --no-vectors where vectors are not
 the point (each process would otherwise spend ~10 s importing the embedding model), with a small context
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import sys
 
-from support import PROJECT_ROOT, run_assist
+from support import PROJECT_ROOT, SAMPLE_ANSWERS, run_assist, scripted_model
 
 from indexer.status import index_status
 
@@ -130,11 +131,31 @@ def test_ask_keeps_the_partial_answer_when_the_stream_breaks(ollama_server, inde
     assert "mid-reply" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_ask_refuses_a_question_bigger_than_the_window(llama_server, indexed_sample):
-    result = ask("-", "-C", str(indexed_sample), *openai_args(llama_server), *FAST, input="Why? " * 5000)
+def test_ask_refuses_a_question_bigger_than_the_window(indexed_sample, tmp_path):
+    model = scripted_model(tmp_path / "replies.json", SAMPLE_ANSWERS, context_window=4096)
+    result = ask("-", "-C", str(indexed_sample), "--model", model, *FAST, input="Why? " * 5000)
     assert result.returncode == 1
     assert "4096-token context window" in result.stderr and "shorten the question" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ask_answers_with_the_scripted_model(indexed_sample, tmp_path):
+    """`--model scripted:FILE` is an ordinary provider: `ask` streams its reply and cites what it was sent."""
+    model = scripted_model(tmp_path / "replies.json", SAMPLE_ANSWERS[:1])
+    result = ask(QUESTION, "-C", str(indexed_sample), "--model", model, *FAST)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == SAMPLE_ANSWERS[0]
+    assert "sources:" in result.stderr and "inventory/orders.py:106" in result.stderr
+
+    as_json = ask(QUESTION, "-C", str(indexed_sample), "--model", model, *FAST, "--json")
+    data = json.loads(as_json.stdout)
+    assert as_json.returncode == 0 and data["error"] is None
+    assert data["model"] == "scripted:replies.json" and data["answer"] == SAMPLE_ANSWERS[0]
+    assert data["done_reason"] == "stop" and data["context"]
+
+    missing = ask(QUESTION, "-C", str(indexed_sample), "--model", f"scripted:{tmp_path / 'none.json'}", *FAST)
+    assert missing.returncode == 1 and "cannot read the scripted replies" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_ask_rejects_an_empty_question(indexed_sample):

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 
-from support import run_assist
+from support import SAMPLE_ANSWERS, run_assist, scripted_model
 
 
-def test_piped_questions_are_answered_one_by_one_in_plain_text(indexed_copy, llama_server):
+def test_piped_questions_are_answered_one_by_one_in_plain_text(indexed_copy, tmp_path):
     (indexed_copy / ".assist" / "config.toml").write_text("[model]\ncontext_window = 1024\ntemperature = 0\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSIST_") and k != "OLLAMA_HOST"}
     conversation = "Where is stock reserved?\n\n/context\nAnd where is it released?\n"
-    result = run_assist("chat", "-C", str(indexed_copy), "--model", "openai:smollm2-135m",
-                        "--base-url", f"{llama_server}/v1", input=conversation, env=env, timeout=600)
+    model = scripted_model(tmp_path / "replies.json", SAMPLE_ANSWERS)  # what the front end does with replies
+    result = run_assist("chat", "-C", str(indexed_copy), "--model", model, input=conversation, env=env,
+                        timeout=600)
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout, "no terminal UI: plain text only"
     assert result.stdout.strip(), "the answers are printed on stdout"

@@ -1,8 +1,10 @@
-"""ChatSession against the real SmolLM2-135M model (llama.cpp's server, and the Ollama-protocol server in front of
-it) over a real index of the sample repository.
+"""ChatSession over a real index of the sample repository.
 
-Replies are asserted by structure (event order, counts, reasons), never by wording. Prompts are kept small
-(a few hundred tokens: the test server evaluates ~100 tokens/s on one thread) and answers short.
+Turns over the wire run against the real SmolLM2-135M model (llama.cpp's server, and the Ollama-protocol server
+in front of it); what the session does around a reply (pins, the window, cancelling, the index, switching
+models) runs with the scripted model, which needs no server. Replies are asserted by structure (event order,
+counts, reasons), never by wording. Prompts to the real model are kept small (a few hundred tokens: the test
+server evaluates ~100 tokens/s on one thread) and answers short.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from support import git
+from support import SAMPLE_ANSWERS, git
 
 from assistant.chat import (
     AnswerDelta,
@@ -28,6 +30,7 @@ from assistant.chat import (
 from assistant.chat.citations import extract_citations
 from assistant.providers.ollama import OllamaProvider
 from assistant.providers.openai_compat import OpenAICompatProvider
+from assistant.providers.scripted import ScriptedProvider
 from indexer.retrieval import Retriever
 from indexer.status import index_status
 
@@ -46,19 +49,23 @@ def retriever(indexed_sample):
 
 
 @pytest.fixture
-def openai(llama_server):
-    """The llama.cpp server's model with its whole 4096-token window."""
-    provider = OpenAICompatProvider(None, base_url=f"{llama_server}/v1", temperature=0)
-    yield provider
-    provider.close()
-
-
-@pytest.fixture
 def small_openai(llama_server):
     """The llama.cpp server's model with a 480-token window: small prompts keep each turn a few seconds."""
     provider = OpenAICompatProvider(None, base_url=f"{llama_server}/v1", temperature=0, context_window=480)
     yield provider
     provider.close()
+
+
+@pytest.fixture
+def scripted():
+    """The scripted model with a 4096-token window, as the test server's."""
+    return ScriptedProvider(SAMPLE_ANSWERS * 2, context_window=4096)
+
+
+@pytest.fixture
+def small_scripted():
+    """The scripted model with a 480-token window."""
+    return ScriptedProvider(SAMPLE_ANSWERS * 2, context_window=480)
 
 
 def run_turn(session: ChatSession, question: str, cancel: threading.Event | None = None) -> list:
@@ -140,8 +147,8 @@ def test_turns_stream_real_context_and_trim_memory_to_stay_in_the_window(small_o
     assert session.status.tokens_used == done2.prompt_tokens + done2.completion_tokens
 
 
-def test_cancel_mid_stream_keeps_the_partial_answer(small_openai, retriever):
-    session = ChatSession(retriever.root, small_openai, retriever, max_reply_tokens=64, context_budget=120)
+def test_cancel_mid_stream_keeps_the_partial_answer(small_scripted, retriever):
+    session = ChatSession(retriever.root, small_scripted, retriever, max_reply_tokens=64, context_budget=120)
     cancel = threading.Event()
     events = []
     for event in session.ask(QUESTION, cancel=cancel):
@@ -154,8 +161,8 @@ def test_cancel_mid_stream_keeps_the_partial_answer(small_openai, retriever):
     assert session.history == [("user", QUESTION), ("assistant", done.answer)]
 
 
-def test_pin_drop_add_and_clear_change_the_next_context(openai, retriever):
-    session = ChatSession(retriever.root, openai, retriever)
+def test_pin_drop_add_and_clear_change_the_next_context(scripted, retriever):
+    session = ChatSession(retriever.root, scripted, retriever)
     _, ready = context_of(session, QUESTION)
     assert_real_items(ready, retriever.graph, session)
     chosen = next(item for item in ready.items if item.symbol is not None)
@@ -197,8 +204,8 @@ def test_pin_drop_add_and_clear_change_the_next_context(openai, retriever):
     assert session.history == []
 
 
-def test_a_file_too_big_to_pin_whole_is_added_as_its_outline(small_openai, retriever):
-    session = ChatSession(retriever.root, small_openai, retriever, max_reply_tokens=16)
+def test_a_file_too_big_to_pin_whole_is_added_as_its_outline(small_scripted, retriever):
+    session = ChatSession(retriever.root, small_scripted, retriever, max_reply_tokens=16)
     item = session.add("inventory/orders.py")  # far more than a third of a 480-token window
     assert item.kind == "outline" and item.pinned and item.tokens <= (480 - 16) // 3
     context_of(session, QUESTION)
@@ -206,8 +213,8 @@ def test_a_file_too_big_to_pin_whole_is_added_as_its_outline(small_openai, retri
     assert "return " not in session.last_context_text.split("\n\n")[0]  # signatures, not bodies
 
 
-def test_a_question_too_big_for_the_window_fails_before_sending(small_openai, retriever):
-    session = ChatSession(retriever.root, small_openai, retriever, max_reply_tokens=16)
+def test_a_question_too_big_for_the_window_fails_before_sending(small_scripted, retriever):
+    session = ChatSession(retriever.root, small_scripted, retriever, max_reply_tokens=16)
     events = run_turn(session, "Why? " * 800)
     assert len(events) == 1 and isinstance(events[0], TurnFailed)
     assert "480-token context window" in events[0].message and "shorten the question" in events[0].message
@@ -267,11 +274,11 @@ def test_a_killed_server_fails_the_turn_with_a_message(ollama_server, retriever)
 # --------------------------------------------------------------------------------------- the index
 
 
-def test_a_stale_index_is_refreshed_before_the_first_turn(small_openai, indexed_copy):
+def test_a_stale_index_is_refreshed_before_the_first_turn(small_scripted, indexed_copy):
     pricing = indexed_copy / "inventory" / "pricing.py"
     pricing.write_text(pricing.read_text() + "\n\ndef island_shipping_surcharge(weight: float) -> float:\n"
                        "    return 4.5 + 0.2 * weight\n")
-    session = ChatSession(indexed_copy, small_openai, use_vectors=False)
+    session = ChatSession(indexed_copy, small_scripted, use_vectors=False)
     assert index_status(indexed_copy).is_stale
     notices, ready = context_of(session, "island_shipping_surcharge")
     assert any("refreshing the index" in n.text for n in notices)
@@ -280,8 +287,8 @@ def test_a_stale_index_is_refreshed_before_the_first_turn(small_openai, indexed_
     session.close()
 
 
-def test_code_edited_during_the_session_shows_the_index_as_stale_until_reindexed(small_openai, indexed_copy):
-    session = ChatSession(indexed_copy, small_openai, use_vectors=False)
+def test_code_edited_during_the_session_shows_the_index_as_stale_until_reindexed(small_scripted, indexed_copy):
+    session = ChatSession(indexed_copy, small_scripted, use_vectors=False)
     _, ready = context_of(session, QUESTION)
     assert session.status.index_state == "fresh"
     edited = next(item.path for item in ready.items if item.kind != "outline")
@@ -298,12 +305,12 @@ def test_code_edited_during_the_session_shows_the_index_as_stale_until_reindexed
     session.close()
 
 
-def test_a_missing_index_is_built_before_the_first_turn(small_openai, tmp_path):
+def test_a_missing_index_is_built_before_the_first_turn(small_scripted, tmp_path):
     repo = tmp_path / "tiny"
     repo.mkdir()
     (repo / "fees.py").write_text("def late_return_fee(days: int) -> int:\n    return 2 * days\n")
     git(repo, "init", "-q")
-    session = ChatSession(repo, small_openai, use_vectors=False)
+    session = ChatSession(repo, small_scripted, use_vectors=False)
     assert session.status.index_state == "missing"
     notices, ready = context_of(session, "late_return_fee")
     assert any("no index yet" in n.text for n in notices)
@@ -341,14 +348,14 @@ def test_prompt_templates_are_rendered_strictly():
 
 
 def test_switching_models_keeps_the_conversation_and_budgets_for_the_new_window(
-    indexed_sample, retriever, openai, small_openai
+    indexed_sample, retriever, scripted, small_scripted
 ):
-    session = ChatSession(indexed_sample, openai, retriever, max_reply_tokens=16)
+    session = ChatSession(indexed_sample, scripted, retriever, max_reply_tokens=16)
     ready, _, final = assert_turn_shape(run_turn(session, QUESTION))
     assert isinstance(final, TurnDone) and ready.context_window == 4096
 
-    old = session.set_provider(small_openai)
-    assert old is openai and session.status.context_window == 480
+    old = session.set_provider(small_scripted)
+    assert old is scripted and session.status.context_window == 480
     assert session.history == [("user", QUESTION), ("assistant", final.answer)]
     _, ready = context_of(session, "And how is it released?")
     # The next prompt is built for the 480-token window, not the one the cached counts were made for.

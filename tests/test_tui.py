@@ -1,7 +1,10 @@
-"""`assist chat`: the Textual app driven by Pilot against the real session, retriever and a real (tiny) model.
+"""`assist chat`: the Textual app driven by Pilot against the real session and retriever.
 
-The model's answers are nonsense, so turns are asserted by structure (streamed, finished, cancelled, what the
-context panel lists); snapshots only cover screens that do not depend on what the model says.
+What the app does with a reply (streaming, cancelling, waiting, memory, slash commands) is tested with the
+scripted model (``--model scripted:FILE``), which needs no server. The wire is tested against the real (tiny)
+model behind llama.cpp's server (a streamed answer, a broken Ollama stream, switching between providers, the
+snapshots, which show the real model's name); its answers are nonsense, so turns are asserted by structure
+(streamed, finished, cancelled, what the context panel lists).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from support import run_assist, run_on_terminal
+from support import SAMPLE_ANSWERS, run_assist, run_on_terminal, scripted_model
 from textual import events
 from textual.command import CommandList, CommandPalette
 from textual.keys import _character_to_key
@@ -53,8 +56,20 @@ def chat_repo(indexed_copy) -> Path:
 
 
 @pytest.fixture
-def make_app(chat_repo, llama_server) -> Callable[[], ChatApp]:
+def make_real_app(chat_repo, llama_server) -> Callable[[], ChatApp]:
     return lambda: ChatApp(chat_repo, model=MODEL, base_url=f"{llama_server}/v1")
+
+
+@pytest.fixture
+def make_app(chat_repo, tmp_path) -> Callable[..., ChatApp]:
+    """The app on the scripted model: ``replies`` (default: answers citing the sample code, streamed in pieces
+    a few milliseconds apart) and the replies file's options (``pause_s``, ``silence_s``, ...)."""
+    def make(replies: list[str] | None = None, **options) -> ChatApp:
+        options = {"chunk": 12, "pause_s": 0.01, **options}
+        model = scripted_model(tmp_path / "replies.json", SAMPLE_ANSWERS * 3 if replies is None else replies,
+                               **options)
+        return ChatApp(chat_repo, model=model)
+    return make
 
 
 def drive(app: ChatApp, scenario: Callable, size: tuple[int, int] = (80, 24)) -> None:
@@ -83,8 +98,8 @@ def panel_rows(app: ChatApp) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------- turns
 
 
-def test_question_streams_an_answer_and_the_panel_lists_what_was_sent(make_app):
-    app = make_app()
+def test_question_streams_an_answer_and_the_panel_lists_what_was_sent(make_real_app):
+    app = make_real_app()
     seen_midstream: list[bool] = []
 
     async def scenario(pilot):
@@ -126,7 +141,8 @@ def test_question_streams_an_answer_and_the_panel_lists_what_was_sent(make_app):
 
 
 def test_escape_cancels_a_generation_and_keeps_the_partial_answer(make_app):
-    app = make_app()
+    essay = " ".join(f"Section {n}: how stock moves through the warehouse and its orders." for n in range(200))
+    app = make_app([essay], pause_s=0.05)
 
     async def scenario(pilot):
         await ready(pilot)
@@ -157,11 +173,10 @@ def test_escape_cancels_a_generation_and_keeps_the_partial_answer(make_app):
     drive(app, scenario)
 
 
-def test_a_question_after_esc_while_the_server_is_still_silent_says_why_it_waits(chat_repo, ollama_server):
-    """The server goes silent before the first token (as while reading a long prompt): Esc stops the turn on
+def test_a_question_after_esc_while_the_server_is_still_silent_says_why_it_waits(make_app):
+    """The model goes silent before the first token (as while reading a long prompt): Esc stops the turn on
     screen at once; the provider only notices at the next token, and a new question is told so."""
-    ollama_server.stall_s, ollama_server.stall_after_chunks = 600, 0
-    app = ChatApp(chat_repo, model=f"ollama:{ollama_server.model}", base_url=ollama_server.url)
+    app = make_app(silence_s=600)
 
     async def scenario(pilot):
         await ready(pilot)
@@ -178,9 +193,8 @@ def test_a_question_after_esc_while_the_server_is_still_silent_says_why_it_waits
     drive(app, scenario)
 
 
-def test_while_the_server_reads_the_prompt_the_turn_shows_its_size_and_a_running_clock(chat_repo, ollama_server):
-    ollama_server.stall_s, ollama_server.stall_after_chunks = 4, 0
-    app = ChatApp(chat_repo, model=f"ollama:{ollama_server.model}", base_url=ollama_server.url)
+def test_while_the_server_reads_the_prompt_the_turn_shows_its_size_and_a_running_clock(make_app):
+    app = make_app(silence_s=4)
     labels: list[str] = []
 
     async def scenario(pilot):
@@ -282,14 +296,14 @@ def test_an_unexpected_failure_in_background_work_is_shown_not_swallowed(chat_re
     drive(app, scenario)
 
 
-def test_missing_index_is_built_inside_the_app(tmp_path, llama_server):
+def test_missing_index_is_built_inside_the_app(tmp_path):
     repo = tmp_path / "tiny"
     (repo / "shop").mkdir(parents=True)
     (repo / "shop" / "cart.py").write_text(
         "def total(prices: list[float]) -> float:\n    \"\"\"Sum of the prices in the cart.\"\"\"\n"
         "    return sum(prices)\n"
     )
-    app = ChatApp(repo, model=MODEL, base_url=f"{llama_server}/v1")
+    app = ChatApp(repo, model=scripted_model(tmp_path / "replies.json", SAMPLE_ANSWERS))
 
     async def scenario(pilot):
         await until(pilot, lambda: app.ready, "the first index", timeout=600)
@@ -351,8 +365,8 @@ def test_slash_commands(make_app):
     drive(app, scenario)
 
 
-def test_model_switch_keeps_the_session_and_reports_failures(make_app, llama_server):
-    app = make_app()
+def test_model_switch_keeps_the_session_and_reports_failures(make_real_app):
+    app = make_real_app()
 
     async def scenario(pilot):
         await ready(pilot)
@@ -372,13 +386,13 @@ def test_model_switch_keeps_the_session_and_reports_failures(make_app, llama_ser
     drive(app, scenario)
 
 
-def test_model_switch_to_another_provider_goes_to_that_providers_server(make_app, llama_server, ollama_server,
+def test_model_switch_to_another_provider_goes_to_that_providers_server(make_real_app, llama_server, ollama_server,
                                                                        monkeypatch):
     # Started as openai:… with --base-url …/v1; Ollama's own setting says where ollama: models are served.
     for name in ("ASSIST_MODEL", "ASSIST_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OLLAMA_HOST", ollama_server.url)
-    app = make_app()
+    app = make_real_app()
 
     async def scenario(pilot):
         await ready(pilot)

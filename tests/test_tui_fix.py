@@ -11,7 +11,7 @@ from tui_support import notices, type_line, until
 
 from assistant.chat import ChatSession
 from assistant.fix.checkpoint import undo_latest
-from assistant.fix.scripted import ScriptedProvider
+from assistant.providers.scripted import ScriptedProvider
 from assistant.tui.app import ChatApp
 from assistant.tui.fix import ConfirmWrite
 from assistant.tui.widgets import InfoBlock
@@ -96,19 +96,10 @@ def test_questions_and_model_switches_wait_for_a_running_fix(buggy):
     assert snapshot(indexed_copy) == before
 
 
-class SlowToRead(ScriptedProvider):
-    """The scripted model behind a server that takes a while before its first token (a CPU reading a prompt)."""
-
-    def stream_chat(self, messages, **kwargs):
-        import time
-
-        time.sleep(3.5)
-        yield from super().stream_chat(messages, **kwargs)
-
-
 def test_the_status_line_shows_the_prompt_size_and_a_moving_clock_while_the_model_reads(buggy):
     app = ChatApp(buggy, model="scripted")
-    app.session = ChatSession(buggy, SlowToRead([FIX]), use_vectors=False)
+    # The scripted model silent for a while before its first token, as a CPU reading a prompt is.
+    app.session = ChatSession(buggy, ScriptedProvider([FIX], silence_s=3.5), use_vectors=False)
     seen: list[str] = []
 
     async def scenario(pilot):
