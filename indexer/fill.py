@@ -17,8 +17,6 @@ import signal
 import sys
 from pathlib import Path
 
-
-
 def _die_with_parent() -> None:
     """Linux: SIGTERM when the front end that started us goes away, even by SIGKILL (prctl PR_SET_PDEATHSIG)."""
     try:
@@ -30,7 +28,7 @@ def _die_with_parent() -> None:
 def main(argv: list[str]) -> int:
     from .config import IndexConfig
     from .errors import IndexingError
-    from .lifecycle import BUSY, FAILED, FINISHED, YIELDED, with_index_model
+    from .lifecycle import BUSY, FAILED, FINISHED, SECRET_ENV, YIELDED, with_index_model
     from .lock import IndexBusy
     from .pipeline import index_repository
 
@@ -42,7 +40,9 @@ def main(argv: list[str]) -> int:
     root = Path(argv[0])
     fields = {f.name for f in dataclasses.fields(IndexConfig)}
     settings = json.loads(argv[1]) if len(argv) > 1 else {}
-    config = with_index_model(root, IndexConfig(**{k: v for k, v in settings.items() if k in fields}))
+    settings = {k: v for k, v in settings.items() if k in fields and k not in SECRET_ENV.values()}
+    settings.update({attr: os.environ[name] for name, attr in SECRET_ENV.items() if os.environ.get(name)})
+    config = with_index_model(root, IndexConfig(**settings))
     config.vectors, config.lock_wait_s = "now", 0.0
     try:
         report = index_repository(root, config, background=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -25,6 +26,9 @@ from .status import NoIndex, index_status
 
 # Exit status of the filler's child process (indexer/fill.py).
 FINISHED, FAILED, BUSY, YIELDED = 0, 1, 3, 4
+SECRET_ENV = {"ASSIST_STORE_TOKEN": "store_token", "ASSIST_EMBED_API_KEY": "embed_api_key"}
+"""Settings the filler's child gets in its environment, never on its command line (every user of the machine can
+read a command line): environment variable → IndexConfig field."""
 
 __all__ = ["IndexingError", "Refresh", "VectorFiller", "coverage", "ensure_fresh", "reindex", "with_index_model"]
 
@@ -186,14 +190,18 @@ class VectorFiller:
             self._wake.clear()
 
     def _fill_once(self) -> str | None:
-        settings = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in ("vectors", "lock_wait_s")}
+        settings = {k: v for k, v in dataclasses.asdict(self.config).items()
+                    if k not in ("vectors", "lock_wait_s", *SECRET_ENV.values())}
+        # Tokens and keys go by environment: a command line is visible to every user of the machine (ps).
+        env = {**os.environ, **{name: getattr(self.config, attr) for name, attr in SECRET_ENV.items()
+                                if getattr(self.config, attr)}}
         with self._lock:
             if self._stopping.is_set():
                 return None
             self._child = subprocess.Popen(
                 [sys.executable, "-m", "indexer.fill", str(self.root), json.dumps(settings)],
                 cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, text=True, errors="replace")
+                stderr=subprocess.PIPE, text=True, errors="replace", env=env)
         self._set("filling")
         child = self._child
         while True:

@@ -59,6 +59,8 @@ class IndexReport:
     """mode ("now", "later", "off"), stored (chunks with a vector), chunks, coverage_percent."""
     usable_after_s: float = 0.0
     """Seconds from the start until the structural tier was committed (every command works from then on)."""
+    vectors_from_store: int = 0
+    """Chunks whose vector was already on the store server (put there by another machine or clone): not embedded."""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -111,6 +113,7 @@ class _Indexer:
         self._notice_sink = notice
         self._embedder = None
         self._vectors = None
+        self._store = ""
         self.stop_requested: Callable[[], bool] = lambda: False
         self._yielded = False
 
@@ -153,6 +156,7 @@ class _Indexer:
             self.state.set_meta(running="1")
             if vector_repair:
                 self._plan_vector_repair(full=vector_repair == "full")
+            self.state.set_meta(vector_store=self._store)  # after the repair is planned: a kill before it re-plans
             dirty = bool(vector_repair)
             for _ in range(2):  # a second pass only re-parses files whose stored extract was damaged
                 changed, removed, skipped = self._scan()
@@ -180,6 +184,8 @@ class _Indexer:
                                    "coverage_percent": coverage_percent(stored, total)}
             if self._yielded:
                 self.report.vectors["yielded"] = True
+            if self._store:
+                self.report.vectors["store"] = json.loads(self._store)  # url, tenant, database
         finally:
             if self._vectors is not None:
                 self._vectors.close()
@@ -262,6 +268,16 @@ class _Indexer:
             self.dirs.remove_derived()
         self.state.set_meta(**stamps)
 
+        # The store this run writes to: "" for the embedded one, else a server (vectors.store_address).
+        from .vectors import store_address
+
+        self._store = store_address(self.config)
+        if self._store != old.get("vector_store", ""):
+            # Vectors recorded as stored went to another store: copy them to this one (a server that already holds
+            # them costs a lookup, not a copy; the embedded store's strays of before are pruned).
+            return "full" if self.state.vector_counts()[0] else None
+        if self._store:
+            return None  # a server keeps its own vectors safe: nothing here to probe or prune
         if not self.dirs.vectors.exists():
             # Chunks recorded as having vectors, and no store: they go back to the vector tier's list.
             return "full" if self.state.vector_counts()[0] else None
@@ -401,7 +417,7 @@ class _Indexer:
         if not (plan or dropped or prune):
             return
         self.state.set_meta(vectors_running="1")
-        if self.dirs.vectors.exists():
+        if not self._store and self.dirs.vectors.exists():
             if dropped:
                 self.vectors.delete(dropped)
             if prune:
@@ -427,9 +443,16 @@ class _Indexer:
         metadata = {chunk_id: meta for chunk_id, _, meta in self.state.chunk_vector_rows()}
         total, done = len(ready) + len(to_embed), 0
         self.progress("embed", 0, total)
+        store_started = time.perf_counter()
+        if self._store and (ready or to_embed):
+            generation += 1
+            held = self._take_from_server(ready + to_embed, generation)
+            ready = [row for row in ready if row[1] not in held]
+            to_embed = [row for row in to_embed if row[1] not in held]
+            done = total - len(ready) - len(to_embed)
+            self.progress("embed", done, total)
 
         # Vectors already computed (a renamed file, a switched branch, a rebuilt store): store them first.
-        store_started = time.perf_counter()
         for start in range(0, len(ready), 1024):
             group = ready[start : start + 1024]
             vectors = self.cache.get_many(name, (row[1] for row in group), dim=self.embedder.dim)
@@ -503,7 +526,24 @@ class _Indexer:
 
         if rows:
             self.vectors.upsert([row[0] for row in rows], np.stack([vectors_by_hash[row[1]] for row in rows]),
-                                [metadata[row[0]] for row in rows])
+                                [metadata[row[0]] for row in rows], content_hashes=[row[1] for row in rows])
+
+    def _take_from_server(self, rows: list[tuple], generation: int) -> set[str]:
+        """Pending chunks whose vector another machine (or an earlier run) already put on the store server are
+        stored as they are: nothing to embed or write. Their vectors join the local embedding cache, which the
+        reader's exact search and a later switch of store read. Returns the content hashes taken."""
+        name = self.embedder.name
+        taken: set[str] = set()
+        hashes = list(dict.fromkeys(row[1] for row in rows))
+        for start in range(0, len(hashes), 4096):
+            found = self.vectors.held(hashes[start : start + 4096])
+            self.cache.put_many(name, found.items())
+            taken.update(found)
+        stored = [row[0] for row in rows if row[1] in taken]
+        if stored:
+            self.state.mark_stored(stored, generation)
+        self.report.vectors_from_store += len(stored)
+        return taken
 
     # -- stage 4: derived structures ---------------------------------------------------------------
     def _finish(self, skipped: list[SkippedFile], dirty: bool) -> bool:

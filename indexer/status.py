@@ -45,7 +45,8 @@ class IndexStatus:
     size_on_disk: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     vectors: dict = field(default_factory=dict)
-    """stored (chunks with a vector), chunks, coverage_percent, and text ("vectors: 4,210 / 11,801 chunks, 35 %")."""
+    """stored (chunks with a vector), chunks, coverage_percent, and text ("vectors: 4,210 / 11,801 chunks, 35 %");
+    with vectors on a store server, store: its url, tenant and database."""
 
     @property
     def is_stale(self) -> bool:
@@ -105,6 +106,11 @@ def index_status(root: Path, config: IndexConfig | None = None, check_stale: boo
         vectors={"stored": stored, "chunks": total, "coverage_percent": coverage_percent(stored, total),
                  "text": coverage_text(stored, total)},
     )
+    from .chroma_server import StoreAddress
+
+    address = StoreAddress.from_record(meta.get("vector_store"))
+    if address is not None:
+        status.vectors["store"] = {"url": address.url, "tenant": address.tenant, "database": address.database}
     if check_stale:
         status.stale = _stale_files(root, config, records, {s.path for s in skipped})
     return status

@@ -15,27 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy
 
+from .chroma_common import CONSTRUCTION_EF, SEARCH_EF, VectorStoreMismatch, client_settings, collection_metadata
+from .errors import IndexingError
+
 if TYPE_CHECKING:
+    from .chroma_server import ServerVectorStore
     from .config import IndexConfig
     from .state_dir import StateDir
 
+__all__ = ["CONSTRUCTION_EF", "SEARCH_EF", "VectorStore", "VectorStoreMismatch", "open_vector_store",
+           "open_vector_store_for_reading", "probe_store", "store_address"]
+
 COLLECTION = "chunks"
-# Default HNSW recall@20 was 0.86 on real vectors; ef_search ~400 brought it to 0.97 (GUIDE §1).
-SEARCH_EF = 400
-CONSTRUCTION_EF = 200
 BATCH_SIZE = 5000
 
 MetadataValue = str | int | float | bool
-
-
-class VectorStoreMismatch(Exception):
-    """The store on disk holds vectors of another dimension (another embedding model): rebuild it."""
-
-
-def _settings() -> Any:
-    from chromadb.config import Settings
-
-    return Settings(anonymized_telemetry=False, allow_reset=False)
 
 
 class VectorStore:
@@ -45,17 +39,12 @@ class VectorStore:
         self.directory = Path(directory)
         self.dim = dim
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._client = chromadb.PersistentClient(path=str(self.directory), settings=_settings())
+        self._client = chromadb.PersistentClient(path=str(self.directory), settings=client_settings())
         # embedding_function=None, or chromadb attaches its default model and tries to download it.
         self._collection = self._client.get_or_create_collection(
             COLLECTION,
             embedding_function=None,
-            metadata={
-                "hnsw:space": "cosine",
-                "hnsw:search_ef": SEARCH_EF,
-                "hnsw:construction_ef": CONSTRUCTION_EF,
-                "dim": dim,
-            },
+            metadata=collection_metadata(dim),
         )
         stored_dim = (self._collection.metadata or {}).get("dim")
         if stored_dim is not None and int(stored_dim) != dim:
@@ -65,7 +54,12 @@ class VectorStore:
             )
         self._batch = min(BATCH_SIZE, self._client.get_max_batch_size())
 
-    def upsert(self, ids: list[str], vectors: numpy.ndarray, metadatas: list[dict[str, Any]]) -> None:
+    shared = False
+    """Keyed by chunk id, private to this index (chroma_server.ServerVectorStore is keyed by content hash)."""
+
+    def upsert(self, ids: list[str], vectors: numpy.ndarray, metadatas: list[dict[str, Any]],
+               content_hashes: list[str] | None = None) -> None:
+        """``content_hashes`` is for a store keyed by content; this one keys by chunk id and ignores it."""
         if not (len(ids) == len(vectors) == len(metadatas)):
             raise ValueError(f"upsert got {len(ids)} ids, {len(vectors)} vectors and {len(metadatas)} metadatas")
         if len(ids) == 0:
@@ -117,14 +111,70 @@ class VectorStore:
         self.close()
 
 
-def open_vector_store(dirs: StateDir, dim: int, config: IndexConfig) -> VectorStore:
+def store_address(config: IndexConfig) -> str:
+    """The store server an index run uses as the index records it (url, tenant, database; never the token), or ""
+    for the embedded store under .assist/. Raises IndexingError for a store URL that cannot be one."""
+    if not config.store:
+        return ""
+    from .chroma_server import StoreAddress
+
+    try:
+        return StoreAddress.parse(config.store, config.store_tenant, config.store_database).record()
+    except ValueError as exc:
+        raise IndexingError(str(exc)) from None
+
+
+def open_vector_store(dirs: StateDir, dim: int, config: IndexConfig) -> VectorStore | ServerVectorStore:
     """The vector store an index run writes to, where ``config`` says."""
-    return VectorStore(dirs.vectors, dim=dim)
+    if not config.store:
+        return VectorStore(dirs.vectors, dim=dim)
+    from .chroma_server import ServerVectorStore, StoreAddress, collection_name
+
+    address = StoreAddress.from_record(store_address(config))
+    assert address is not None
+    return ServerVectorStore(address, dim=dim, model=config.embedding_model, token=config.store_token,
+                             token_source=config.store_token and STORE_TOKEN_SETTING,
+                             collection=collection_name(config.embedding_model, dim, config.embed_max_tokens))
 
 
-def open_vector_store_for_reading(dirs: StateDir, dim: int) -> VectorStore:
-    """The vector store a reader of the index at ``dirs`` queries."""
-    return VectorStore(dirs.vectors, dim=dim)
+STORE_TOKEN_SETTING = "ASSIST_STORE_TOKEN or the user config's store_token"
+"""How an index run names its token in a 401 message: the settings layer, which knows which of the two it was,
+says so before the run starts (assistant/index_settings.py)."""
+
+
+def open_vector_store_for_reading(dirs: StateDir, dim: int) -> VectorStore | ServerVectorStore:
+    """The vector store a reader of the index at ``dirs`` queries: the one the last index run recorded in the
+    index's metadata, with the token from the environment or the user config (the index never holds it)."""
+    meta, chunk_hashes = _read_manifest(dirs)
+    if not meta.get("vector_store"):
+        return VectorStore(dirs.vectors, dim=dim)
+    from .chroma_server import ServerVectorStore, StoreAddress, collection_name
+    from .user_config import store_token_for_reading
+
+    address = StoreAddress.from_record(meta["vector_store"])
+    if address is None:
+        raise IndexingError("the index records a store server it cannot read back; run `assist index` again")
+    spec = meta.get("embedding_model") or "default"
+    try:
+        cut = int(meta.get("embed_max_tokens") or 0)
+    except ValueError:
+        cut = 0
+    token, source = store_token_for_reading()
+    return ServerVectorStore(address, dim=dim, model=spec, token=token, token_source=source,
+                             collection=collection_name(spec, dim, cut), chunk_hashes=chunk_hashes)
+
+
+def _read_manifest(dirs: StateDir) -> tuple[dict[str, str], dict[str, str]]:
+    """(the index's metadata, chunk id -> content hash), read-only."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{dirs.index_db}?mode=ro", uri=True, timeout=5.0)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        hashes = dict(conn.execute("SELECT id, content_hash FROM chunks")) if meta.get("vector_store") else {}
+    finally:
+        conn.close()
+    return meta, hashes
 
 
 def _clean_metadata(metadata: dict[str, Any]) -> dict[str, MetadataValue]:

@@ -32,6 +32,11 @@ class VectorsMode(str, Enum):
     off = "off"
 
 
+class StoreFallback(str, Enum):
+    fail = "fail"
+    local = "local"
+
+
 def _one_path(positional: Path | None, option: Path | None) -> Path:
     """`assist index DIR` and `assist index -C DIR` both work; naming two different directories is a usage error."""
     if positional is not None and option is not None and positional != option:
@@ -62,6 +67,25 @@ def index_command(
                                        "(never load the model). Default: [index] vectors in .assist/config.toml, "
                                        "else now.", show_default=False),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option("--store", help="Keep the vectors on a Chroma server (`chroma run`), e.g. http://host:8000, "
+                                     "shared by every clone and machine that indexes the same code. Default: "
+                                     "ASSIST_STORE, else [index] store in ~/.config/assist/config.toml, else the "
+                                     "embedded store under .assist/. Token: ASSIST_STORE_TOKEN.", show_default=False),
+    ] = None,
+    store_fallback: Annotated[
+        StoreFallback | None,
+        typer.Option("--store-fallback", help="When the store server cannot be reached: fail (exit 1, the "
+                                              "default) or local (index on the embedded store, with a notice).",
+                     show_default=False),
+    ] = None,
+    embed_url: Annotated[
+        str | None,
+        typer.Option("--embed-url", help="Where an ollama: or openai: embedding model is served. Default: "
+                                         "ASSIST_EMBED_URL, else [index] embed_url in ~/.config/assist/config.toml "
+                                         "(OLLAMA_HOST for ollama:). Key: ASSIST_EMBED_API_KEY.", show_default=False),
+    ] = None,
 ) -> None:
     """Index a repository: code graph, lexical index, then symbol embeddings, under PATH/.assist/.
 
@@ -72,28 +96,34 @@ def index_command(
     from indexer.pipeline import index_repository
 
     from ..config import ConfigError
-    from ..index_settings import resolve_index_config
+    from ..index_settings import check_store, resolve_index_settings
 
     root = repo_dir(_one_path(path, path_opt))
     try:
-        config = resolve_index_config(root, vectors=getattr(vectors, "value", vectors), model=model,
-                                      max_file_size=max_file_size)
+        settings = resolve_index_settings(root, vectors=getattr(vectors, "value", vectors), model=model,
+                                          max_file_size=max_file_size, store=store, embed_url=embed_url,
+                                          store_fallback=getattr(store_fallback, "value", store_fallback))
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     if wait is not None:
-        config.lock_wait_s = wait
+        settings.config.lock_wait_s = wait
 
     started = time.perf_counter()
     show_progress = not as_json and sys.stderr.isatty()
     with StageProgress(enabled=show_progress) as progress:
+        notices: list[str] = []
         try:
+            config = check_store(settings, lambda text: (notices.append(text), progress.notice(text)))
             report = index_repository(root, config, progress=progress.update, notice=progress.notice)
         except IndexBusy as exc:
             fail(str(exc), EXIT_BUSY)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
         except IndexingError as exc:
             fail(str(exc))
         except OSError as exc:  # .assist unusable (a plain file, no permission, disk full): one line, no traceback
             fail(f"cannot index {root}: {exc}")
+    report.notices[:0] = notices
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
@@ -123,6 +153,9 @@ def _vectors_line(vectors: dict) -> str:
     line = coverage_text(vectors.get("stored", 0), vectors.get("chunks", 0))
     if vectors.get("stored", 0) < vectors.get("chunks", 0):
         line += " (`assist index` embeds the rest)" if vectors.get("mode") != "off" else " (--vectors off)"
+    store = vectors.get("store")
+    if isinstance(store, dict) and store.get("url"):
+        line += f"; on the Chroma server at {store['url']}"
     return line
 
 

@@ -299,11 +299,12 @@ class IndexReader:
             if embedder is None:
                 self._vectors_error = self._embedder_error
                 return None
-            from ..vectors import VectorStoreMismatch, open_vector_store_for_reading
+            from ..errors import IndexingError
+            from ..vectors import open_vector_store_for_reading
 
             try:
                 self._vectors = open_vector_store_for_reading(self.dirs, embedder.dim)
-            except VectorStoreMismatch as exc:
+            except IndexingError as exc:  # vectors of another length, a store server that refused or is gone
                 self._vectors_error = str(exc)
             except Exception as exc:  # a damaged store surfaces as many exception types
                 self._vectors_error = f"the vector store cannot be opened ({exc}); run `assist index` to repair it"
