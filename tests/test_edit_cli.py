@@ -5,7 +5,6 @@ and the real SmolLM2-135M for one end-to-end run that must end cleanly and repor
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,8 +15,7 @@ from pathlib import Path
 import pytest
 from fix_support import snapshot
 from support import PROJECT_ROOT, git, run_assist, run_on_terminal, scripted_model
-
-BOOKINGS = PROJECT_ROOT / "examples" / "bookings"
+from test_fix_cli import BOOKINGS, clean_env
 ROOMS = "bookings/rooms.py"
 STATUSES = {"applied", "fixed", "tests_fail", "dry_run", "declined", "answered", "not_applied", "refused",
             "cancelled", "error", "busy"}
@@ -31,10 +29,6 @@ def sr(path: str, search: str, replace: str, why: str = "Done.") -> str:
 
 
 SORTED = sr(ROOMS, OLD_FREE, NEW_FREE, "free_rooms now sorts the numbers it returns.")
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("ASSIST_") and k != "OLLAMA_HOST"}
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from indexer.lock import IndexBusy
@@ -33,7 +33,7 @@ from ..fix.checkpoint import Checkpoint, fix_lock
 from ..fix.edits import FORMATS, FormatError, looks_like_edits, parse_reply
 from ..fix.events import (
     ContextBuilt, ContextEntry, EditRejected, EditsApplied, EditsProposed, FixFinished, FixNotice, FixResult,
-    Proposal, ReadingPrompt, ReplyDelta, ReplyReceived, TestSummary, Working,
+    Proposal, ReadingPrompt, ReplyDelta, ReplyReceived, Stopped, TestSummary, Working,
 )
 from ..fix.formats import FormatRecord
 from ..fix.loop import Continuation, FixLoop, FixOptions, summarize_run, touched_symbols, touched_test_config
@@ -54,34 +54,17 @@ COMMIT_REPLY_TOKENS = 200
 
 
 @dataclass
-class EditOptions:
-    test_paths: list[str] | None = None
-    """Tests to run after the edit (pytest paths or node ids); ["all"]: the whole suite; None: the tests the
-    graph says reach the changed code."""
-    command: str | None = None
-    """A shell command that runs the tests instead (non-zero exit: failure)."""
+class EditOptions(FixOptions):
+    """`assist fix`'s options, for the tests after the edit and the fix rounds that may follow, except that
+    ``test_paths`` None means the tests the graph says reach the changed code and ["all"] the whole suite;
+    ``dry_run`` proposes the edit and stops. Then the edit's own:"""
+
     run_tests: bool = True
     """Off: write the edit and stop (--no-test)."""
     attempts: int = 2
     """Model replies for the edit itself: a reply that does not apply is sent back once with the reason."""
-    max_iterations: int = 4
-    """Fix rounds when the tests fail after the edit (as `assist fix --max-iterations`)."""
-    timeout_s: float = 300.0
-    dry_run: bool = False
-    use_vectors: bool = True
-    context_budget: int | None = None
-    max_reply_tokens: int | None = None
-    edit_format: str | None = None
-    sandbox: str = "auto"
-    allow_test_config: bool = False
     commit: bool = False
-
-
-class _Stop(Exception):
-    def __init__(self, status: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+    """Commit exactly the changed files once the edit is written and its tests (if run) pass."""
 
 
 @dataclass
@@ -140,19 +123,19 @@ class EditRun:
             try:
                 with fix_lock(self.root):
                     yield from self._steps()
-                stop = _Stop(ev.ERROR, "the edit ended without a reason")  # pragma: no cover
-            except _Stop as exc:
+                stop = Stopped(ev.ERROR, "the edit ended without a reason")  # pragma: no cover
+            except Stopped as exc:
                 stop = exc
             except IndexBusy as exc:
-                stop = _Stop(ev.BUSY, str(exc))
+                stop = Stopped(ev.BUSY, str(exc))
             except ProviderError as exc:
-                stop = _Stop(ev.ERROR, f"the model failed: {exc}")
+                stop = Stopped(ev.ERROR, f"the model failed: {exc}")
             except (TargetRefused, git.CommitRefused) as exc:
-                stop = _Stop(ev.REFUSED, str(exc))
+                stop = Stopped(ev.REFUSED, str(exc))
             except (RetrievalError, PromptError, TestRunError, SandboxUnavailable, OSError) as exc:
-                stop = _Stop(ev.ERROR, str(exc))
+                stop = Stopped(ev.ERROR, str(exc))
             except KeyboardInterrupt:
-                self.result = self._result(_Stop(ev.CANCELLED, "interrupted"))
+                self.result = self._result(Stopped(ev.CANCELLED, "interrupted"))
                 raise
             self.result = self._result(stop)
             yield ev.EditFinished(self.result)
@@ -179,7 +162,7 @@ class EditRun:
         yield from self._write(changes)
         yield from self._test_after()
         yield from self._commit()
-        raise _Stop(ev.APPLIED, f"changed {', '.join(self._changed())}")
+        raise Stopped(ev.APPLIED, f"changed {', '.join(self._changed())}")
 
     def _open_index(self) -> Iterator:
         from indexer.lifecycle import IndexingError, ensure_fresh
@@ -211,7 +194,7 @@ class EditRun:
             elif not looks_like_edits(reply.text):
                 self._state.answer = reply.text.strip()
                 yield ev.Answered(self._state.answer)
-                raise _Stop(ev.ANSWERED, "the model answered instead of editing; nothing was written")
+                raise Stopped(ev.ANSWERED, "the model answered instead of editing; nothing was written")
             else:
                 try:
                     parsed = parse_reply(reply.text)
@@ -224,7 +207,7 @@ class EditRun:
                     return parsed, changes
             yield EditRejected(0, retry)
         advice = "; allow longer replies with --max-tokens" if "cut off at the reply limit" in (retry or "") else ""
-        raise _Stop(ev.NOT_APPLIED, f"no reply of the model could be applied ({shorten(retry or '', 300)}); nothing "
+        raise Stopped(ev.NOT_APPLIED, f"no reply of the model could be applied ({shorten(retry or '', 300)}); nothing "
                                     f"was written{advice}")
 
     def _prompt(self, retry: str | None, first: bool):
@@ -295,16 +278,16 @@ class EditRun:
         guarded = [] if self.options.allow_test_config else touched_test_config(files)
         ask = self.approve or (self.confirm_test_config if guarded else None)
         if self.options.dry_run:
-            raise _Stop(ev.DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
+            raise Stopped(ev.DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
         if emptied and self.approve is None:
-            raise _Stop(ev.REFUSED, f"the reply empties {', '.join(emptied)}, which deletes its content; deleting "
+            raise Stopped(ev.REFUSED, f"the reply empties {', '.join(emptied)}, which deletes its content; deleting "
                                     "is done only when confirmed: run without --yes on a terminal. Nothing was written")
         if guarded and ask is None:
-            raise _Stop(ev.REFUSED, f"the reply changes test infrastructure ({', '.join(guarded)}), which runs code "
+            raise Stopped(ev.REFUSED, f"the reply changes test infrastructure ({', '.join(guarded)}), which runs code "
                                     "when the tests run; confirm it on a terminal or pass --allow-test-config. "
                                     "Nothing was written")
         if ask is not None and not ask(Proposal(0, diff, files, tuple(guarded))):
-            raise _Stop(ev.DECLINED, "you declined the proposed changes; nothing was written")
+            raise Stopped(ev.DECLINED, "you declined the proposed changes; nothing was written")
         self._check_cancel()
 
     def _still_current(self, parsed, changes: list[applying.FileChange]) -> list[applying.FileChange]:
@@ -326,7 +309,7 @@ class EditRun:
         try:
             again = applying.plan(self.root, parsed.edits)
         except applying.EditRefused as exc:
-            raise _Stop(ev.REFUSED, f"{', '.join(moved)} changed after the edit was proposed and the edit no longer "
+            raise Stopped(ev.REFUSED, f"{', '.join(moved)} changed after the edit was proposed and the edit no longer "
                                     f"applies ({shorten(str(exc), 300)}); nothing was written. What changed:\n"
                                     f"{what}") from None
         self._state.changes = again
@@ -392,7 +375,7 @@ class EditRun:
             applying.write(changes, self.writer, before_write=self.checkpoint.save, after_write=written)
         except PathRefused as exc:
             self._state.latest.clear()
-            raise _Stop(ev.REFUSED, f"{exc}: a directory on this path became a symbolic link after the edit was "
+            raise Stopped(ev.REFUSED, f"{exc}: a directory on this path became a symbolic link after the edit was "
                                     "checked; nothing was written") from None
         yield EditsApplied(0, [c.path for c in changes], self.checkpoint.id)
 
@@ -400,11 +383,8 @@ class EditRun:
         if self._selection_made is None:
             return
         paths, command = self._selection_made
-        options = FixOptions(test_paths=paths, command=command, max_iterations=self.options.max_iterations,
-                             timeout_s=self.options.timeout_s, use_vectors=self.options.use_vectors,
-                             context_budget=self.options.context_budget,
-                             max_reply_tokens=self.options.max_reply_tokens, edit_format=self.options.edit_format,
-                             sandbox=self.options.sandbox, allow_test_config=self.options.allow_test_config)
+        shared = {option.name: getattr(self.options, option.name) for option in fields(FixOptions)}
+        options = FixOptions(**{**shared, "test_paths": paths, "command": command, "dry_run": False})
         change = Attempt(0, f"you were asked: {shorten(self.request, 1000)}\nYou made that change like this:\n"
                             f"```diff\n{shorten(self._state.proposed, 2000)}```\nAfter it the tests fail (the output "
                             "above). Keep the requested change and fix what it broke.",
@@ -427,7 +407,7 @@ class EditRun:
             # the fix loop's message without its own list of changed files: the edit's result lists them all
             reason = result.message.split("; changed ")[0] if result is not None else "the tests could not be run"
             status = ev.TESTS_FAIL if result is not None and result.tests_before is not None else ev.ERROR
-            raise _Stop(ev.CANCELLED if result is not None and result.status == "cancelled" else status,
+            raise Stopped(ev.CANCELLED if result is not None and result.status == "cancelled" else status,
                         f"the edit was written, but {reason}")
 
     def _commit(self) -> Iterator:
@@ -460,7 +440,7 @@ class EditRun:
 
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
-            raise _Stop(ev.CANCELLED, "stopped by the user")
+            raise Stopped(ev.CANCELLED, "stopped by the user")
 
     def _changed(self) -> list[str]:
         state = self._state
@@ -473,7 +453,7 @@ class EditRun:
                    for path, new in state.latest.items() if state.originals.get(path) != new]
         return flagged_diff(changes, shown)
 
-    def _result(self, stop: _Stop) -> ev.EditResult:
+    def _result(self, stop: Stopped) -> ev.EditResult:
         state = self._state
         changed = self._changed()
         status, message = stop.status, stop.message

@@ -189,6 +189,16 @@ def _first(names: list[str], limit: int, name: Callable[[str], str]) -> str:
     return ", ".join(name(each) for each in names[:limit]) + more
 
 
+class Stopped(Exception):
+    """Raised inside a run (a fix loop, an edit) to end it: ``status`` says why (one of the constants below, or
+    an edit run's), ``message`` says it to a person."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 # Why a run ended.
 FIXED = "fixed"
 ALREADY_GREEN = "already_green"

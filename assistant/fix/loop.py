@@ -9,7 +9,7 @@ One round: failures → context from the retriever (seeded by the failure) → o
 (nothing written yet) → ``approve(proposal)`` → checkpoint + write → re-index the changed files → re-run.
 A reply that cannot be applied writes nothing and its precise error goes back to the model in the next
 round; so does one whose write is refused because a link was swapped into its path after planning (the
-files it had written by then are put back). The run ends, each time with a ``_Stop`` carrying the reason
+files it had written by then are put back). The run ends, each time with a ``Stopped`` carrying the reason
 (mini-swe-agent's style): tests green; the round limit; a reply identical to an earlier one; the same
 failures surviving two applied attempts unchanged; the user declining; ``dry_run`` after the first
 proposal; cancellation; an error.
@@ -36,8 +36,8 @@ from .edits import FORMATS, FormatError, parse_reply
 from .events import (
     ALREADY_GREEN, BUSY, CANCELLED, DECLINED, DRY_RUN, ERROR, FIXED, MAX_ITERATIONS, REPEATED, STUCK,
     ContextBuilt, ContextEntry, EditRejected, EditsApplied, EditsProposed, FailureLine, FixEvent, FixFinished,
-    FixNotice, FixResult, Proposal, ReadingPrompt, Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished,
-    TestsStarted, TestSummary, Working,
+    FixNotice, FixResult, Proposal, ReadingPrompt, Reindexed, ReplyDelta, ReplyReceived, RunStarted, Stopped,
+    TestsFinished, TestsStarted, TestSummary, Working,
 )
 from .formats import FormatRecord
 from indexer.safe_fs import PathRefused
@@ -96,13 +96,6 @@ class Continuation:
     latest: dict[str, bytes]  # path -> bytes the change wrote
     change: Attempt  # what the change was, for the model
     green_message: str = "the tests pass after the change"
-
-
-class _Stop(Exception):
-    def __init__(self, status: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -164,17 +157,17 @@ class FixLoop:
                 # A continued run's caller already holds the lock (a second hold would refuse this process).
                 with contextlib.nullcontext() if self.continuing else fix_lock(self.root):
                     yield from self._rounds()
-                stop = _Stop(ERROR, "the loop ended without a reason")  # pragma: no cover - _rounds always raises
-            except _Stop as exc:
+                stop = Stopped(ERROR, "the loop ended without a reason")  # pragma: no cover - _rounds always raises
+            except Stopped as exc:
                 stop = exc
             except IndexBusy as exc:
-                stop = _Stop(BUSY, str(exc))
+                stop = Stopped(BUSY, str(exc))
             except ProviderError as exc:
-                stop = _Stop(ERROR, f"the model failed: {exc}")
+                stop = Stopped(ERROR, f"the model failed: {exc}")
             except (RetrievalError, PromptError, TestRunError, SandboxUnavailable, OSError) as exc:
-                stop = _Stop(ERROR, str(exc))
+                stop = Stopped(ERROR, str(exc))
             except KeyboardInterrupt:
-                self.result = self._result(_Stop(CANCELLED, "interrupted"))
+                self.result = self._result(Stopped(CANCELLED, "interrupted"))
                 raise
             self.result = self._result(stop)
             yield FixFinished(self.result)
@@ -194,9 +187,9 @@ class FixLoop:
         run = yield from self._test(0)
         self._before = summarize_run(run)
         if run.no_tests:
-            raise _Stop(ERROR, f"{run.command} collected no tests: point --test at the tests to fix")
+            raise Stopped(ERROR, f"{run.command} collected no tests: point --test at the tests to fix")
         if run.green:
-            raise _Stop(ALREADY_GREEN, self.continuing.green_message if self.continuing
+            raise Stopped(ALREADY_GREEN, self.continuing.green_message if self.continuing
                         else "the tests already pass: nothing to fix")
         yield from self._ensure_index()
         for round_number in range(1, self.options.max_iterations + 1):
@@ -204,14 +197,14 @@ class FixLoop:
             self._state.rounds = round_number
             self._format = self.options.edit_format or self.formats.choose(model)
             run = yield from self._round(round_number, run)
-        raise _Stop(MAX_ITERATIONS, f"the tests still fail after {self.options.max_iterations} rounds")
+        raise Stopped(MAX_ITERATIONS, f"the tests still fail after {self.options.max_iterations} rounds")
 
     def _round(self, number: int, run):
         prompt_messages, reply_tokens = yield from self._prompt(number, run)
         reply = yield from self._ask(number, prompt_messages, reply_tokens)
         key = _normalized(reply.text)
         if key in self._state.seen_replies:
-            raise _Stop(REPEATED, f"round {number}: the model repeated an earlier reply; stopping rather than "
+            raise Stopped(REPEATED, f"round {number}: the model repeated an earlier reply; stopping rather than "
                                   f"looping")
         self._state.seen_replies.add(key)
         try:
@@ -243,10 +236,10 @@ class FixLoop:
                             {name: suspects.index(name) + 1 for name in symbols if name in suspects}, len(suspects))
         if self.options.dry_run:
             self._state.proposed = diff
-            raise _Stop(DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
+            raise Stopped(DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
         if ask is not None and not ask(Proposal(number, diff, files, tuple(guarded))):
             self._state.proposed = diff
-            raise _Stop(DECLINED, f"round {number}: you declined the proposed changes; nothing more was written")
+            raise Stopped(DECLINED, f"round {number}: you declined the proposed changes; nothing more was written")
         self._check_cancel()
         try:
             self._write(changes)
@@ -264,12 +257,13 @@ class FixLoop:
         after = yield from self._test(number)
         self._after = summarize_run(after)
         if after.green:
-            raise _Stop(FIXED, f"the tests pass after {number} round{'s' if number > 1 else ''}")
+            raise Stopped(FIXED, f"the tests pass after {number} round{'s' if number > 1 else ''}")
         self._remember(number, diff, run, after)
         return after
 
     def _remember(self, number: int, diff: str, before, after) -> None:
-        failures = "\n".join(f"- {line.text()}" for line in summarize_run(after).failures[:10]) or "(no failures parsed)"
+        failures = ("\n".join(f"- {line.text()}" for line in summarize_run(after).failures[:10])
+                    or "(no failures parsed)")
         self._state.attempts.append(Attempt(
             number,
             f"you changed the code like this:\n```diff\n{shorten(diff, DIFF_CHARS_IN_HISTORY)}```\nThe tests still "
@@ -279,7 +273,7 @@ class FixLoop:
         same = _signature(before) == _signature(after)
         self._state.unchanged = self._state.unchanged + 1 if same else 0
         if self._state.unchanged >= 2:
-            raise _Stop(STUCK, f"round {number}: the same failures survived two attempts unchanged; stopping")
+            raise Stopped(STUCK, f"round {number}: the same failures survived two attempts unchanged; stopping")
 
     # -------------------------------------------------------------------------------------- steps
 
@@ -429,7 +423,7 @@ class FixLoop:
 
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
-            raise _Stop(CANCELLED, "stopped by the user")
+            raise Stopped(CANCELLED, "stopped by the user")
 
     def _command_text(self, run=None) -> str:
         if run is not None and getattr(run, "command", None):
@@ -438,7 +432,7 @@ class FixLoop:
             return self.options.command
         return "pytest " + " ".join(self.options.test_paths or []) if self.options.test_paths else "pytest"
 
-    def _result(self, stop: _Stop) -> FixResult:
+    def _result(self, stop: Stopped) -> FixResult:
         state = self._state
         diff = "".join(applying.unified_diff(path, state.originals[path], new) for path, new in state.latest.items()
                        if state.originals[path] != new)
