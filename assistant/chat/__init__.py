@@ -1,7 +1,8 @@
 """Chat about a repository: ``ChatSession`` runs turns and yields the events of ``events.py``.
 
 - `events.py` — what a turn reports (the contract every front end renders).
-- `session.py` — ``ChatSession``: index check, prompt budget, streaming.
+- `session.py` — ``ChatSession``: a turn from question to events: retrieval, prompt budget, streaming.
+- `index.py` — ``ChatIndex``: the index checked once per session, re-indexed on request, vectors filled meanwhile.
 - `memory.py` — the conversation's turns and the part of them that fits the next prompt.
 - `pins.py` — what the user pinned, added and dropped, and the block an added file or symbol sends.
 - `errors.py` — ``ChatError``.

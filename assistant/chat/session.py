@@ -1,4 +1,5 @@
-"""A conversation about one repository: retrieval, prompt budget, streaming, citations (memory: ``memory.py``).
+"""A conversation about one repository: retrieval, prompt budget, streaming, citations (the index: ``index.py``;
+memory: ``memory.py``; pins: ``pins.py``).
 
 Every front end (``assist ask``, the TUI, editor agents) drives a ``ChatSession`` and renders the events
 that ``ask`` yields; none of them talks to the retriever or the provider directly. One turn:
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.config import IndexConfig
-from indexer.lifecycle import IndexingError, VectorFiller, ensure_fresh, reindex
+from indexer.lifecycle import VectorFiller
 from indexer.model import FILE
 from indexer.retrieval import PackItem, RetrievalError, Retriever, Why
-from indexer.status import coverage_percent
 
 from ..providers.errors import ProviderError
 from ..providers.types import ChatProvider, Completed, Message, PromptProgress, TextDelta, Usage
@@ -40,10 +40,9 @@ from .events import (
     TurnFailed,
 )
 from .errors import ChatError
+from .index import ChatIndex, Progress
 from .memory import Conversation, Memory, fit_memory
 from .pins import Pinned, Pins, render_node
-
-Progress = Callable[[str, int, int], None]
 
 # A pinned or added item may take at most this share of the prompt, so that a question still has room.
 PIN_SHARE = 1 / 3
@@ -91,15 +90,9 @@ class ChatSession:
         self.max_reply_tokens = max_reply_tokens
         self.context_budget = context_budget
         self.use_vectors = use_vectors
-        self._index_config = index_config
-        self._filler: VectorFiller | None = None
-        self._retriever = retriever
-        self._owns_retriever = retriever is None
+        self._index = ChatIndex(self.repo_root, retriever, use_vectors, index_config)
         self._lock = threading.RLock()  # conversation state: held briefly, so a UI thread never waits long
-        self._index_lock = threading.RLock()  # indexing: held for as long as the indexer runs
         self._busy = False
-        self._index_checked = False
-        self._index_state = "fresh" if retriever is not None or (self.repo_root / ".assist").is_dir() else "missing"
         self._conversation = Conversation()
         self._pins = Pins()
         self._last_context: list[ContextItem] = []
@@ -207,83 +200,39 @@ class ChatSession:
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
+        if self._index.retriever is None:
             notices = self.ensure_index()
             with self._lock:
                 self._pending.extend(notices)
-        assert self._retriever is not None
-        return self._retriever
+        assert self._index.retriever is not None
+        return self._index.retriever
 
     @property
     def index_config(self) -> IndexConfig:
         """The repository's ``[index]`` settings unless given; ChatError when its config file is wrong."""
-        if self._index_config is None:
-            from ..index_settings import repository_index_config
-
-            self._index_config = repository_index_config(self.repo_root, ChatError)
-        return self._index_config
+        return self._index.config
 
     def ensure_index(self, progress: Progress | None = None) -> list[Notice]:
         """Once per session: build a missing index, refresh a stale one (structural tier: no question waits for
         embedding), open the retriever. Returns notices for the user (a front end may call this first to show
         progress; ``ask`` does it otherwise)."""
-        with self._index_lock:
-            if self._index_checked and self._retriever is not None:
-                return []
-            notices: list[Notice] = []
-            previous, self._index_state = self._index_state, "refreshing"
-            try:
-                refresh = ensure_fresh(self.repo_root, self.index_config, progress=progress,
-                                       notice=lambda text: notices.append(Notice(text)))
-            except IndexingError as exc:
-                self._index_state = previous
-                raise ChatError(f"indexing {self.repo_root} failed: {exc}") from exc
-            if refresh.warning:
-                self._index_state = "stale"
-                notices.append(Notice(refresh.warning, "warning"))
-            else:
-                self._index_state = "fresh"
-            if refresh.report is not None:
-                notices.append(Notice(_index_summary(refresh.report)))
-            self._open_retriever()
-            self._index_checked = True
-            return notices
+        return self._index.ensure(progress)
 
     def reindex(self, progress: Progress | None = None) -> str:
         """Bring the index up to date now, vectors included (a background filler steps aside); returns a
         one-line summary."""
-        with self._index_lock:
-            previous, self._index_state = self._index_state, "refreshing"
-            notices: list[str] = []
-            try:
-                report = reindex(self.repo_root, self.index_config, progress=progress, notice=notices.append)
-            except IndexingError as exc:
-                self._index_state = previous
-                raise ChatError(f"indexing {self.repo_root} failed: {exc}") from exc
-            self._index_state = "fresh"
+
+        def tell(notices: list[Notice]) -> None:
             with self._lock:
-                self._pending.extend(Notice(text) for text in notices)
-            self._open_retriever()
-            self._index_checked = True
-            if self._filler is not None:
-                self._filler.poke()
-            return _index_summary(report)
+                self._pending.extend(notices)
+
+        return self._index.reindex(progress, tell)
 
     def fill_vectors_in_background(self, on_change: Callable[[], None] | None = None) -> VectorFiller:
         """For long-running front ends: embed what the index lacks in a low-priority child process while this
         session answers (retrieval uses the vectors there are). ``status.vectors`` follows it; ``on_change`` is
         called from the filler's thread whenever coverage or its state moves. Stopped by ``close``."""
-        with self._index_lock:
-            if self._filler is None:
-                self._filler = VectorFiller(self.repo_root, self.index_config, on_change=on_change)
-            return self._filler.start()
-
-    def _open_retriever(self) -> None:
-        if self._retriever is None:
-            try:
-                self._retriever = Retriever(self.repo_root, use_vectors=self.use_vectors)
-            except RetrievalError as exc:
-                raise ChatError(str(exc)) from exc
+        return self._index.fill_vectors_in_background(on_change)
 
     # --------------------------------------------------------------------------------- the prompt
 
@@ -311,9 +260,9 @@ class ChatSession:
                 + "shorten the question, or use a model with a larger context window"
             )
         retrieved = self._retrieve(retriever, question, budget.context)
-        if any(item.why.stale for item in retrieved) and self._index_state == "fresh":
+        if any(item.why.stale for item in retrieved):
             # The index was checked once, when the session began; files edited since then show up here.
-            self._index_state = "stale"
+            self._index.noticed_stale()
         retrieved_tokens = sum(item.tokens + 2 for item in retrieved)
         room = budget.prompt - fixed - pinned_tokens - retrieved_tokens
         memory = fit_memory(
@@ -472,14 +421,8 @@ class ChatSession:
 
     @property
     def status(self) -> SessionStatus:
-        filler = self._filler
-        vectors = ""
-        if filler is not None and filler.state not in ("complete", "stopped") and filler.coverage[1]:
-            stored, total = filler.coverage
-            vectors = f"vectors {coverage_percent(stored, total)} %" + (
-                "" if filler.state == "filling" else f" ({filler.state})")
         return SessionStatus(self.provider.name, self.provider.context_window, self._tokens_used,
-                             self._index_state, self._truncated, list(self._notices), vectors)
+                             self._index.state, self._truncated, list(self._notices), self._index.vectors_label())
 
     @property
     def history(self) -> list[tuple[str, str]]:
@@ -498,15 +441,12 @@ class ChatSession:
 
     def stop_filling(self) -> None:
         """Stop the background vector filler, if any; what it stored stays."""
-        if self._filler is not None:
-            self._filler.stop()
+        self._index.stop_filling()
 
     def close(self) -> None:
         """Stop the vector filler (what it stored stays) and close the retriever if this session opened it (one
         passed in stays open for its owner)."""
-        self.stop_filling()
-        if self._owns_retriever and self._retriever is not None:
-            self._retriever.close()
+        self._index.close()
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -523,14 +463,6 @@ def _item_key(item: PackItem) -> str:
     if item.kind == FILE and item.part == "module":
         return item.path
     return f"{item.path}:{item.start_line}-{item.end_line}"
-
-
-def _index_summary(report) -> str:
-    if report is None:
-        return "the index was not refreshed"
-    seconds = sum(report.seconds.values())
-    return (f"indexed {report.files_indexed} files: {report.files_changed} changed, {report.files_removed} removed, "
-            f"{report.chunks_embedded} chunks embedded ({seconds:.1f} s)")
 
 
 def _no_usage(prompt: _Prompt) -> Usage:
