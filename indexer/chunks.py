@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .languages import language_for_path
-from .model import CLASS, Chunk, FileExtract, Symbol, split_qualified_name
+from .model import CLASS, Chunk, FileExtract, Symbol, as_written, split_qualified_name
 
 CountTokens = Callable[[str], int]
 
@@ -48,8 +49,11 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 3.2)
 
 
-def chunk_id(path: str, symbol: str | None, part: int, start_line: int) -> str:
+def chunk_id(path: str, symbol: str | None, part: int, start_line: int, repeat: int = 1) -> str:
+    """Deterministic; ``repeat`` > 1 tells apart chunks of one file that agree on everything else."""
     key = f"{path}\0{symbol or ''}\0{part}\0{start_line}"
+    if repeat > 1:
+        key += f"\0{repeat}"
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:24]
 
 
@@ -91,6 +95,7 @@ class _ChunkBuilder:
 
     def __post_init__(self) -> None:
         self.chunks: list[Chunk] = []
+        self._ids: set[str] = set()
         # Tokenizers that add special tokens ([CLS], [SEP]) count them once per text, not once per line.
         self.overhead = self.count("")
 
@@ -125,9 +130,17 @@ class _ChunkBuilder:
         return "\n".join([header, *body]) if header else "\n".join(body)
 
     def _add(self, symbol: str | None, kind: str, part: int, first: int, last: int, text: str) -> None:
+        identifier = chunk_id(self.path, symbol, part, first)
+        repeat = 1
+        while identifier in self._ids:
+            # Extractors key every definition apart (model.DistinctNames); should two chunks still meet, the
+            # second must not overwrite the first in the store.
+            repeat += 1
+            identifier = chunk_id(self.path, symbol, part, first, repeat)
+        self._ids.add(identifier)
         self.chunks.append(
             Chunk(
-                id=chunk_id(self.path, symbol, part, first),
+                id=identifier,
                 path=self.path,
                 symbol=symbol,
                 kind=kind,
@@ -237,7 +250,8 @@ def _chunk_by_symbol(builder: _ChunkBuilder, extract: FileExtract) -> None:
     line_total = len(lines)
     comment = _HEADER_COMMENT.get(extract.language, _DEFAULT_HEADER_COMMENT)
     chunked = _chunked_symbols(extract.symbols)
-    spans = {id(s): _span(s, lines, extract.language) for s in chunked}
+    ends = sorted(s.end_line for s in chunked)
+    spans = {id(s): _span(s, lines, extract.language, _end_before(ends, s.start_line)) for s in chunked}
     children: dict[str, list[Symbol]] = {}
     for symbol in chunked:
         if symbol.parent is not None:
@@ -251,7 +265,8 @@ def _chunk_by_symbol(builder: _ChunkBuilder, extract: FileExtract) -> None:
     builder.emit(f"{comment} module top-level code", module_lines, None, MODULE_CHUNK)
 
     for symbol in chunked:
-        dotted = split_qualified_name(symbol.qname)[1] or symbol.name
+        # The name as the source writes it: a second overload's text does not carry its key's ``~2``.
+        dotted = as_written(split_qualified_name(symbol.qname)[1]) or symbol.name
         header = f"{comment} {symbol.kind} {dotted}"
         first, last = spans[id(symbol)]
         if symbol.kind == CLASS:
@@ -289,13 +304,21 @@ def _chunked_symbols(symbols: list[Symbol]) -> list[Symbol]:
     return sorted(chosen.values(), key=lambda s: (s.start_line, -s.end_line))
 
 
-def _span(symbol: Symbol, lines: list[str], language: str) -> tuple[int, int]:
-    """The symbol's lines, extended upward over the decorators and comments that introduce it."""
+def _end_before(ends: list[int], line: int) -> int:
+    """The last line of the closest definition that ends above ``line`` (0 when none does)."""
+    index = bisect_left(ends, line)
+    return ends[index - 1] if index else 0
+
+
+def _span(symbol: Symbol, lines: list[str], language: str, floor: int) -> tuple[int, int]:
+    """The symbol's lines, extended upward over the decorators and comments that introduce it, but never
+    into the definition that ends at line ``floor``: a one-line ``@Override`` method or ``#[inline] fn``
+    above is a definition of its own, not an annotation of this one."""
     prefixes = _LEADING_PREFIXES.get(language, _DEFAULT_LEADING_PREFIXES)
     last = min(symbol.end_line, len(lines))
     first = min(symbol.start_line, last)
     indent = _indent(lines[first - 1])
-    while first > 1:
+    while first > floor + 1:
         above = lines[first - 2]
         stripped = above.lstrip()
         # Block-comment continuation lines (" * text", " */") sit one column right of the opener.

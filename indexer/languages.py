@@ -48,11 +48,17 @@ def get_language(language: str) -> tree_sitter.Language:
     return tree_sitter.Language(getattr(module, function_name)())
 
 
+# Bumped when our own extraction changes what a file's symbols are keyed by (2: redefinitions get ``~N``), which
+# stales cached extracts just as a grammar upgrade does.
+EXTRACTION_RULES = "2"
+
+
 def grammar_versions() -> dict[str, str]:
-    """Installed grammar package versions, stamped into the index so an upgrade triggers a rebuild."""
+    """Installed grammar package versions and our extraction rules, stamped into the index so that a change
+    of either triggers a rebuild."""
     from importlib.metadata import PackageNotFoundError, version
 
-    versions = {"tree-sitter": version("tree-sitter")}
+    versions = {"tree-sitter": version("tree-sitter"), "assist-extraction": EXTRACTION_RULES}
     for module_name, _ in set(_GRAMMARS.values()):
         dist = module_name.replace("_", "-")
         try:

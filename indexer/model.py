@@ -6,10 +6,15 @@ from them without re-parsing unchanged files.
 Naming: every symbol is keyed by its *qualified name* ``<repo-relative posix path>::<dotted in-file name>``,
 e.g. ``pkg/mod.py::Class.method``. A file's own node is keyed by its path (``pkg/mod.py``); a directory
 ("module" node) by its path too (``pkg``; the repository root is ``.``). Nothing is keyed by a bare identifier.
+
+A name defined again in the same scope (overloads, a property's setter, ``@overload`` stubs, both branches of
+an ``#ifdef``) keeps it for its first definition; the later ones get ``~2``, ``~3``, ... in file order
+(``Shape.area~2``), so that every definition has a key of its own. ``Symbol.name`` stays the bare name.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # Symbol kinds. "module" is used for directories/packages; files have kind "file".
@@ -35,6 +40,43 @@ def qualified_name(path: str, dotted: str) -> str:
 def split_qualified_name(qname: str) -> tuple[str, str]:
     path, _, dotted = qname.partition("::")
     return path, dotted
+
+
+# Marks a later definition of a name already defined in the same scope. Not a character of any identifier
+# we index, nor a separator of qualified names; C++ destructors (``~Shape``) carry it first, never last.
+REDEFINITION_MARK = "~"
+_REDEFINITION_SUFFIX = re.compile(r"~\d+(?=\.|\Z)")
+_REDEFINITION_AT_END = re.compile(r"~\d+\Z")
+
+
+def as_written(dotted: str) -> str:
+    """The dotted name without redefinition marks: ``Shape.area~2`` -> ``Shape.area``."""
+    return _REDEFINITION_SUFFIX.sub("", dotted) if REDEFINITION_MARK in dotted else dotted
+
+
+def is_redefinition(qname: str) -> bool:
+    """Whether ``qname`` is a second or later definition of its name in its scope."""
+    return qname[-1:].isdigit() and _REDEFINITION_AT_END.search(qname) is not None
+
+
+class DistinctNames:
+    """Hands out the dotted names of one file's definitions, each once: the first definition of a name in a
+    scope keeps it, the later ones get ``~2``, ``~3``, ... (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._taken: dict[str, int] = {}
+
+    def claim(self, dotted: str) -> str:
+        count = self._taken.get(dotted, 0) + 1
+        self._taken[dotted] = count
+        if count == 1:
+            return dotted
+        distinct = f"{dotted}{REDEFINITION_MARK}{count}"
+        while distinct in self._taken:  # cannot come from source text, but no name may be handed out twice
+            count += 1
+            distinct = f"{dotted}{REDEFINITION_MARK}{count}"
+        self._taken[distinct] = 1
+        return distinct
 
 
 @dataclass

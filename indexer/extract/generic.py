@@ -27,7 +27,18 @@ from typing import Callable
 import tree_sitter
 
 from ..languages import get_language
-from ..model import CLASS, FUNCTION, METHOD, Call, FileExtract, Import, Inheritance, Symbol, qualified_name
+from ..model import (
+    CLASS,
+    FUNCTION,
+    METHOD,
+    Call,
+    DistinctNames,
+    FileExtract,
+    Import,
+    Inheritance,
+    Symbol,
+    qualified_name,
+)
 
 __all__ = ["extract_generic"]
 
@@ -848,6 +859,7 @@ def _add_symbols(extract: FileExtract, source: bytes, definitions: list[_Definit
     stack: list[_Scope] = []
     pending_parents: list[tuple[Symbol, str, bool]] = []  # (symbol, would-be parent qname, is C++ X::f)
     namespaces: set[str] = set()
+    names = DistinctNames()  # overloads and other same-named definitions get keys of their own
     for definition in definitions:
         outer = definition.outer
         while stack and stack[-1].end_byte <= outer.start_byte:
@@ -862,6 +874,11 @@ def _add_symbols(extract: FileExtract, source: bytes, definitions: list[_Definit
             qname = qualified_name(path, dotted)
             extract.inherits.extend(Inheritance(qname, base, outer.start_point[0] + 1) for base in definition.bases)
             continue
+        if definition.role == NAMESPACE and qualified_name(path, dotted) in namespaces:
+            # A namespace reopened in the same file is the same scope: its members join it, no second symbol.
+            stack.append(_Scope(outer.end_byte, dotted, NAMESPACE, qualified_name(path, dotted)))
+            continue
+        dotted = names.claim(dotted)
         if definition.role == CALLABLE:
             in_type = definition.owner or (container is not None and container.role in (TYPE, IMPL))
             kind = METHOD if in_type else FUNCTION

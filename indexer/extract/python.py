@@ -19,6 +19,7 @@ from ..model import (
     FUNCTION,
     METHOD,
     Call,
+    DistinctNames,
     FileExtract,
     Import,
     Inheritance,
@@ -71,6 +72,7 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
 
     # Enclosing definitions: (end_byte, qname, dotted name, kind).
     stack: list[tuple[int, str, str, str]] = []
+    names = DistinctNames()  # a property's setter or an @overload stub is a definition of its own
     for node in nodes:
         start = node.start_byte
         while stack and stack[-1][0] <= start:
@@ -86,7 +88,7 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
             scope = stack[-1][1] if stack else None
             extract.imports.extend(_imports(node, source, scope))
         else:
-            symbol = _symbol(node, source, path, stack[-1] if stack else None)
+            symbol = _symbol(node, source, path, stack[-1] if stack else None, names)
             if symbol is None:
                 continue
             extract.symbols.append(symbol)
@@ -102,7 +104,11 @@ def _text(node: tree_sitter.Node, source: bytes) -> str:
 
 
 def _symbol(
-    node: tree_sitter.Node, source: bytes, path: str, parent: tuple[int, str, str, str] | None
+    node: tree_sitter.Node,
+    source: bytes,
+    path: str,
+    parent: tuple[int, str, str, str] | None,
+    names: DistinctNames,
 ) -> Symbol | None:
     name_node = node.child_by_field_name("name")
     if name_node is None:
@@ -112,7 +118,7 @@ def _symbol(
         kind = CLASS
     else:
         kind = METHOD if parent is not None and parent[3] == CLASS else FUNCTION
-    dotted = f"{parent[2]}.{name}" if parent is not None else name
+    dotted = names.claim(f"{parent[2]}.{name}" if parent is not None else name)
     # Decorators belong to the definition: its span starts at the first one.
     outer = node
     wrapper = node.parent

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..model import CLASS, METHOD, Symbol
+from ..model import CLASS, METHOD, Symbol, is_redefinition
 
 # Languages whose files call into each other, for repository-wide unique-name resolution.
 _FAMILIES = {"javascript": "js", "typescript": "js", "tsx": "js", "c": "c", "cpp": "c"}
@@ -27,6 +27,8 @@ class NameTable:
         # (path, bare name) -> qnames defined in that file
         self.file_names: dict[tuple[str, str], list[str]] = {}
         for qname, symbol in symbols.items():
+            if is_redefinition(qname):
+                continue  # a name looked up finds its first definition in that scope, as the language would
             key = (family(symbol.language), symbol.name)
             if symbol.kind == METHOD:
                 self.methods_by_name.setdefault(key, []).append(qname)
