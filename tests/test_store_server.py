@@ -270,3 +270,28 @@ def test_a_stalled_server_times_out_with_one_line_instead_of_hanging(server):
         store.close()
     finally:
         proxy.close()
+
+
+def test_store_settings_come_from_the_user_config_then_the_environment_then_flags(tmp_path):
+    from assistant.index_settings import resolve_index_settings
+
+    home = user_config(tmp_path / "home", '[index]\nstore = "http://from-file:8000"\nstore_database = "team"\n'
+                                          'store_token = "file-token"\nembed_concurrency = 4\n')
+    repo = make_sample_repo(tmp_path / "repo")
+    (repo / ".assist").mkdir()
+    (repo / ".assist" / "config.toml").write_text('[index]\nvectors = "later"\n')
+    env = {"XDG_CONFIG_HOME": str(home)}
+    settings = resolve_index_settings(repo, env=env)
+    assert (settings.config.store, settings.config.store_database, settings.config.embed_concurrency) == \
+        ("http://from-file:8000", "team", 4)
+    assert settings.config.vectors == "later"  # the repository's own settings still apply on top
+    assert settings.source("store") == f"store in {home / 'assist' / 'config.toml'} [index]"
+
+    env |= {"ASSIST_STORE": "http://from-env:8000", "ASSIST_STORE_TOKEN": "env-token"}
+    settings = resolve_index_settings(repo, env=env)
+    assert (settings.config.store, settings.config.store_token) == ("http://from-env:8000", "env-token")
+    assert (settings.source("store"), settings.source("store_token")) == ("ASSIST_STORE", "ASSIST_STORE_TOKEN")
+
+    settings = resolve_index_settings(repo, store="http://from-flag:8000", store_fallback="local", env=env)
+    assert (settings.config.store, settings.config.store_fallback) == ("http://from-flag:8000", "local")
+    assert settings.source("store") == "--store"
