@@ -358,12 +358,14 @@ def _signature_end(symbol: Symbol, lines: list[str]) -> int:
     if not wanted:
         return symbol.start_line
     first = symbol.start_line
+    seen = 0
     for n in range(symbol.start_line, last + 1):
         text = "".join(lines[n - 1].split())
-        if text and wanted.startswith(text[:12]):
-            first = n
+        # Usually the signature starts on this line; Rust's starts with attributes written above the span.
+        offset = wanted.find(text[:12]) if text else -1
+        if offset == 0 or (offset > 0 and n == symbol.start_line):
+            first, seen = n, offset
             break
-    seen = 0
     for n in range(first, last + 1):
         seen += len("".join(lines[n - 1].split()))
         if seen >= len(wanted):

@@ -56,8 +56,26 @@ def is_test_path(path: str) -> bool:
     return bool(re.search(r"\.(test|spec)\.[cm]?[jt]sx?$", name))
 
 
-def _is_test_symbol(symbol: Symbol, parent: Symbol | None) -> bool:
+# Tests that a language marks on the definition itself, wherever its file is: `#[test]`/`#[tokio::test]`, JUnit's
+# and TestNG's `@Test` and its JUnit 5 relatives. Extractors put these at the start of the signature.
+_TEST_MARKERS = {
+    "rust": re.compile(r"#\[(?:[\w:]+::)?test[\](]"),
+    "java": re.compile(r"@(?:[\w.]+\.)?(?:Test|ParameterizedTest|RepeatedTest|TestFactory|TestTemplate)\b"),
+}
+# Code that only exists in test builds: everything inside Rust's `#[cfg(test)] mod tests`.
+_TEST_ONLY_SCOPE = {"rust": re.compile(r"#\[cfg\(test\)\]")}
+# Languages whose test files hold their tests in anonymous callbacks (`it("adds", () => ...)`): the file itself
+# is the test that calls what they call.
+_FILE_LEVEL_TESTS = frozenset({"javascript", "typescript", "tsx"})
+
+
+def _is_test_symbol(symbol: Symbol, parent: Symbol | None, in_test_file: bool) -> bool:
     if symbol.kind == CLASS:
+        return False
+    marker = _TEST_MARKERS.get(symbol.language)
+    if marker is not None and marker.match(symbol.signature):
+        return True
+    if not in_test_file:
         return False
     if symbol.name.startswith(("test", "Test")):
         return True
@@ -93,6 +111,7 @@ class _GraphBuilder:
 
         self.resolvers = Resolvers(extracts, self.symbols, self.other_files)
         self.unresolved: dict[str, dict[str, None]] = {}  # node -> callees, ordered and unique
+        self.test_code: set[str] = set()  # symbols that tests are made of: never the target of a tests edge
 
     def build(self) -> nx.MultiDiGraph:
         self._add_structure()
@@ -156,8 +175,10 @@ class _GraphBuilder:
                 signature=symbol.signature,
                 docstring=symbol.docstring,
                 parent=symbol.parent,
-                is_test=symbol.path in self.test_files and _is_test_symbol(symbol, parent),
+                is_test=_is_test_symbol(symbol, parent, symbol.path in self.test_files),
             )
+            if graph.nodes[qname]["is_test"] or self._in_test_code(symbol):
+                self.test_code.add(qname)
         for qname, symbol in self.symbols.items():
             container = symbol.parent if symbol.parent in self.symbols else symbol.path
             self._edge(container, qname, CONTAINS)
@@ -166,6 +187,20 @@ class _GraphBuilder:
             docstring = graph.nodes[path].get("docstring")
             if docstring:
                 graph.nodes[_dirname(path)]["docstring"] = docstring
+
+    def _in_test_code(self, symbol: Symbol) -> bool:
+        """In a test file, or inside a scope that only test builds compile."""
+        if symbol.path in self.test_files:
+            return True
+        scope = _TEST_ONLY_SCOPE.get(symbol.language)
+        current: Symbol | None = symbol
+        for _ in range(100):  # parents form a tree; the bound only guards against a malformed extract
+            if scope is None or current is None:
+                return False
+            if scope.match(current.signature):
+                return True
+            current = self.symbols.get(current.parent) if current.parent else None
+        return False
 
     def _add_directories(self, directory: str) -> str:
         graph = self.graph
@@ -222,9 +257,14 @@ class _GraphBuilder:
                 # Another callee text reached the same target (e.g. `fmt` and `helpers.fmt`).
                 edges[caller, target, CALLS]["count"] += 1
                 continue
-            if caller in self.symbols and self.graph.nodes[caller]["is_test"]:
-                if self.symbols[target].path not in self.test_files:
-                    self._edge(caller, target, TESTS, via="call")
+            if target not in self.test_code and self._is_test(caller, path, extract.language):
+                self._edge(caller, target, TESTS, via="call")
+
+    def _is_test(self, caller: str, path: str, language: str) -> bool:
+        """Whether a call made in ``caller`` (a symbol, or file ``path`` itself) is a test exercising its callee."""
+        if caller in self.symbols:
+            return self.graph.nodes[caller]["is_test"]
+        return language in _FILE_LEVEL_TESTS and path in self.test_files
 
 
 _NO_SPAN = {

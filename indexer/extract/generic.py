@@ -71,6 +71,7 @@ class _Definition:
     owner: list[str] = field(default_factory=list)  # type path written outside the body: Go receiver, C++ A::B::
     bases: list[str] = field(default_factory=list)
     is_scoped_function: bool = False  # C++ `X::f`: a method unless X is a namespace of this file
+    attributes: str = ""  # Rust outer attributes, which the grammar leaves outside the item: `#[test]`
 
 
 # ---------------------------------------------------------------------------------------------- text helpers
@@ -284,6 +285,18 @@ def _rust_type_name(source: bytes, node: Node | None) -> str | None:
     return None
 
 
+def _rust_attributes(source: bytes, node: Node) -> str:
+    """The outer attributes written above an item (doc comments between them skipped), in source order.
+    They start its signature, as Java's annotations do: ``#[test] fn adds()``, ``#[cfg(test)] mod tests``."""
+    found: list[str] = []
+    sibling = node.prev_sibling
+    while sibling is not None and sibling.type in ("attribute_item", "line_comment", "block_comment"):
+        if sibling.type == "attribute_item":
+            found.append(_one_line(_text(source, sibling)))
+        sibling = sibling.prev_sibling
+    return " ".join(reversed(found))
+
+
 def _rust_item(source: bytes, node: Node) -> _Definition | None:
     name = _name_of(source, node)
     if name is None:
@@ -293,7 +306,8 @@ def _rust_item(source: bytes, node: Node) -> _Definition | None:
     if bounds is not None:
         bases = [_strip_type_arguments(_text(source, b)) for b in bounds.named_children if b.type != "lifetime"]
     role = NAMESPACE if node.type == "mod_item" else TYPE
-    return _Definition(node, name, role, node.child_by_field_name("body"), bases=bases)
+    return _Definition(node, name, role, node.child_by_field_name("body"), bases=bases,
+                       attributes=_rust_attributes(source, node))
 
 
 def _rust_impl(source: bytes, node: Node) -> _Definition | None:
@@ -309,7 +323,7 @@ def _rust_function(source: bytes, node: Node) -> _Definition | None:
     name = _name_of(source, node)
     if name is None:
         return None
-    return _Definition(node, name, CALLABLE, node.child_by_field_name("body"))
+    return _Definition(node, name, CALLABLE, node.child_by_field_name("body"), attributes=_rust_attributes(source, node))
 
 
 _RUST_READERS = {
@@ -797,6 +811,8 @@ def _signature(source: bytes, definition: _Definition) -> str:
         end = source.find(b"\n", outer.start_byte, outer.end_byte)
         header = source[outer.start_byte : outer.end_byte if end < 0 else end]
     text = _one_line(header.decode("utf-8", "replace")).rstrip("{").rstrip()
+    if definition.attributes:
+        text = f"{definition.attributes} {text}"
     return text[:_MAX_SIGNATURE]
 
 
