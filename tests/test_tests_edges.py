@@ -30,7 +30,9 @@ def nodes_that_test(graph) -> set[str]:
 
 
 def test_go_test_functions_in_test_files_test_what_they_call():
-    graph = graph_of({"internal/server/server.go": "go/server.go", "internal/server/server_test.go": "go/server_test.go"})
+    graph = graph_of({
+        "internal/server/server.go": "go/server.go", "internal/server/server_test.go": "go/server_test.go",
+    })
     t = "internal/server/server_test.go::"
     assert nodes_that_test(graph) == {t + "TestHandleRegistersRoute", t + "TestNewServerKeepsAddr"}  # not newTestServer
     assert edges_of_tests(graph) == {

@@ -27,18 +27,8 @@ from typing import Callable
 import tree_sitter
 
 from ..languages import get_language
-from ..model import (
-    CLASS,
-    FUNCTION,
-    METHOD,
-    Call,
-    DistinctNames,
-    FileExtract,
-    Import,
-    Inheritance,
-    Symbol,
-    qualified_name,
-)
+from ..model import CLASS, FUNCTION, METHOD, Call, DistinctNames, FileExtract, Import, Inheritance, Symbol
+from ..model import qualified_name
 
 __all__ = ["extract_generic"]
 
@@ -323,7 +313,8 @@ def _rust_function(source: bytes, node: Node) -> _Definition | None:
     name = _name_of(source, node)
     if name is None:
         return None
-    return _Definition(node, name, CALLABLE, node.child_by_field_name("body"), attributes=_rust_attributes(source, node))
+    body = node.child_by_field_name("body")
+    return _Definition(node, name, CALLABLE, body, attributes=_rust_attributes(source, node))
 
 
 _RUST_READERS = {
