@@ -1,7 +1,7 @@
 """Import and name resolution for the code graph: which repository file an import loads, and which definition
 a call or a base-class expression names.
 
-One resolver per language family (``python.py``; ``generic.py`` for the others) over one shared
+One resolver per language family (``python.py``, ``go.py``; ``generic.py`` for the others) over one shared
 ``NameTable``; the graph builder asks ``Resolvers`` and turns the answers into edges.
 """
 
@@ -12,6 +12,7 @@ from typing import NamedTuple, Protocol
 
 from ..model import FileExtract, Symbol
 from .generic import GenericResolver
+from .go import GoResolver
 from .names import NameTable
 from .python import PythonResolver
 
@@ -37,9 +38,12 @@ class Resolvers:
         self.names = NameTable(symbols)
         self._python = PythonResolver(self.names, extracts)
         self._other = GenericResolver(self.names, extracts, other_files)
+        self._go = GoResolver(self._other)
 
     def for_language(self, language: str) -> Resolver:
-        return self._python if language == "python" else self._other
+        if language == "python":
+            return self._python
+        return self._go if language == "go" else self._other
 
     def module_of(self, path: str) -> str | None:
         """The dotted name a Python file is imported by, or None."""

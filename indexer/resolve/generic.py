@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from ..model import CLASS, FileExtract
+from ..model import CLASS, FileExtract, Import
 from .import_paths import FileIndex
 from .names import NameTable, family
 
@@ -28,13 +28,17 @@ class GenericResolver:
     def is_builtin(self, callee: str) -> bool:
         return False
 
-    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
-        """(file imported or None when outside the repository, the module as written) for each import."""
+    def targets(self, language: str, path: str, imp: Import) -> list[str]:
+        """The repository files that one import of ``path`` names; [] for anything outside the repository."""
         if self._file_index is None:  # only built when the repository has a file in one of these languages
             self._file_index = FileIndex({*self.extracts, *self.other_files})
+        return self._file_index.targets(language, path, imp)
+
+    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
+        """(file imported or None when outside the repository, the module as written) for each import."""
         links: list[tuple[str | None, str]] = []
         for imp in extract.imports:
-            targets = self._file_index.targets(extract.language, path, imp)
+            targets = self.targets(extract.language, path, imp)
             if not targets:
                 links.append((None, imp.module))
             links.extend((target, imp.module) for target in targets)

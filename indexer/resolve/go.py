@@ -1,0 +1,142 @@
+"""Names in Go by Go's own scoping rules, before the name-based guesses every other language gets.
+
+A package is a directory: its files share one namespace, so a bare name is a definition of the file or of
+another file of the package. Another package is reached only through the name its import binds
+(``store.New``: the import's alias, else the last element of its path), and an import from outside the
+repository names nothing of ours, however the function is called. In a method, the receiver (``s`` in
+``func (s *Server) Handle``) names its type: ``s.Get`` is a method of ``Server`` or of a type it embeds,
+wherever in the package it is written. Anything else (a local variable's method, a field's) is left to
+``GenericResolver``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ..model import CLASS, METHOD, FileExtract, split_qualified_name
+from .generic import GenericResolver
+
+_RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
+_MAJOR_VERSION = re.compile(r"v\d+")
+_DOTTED_VERSION = re.compile(r"\.v\d+$")  # gopkg.in/yaml.v3
+
+
+def package_name(import_path: str) -> str:
+    """The name an import binds when it has no alias: the last path element, less a major-version element
+    (``.../v2``) or suffix (``yaml.v3``)."""
+    elements = [e for e in import_path.split("/") if e]
+    if len(elements) > 1 and _MAJOR_VERSION.fullmatch(elements[-1]):
+        elements.pop()
+    return _DOTTED_VERSION.sub("", elements[-1]) if elements else ""
+
+
+class GoResolver:
+    def __init__(self, generic: GenericResolver):
+        self.generic = generic
+        self.names = generic.names
+        self.symbols = generic.symbols
+        self.extracts = generic.extracts
+        # file -> the name each of its imports binds -> that package's files ([] for one outside the repository)
+        self._bound: dict[str, dict[str, list[str]]] = {}
+        self._dot_imported: dict[str, list[str]] = {}  # file -> files of the packages it imports with `.`
+        self._packages: dict[str, list[str]] | None = None  # directory -> its Go files, in path order
+
+    def is_builtin(self, callee: str) -> bool:
+        return False
+
+    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
+        links: list[tuple[str | None, str]] = []
+        bound = self._bound[path] = {}
+        for imp in extract.imports:
+            targets = self.generic.targets(extract.language, path, imp)
+            links.extend((target, imp.module) for target in targets)
+            if not targets:
+                links.append((None, imp.module))
+            if imp.alias == ".":
+                self._dot_imported.setdefault(path, []).extend(targets)
+            elif imp.alias != "_":
+                bound[imp.alias or package_name(imp.module)] = targets
+        return links
+
+    def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
+        pieces = [p for p in text.replace("()", "").split(".") if p]
+        if not pieces:
+            return None
+        head = pieces[0]
+        if len(pieces) == 1:
+            return self._bare(path, head, for_class)
+        bound = self._bound.get(path, {})
+        if head in bound:
+            rest = ".".join(pieces[1:])
+            for file in bound[head]:  # [] for a package outside the repository: nothing of ours
+                qname = f"{file}::{rest}"
+                if qname in self.symbols and (not for_class or self.symbols[qname].kind == CLASS):
+                    return qname, "import"
+            return None
+        if len(pieces) == 2 and not for_class:
+            receiver = self._receiver(caller)
+            if receiver is not None and receiver[0] == head:
+                found = self._method(receiver[1], pieces[1])
+                if found is not None:
+                    return found, "receiver"
+        return self.generic.resolve(path, caller, text, for_class)
+
+    # ------------------------------------------------------------------------------------------------ scopes
+
+    def _package(self, path: str) -> list[str]:
+        """The files that share ``path``'s package namespace: its directory's Go files (a test file sees the
+        package's other files, the package never sees its test files)."""
+        if self._packages is None:
+            self._packages = {}
+            for file in sorted(self.extracts):
+                if self.extracts[file].language == "go":
+                    self._packages.setdefault(file.rpartition("/")[0], []).append(file)
+        files = self._packages.get(path.rpartition("/")[0], [])
+        return files if path.endswith("_test.go") else [f for f in files if not f.endswith("_test.go")]
+
+    def _bare(self, path: str, name: str, for_class: bool) -> tuple[str, str] | None:
+        """A name written without a qualifier: the file's own, its package's, or a dot-imported package's."""
+        scopes = [(path, "local")]
+        scopes += [(file, "package") for file in self._package(path) if file != path]
+        scopes += [(file, "import") for file in self._dot_imported.get(path, ())]
+        for file, resolution in scopes:
+            qname = f"{file}::{name}"
+            symbol = self.symbols.get(qname)
+            if symbol is not None and symbol.kind != METHOD and (not for_class or symbol.kind == CLASS):
+                return qname, resolution
+        return None
+
+    def _receiver(self, caller: str) -> tuple[str, str] | None:
+        """(receiver name, the qname of its type) when ``caller`` is a method whose type is known."""
+        method = self.symbols.get(caller)
+        if method is None or method.kind != METHOD:
+            return None
+        match = _RECEIVER.match(method.signature)
+        type_dotted = split_qualified_name(caller)[1].rpartition(".")[0]
+        if match is None or not type_dotted:
+            return None
+        for file in [method.path, *self._package(method.path)]:
+            if f"{file}::{type_dotted}" in self.symbols:
+                return match.group(1), f"{file}::{type_dotted}"
+        return None
+
+    def _method(self, type_qname: str, name: str) -> str | None:
+        """Method ``name`` of the type, written in any file of its package, or of a type it embeds."""
+        queue, seen = [type_qname], {type_qname}
+        while queue:
+            current = queue.pop(0)
+            for candidate in self._methods_named(current, name):
+                return candidate
+            for base in self.names.bases.get(current, ()):
+                if base not in seen:
+                    seen.add(base)
+                    queue.append(base)
+        return None
+
+    def _methods_named(self, type_qname: str, name: str) -> Iterator[str]:
+        path, dotted = split_qualified_name(type_qname)
+        for file in [path, *self._package(path)]:
+            qname = f"{file}::{dotted}.{name}"
+            if qname in self.symbols:
+                yield qname

@@ -1,0 +1,67 @@
+"""Go names resolved by Go's scoping (issue 15, item 1 for Go): a package is its directory, other packages
+are reached through the name their import binds, and a method's receiver names its type. The sample module in
+tests/fixtures/languages/go/shop/, through the real extractor and graph builder, asserted edge by edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.extract import extract_file
+from indexer.graph import build_graph
+from indexer.resolve.go import package_name
+
+SHOP = Path(__file__).parent / "fixtures" / "languages" / "go" / "shop"
+
+
+def shop_graph():
+    files = sorted(SHOP.rglob("*.go"))
+    return build_graph({str(f.relative_to(SHOP)): extract_file(str(f.relative_to(SHOP)), f.read_bytes(), "go")
+                        for f in files})
+
+
+def edges(graph, kind: str) -> set[tuple]:
+    return {
+        (source, target, attrs.get("resolution")) if kind == "calls" else (source, target)
+        for source, target, key, attrs in graph.edges(keys=True, data=True)
+        if key == kind
+    }
+
+
+def test_calls_resolve_through_imports_the_package_and_receivers():
+    graph = shop_graph()
+    store, api, main = "internal/store/", "internal/api/server.go::", "cmd/shop/main.go::"
+    assert edges(graph, "calls") == {
+        # `store.New()` is the store package's New, although main.go defines a New of its own
+        (main + "main", store + "store.go::New", "import"),
+        (main + "main", main + "New", "local"),
+        (main + "main", api + "NewServer", "import"),
+        (main + "main", api + "Server.Item", "import"),  # srv.Item: a variable, found in the imported files
+        (api + "NewServer", store + "store.go::New", "import"),  # through the alias kv
+        # srv.Get: Server embeds *kv.Store, whose Get it calls through the receiver
+        (api + "Server.Item", store + "store.go::Store.Get", "receiver"),
+        (store + "store.go::New", store + "cache.go::newCache", "package"),  # another file of the package
+        (store + "store.go::Store.Get", store + "load.go::Store.load", "receiver"),  # a method in load.go
+        (store + "store.go::Store.Get", store + "cache.go::cache.lookup", "unique_name"),  # s.cache.lookup
+    }
+    # Packages outside the repository are never a name of ours.
+    assert graph.nodes[main + "main"]["unresolved_calls"] == ["fmt.Println"]
+    assert graph.nodes[api + "Server.Item"]["unresolved_calls"] == ["fmt.Sprintf"]
+
+
+def test_imports_name_the_package_files_and_embedding_is_inheritance():
+    graph = shop_graph()
+    package = {("internal/store/" + f) for f in ("cache.go", "load.go", "store.go")}
+    assert edges(graph, "imports") == {
+        ("cmd/shop/main.go", "internal/api/server.go"),
+        *(("cmd/shop/main.go", f) for f in package),
+        *(("internal/api/server.go", f) for f in package),
+    }
+    assert edges(graph, "inherits") == {("internal/api/server.go::Server", "internal/store/store.go::Store")}
+    assert graph.nodes["cmd/shop/main.go"]["external_imports"] == ["fmt"]
+
+
+def test_the_name_an_import_binds():
+    assert package_name("github.com/acme/shop/internal/store") == "store"
+    assert package_name("github.com/jackc/pgx/v5") == "pgx"
+    assert package_name("gopkg.in/yaml.v3") == "yaml"
+    assert package_name("fmt") == "fmt"
