@@ -12,14 +12,16 @@ wherever in the package it is written. Anything else (a local variable's method,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
 from ..model import CLASS, METHOD, FileExtract, split_qualified_name
 from .generic import GenericResolver
 
 _RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
 _MAJOR_VERSION = re.compile(r"v\d+")
 _DOTTED_VERSION = re.compile(r"\.v\d+$")  # gopkg.in/yaml.v3
+
+
+def _in_test_file(qname: str) -> bool:
+    return qname.partition("::")[0].endswith("_test.go")
 
 
 def package_name(import_path: str) -> str:
@@ -40,7 +42,7 @@ class GoResolver:
         # file -> the name each of its imports binds -> that package's files ([] for one outside the repository)
         self._bound: dict[str, dict[str, list[str]]] = {}
         self._dot_imported: dict[str, list[str]] = {}  # file -> files of the packages it imports with `.`
-        self._packages: dict[str, list[str]] | None = None  # directory -> its Go files, in path order
+        self._in_package_table: dict[tuple[str, str], list[str]] | None = None
 
     def is_builtin(self, callee: str) -> bool:
         return False
@@ -84,27 +86,36 @@ class GoResolver:
 
     # ------------------------------------------------------------------------------------------------ scopes
 
-    def _package(self, path: str) -> list[str]:
-        """The files that share ``path``'s package namespace: its directory's Go files (a test file sees the
-        package's other files, the package never sees its test files)."""
-        if self._packages is None:
-            self._packages = {}
-            for file in sorted(self.extracts):
-                if self.extracts[file].language == "go":
-                    self._packages.setdefault(file.rpartition("/")[0], []).append(file)
-        files = self._packages.get(path.rpartition("/")[0], [])
-        return files if path.endswith("_test.go") else [f for f in files if not f.endswith("_test.go")]
+    def _package_table(self) -> dict[tuple[str, str], list[str]]:
+        """(directory, dotted name) -> the qnames of that name in the directory's Go files, in path order."""
+        if self._in_package_table is None:
+            self._in_package_table = {}
+            for qname in sorted(self.symbols):
+                symbol = self.symbols[qname]
+                if symbol.language == "go":
+                    key = (symbol.path.rpartition("/")[0], split_qualified_name(qname)[1])
+                    self._in_package_table.setdefault(key, []).append(qname)
+        return self._in_package_table
+
+    def _in_package(self, path: str, dotted: str) -> list[str]:
+        """``dotted`` defined in the package of file ``path``, that file's own definition first. A test file
+        sees the package's other files; the package never sees its test files."""
+        found = self._package_table().get((path.rpartition("/")[0], dotted), [])
+        sees_tests = path.endswith("_test.go")
+        own = [q for q in found if q.startswith(path + "::")]
+        others = [q for q in found if q not in own and (sees_tests or not _in_test_file(q))]
+        return own + others
 
     def _bare(self, path: str, name: str, for_class: bool) -> tuple[str, str] | None:
         """A name written without a qualifier: the file's own, its package's, or a dot-imported package's."""
-        scopes = [(path, "local")]
-        scopes += [(file, "package") for file in self._package(path) if file != path]
-        scopes += [(file, "import") for file in self._dot_imported.get(path, ())]
-        for file, resolution in scopes:
-            qname = f"{file}::{name}"
-            symbol = self.symbols.get(qname)
+        for qname in self._in_package(path, name):
+            symbol = self.symbols[qname]
+            if symbol.kind != METHOD and (not for_class or symbol.kind == CLASS):
+                return qname, "local" if symbol.path == path else "package"
+        for file in self._dot_imported.get(path, ()):
+            symbol = self.symbols.get(f"{file}::{name}")
             if symbol is not None and symbol.kind != METHOD and (not for_class or symbol.kind == CLASS):
-                return qname, resolution
+                return symbol.qname, "import"
         return None
 
     def _receiver(self, caller: str) -> tuple[str, str] | None:
@@ -114,29 +125,20 @@ class GoResolver:
             return None
         match = _RECEIVER.match(method.signature)
         type_dotted = split_qualified_name(caller)[1].rpartition(".")[0]
-        if match is None or not type_dotted:
-            return None
-        for file in [method.path, *self._package(method.path)]:
-            if f"{file}::{type_dotted}" in self.symbols:
-                return match.group(1), f"{file}::{type_dotted}"
-        return None
+        types = self._in_package(method.path, type_dotted) if match is not None and type_dotted else []
+        return (match.group(1), types[0]) if types else None
 
     def _method(self, type_qname: str, name: str) -> str | None:
         """Method ``name`` of the type, written in any file of its package, or of a type it embeds."""
         queue, seen = [type_qname], {type_qname}
         while queue:
             current = queue.pop(0)
-            for candidate in self._methods_named(current, name):
-                return candidate
+            path, dotted = split_qualified_name(current)
+            found = self._in_package(path, f"{dotted}.{name}")
+            if found:
+                return found[0]
             for base in self.names.bases.get(current, ()):
                 if base not in seen:
                     seen.add(base)
                     queue.append(base)
         return None
-
-    def _methods_named(self, type_qname: str, name: str) -> Iterator[str]:
-        path, dotted = split_qualified_name(type_qname)
-        for file in [path, *self._package(path)]:
-            qname = f"{file}::{dotted}.{name}"
-            if qname in self.symbols:
-                yield qname
