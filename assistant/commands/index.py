@@ -141,7 +141,7 @@ def _print_index_summary(report) -> None:
         + f"\n  {report.symbols} symbols; edges: {edges or 'none'}"
         f"\n  {report.chunks} chunks, {report.chunks_embedded} newly embedded with {markup(report.embedding_model)}"
         + (f", {report.vectors_from_store} taken from the store server" if report.vectors_from_store else "")
-        f"\n  {_vectors_line(report.vectors)}; usable after {report.usable_after_s:.2f}s"
+        + f"\n  {_vectors_line(report.vectors)}; usable after {report.usable_after_s:.2f}s"
         f"\n  {report.seconds.get('total', 0):.2f}s ("
         + ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items() if k != "total")
         + ")"
