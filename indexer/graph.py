@@ -73,7 +73,7 @@ def _is_test_symbol(symbol: Symbol, parent: Symbol | None, in_test_file: bool) -
     if symbol.kind == CLASS:
         return False
     marker = _TEST_MARKERS.get(symbol.language)
-    if marker is not None and marker.match(symbol.signature):
+    if marker is not None and marker.search(symbol.signature):
         return True
     if not in_test_file:
         return False
@@ -197,7 +197,7 @@ class _GraphBuilder:
         for _ in range(100):  # parents form a tree; the bound only guards against a malformed extract
             if scope is None or current is None:
                 return False
-            if scope.match(current.signature):
+            if scope.search(current.signature):
                 return True
             current = self.symbols.get(current.parent) if current.parent else None
         return False
