@@ -57,7 +57,7 @@ def is_test_path(path: str) -> bool:
 
 
 # Tests that a language marks on the definition itself, wherever its file is: `#[test]`/`#[tokio::test]`, JUnit's
-# and TestNG's `@Test` and its JUnit 5 relatives. Extractors put these at the start of the signature.
+# and TestNG's `@Test` and its JUnit 5 relatives. Extractors keep them in the signature, before the name.
 _TEST_MARKERS = {
     "rust": re.compile(r"#\[(?:[\w:]+::)?test[\](]"),
     "java": re.compile(r"@(?:[\w.]+\.)?(?:Test|ParameterizedTest|RepeatedTest|TestFactory|TestTemplate)\b"),
