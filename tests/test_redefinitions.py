@@ -167,6 +167,9 @@ def test_the_graph_has_a_node_per_overload_each_calling_from_its_own_body():
     ]
     assert len(names.symbols_named("parse")) == 4
     assert names.resolve("src/lib.rs::Meters.fmt~2") == ["src/lib.rs::Meters.fmt~2"]
+    # So does a dotted mention, in the shape a user writes it.
+    assert sorted(names.symbols_dotted("Delegate.equals")) == [f"{java}.equals", f"{java}.equals~2"]
+    assert "pkg/events.py::parse~3.helper" in names.symbols_dotted("parse.helper")
 
 
 def test_a_one_line_definition_is_not_swallowed_by_the_span_of_the_next():

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from ..model import FILE, MODULE, split_qualified_name
+from ..model import FILE, MODULE, as_written, split_qualified_name
 
 _SYMBOL_KINDS = frozenset({"class", "function", "method"})
 
@@ -50,7 +50,8 @@ class NameIndex:
             if path in self.test_nodes:
                 self.test_nodes.add(node)
             self.by_name.setdefault(data.get("name") or dotted.rpartition(".")[2], []).append(node)
-            parts = [*module_of.get(path, "").split("."), *dotted.split(".")]
+            # Overloads (``f~2``) are found by the name as written, like their first definition.
+            parts = [*module_of.get(path, "").split("."), *as_written(dotted).split(".")]
             parts = [p for p in parts if p]
             # Every suffix that keeps at least two components: "Class.method", "mod.Class.method", ...
             for cut in range(len(parts) - 1):
