@@ -147,6 +147,7 @@ def test_when_the_tests_fail_after_the_edit_the_fix_loop_continues_and_one_undo_
     code, report, stderr, _ = edit(bookings, RENAME, "--yes", "--json", replies=[HALF_RENAMED, FINISH_RENAME])
     assert code == 0, stderr
     assert report["status"] == "fixed" and report["fix_rounds"] == 1 and report["fix_status"] == "fixed"
+    assert report["message"].count(ROOMS) == 1 and report["message"].count("assist undo") == 1
     assert report["tests_before"]["green"]
     assert not report["tests_after_edit"]["green"]
     assert "NameError" in json.dumps(report["tests_after_edit"]["failures"])

@@ -404,8 +404,7 @@ class EditRun:
                 self._state.originals.setdefault(path, original)
         result = self._state.fix
         if result is None or result.status not in ("fixed", "already_green"):
-            # the fix loop's message without its own list of changed files: the edit's result lists them all
-            reason = result.message.split("; changed ")[0] if result is not None else "the tests could not be run"
+            reason = _own_words(result) if result is not None else "the tests could not be run"
             status = ev.TESTS_FAIL if result is not None and result.tests_before is not None else ev.ERROR
             raise Stopped(ev.CANCELLED if result is not None and result.status == "cancelled" else status,
                         f"the edit was written, but {reason}")
@@ -460,7 +459,7 @@ class EditRun:
         fix = state.fix
         if status == ev.APPLIED and fix is not None and fix.status == "fixed":
             status = ev.FIXED
-            message = f"changed {', '.join(changed)}; the tests failed after the edit and {fix.message}"
+            message = f"changed {', '.join(changed)}; the tests failed after the edit and {_own_words(fix)}"
         elif status == ev.APPLIED and fix is not None:
             message = f"changed {', '.join(changed)}; the tests pass"
         if changed and status not in (ev.APPLIED, ev.FIXED):
@@ -470,6 +469,8 @@ class EditRun:
         if state.commit:
             message += f"; committed as {state.commit[:12]} (undo it with `git revert {state.commit[:12]}`)"
         message += state.commit_note
+        if self.options.commit and changed and state.commit is None and not state.commit_note:
+            message += "; not committed: only an edit whose tests pass is committed"
         shown = set(state.context.files if state.context else [])
         return ev.EditResult(
             status=status, message=message, request=self.request, model=self.provider.name,
@@ -496,6 +497,11 @@ def flagged_diff(changes: list[applying.FileChange], shown: set[str]) -> str:
             parts.append(f"# assist: {change.path} was not in the code the model was shown\n")
         parts.append(change.diff())
     return "".join(parts)
+
+
+def _own_words(fix: FixResult) -> str:
+    """The fix loop's message without its list of changed files: the edit's result lists them all."""
+    return fix.message.split("; changed ")[0]
 
 
 def _refuse_read_only(root: Path, paths: list[str]) -> None:
