@@ -272,6 +272,15 @@ def test_a_new_file_may_be_created_inside_the_repository_but_nothing_outside(boo
     assert code == 1 and report["status"] == "not_applied" and not (bookings.parent / "escape.py").exists()
 
 
+def test_a_reply_that_empties_a_file_is_not_written_without_a_person_confirming_it(bookings):
+    before = snapshot(bookings)
+    emptied = "bookings/__init__.py\n```python\n```\n"
+    code, report, _, _ = edit(bookings, "remove the package docstring", "bookings/__init__.py", "--yes", "--json",
+                              "--no-test", replies=[emptied])
+    assert code == 1 and report["status"] == "refused" and "deleting" in report["message"]
+    assert snapshot(bookings) == before
+
+
 def test_a_reply_cut_off_at_the_reply_limit_writes_nothing(bookings):
     from hostile_model_server import HostileModelServer
 

@@ -20,7 +20,7 @@ from rich.text import Text
 from ..terminal import inert, inert_lines, markup
 from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
 from .fix import EXIT_INTERRUPTED, RepoOpt
-from .fix_view import SHOWN_FAILURES, FixView, _names, _syntax
+from .fix_view import SHOWN_FAILURES, FixView, ModelClock, _names, _syntax
 
 
 def edit_command(
@@ -201,8 +201,6 @@ class EditView(FixView):
         elif isinstance(event, fx.ContextBuilt):
             self.line(Text(f"edit: {event.describe(inert)}"))
             self._reply_chars = 0
-            from .fix_view import ModelClock
-
             self._doing(ModelClock("edit", event.tokens))
         elif isinstance(event, fx.ReplyDelta):
             self._reply_chars += len(event.text)
