@@ -6,3 +6,8 @@ from __future__ import annotations
 
 class IndexingError(Exception):
     """An index could not be built, refreshed or opened; the message is one line for the user."""
+
+
+class StoreWriteError(IndexingError):
+    """A store of the index (manifest, embedding cache, vectors) refused a write: a full disk, a read-only
+    file system, a damaged database. Everything committed before stays; a re-run continues from there."""

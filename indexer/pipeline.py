@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from . import files as discovery
 from .config import VECTOR_KINDS, VECTOR_MODES, IndexConfig
+from .errors import StoreWriteError
 from .lock import IndexLock
 from .model import FILE, MODULE, SkippedFile
 from .prepare import ParsedFile, prepare_files, sha256_hex
@@ -99,7 +101,31 @@ def index_repository(
             indexer.stop_requested = lock.wanted
         for message in repairs:
             indexer.notice(message)
-        return indexer.run()
+        try:
+            return indexer.run()
+        except Exception as exc:
+            if not _is_store_failure(exc):
+                raise
+            raise StoreWriteError(f"cannot write the index at {state_dir.path}: {_first_line(exc)}; what was stored "
+                                  "before is kept — free disk space (or fix the file system) and re-run "
+                                  "`assist index`") from exc
+
+
+def _is_store_failure(exc: Exception) -> bool:
+    # chromadb's errors are told by their module, so that a run without vectors never imports chromadb.
+    return isinstance(exc, sqlite3.Error) or type(exc).__module__.partition(".")[0] == "chromadb"
+
+
+def _refuse_to_discard(exc: StateCorrupt) -> None:
+    """A database that cannot be opened because of its surroundings (disk full, I/O error, read-only, locked)
+    is not damaged: rebuilding would throw away what it holds (the embedding cache: hours of work) and fail anyway."""
+    if isinstance(exc.__cause__, sqlite3.OperationalError):
+        raise StoreWriteError(f"cannot open {exc}; nothing was discarded — free disk space (or fix the file "
+                              "system) and re-run `assist index`") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 class _Indexer:
@@ -217,6 +243,7 @@ class _Indexer:
         try:
             return IndexState(self.dirs.index_db)
         except StateCorrupt as exc:
+            _refuse_to_discard(exc)
             self.notice(f"index database is damaged ({exc}); rebuilding the index")
             self.dirs.remove_index()
             return IndexState(self.dirs.index_db)
@@ -225,6 +252,7 @@ class _Indexer:
         try:
             return EmbeddingCache(self.dirs.embedding_cache)
         except StateCorrupt as exc:
+            _refuse_to_discard(exc)
             self.notice(f"embedding cache is damaged ({exc}); starting it afresh (changed chunks are embedded again)")
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.dirs.embedding_cache}{suffix}").unlink(missing_ok=True)
