@@ -127,7 +127,7 @@ def sandbox(work: Path) -> dict:
 
 def conftest(work: Path) -> dict:
     from assistant.fix.loop import FixLoop, FixOptions
-    from assistant.fix.scripted import ScriptedProvider
+    from assistant.providers.scripted import ScriptedProvider
 
     repo = work / "conftest"
     (repo / "tests").mkdir(parents=True)

@@ -18,7 +18,7 @@ from assistant.fix.events import (
 )
 from assistant.fix.formats import FormatRecord
 from assistant.fix.loop import FixLoop, FixOptions
-from assistant.fix.scripted import ScriptedProvider
+from assistant.providers.scripted import ScriptedProvider
 
 TESTS = ["tests/test_pricing.py"]
 

@@ -85,7 +85,7 @@ def test_questions_and_model_switches_wait_for_a_running_fix(buggy):
         await until(pilot, lambda: isinstance(app.screen, ConfirmWrite), "the confirmation dialog")
         provider = app.session.provider
         await app.ask("How are bulk discounts computed?")
-        await app.command_model("openai:other")
+        await app.slash_commands.model("openai:other")
         said = notices(app)
         assert any("/fix run is still going" in n for n in said) and app.active is None  # no turn started
         assert any("/fix run is using the model" in n for n in said) and app.session.provider is provider

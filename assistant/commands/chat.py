@@ -18,8 +18,9 @@ RepoOpt = Annotated[
 ]
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", help="Chat model: ollama:NAME (default ollama:qwen2.5-coder:7b) or openai:NAME for an "
-                                 "OpenAI-compatible server. Also ASSIST_MODEL or .assist/config.toml."),
+    typer.Option("--model", help="Chat model: ollama:NAME (default ollama:qwen2.5-coder:7b), openai:NAME for an "
+                                 "OpenAI-compatible server, or scripted:FILE (a JSON list of prepared replies). "
+                                 "Also ASSIST_MODEL or .assist/config.toml."),
 ]
 BaseUrlOpt = Annotated[
     str | None,

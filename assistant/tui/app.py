@@ -430,10 +430,6 @@ class ChatApp(App[None]):
     async def action_help(self) -> None:
         await self.slash_commands.help("")
 
-    async def command_model(self, argument: str) -> None:
-        """``/model ARGUMENT``; kept under its old name for tests/test_tui_fix.py (the handlers are in commands.py)."""
-        await self.slash_commands.model(argument)
-
     @on(ContextTable.PinRequested)
     def _pin_requested(self, event: ContextTable.PinRequested) -> None:
         self.slash_commands.pin_item(event.key)
