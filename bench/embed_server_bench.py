@@ -129,7 +129,8 @@ def measure(base_url: str, api_key: str, texts: list[str], batch: int, levels: l
     return {
         "median_chunks_per_s": {mode: {k: round(statistics.median(v), 2) for k, v in by_k.items()}
                                 for mode, by_k in rates.items()},
-        "all_chunks_per_s": {mode: {k: [round(x, 2) for x in v] for k, v in by_k.items()} for mode, by_k in rates.items()},
+        "all_chunks_per_s": {mode: {k: [round(x, 2) for x in v] for k, v in by_k.items()}
+                             for mode, by_k in rates.items()},
         "load_min": min(loads), "load_max": max(loads),
     }
 

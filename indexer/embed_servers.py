@@ -84,7 +84,8 @@ def server_embedder(spec: str, settings: ServerSettings) -> OllamaEmbedder | Ope
     return OpenAIEmbedder(model, settings)
 
 
-def resolve_server_settings(spec: str, url: str = "", env: Mapping[str, str] | None = None, **tuning: Any) -> ServerSettings:
+def resolve_server_settings(spec: str, url: str = "", env: Mapping[str, str] | None = None,
+                            **tuning: Any) -> ServerSettings:
     """Where a server spec is served: ``url`` when given (from --embed-url / ASSIST_EMBED_URL), else for Ollama
     OLLAMA_HOST as Ollama reads it, else the protocol's default address. ``tuning``: the other ServerSettings."""
     env = os.environ if env is None else env
@@ -153,6 +154,9 @@ class _ServerEmbedder:
 
     protocol = ""
     """How messages name the server ("Ollama", "the embedding server")."""
+    start_advice = "start it"
+    url_settings = URL_SETTINGS
+    """The settings that choose this server's address, for a message that says what to change."""
 
     def __init__(self, model: str, prefix: str, settings: ServerSettings):
         import httpx
@@ -308,18 +312,21 @@ class _ServerEmbedder:
         return body
 
     def _unreachable(self, endpoint: str, exc: Exception) -> str:
-        raise NotImplementedError
+        return (f"cannot reach {self.protocol} at {endpoint} ({exc}): {self.start_advice}, or point "
+                f"{self.url_settings} at the right server (this address came from {self.settings.source})")
 
     def _refusal(self, response: httpx.Response, endpoint: str) -> str:
         status = response.status_code
+        if status == 404:
+            return self._not_found(response, endpoint)
         if status in (401, 403):
             sent = "the key from " + KEY_SETTING if self.settings.api_key else f"no key ({KEY_SETTING} is not set)"
             return (f"{self.protocol} at {endpoint} refused the request (HTTP {status}: {_error_text(response)}); "
                     f"it was sent {sent}")
-        return (f"{self.protocol} at {endpoint} refused {self.model!r}: HTTP {status}: {_error_text(response)}")
+        return f"{self.protocol} at {endpoint} refused {self.model!r}: HTTP {status}: {_error_text(response)}"
 
-    def _where_from(self) -> str:
-        return f"this address came from {self.settings.source}"
+    def _not_found(self, response: httpx.Response, endpoint: str) -> str:
+        raise NotImplementedError
 
 
 class OllamaEmbedder(_ServerEmbedder):
@@ -327,6 +334,8 @@ class OllamaEmbedder(_ServerEmbedder):
     model is there and learns the dimension, so ``ollama:`` fails at once, with ``ollama pull`` advice."""
 
     protocol = "Ollama"
+    start_advice = "start it with `ollama serve`"
+    url_settings = f"{URL_SETTINGS} or OLLAMA_HOST"
 
     def __init__(self, model: str, settings: ServerSettings):
         super().__init__(model, OLLAMA_PREFIX, settings)
@@ -349,15 +358,9 @@ class OllamaEmbedder(_ServerEmbedder):
         lengths = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
         return lengths[0] if lengths else None
 
-    def _unreachable(self, endpoint: str, exc: Exception) -> str:
-        return (f"cannot reach Ollama at {endpoint} ({exc}): start it with `ollama serve`, or point "
-                f"{URL_SETTINGS} or OLLAMA_HOST at the right server ({self._where_from()})")
-
-    def _refusal(self, response: httpx.Response, endpoint: str) -> str:
-        if response.status_code == 404:
-            return (f"Ollama at {endpoint} has no model {self.model!r} ({_error_text(response)}): "
-                    f"run `ollama pull {self.model}`")
-        return super()._refusal(response, endpoint)
+    def _not_found(self, response: httpx.Response, endpoint: str) -> str:
+        return (f"Ollama at {endpoint} has no model {self.model!r} ({_error_text(response)}): "
+                f"run `ollama pull {self.model}`")
 
 
 class OpenAIEmbedder(_ServerEmbedder):
@@ -382,16 +385,10 @@ class OpenAIEmbedder(_ServerEmbedder):
         except (TypeError, ValueError):
             return numpy.zeros((0,), dtype=numpy.float32)
 
-    def _unreachable(self, endpoint: str, exc: Exception) -> str:
-        return (f"cannot reach the embedding server at {endpoint} ({exc}): start it, or point {URL_SETTINGS} "
-                f"at the right server ({self._where_from()})")
-
-    def _refusal(self, response: httpx.Response, endpoint: str) -> str:
-        if response.status_code == 404:
-            return (f"the embedding server at {endpoint} does not know {self.model!r} or this route (HTTP 404: "
-                    f"{_error_text(response)}): check the model name and the base URL, which usually ends in /v1 "
-                    f"({self._where_from()})")
-        return super()._refusal(response, endpoint)
+    def _not_found(self, response: httpx.Response, endpoint: str) -> str:
+        return (f"the embedding server at {endpoint} does not know {self.model!r} or this route (HTTP 404: "
+                f"{_error_text(response)}): check the model name and the base URL, which usually ends in /v1 "
+                f"(this address came from {self.settings.source})")
 
 
 def _backoff(attempt: int) -> float:

@@ -120,20 +120,34 @@ def open_embedder(config: IndexConfig) -> Embedder:
 
 
 EMBED_URL_ENV = "ASSIST_EMBED_URL"
-EMBED_API_KEY_ENV = "ASSIST_EMBED_API_KEY"
 
 
 def open_embedder_for_reading(dirs: StateDir, spec: str) -> Embedder:
     """The embedding model a reader of the index at ``dirs`` queries with: the index's own ``spec``, and for a
-    served model the server that computed the index's vectors. A reader has no command line, so that server is
-    $ASSIST_EMBED_URL when set, else the one the index run recorded (its embedder's identity, kept in the index's
-    metadata as "encoder"), else OLLAMA_HOST or the default address. The key only ever comes from
-    $ASSIST_EMBED_API_KEY: it is never written to disk."""
+    served model the server that computed the index's vectors. A reader (chat, MCP) has no command line: the
+    server is the one set where an index run would read it — $ASSIST_EMBED_URL, then the user config file's
+    embed_url — else the one the last index run recorded (its embedder's identity, kept in the index's metadata
+    as "encoder"), else OLLAMA_HOST or the default address. The key comes from $ASSIST_EMBED_API_KEY or the user
+    config file, never from the index: it is never written there."""
     spec = spec.strip()
     if not is_server_spec(spec):
         return load_embedder(spec)
-    url = os.environ.get(EMBED_URL_ENV, "").strip() or _recorded_server(dirs, spec)
-    return server_embedder(spec, resolve_server_settings(spec, url, api_key=os.environ.get(EMBED_API_KEY_ENV, "")))
+    from .user_config import EMBED_API_KEY_ENV, UserConfigError, read_user_index_table
+
+    try:
+        user = read_user_index_table()
+    except UserConfigError as exc:
+        raise EmbeddingError(f"cannot read {exc}") from None
+
+    def setting(env_name: str, key: str) -> str:
+        value = os.environ.get(env_name, "").strip() or user.get(key, "")
+        return value.strip() if isinstance(value, str) else ""
+
+    url = setting(EMBED_URL_ENV, "embed_url") or _recorded_server(dirs, spec)
+    timeout = user.get("embed_timeout_s")
+    tuning = {"timeout_s": float(timeout)} if isinstance(timeout, (int, float)) and timeout > 0 else {}
+    return server_embedder(spec, resolve_server_settings(spec, url, api_key=setting(EMBED_API_KEY_ENV, "embed_api_key"),
+                                                         **tuning))
 
 
 def _recorded_server(dirs: StateDir, spec: str) -> str:

@@ -42,9 +42,12 @@ def proxy(embedding_server):
 
 
 @pytest.fixture
-def no_server_env(monkeypatch):
+def no_server_env(monkeypatch, tmp_path):
+    """No embedding server setting from the environment or the user config file of whoever runs the tests."""
     for name in ("ASSIST_EMBED_URL", "ASSIST_EMBED_API_KEY", "OLLAMA_HOST"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
+    return tmp_path / "user-config" / "assist" / "config.toml"
 
 
 def served(url: str, **settings) -> IndexConfig:
@@ -188,5 +191,12 @@ def test_the_api_key_is_sent_as_a_bearer_token_and_a_refusal_says_which_setting(
         embedder = open_embedder(served(server.url, embed_api_key="sk-test-key"))
         assert embedder.embed(TEXTS[:2]).shape == (2, embedder.dim)
         embedder.close()
+
+        # A reader (chat, MCP) takes the server and its key from the user config file, as an index run does.
+        no_server_env.parent.mkdir(parents=True)
+        no_server_env.write_text(f'[index]\nembed_url = "{server.url}"\nembed_api_key = "sk-test-key"\n')
+        reader = open_embedder_for_reading(StateDir(tmp_path), EMBED_SPEC)
+        assert reader.embed(TEXTS[:1]).shape == (1, reader.dim)
+        reader.close()
     finally:
         server.stop()
