@@ -14,6 +14,7 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -31,8 +32,12 @@ from .model import (
     TESTS,
     FileExtract,
     Symbol,
+    split_qualified_name,
 )
 from .safe_fs import atomic_write
+
+if TYPE_CHECKING:
+    from .resolve import Resolver
 
 ROOT = "."
 
@@ -225,6 +230,8 @@ class _GraphBuilder:
         resolver = self.resolvers.for_language(extract.language)
         for inheritance in extract.inherits:
             cls = self.symbols.get(inheritance.cls)
+            if cls is None and extract.language == "rust":
+                cls = self._impl_target(path, inheritance.cls, resolver)
             if cls is None:
                 continue
             scope_owner = cls.parent if cls.parent in self.symbols else path
@@ -233,6 +240,11 @@ class _GraphBuilder:
                 continue
             if self._edge(cls.qname, found[0], INHERITS, line=inheritance.line):
                 self.resolvers.add_base(cls.qname, found[0])
+
+    def _impl_target(self, path: str, written: str, resolver: Resolver) -> Symbol | None:
+        """The type a Rust ``impl Trait for Type`` block names when ``Type`` is defined in another file."""
+        found = resolver.resolve(path, path, split_qualified_name(written)[1].replace(".", "::"), True)
+        return self.symbols[found[0]] if found is not None else None
 
     def _calls(self, path: str, extract: FileExtract) -> None:
         resolver = self.resolvers.for_language(extract.language)

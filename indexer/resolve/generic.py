@@ -28,11 +28,14 @@ class GenericResolver:
     def is_builtin(self, callee: str) -> bool:
         return False
 
-    def targets(self, language: str, path: str, imp: Import) -> list[str]:
-        """The repository files that one import of ``path`` names; [] for anything outside the repository."""
+    def file_index(self) -> FileIndex:
         if self._file_index is None:  # only built when the repository has a file in one of these languages
             self._file_index = FileIndex({*self.extracts, *self.other_files})
-        return self._file_index.targets(language, path, imp)
+        return self._file_index
+
+    def targets(self, language: str, path: str, imp: Import) -> list[str]:
+        """The repository files that one import of ``path`` names; [] for anything outside the repository."""
+        return self.file_index().targets(language, path, imp)
 
     def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
         """(file imported or None when outside the repository, the module as written) for each import."""

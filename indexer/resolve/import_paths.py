@@ -103,7 +103,7 @@ def _resolve_go(importer: str, imp: Import, index: FileIndex) -> list[str]:
     return []
 
 
-def _rust_module_dir(path: str) -> str:
+def rust_module_dir(path: str) -> str:
     """The directory holding the submodules of the module defined in ``path``."""
     directory, _, base = path.rpartition("/")
     if base in ("mod.rs", "lib.rs", "main.rs"):
@@ -111,7 +111,7 @@ def _rust_module_dir(path: str) -> str:
     return f"{directory}/{base[:-3]}" if directory else base[:-3]
 
 
-def _rust_crate_root(importer: str, index: FileIndex) -> str:
+def rust_crate_root(importer: str, index: FileIndex) -> str:
     directory = importer.rpartition("/")[0]
     while True:
         if f"{directory}/lib.rs".lstrip("/") in index.files or f"{directory}/main.rs".lstrip("/") in index.files:
@@ -125,7 +125,7 @@ def _rust_crate_root(importer: str, index: FileIndex) -> str:
     return importer.rpartition("/")[0]
 
 
-def _rust_module_file(directory: str, segments: list[str], index: FileIndex) -> str | None:
+def rust_module_file(directory: str, segments: list[str], index: FileIndex) -> str | None:
     """The file of module ``segments`` under module directory ``directory``; [] segments: the directory's own."""
     if segments:
         base = "/".join([directory, *segments]).lstrip("/")
@@ -137,14 +137,14 @@ def _rust_module_file(directory: str, segments: list[str], index: FileIndex) -> 
 
 
 def _resolve_rust(importer: str, imp: Import, index: FileIndex) -> list[str]:
-    own_dir = _rust_module_dir(importer)
+    own_dir = rust_module_dir(importer)
     if not imp.names:  # `mod foo;`
-        found = _rust_module_file(own_dir, [imp.module], index)
+        found = rust_module_file(own_dir, [imp.module], index)
         return [found] if found else []
     segments = [s for s in imp.module.split("::") if s]
     anchored = bool(segments) and segments[0] in ("crate", "self", "super")
     if segments and segments[0] == "crate":
-        base, segments = _rust_crate_root(importer, index), segments[1:]
+        base, segments = rust_crate_root(importer, index), segments[1:]
     elif segments and segments[0] in ("self", "super"):
         base = own_dir
         while segments and segments[0] in ("self", "super"):
@@ -159,7 +159,7 @@ def _resolve_rust(importer: str, imp: Import, index: FileIndex) -> list[str]:
         for keep in range(len(full), -1, -1):
             if keep == 0 and not anchored:
                 break  # `use name::...` naming no module of ours is an external crate
-            found = _rust_module_file(base, full[:keep], index)
+            found = rust_module_file(base, full[:keep], index)
             if found:
                 if found not in results:
                     results.append(found)

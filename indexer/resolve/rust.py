@@ -1,0 +1,306 @@
+"""Names in Rust by Rust's paths, before the name-based guesses every other language gets.
+
+A module is a file (``mod plants;`` is ``plants.rs`` or ``plants/mod.rs`` beside it) or an inline ``mod``
+block, and a name is in scope only when the module defines it or a ``use`` brings it in. So a path is walked
+from where it is anchored: ``crate::`` at the crate root, ``self::``/``super::`` at this module or its
+parent, and anything else at the name the file binds (a ``mod`` declaration, a ``use``'s last element or its
+alias). Methods live in ``impl`` blocks, which may be written in any file of the crate: ``Type::method`` and,
+inside an impl, ``self.method``/``Self::method`` are looked for among the methods of that type, then among
+the traits it implements (their default methods). A path into the standard crates (``std::``, ``core::``, a
+type of the prelude such as ``String``, a name a ``use std::...`` binds) names nothing of ours. What the
+syntax does not tell (a variable's method, ``self.field.method``, a path through another crate, which may be
+this one by its Cargo name) is left to ``GenericResolver``.
+
+Edges say how: ``local`` (this module), ``import`` (through a name the file binds), ``path`` (a path from
+``crate``/``self``/``super`` written at the call), ``self`` (the impl's own type).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..model import CLASS, FUNCTION, METHOD, FileExtract, Import, split_qualified_name
+from .generic import GenericResolver
+from .import_paths import FileIndex, rust_crate_root, rust_module_dir, rust_module_file
+
+_ANCHORS = ("crate", "self", "super")
+# Paths that never lead into this repository: the standard crates and the prelude's types. Any other crate
+# may be this very one by its Cargo name (integration tests under tests/ write `use mycrate::...`), which
+# the graph cannot tell without reading Cargo.toml: names from those go on to the name-based guesses.
+_STANDARD = frozenset({"std", "core", "alloc", "String", "Vec", "Box", "Option", "Result", "Some", "Ok", "Err"})
+_MAX_HOPS = 8  # re-exports followed from file to file (`pub use` chains); a cycle stops here
+
+
+class Place(NamedTuple):
+    """Where a path leads: a file, and the items inside it (``["Plant", "new"]``; [] for the module itself)."""
+
+    file: str
+    items: tuple[str, ...]
+
+
+def _join(items: tuple[str, ...] | list[str]) -> str:
+    return ".".join(items)
+
+
+class RustResolver:
+    def __init__(self, generic: GenericResolver):
+        self.generic = generic
+        self.names = generic.names
+        self.symbols = generic.symbols
+        # file -> name bound by a `mod` or `use` -> where it leads (None: another crate's)
+        self._bound: dict[str, dict[str, Place | None]] = {}
+        self._globs: dict[str, list[Place]] = {}  # file -> what its `use ...::*` bring in
+        self._standard: dict[str, set[str]] = {}  # file -> names it binds to items of std, core or alloc
+        self._crate_dirs: dict[str, str] | None = None
+        self._by_dotted: dict[str, list[str]] | None = None  # Rust dotted name -> its qnames, in path order
+
+    def is_builtin(self, callee: str) -> bool:
+        return False
+
+    # ----------------------------------------------------------------------------------------------- imports
+
+    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
+        links: list[tuple[str | None, str]] = []
+        bound = self._bound[path] = {}
+        globs = self._globs[path] = []
+        standard = self._standard[path] = set()
+        for imp in extract.imports:
+            for name, alias, place in self._imported(path, imp):
+                if name == "*":
+                    if place is not None:
+                        globs.append(place)
+                else:
+                    bound.setdefault(alias or name, place)
+                    if imp.module.partition("::")[0] in _STANDARD:
+                        standard.add(alias or name)
+                if place is not None and place.file != path:
+                    links.append((place.file, imp.module))
+                elif place is None:
+                    links.append((None, imp.module))
+        return links
+
+    def _imported(self, path: str, imp: Import):
+        """(name, alias, where it leads) for each name one `mod`/`use` brings into the file."""
+        inline = self._inline_modules(path, imp.scope)
+        if not imp.names:  # `mod plants;` beside this file (or inside an inline module of it)
+            found = rust_module_file(rust_module_dir(path), [*inline, imp.module], self._index())
+            yield imp.module, None, Place(found, ()) if found else None
+            return
+        segments = [s for s in imp.module.split("::") if s]
+        for name, alias in imp.names:
+            if name == "self":  # use plants::{self, Plant}: the module itself
+                full, name = segments, segments[-1] if segments else name
+            elif name == "*" or not segments or segments[-1] != name:
+                full = [*segments, name] if name != "*" else segments
+            else:  # `use a::b::C` is recorded with module a::b::C and the name C
+                full = segments
+            yield name, alias, self._walk(path, inline, full)
+
+    def _inline_modules(self, path: str, scope: str | None) -> list[str]:
+        """The inline `mod` blocks around ``scope`` in ``path``, outermost first."""
+        names: list[str] = []
+        current = self.symbols.get(scope) if scope else None
+        while current is not None:
+            if current.kind == CLASS and current.path == path:
+                names.append(current.name)
+            current = self.symbols.get(current.parent) if current.parent else None
+        return names[::-1]
+
+    def _index(self) -> FileIndex:
+        return self.generic.file_index()
+
+    def _crates(self) -> dict[str, str]:
+        """Crate name -> the directory of its root module, for each ``<name>/src/lib.rs`` of the repository.
+        Cargo names a crate after its directory unless Cargo.toml says otherwise, which the graph cannot read."""
+        if self._crate_dirs is None:
+            self._crate_dirs = {}
+            for path in sorted(self._index().files):
+                crate, _, rest = path.rpartition("/src/")
+                if rest == "lib.rs" and crate:
+                    self._crate_dirs.setdefault(crate.rpartition("/")[2].replace("-", "_"), f"{crate}/src")
+        return self._crate_dirs
+
+    # ------------------------------------------------------------------------------------------------- paths
+
+    def _walk(self, path: str, inline: list[str], segments: list[str]) -> Place | None:
+        """Where the path ``segments`` written in ``path`` (inside its inline modules ``inline``) leads; None
+        for another crate's or nowhere. The file's bindings are those made so far: `use` follows `mod`."""
+        if not segments:
+            return None
+        head = segments[0]
+        index = self._index()
+        if head == "crate":
+            directory, inline, rest = rust_crate_root(path, index), [], segments[1:]
+        elif head in ("self", "super"):
+            directory, inline, rest = rust_module_dir(path), list(inline), list(segments)
+            while rest and rest[0] in ("self", "super"):
+                if rest.pop(0) == "super":
+                    if inline:
+                        inline.pop()
+                    else:
+                        directory = directory.rpartition("/")[0]
+        elif head in self._bound.get(path, {}):
+            place = self._bound[path][head]
+            return Place(place.file, (*place.items, *segments[1:])) if place is not None else None
+        elif head in self._crates():  # another crate of the workspace, by its directory's name
+            directory, inline, rest = self._crates()[head], [], segments[1:]
+        else:
+            return None  # another crate, the prelude, or a local variable
+        if inline:  # still inside an inline module of this file: its items are dotted under it
+            return Place(path, (*inline, *rest))
+        # The longest run of segments that names a module file; what follows are items inside it.
+        for keep in range(len(rest), -1, -1):
+            found = rust_module_file(directory, rest[:keep], index)
+            if found:
+                return Place(found, tuple(rest[keep:]))
+        return None
+
+    def _item(self, place: Place, hops: int = 0) -> str | None:
+        """The qname of the item a place names: defined in its file, a method of a type (in any impl), or
+        re-exported there by a `use` (followed a few files deep)."""
+        if not place.items or hops > _MAX_HOPS:
+            return None
+        qname = f"{place.file}::{_join(place.items)}"
+        if qname in self.symbols:
+            return qname
+        if len(place.items) > 1:
+            owner = self._item(Place(place.file, place.items[:-1]), hops + 1)
+            if owner is not None and self.symbols[owner].kind == CLASS:
+                found = self._method(owner, place.items[-1])
+                if found is not None:
+                    return found
+        head, rest = place.items[0], place.items[1:]
+        table = self._bound.get(place.file, {})
+        if head in table:
+            target = table[head]
+            return self._item(Place(target.file, (*target.items, *rest)), hops + 1) if target else None
+        for glob in self._globs.get(place.file, ()):
+            found = self._item(Place(glob.file, (*glob.items, *place.items)), hops + 1)
+            if found is not None:
+                return found
+        return None
+
+    # ----------------------------------------------------------------------------------------------- methods
+
+    def _dotted_table(self) -> dict[str, list[str]]:
+        if self._by_dotted is None:
+            self._by_dotted = {}
+            for qname in sorted(self.symbols):
+                if self.symbols[qname].language == "rust":
+                    self._by_dotted.setdefault(split_qualified_name(qname)[1], []).append(qname)
+        return self._by_dotted
+
+    def _method(self, type_qname: str, name: str) -> str | None:
+        """Method ``name`` of a type, from any impl block of it (``_nearest``), else of the traits it implements."""
+        queue, seen = [type_qname], {type_qname}
+        while queue:
+            current = queue.pop(0)
+            path, dotted = split_qualified_name(current)
+            candidates = self._dotted_table().get(f"{dotted}.{name}", [])
+            found = self._nearest(path, candidates)
+            if found is not None:
+                return found
+            for base in self.names.bases.get(current, ()):
+                if base not in seen:
+                    seen.add(base)
+                    queue.append(base)
+        return None
+
+    def _nearest(self, type_path: str, candidates: list[str]) -> str | None:
+        """Among methods named alike, one of the type defined in ``type_path``: written in that file, else in
+        a file that imports it, else in the same crate (a large type's impl blocks spread over many files,
+        reaching the type through a re-export)."""
+        if not candidates:
+            return None
+        imported = self.names.imported_files
+        crate = rust_crate_root(type_path, self._index())
+        tiers = (
+            lambda file: file == type_path,
+            lambda file: type_path in imported.get(file, ()),
+            lambda file: rust_crate_root(file, self._index()) == crate,
+        )
+        for belongs in tiers:
+            found = [q for q in candidates if belongs(split_qualified_name(q)[0])]
+            if found:
+                return found[0]
+        return None
+
+    def _impl_type(self, path: str, caller: str) -> str | None:
+        """The type whose impl block ``caller`` is a method of."""
+        method = self.symbols.get(caller)
+        if method is None or method.kind != METHOD:
+            return None
+        type_dotted = split_qualified_name(caller)[1].rpartition(".")[0]
+        if f"{path}::{type_dotted}" in self.symbols:
+            return f"{path}::{type_dotted}"
+        return self._item(Place(path, tuple(type_dotted.split("."))))  # `impl Plant` for a type of another file
+
+    # --------------------------------------------------------------------------------------------- resolving
+
+    def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
+        if "::" not in text and "." not in text:
+            found = self._bare(path, caller, text)
+            if found is not None or text in self._standard.get(path, ()):
+                return found  # a name the file binds to std's item is never one of ours
+            return self.generic.resolve(path, caller, text, for_class)
+        if "::" not in text:  # receiver.method
+            receiver, _, method = text.replace("()", "").partition(".")
+            if receiver == "self" and "." not in method:
+                owner = self._impl_type(path, caller)
+                found = self._method(owner, method) if owner else None
+                return (found, "self") if found else None  # a method of a trait from another crate
+            return self.generic.resolve(path, caller, text, for_class)
+        segments = [s for s in text.split("::") if s]
+        if not segments or any("." in s or "(" in s for s in segments):
+            return self.generic.resolve(path, caller, text, for_class)
+        found = self._path(path, caller, segments)
+        if found is None:
+            head = segments[0]
+            if head in _STANDARD or head in _ANCHORS or head == "Self" or head in self._standard.get(path, ()):
+                return None  # std's or the prelude's (String::from, mem::swap), or a path of ours leading nowhere
+            return self.generic.resolve(path, caller, text, for_class)
+        if for_class and self.symbols[found[0]].kind != CLASS:
+            return None
+        return found
+
+    def _path(self, path: str, caller: str, segments: list[str]) -> tuple[str, str] | None:
+        head = segments[0]
+        if head == "Self":
+            owner = self._impl_type(path, caller)
+            if owner is None or len(segments) != 2:
+                return None
+            found = self._method(owner, segments[1])
+            return (found, "self") if found else None
+        inline = self._inline_modules(path, caller if caller in self.symbols else None)
+        if head in _ANCHORS:
+            place = self._walk(path, inline, segments)
+            found = self._item(place) if place else None
+            return (found, "path") if found else None
+        local = self._bare(path, caller, head)
+        if local is not None:  # a type or inline module of this file, or one the file binds
+            owner, resolution = local
+            place = Place(self.symbols[owner].path, tuple(split_qualified_name(owner)[1].split(".")))
+            found = self._item(Place(place.file, (*place.items, *segments[1:])))
+            return (found, resolution) if found else None
+        place = self._walk(path, inline, segments)
+        found = self._item(place) if place else None
+        return (found, "import") if found else None
+
+    def _bare(self, path: str, caller: str, name: str) -> tuple[str, str] | None:
+        """A name written alone: an item of this module (an inline module's, then the file's), or one that
+        a `use` or a glob brings in."""
+        inline = self._inline_modules(path, caller if caller in self.symbols else None)
+        for depth in range(len(inline), -1, -1):
+            qname = f"{path}::{_join([*inline[:depth], name])}"
+            symbol = self.symbols.get(qname)
+            if symbol is not None and symbol.kind in (CLASS, FUNCTION):
+                return qname, "local"
+        place = self._bound.get(path, {}).get(name)
+        if place is not None:
+            found = self._item(place)
+            return (found, "import") if found else None
+        for glob in self._globs.get(path, ()):
+            found = self._item(Place(glob.file, (*glob.items, name)))
+            if found is not None:
+                return found, "local" if glob.file == path else "import"
+        return None

@@ -1,0 +1,67 @@
+"""Rust names resolved by Rust's paths (issue 15, item 1 for Rust): `mod`/`use` bind names to the crate's own
+files, `crate::`/`super::` paths are walked from where they are anchored, methods are found in the impl
+blocks of their type wherever they are written, and `impl Trait for Type` is inheritance. The sample crate in
+tests/fixtures/languages/rust/garden/, through the real extractor and graph builder, asserted edge by edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.extract import extract_file
+from indexer.graph import build_graph
+
+GARDEN = Path(__file__).parent / "fixtures" / "languages" / "rust" / "garden"
+LIB, PLANTS, WATER = "src/lib.rs::", "src/plants.rs::", "src/water.rs::"
+
+
+def garden_graph():
+    files = sorted(GARDEN.rglob("*.rs"))
+    return build_graph({str(f.relative_to(GARDEN)): extract_file(str(f.relative_to(GARDEN)), f.read_bytes(), "rust")
+                        for f in files})
+
+
+def edges(graph, kind: str) -> set[tuple]:
+    return {
+        (source, target, attrs.get("resolution")) if kind == "calls" else (source, target)
+        for source, target, key, attrs in graph.edges(keys=True, data=True)
+        if key == kind
+    }
+
+
+def test_calls_resolve_through_use_mod_paths_and_impl_blocks():
+    graph = garden_graph()
+    assert edges(graph, "calls") == {
+        (LIB + "tend", PLANTS + "Plant.new", "import"),  # Plant::new, Plant brought in by `use crate::plants::Plant`
+        (LIB + "tend", PLANTS + "Plant.grow", "import"),  # seedling.grow: a variable, found in the imported files
+        (LIB + "tend", WATER + "schedule", "import"),  # plan(p): `use water::schedule as plan`
+        (LIB + "tend", WATER + "pour", "import"),  # water::pour through `mod water;`
+        (PLANTS + "Plant.new", PLANTS + "Plant.with_height", "self"),  # Self::with_height
+        (PLANTS + "Plant.grow", PLANTS + "Plant.check", "self"),
+        (PLANTS + "Plant.grow", WATER + "Plant.soak", "self"),  # a method of Plant in water.rs's impl block
+        (PLANTS + "Plant.grow", WATER + "Drinks.thirst", "self"),  # a default method of a trait Plant implements
+        (PLANTS + "Plant.check", PLANTS + "Living.alive", "self"),
+        (PLANTS + "Plant.check", WATER + "Level.low", "import"),  # Level::low, Level from `use crate::water::Level`
+        (WATER + "Plant.soak", WATER + "pour", "local"),
+        (WATER + "schedule", WATER + "pour", "local"),
+        (WATER + "schedule", PLANTS + "Plant.with_height", "path"),  # crate::plants::Plant::with_height
+        (WATER + "tests.pours_what_it_is_given", WATER + "pour", "local"),
+    }
+    # The prelude is another crate's: String::from is not a `from` of ours.
+    assert graph.nodes[LIB + "tend"]["unresolved_calls"] == ["String::from"]
+
+
+def test_trait_impls_are_inheritance_and_imports_name_module_files():
+    graph = garden_graph()
+    assert edges(graph, "inherits") == {
+        (PLANTS + "Plant", PLANTS + "Living"),
+        (WATER + "Level", PLANTS + "Living"),  # through `use super::plants::{Living, Plant}`
+        (PLANTS + "Plant", WATER + "Drinks"),  # impl Drinks for Plant, written in water.rs
+        # impl fmt::Display for Plant: std's trait, no edge
+    }
+    # `use super::*` in water.rs's inline `mod tests` is water.rs itself, not the crate root
+    assert edges(graph, "imports") == {
+        ("src/lib.rs", "src/plants.rs"), ("src/lib.rs", "src/water.rs"),
+        ("src/plants.rs", "src/water.rs"), ("src/water.rs", "src/plants.rs"),
+    }
+    assert graph.nodes["src/plants.rs"]["external_imports"] == ["std::fmt"]
+    assert edges(graph, "tests") == {(WATER + "tests.pours_what_it_is_given", WATER + "pour")}
