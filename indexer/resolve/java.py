@@ -1,0 +1,156 @@
+"""Names in Java by Java's scoping, before the name-based guesses every other language gets.
+
+A class name means, in order: a class nested in the enclosing classes, a top-level class of the file, the
+class a single-type import names, a class of the same package (every file of the package directory, in
+``src/main/java`` and ``src/test/java`` alike), a class of a package imported with ``.*``. A method name
+written alone, or after ``this.``/``super.``, is a method of the enclosing class or of a class or interface
+it extends, then of an outer class, then a static import. ``Class.method`` is a method of that class, however
+the class was found. A variable's method (``repo.save``) is left to ``GenericResolver``, as is anything these
+rules do not find (a method of an anonymous class, a base class from a library).
+
+Edges say how: ``self`` (through the class hierarchy), ``local`` (a class of this file), ``package``,
+``import`` (a single-type, static or on-demand import).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..model import CLASS, FileExtract, Import, split_qualified_name
+from .generic import GenericResolver
+
+# What precedes the package directories in a file's path: a Maven/Gradle source root, or nothing.
+_SOURCE_ROOT = re.compile(r"^(.*?/)?src/(?:main|test)/java/")
+
+
+def package_of(path: str) -> tuple[str, str]:
+    """(project, package directory) of a Java file: the main and test source roots of one project share
+    their packages; a file outside such a root is in the package of its directory."""
+    directory = path.rpartition("/")[0]
+    match = _SOURCE_ROOT.match(directory + "/")
+    if match is None:
+        return "", directory
+    return match.group(1) or "", (directory + "/")[match.end():].rstrip("/")
+
+
+class JavaResolver:
+    def __init__(self, generic: GenericResolver):
+        self.generic = generic
+        self.names = generic.names
+        self.symbols = generic.symbols
+        self._single: dict[str, dict[str, str]] = {}  # file -> simple name -> qname a single-type/static import names
+        self._on_demand: dict[str, list[str]] = {}  # file -> files of the packages it imports with `.*`
+        self._packages: dict[tuple[str, str], dict[str, str]] | None = None  # package -> class name -> qname
+
+    def is_builtin(self, callee: str) -> bool:
+        return False
+
+    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
+        links: list[tuple[str | None, str]] = []
+        single = self._single[path] = {}
+        on_demand = self._on_demand[path] = []
+        for imp in extract.imports:
+            targets = self.generic.targets("java", path, imp)
+            links.extend((target, imp.module) for target in targets)
+            if not targets:
+                links.append((None, imp.module))
+            elif imp.names and imp.names[0][0] == "*":
+                on_demand.extend(targets)
+            else:
+                found = self._imported(targets[0], imp)
+                if found is not None:
+                    single.setdefault(split_qualified_name(found)[1].rpartition(".")[2], found)
+        return links
+
+    def _imported(self, file: str, imp: Import) -> str | None:
+        """The class or static member ``com.acme.Order`` / ``com.acme.Money.format`` names in ``file``."""
+        segments = imp.module.split(".")
+        stem = file.rpartition("/")[2].removesuffix(".java")
+        if stem not in segments:
+            return None
+        qname = f"{file}::{'.'.join(segments[len(segments) - 1 - segments[::-1].index(stem):])}"
+        return qname if qname in self.symbols else None
+
+    # ----------------------------------------------------------------------------------------------- classes
+
+    def _package_table(self) -> dict[tuple[str, str], dict[str, str]]:
+        if self._packages is None:
+            self._packages = {}
+            for qname in sorted(self.symbols):
+                symbol = self.symbols[qname]
+                if symbol.language == "java" and symbol.kind == CLASS and symbol.parent is None:
+                    self._packages.setdefault(package_of(symbol.path), {}).setdefault(symbol.name, qname)
+        return self._packages
+
+    def _class(self, path: str, caller: str, name: str) -> tuple[str, str] | None:
+        """(qname, how) of the class a simple name means at ``caller`` in ``path``."""
+        scope = self.names.enclosing_class(caller)
+        while scope is not None:  # nested classes of the enclosing classes, innermost first
+            nested = self.names.in_class_hierarchy(scope, name, include_self=True)
+            if nested is not None and self.symbols[nested].kind == CLASS:
+                return nested, "local" if self.symbols[nested].path == path else "self"
+            scope = self._outer(scope)
+        if f"{path}::{name}" in self.symbols:
+            return f"{path}::{name}", "local"
+        if name in self._single.get(path, {}):
+            return self._single[path][name], "import"
+        found = self._package_table().get(package_of(path), {}).get(name)
+        if found is not None:
+            return found, "local" if self.symbols[found].path == path else "package"
+        for file in self._on_demand.get(path, ()):
+            if f"{file}::{name}" in self.symbols:
+                return f"{file}::{name}", "import"
+        return None
+
+    def _outer(self, cls: str) -> str | None:
+        parent = self.symbols[cls].parent
+        return self.names.enclosing_class(parent) if parent else None
+
+    def _member(self, cls: str, name: str, include_self: bool = True) -> str | None:
+        return self.names.in_class_hierarchy(cls, name, include_self=include_self)
+
+    # --------------------------------------------------------------------------------------------- resolving
+
+    def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
+        pieces = text.split(".")
+        if any(not p or "(" in p for p in pieces):
+            return self.generic.resolve(path, caller, text, for_class)
+        found = self._class_path(path, caller, pieces) if for_class or pieces[-1][:1].isupper() else None
+        if found is None and not for_class:
+            found = self._method(path, caller, pieces)
+        if found is None and len(pieces) > 1 and pieces[0][:1].isupper() and self._class(path, caller, pieces[0]) is None:
+            return None  # String.format, List.of: a class from a library names nothing of ours
+        return found if found is not None else self.generic.resolve(path, caller, text, for_class)
+
+    def _class_path(self, path: str, caller: str, pieces: list[str]) -> tuple[str, str] | None:
+        """``Order``, ``Outer.Inner`` or a fully qualified ``com.acme.Order`` as a class."""
+        found = self._class(path, caller, pieces[0])
+        if found is None:
+            return None
+        qname, how = found
+        for piece in pieces[1:]:
+            qname = self._member(qname, piece)
+            if qname is None or self.symbols[qname].kind != CLASS:
+                return None
+        return qname, how
+
+    def _method(self, path: str, caller: str, pieces: list[str]) -> tuple[str, str] | None:
+        """``m``, ``this.m``, ``super.m`` or ``Class.m``."""
+        cls = self.names.enclosing_class(caller)
+        if len(pieces) == 1 or (len(pieces) == 2 and pieces[0] in ("this", "super")):
+            name, own = pieces[-1], pieces[0] != "super"
+            scope = cls
+            while scope is not None:  # then the outer classes: an inner class calls its outer's methods
+                found = self._member(scope, name, include_self=own or scope != cls)
+                if found is not None:
+                    return found, "self"
+                if len(pieces) == 2:
+                    return None
+                scope = self._outer(scope)
+            imported = self._single.get(path, {}).get(name)  # import static ...Money.format
+            return (imported, "import") if imported is not None else None
+        owner = self._class_path(path, caller, pieces[:-1])
+        if owner is None:
+            return None
+        found = self._member(owner[0], pieces[-1])
+        return (found, owner[1]) if found is not None else None
