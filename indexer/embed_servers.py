@@ -38,6 +38,7 @@ OPENAI_PREFIX = "openai:"
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 DEFAULT_OPENAI_URL = "http://127.0.0.1:8080/v1"  # llama.cpp's llama-server; vLLM and TEI listen elsewhere
 URL_SETTINGS = "--embed-url or ASSIST_EMBED_URL"
+URL_SOURCE = "embed_url (--embed-url, ASSIST_EMBED_URL or the user config file)"
 KEY_SETTING = "ASSIST_EMBED_API_KEY"
 OPENAI_MAX_TOKENS = 512
 """Most embedding models read 512 tokens, and llama.cpp's server refuses longer inputs by default (its physical
@@ -85,14 +86,14 @@ def server_embedder(spec: str, settings: ServerSettings) -> OllamaEmbedder | Ope
 
 
 def resolve_server_settings(spec: str, url: str = "", env: Mapping[str, str] | None = None,
-                            **tuning: Any) -> ServerSettings:
-    """Where a server spec is served: ``url`` when given (from --embed-url / ASSIST_EMBED_URL), else for Ollama
-    OLLAMA_HOST as Ollama reads it, else the protocol's default address. ``tuning``: the other ServerSettings."""
+                            url_source: str = URL_SOURCE, **tuning: Any) -> ServerSettings:
+    """Where a server spec is served: ``url`` when given (chosen by ``url_source``), else for Ollama OLLAMA_HOST as
+    Ollama reads it, else the protocol's default address. ``tuning``: the other ServerSettings."""
     env = os.environ if env is None else env
     ollama = spec.strip().startswith(OLLAMA_PREFIX)
     if url.strip():
         resolved = ollama_url(url) if ollama else openai_base_url(url)
-        return ServerSettings(resolved, URL_SETTINGS, **tuning)
+        return ServerSettings(resolved, url_source, **tuning)
     if ollama and env.get("OLLAMA_HOST", "").strip():
         return ServerSettings(ollama_url(env["OLLAMA_HOST"]), "OLLAMA_HOST", **tuning)
     return ServerSettings(DEFAULT_OLLAMA_URL if ollama else DEFAULT_OPENAI_URL, "the default address", **tuning)
@@ -335,7 +336,7 @@ class OllamaEmbedder(_ServerEmbedder):
 
     protocol = "Ollama"
     start_advice = "start it with `ollama serve`"
-    url_settings = f"{URL_SETTINGS} or OLLAMA_HOST"
+    url_settings = "--embed-url, ASSIST_EMBED_URL or OLLAMA_HOST"
 
     def __init__(self, model: str, settings: ServerSettings):
         super().__init__(model, OLLAMA_PREFIX, settings)

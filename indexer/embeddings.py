@@ -27,6 +27,7 @@ import numpy
 from .embed_servers import (
     DEFAULT_OLLAMA_URL,
     OLLAMA_PREFIX,
+    URL_SOURCE,
     EmbeddingError,
     ServerSettings,
     is_server_spec,
@@ -143,11 +144,14 @@ def open_embedder_for_reading(dirs: StateDir, spec: str) -> Embedder:
         value = os.environ.get(env_name, "").strip() or user.get(key, "")
         return value.strip() if isinstance(value, str) else ""
 
-    url = setting(EMBED_URL_ENV, "embed_url") or _recorded_server(dirs, spec)
+    url, source = setting(EMBED_URL_ENV, "embed_url"), URL_SOURCE
+    if not url:
+        url = _recorded_server(dirs, spec)
+        source = f"the index's record of the server it was built with ({dirs.index_db})"
     timeout = user.get("embed_timeout_s")
     tuning = {"timeout_s": float(timeout)} if isinstance(timeout, (int, float)) and timeout > 0 else {}
-    return server_embedder(spec, resolve_server_settings(spec, url, api_key=setting(EMBED_API_KEY_ENV, "embed_api_key"),
-                                                         **tuning))
+    return server_embedder(spec, resolve_server_settings(spec, url, url_source=source,
+                                                         api_key=setting(EMBED_API_KEY_ENV, "embed_api_key"), **tuning))
 
 
 def _recorded_server(dirs: StateDir, spec: str) -> str:

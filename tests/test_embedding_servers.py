@@ -5,6 +5,8 @@ SmolLM2 is a chat model: the vectors test the plumbing, not retrieval quality.""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import time
 
@@ -13,7 +15,7 @@ import pytest
 from embedding_server import EMBED_SPEC, EmbeddingProxy, start_embedding_server
 from model_server import ensure_test_model
 from ollama_protocol_server import OllamaProtocolServer
-from support import make_sample_repo
+from support import make_sample_repo, run_assist
 
 from indexer.config import IndexConfig
 from indexer.embeddings import EmbeddingError, open_embedder, open_embedder_for_reading
@@ -200,3 +202,30 @@ def test_the_api_key_is_sent_as_a_bearer_token_and_a_refusal_says_which_setting(
         reader.close()
     finally:
         server.stop()
+
+
+def test_assist_index_with_embed_url_then_a_search_in_another_process_queries_the_same_server(
+        proxy, tmp_path, no_server_env):
+    env = {k: v for k, v in os.environ.items() if k not in ("ASSIST_EMBED_URL", "ASSIST_EMBED_API_KEY", "OLLAMA_HOST")}
+    env["XDG_CONFIG_HOME"] = str(no_server_env.parent.parent)
+    repo = make_sample_repo(tmp_path / "repo")
+    (repo / ".assist").mkdir(exist_ok=True)
+    (repo / ".assist" / "config.toml").write_text("[index]\nembed_max_tokens = 24\n")
+    indexed = run_assist("index", str(repo), "--model", EMBED_SPEC, "--embed-url", f"{proxy.url}/v1", "--json", env=env)
+    assert indexed.returncode == 0, indexed.stderr
+    report = json.loads(indexed.stdout)
+    assert report["vectors"]["stored"] == report["vectors"]["chunks"] > 0
+
+    before = len(proxy.requests)
+    searched = run_assist("search", "reserve stock for an order", "--json", "-C", str(repo), env=env)
+    assert searched.returncode == 0, searched.stderr
+    assert "vector" in {s for hit in json.loads(searched.stdout) for s in hit["why"]["signals"]}
+    assert len(proxy.requests) > before  # the query went to the server the index used, found without a setting
+
+    # A server that is not there: one line naming it and the setting to change, exit 1, nothing half-done.
+    other = make_sample_repo(tmp_path / "other")
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    failed = run_assist("index", str(other), "--model", EMBED_SPEC, "--embed-url", url, env=env)
+    assert failed.returncode == 1
+    assert f"{url}/embeddings" in failed.stderr and "--embed-url" in failed.stderr
+    assert "Traceback" not in failed.stderr
