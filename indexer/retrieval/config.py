@@ -43,6 +43,20 @@ class RetrievalConfig:
     """Each frame further from the innermost one keeps this fraction of the frame before it."""
     trace_callee: float = 0.6
     """Fraction of a frame's weight given to the functions called on the frame's line."""
+    weight_code_mention: float = 1.5
+    """Weight of a name that a code block in the query calls or imports (``render(tpl, data)``,
+    ``from pkg.mod import Thing``) and the prose did not already name: the user's reproduction, calling
+    our code. Lower than a prose mention because the block also calls the user's own helpers."""
+    weight_literal: float = 3.0
+    """Weight of a function holding a string literal that a message in the query quotes (``ValueError:
+    x must be positive`` finds the ``raise ValueError(f"{name} must be positive")``), for a literal with
+    at least ``literal_full_chars`` fixed characters; shorter ones in proportion."""
+    literal_full_chars: int = 24
+    """Fixed characters (placeholders left out) at which a matching literal earns its full weight."""
+    literal_min_chars: int = 8
+    """A code literal with fewer fixed characters matches too much to count."""
+    literal_k: int = 20
+    """Chunks BM25 finds for each quoted message, whose string literals are then compared with it."""
     code_query_text_factor: float = 0.35
     """When the query is nothing but code names (``Order.place``), BM25 and vector weights are scaled by
     this: the names already say where to look, and text similarity mostly finds their look-alikes."""
@@ -86,6 +100,14 @@ class RetrievalConfig:
     """Edge weight from code to the tests that exercise it."""
     path_max_hops: int = 3
     """Longest seed-to-item path searched when explaining a graph-found item."""
+
+    # -- ranking inside the best files --------------------------------------------------------------
+    weight_in_file: float = 0.5
+    """Once a file ranks among the first ``in_file_files``, each of its functions earns up to this
+    fraction of the best score for looking like the query: its name's words in the query, a literal
+    the query quotes, calls into what the query named. The right file then brings its right function."""
+    in_file_files: int = 3
+    """How many of the best files have their functions re-ranked against the query."""
 
     # -- ranking output --------------------------------------------------------------------------
     min_score_ratio: float = 0.02

@@ -1,7 +1,9 @@
-"""Reading a query: the stack-trace frames and the code names it contains. Pure text work, no index needed.
+"""Reading a query: stack-trace frames, code names, code blocks and quoted messages. Pure text work, no index needed.
 
 A query can be anything a user pastes: a question, an issue report, a traceback, a list of names. We
-pull out what can be matched exactly (frames and names); the rest is left to BM25 and the embedding.
+pull out what can be matched exactly — frames, names (told apart by where they stand: prose or a code
+block), and messages the code may hold verbatim as string literals (``ValueError: x must be y``, a
+quoted warning, an output line in a code block); the rest is left to BM25 and the embedding.
 """
 
 from __future__ import annotations
@@ -37,6 +39,28 @@ _PATH = re.compile(
     r"|(?<![\w/.-])[\w+-]+\.(?:" + "|".join(_FILE_EXTENSIONS) + r")\b"
 )
 
+# A fenced code block (``` or ~~~, with or without a language tag) or a run of `>>> ` / `... ` lines.
+_FENCED = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(?P<body>.*?)^[ \t]*\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_DOCTEST = re.compile(r"(?:^[ \t]*(?:>>>|\.\.\.)[ \t][^\n]*\n?)+", re.MULTILINE)
+# `name(` with arguments: inside a code block that is a call, however plain the name.
+_CALL = re.compile(r"(?<![\w.$])([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\s*\(")
+# `from a.b import c, d` / `import a.b as c`.
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(?P<module>[\w.]+)[ \t]+import[ \t]+(?P<names>[\w, \t()]+)"
+                     r"|import[ \t]+(?P<plain>[\w.]+))", re.MULTILINE)
+_KEYWORDS = frozenset("""
+    if elif else for while with return yield print assert raise def class lambda not and or in is del pass
+    try except finally import from as global nonlocal async await len str int float dict list set tuple type
+    isinstance range open super repr bool bytes getattr setattr hasattr sorted map filter zip enumerate
+    """.split())
+# `SomeError: message`, `Warning: message`, `error: message`, a logging line `ERROR:name:message`.
+_MESSAGE_LINE = re.compile(
+    r"^[ \t>]*(?:[\w.]*(?:Error|Exception|Warning|Exit|Interrupt)|error|warning|Error|Warning|ERROR|WARNING|CRITICAL|FATAL)"
+    r"(?::[\w.]+)?:[ \t]+(?P<message>\S[^\n]*)$", re.MULTILINE)
+_DOUBLE_QUOTED = re.compile(r'(?<![\w"])"(?P<text>[^"\n]{6,200})"(?![\w"])')
+_SINGLE_QUOTED = re.compile(r"(?<![\w'])'(?P<text>[^'\n]{6,200})'(?![\w'])")
+_CODE_LOOKING = re.compile(r"[=(){}\[\];]|^\s*(?:>>>|\.\.\.|\$|#|%|def |class |import |from |return )")
+_MAX_LITERALS = 8
+
 _TEST_WORDS = re.compile(r"\btest|\bspec\b|\bfixture", re.IGNORECASE)
 
 
@@ -60,6 +84,7 @@ class Mention:
     parts: tuple[str, ...]  # dotted components for names; path components for paths
     is_path: bool
     strong: bool  # unmistakably code (dotted, snake_case, camelCase, backticks, a call, a path)
+    in_code: bool = False  # written in a code block (the user's reproduction), not in prose
 
 
 @dataclass
@@ -69,6 +94,7 @@ class ParsedQuery:
     mentions: list[Mention] = field(default_factory=list)
     code_only: bool = False  # the query is nothing but code names
     about_tests: bool = False
+    literals: list[str] = field(default_factory=list)  # messages the code may hold verbatim, longest first
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -82,8 +108,70 @@ def parse_query(text: str) -> ParsedQuery:
     if code_only:
         # "reserve" alone is a name, not a word: promote weak mentions of a names-only query.
         mentions = [Mention(m.text, m.parts, m.is_path, True) for m in mentions]
+    blocks = code_blocks(rest)
+    if blocks and not code_only:
+        mentions = _with_code_mentions(mentions, blocks)
     # Test files in a traceback do not make the question one about tests.
-    return ParsedQuery(text, frames, mentions, code_only, bool(_TEST_WORDS.search(rest)))
+    return ParsedQuery(text, frames, mentions, code_only, bool(_TEST_WORDS.search(rest)), literals(rest, blocks))
+
+
+def code_blocks(text: str) -> list[str]:
+    """The bodies of fenced code blocks and runs of interpreter (``>>>``) lines."""
+    blocks = [match["body"] for match in _FENCED.finditer(text)]
+    outside = _FENCED.sub(" ", text)
+    blocks += [match[0] for match in _DOCTEST.finditer(outside)]
+    return blocks
+
+
+def _with_code_mentions(mentions: list[Mention], blocks: list[str]) -> list[Mention]:
+    """Names a code block calls or imports are the user's reproduction talking about our code: they count
+    as strong mentions of their own kind (``render(tpl, data)`` names ``render`` however plain the word).
+    Names the text already gave as mentions stay what they were."""
+    known = {m.text for m in mentions}
+    found: dict[str, Mention] = {}
+
+    def add(written: str) -> None:
+        parts = tuple(p for p in written.split(".") if p)
+        if not parts or parts[-1] in _KEYWORDS or len(parts[-1]) < 2 or parts[-1].startswith("__"):
+            return
+        if ".".join(parts) in known:
+            return
+        found.setdefault(".".join(parts), Mention(".".join(parts), parts, False, True, in_code=True))
+
+    for block in blocks:
+        for match in _CALL.finditer(block):
+            add(match[1])
+        for match in _IMPORT.finditer(block):
+            if match["module"]:
+                for name in re.split(r"[\s,()]+", match["names"]):
+                    if name and name != "as":
+                        add(f"{match['module']}.{name}")
+            elif match["plain"] and "." in match["plain"]:
+                add(match["plain"])
+    return mentions + list(found.values())
+
+
+def literals(text: str, blocks: list[str] | None = None) -> list[str]:
+    """Text the code may hold as a string literal: the message of ``SomeError: message`` and log lines,
+    double- or single-quoted phrases, backticked text that is not a name, and output lines of code blocks
+    (prose-like lines: no brackets, no assignment). Longest first; short or one-word text says too little."""
+    found: dict[str, None] = {}
+
+    def add(candidate: str) -> None:
+        candidate = " ".join(candidate.strip().strip("'\"`").split())
+        if len(candidate) >= 8 and (" " in candidate or len(candidate) >= 16) and not _IDENTIFIER.fullmatch(candidate):
+            found.setdefault(candidate, None)
+
+    for match in _MESSAGE_LINE.finditer(text):
+        add(match["message"])
+    for pattern in (_DOUBLE_QUOTED, _SINGLE_QUOTED, _BACKTICKED):
+        for match in pattern.finditer(text):
+            add(match[match.lastindex or 0] if pattern is _BACKTICKED else match["text"])
+    for block in blocks if blocks is not None else code_blocks(text):
+        for line in block.splitlines():
+            if not _CODE_LOOKING.search(line) and len(line.split()) >= 3:
+                add(line)
+    return sorted(found, key=len, reverse=True)[:_MAX_LITERALS]
 
 
 def _frames(text: str) -> tuple[list[Frame], str]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..model import FILE, MODULE, split_qualified_name
 from .config import RetrievalConfig
+from .literals import best_match, normalize
 from .query import Frame, Mention, ParsedQuery, parse_query
 from .why import Evidence, Why
 
@@ -182,10 +183,13 @@ class Ranker:
         mark = time.perf_counter()
         if cfg.weight_trace > 0:
             self._trace_seeds(query.frames, seeds)
-        if cfg.weight_mention > 0:
-            for mention in query.mentions:
-                self._mention_seeds(mention, seeds)
+        for mention in query.mentions:
+            self._mention_seeds(mention, seeds)
         timings["mentions"] = time.perf_counter() - mark
+        if cfg.weight_literal > 0 and query.literals:
+            mark = time.perf_counter()
+            self._literal_seeds(query.literals, seeds)
+            timings["literals"] = time.perf_counter() - mark
         graph_nodes = self.reader.graph._node
         for node, (weight, detail) in (extra_seeds or {}).items():
             if weight > 0 and node in graph_nodes:
@@ -202,6 +206,8 @@ class Ranker:
 
         mark = time.perf_counter()
         nodes = self._fuse(query, seeds, seed_scores)
+        if cfg.weight_in_file > 0 and nodes:
+            nodes = self._rank_inside_files(query, nodes, seeds)
         timings["graph"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
         return Ranking(query, nodes, seed_scores, notes, timings)
@@ -262,7 +268,13 @@ class Ranker:
 
     def _mention_seeds(self, mention: Mention, seeds: _Seeds) -> None:
         names = self.reader.names
-        weight = self.config.weight_mention * (1.0 if mention.strong else self.config.weak_mention_factor)
+        if mention.in_code:
+            weight, signal = self.config.weight_code_mention, "code"
+        else:
+            weight = self.config.weight_mention * (1.0 if mention.strong else self.config.weak_mention_factor)
+            signal = "mention"
+        if weight <= 0:
+            return
         if mention.is_path:
             found, quality = names.files_matching(mention.text), 1.0
         else:
@@ -271,10 +283,37 @@ class Ranker:
             return
         strength = quality / math.sqrt(len(found))
         what = "file" if mention.is_path else "name"
+        where = "a code block of the query" if mention.in_code else "the query"
         for node in found:
             if "trace" in seeds.evidence.get(node, {}):
                 continue  # a trace names its frames' functions again; the frame already counts
-            seeds.add(node, Evidence("mention", weight * strength, None, f"{what} {mention.text!r} in the query"))
+            seeds.add(node, Evidence(signal, weight * strength, None, f"{what} {mention.text!r} in {where}"))
+
+    def _literal_seeds(self, literals: list[str], seeds: _Seeds) -> None:
+        """Functions holding a string literal that a message of the query quotes. BM25 over the message
+        finds the chunks that share its words; their source lines are then searched for the literal."""
+        cfg = self.config
+        reader = self.reader
+        for literal in literals:
+            message = normalize(literal)
+            matched: dict[str, tuple[int, str, str]] = {}  # node -> (fixed chars, code literal, chunk id)
+            for chunk_id, _ in reader.lexical.search(literal, cfg.literal_k):
+                chunk = reader.chunks.get(chunk_id)
+                node = reader.node_of_chunk(chunk) if chunk is not None else None
+                source = reader.sources.get(chunk.path) if node is not None else None
+                if source is None:
+                    continue
+                code = "\n".join(source.slice(chunk.start_line, chunk.end_line))
+                found = best_match(code, message, cfg.literal_min_chars)
+                if found is not None and (node not in matched or found[0] > matched[node][0]):
+                    matched[node] = (found[0], found[1], chunk_id)
+            if not matched or len(matched) > _MAX_CANDIDATES_PER_NAME:
+                continue  # a literal in many places (a shared message) does not say which one
+            strength = 1.0 / math.sqrt(len(matched))
+            for node, (fixed, code_literal, chunk_id) in matched.items():
+                score = cfg.weight_literal * strength * min(1.0, fixed / cfg.literal_full_chars)
+                detail = f"string {_shorten(code_literal)!r} matches {_shorten(literal)!r} in the query"
+                seeds.add(node, Evidence("literal", score, None, detail), chunk_id)
 
     def _resolve_name(self, parts: list[str]) -> tuple[list[str], float]:
         names = self.reader.names
@@ -443,6 +482,62 @@ class Ranker:
             ranked = [r for r in ranked if r.score >= floor]
         return ranked
 
+    def _rank_inside_files(self, query: ParsedQuery, nodes: list[RankedNode], seeds: _Seeds) -> list[RankedNode]:
+        """Re-rank the functions of the best few files against the query: a function whose name's words
+        the query uses, that holds a literal it quotes, or that calls what it names, earns up to
+        ``weight_in_file`` of the best score, scaled by how its file ranks against the best file."""
+        cfg = self.config
+        graph = self.reader.graph
+        node_data = graph._node
+        file_scores: dict[str, list[float]] = {}
+        for ranked in nodes:
+            file_scores.setdefault(ranked.path, []).append(ranked.score)
+        rolled = {path: s[0] + cfg.file_rollup_extra * sum(s[1:3]) for path, s in
+                  ((path, sorted(scores, reverse=True)) for path, scores in file_scores.items())}
+        best_files = sorted(rolled, key=lambda path: (-rolled[path], path))[: cfg.in_file_files]
+        if not best_files:
+            return nodes
+        top_score = nodes[0].score
+        top_file = rolled[best_files[0]]
+        prose = query.text
+        for frame in query.frames:  # "line 114, in place" says nothing about which function is meant
+            prose = prose.replace(frame.text, " ").replace(frame.source or "\0", " ")
+        query_words = _words(prose)
+        named = {node for node, by_signal in seeds.evidence.items()
+                 if by_signal.keys() & {"mention", "code", "trace", "literal"}}
+        by_node = {ranked.node: ranked for ranked in nodes}
+        test_nodes = self.reader.names.test_nodes
+        for path in best_files:
+            file_factor = rolled[path] / top_file
+            for _, _, qname in self.reader.names.symbols_in(path):
+                data = node_data.get(qname)
+                if data is None or data.get("kind") not in ("function", "method"):
+                    continue
+                name_words = _words(data.get("name") or "")
+                affinity = len(name_words & query_words) / len(name_words) if name_words else 0.0
+                if "literal" in seeds.evidence.get(qname, {}):
+                    affinity += 0.5
+                calls = {t for _, t, k in graph.out_edges(qname, keys=True) if k == "calls"}
+                if calls & named:
+                    affinity += 0.5
+                bonus = cfg.weight_in_file * top_score * file_factor * min(affinity, 1.0)
+                if qname in test_nodes and not query.about_tests:
+                    bonus *= cfg.test_penalty
+                if bonus <= 0:
+                    continue
+                evidence = Evidence("in-file", bonus, None, f"in {path}, one of the best files, and like the query")
+                ranked = by_node.get(qname)
+                if ranked is None:
+                    ranked = RankedNode(node=qname, kind=data.get("kind"), path=path, symbol=qname,
+                                        start_line=data.get("start_line"), end_line=data.get("end_line"),
+                                        score=0.0, seed_score=0.0, graph_score=0.0, why=Why(score=0.0, evidence=[]))
+                    by_node[qname] = ranked
+                ranked.score += bonus
+                ranked.why.score = ranked.score
+                ranked.why.evidence.append(evidence)
+        ranked_nodes = sorted(by_node.values(), key=lambda r: (-r.score, r.node))
+        return ranked_nodes
+
     # ------------------------------------------------------------------------------ explaining
 
     def _path_from_seed(self, target: str, seeds: dict[str, float]) -> list[tuple[str, str, str]]:
@@ -520,6 +615,20 @@ def _is_item(data: dict, is_seed: bool) -> bool:
     if kind == MODULE:
         return False
     return kind != FILE or is_seed
+
+
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+_COMMON_WORDS = frozenset("get set the and for from with not none self init new add run all has use".split())
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words of a name or a text, split at underscores and camel humps; short and common
+    words say nothing about which function is meant."""
+    return {w.lower() for w in _WORD_SPLIT.split(text) if len(w) >= 3 and w.lower() not in _COMMON_WORDS}
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _owner_name(qname: str) -> str:

@@ -1,0 +1,204 @@
+"""Signals that carry over to repositories nobody tuned on (issue 17): a quoted message finds the code that
+raises it, a code block's calls find their callees, and the right file brings its right function. Each test
+runs the same query with the signal's weight at 0 to show the signal is what finds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.config import IndexConfig
+from indexer.pipeline import index_repository
+from indexer.retrieval import RetrievalConfig, Retriever
+from indexer.retrieval.query import parse_query
+
+# A small invented project: an image toolkit whose files share most of their vocabulary, so plain word
+# overlap cannot tell its functions apart.
+FILES = {
+    "pixie/__init__.py": "",
+    "pixie/resize.py": '''
+"""Resizing images: width and height checks, scaling by a factor."""
+
+
+def scale_image(image, width, height):
+    """Scale an image to a width and height."""
+    check_size(width, height)
+    return image.scaled(width, height)
+
+
+def check_size(width, height):
+    """Width and height of an image must be positive."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"target box {width}x{height} has no area, pick a bigger one")
+    return width, height
+
+
+def thumbnail_box(image, width, height):
+    """The width and height of an image thumbnail."""
+    return min(width, image.width), min(height, image.height)
+
+
+def fit_inside(image, width, height):
+    """Fit an image inside a width and height, keeping the aspect ratio."""
+    ratio = min(width / image.width, height / image.height)
+    return image.scaled(int(image.width * ratio), int(image.height * ratio))
+
+
+def crop_image(image, width, height):
+    """Crop an image to a width and height."""
+    return image.cropped(0, 0, width, height)
+
+
+def pad_image(image, width, height):
+    """Pad an image to a width and height: the image width and height grow to the wanted width and height."""
+    return image.padded(max(width, image.width), max(height, image.height))
+
+
+def grow_image(image, width, height):
+    """Grow an image when the wanted width and height grow past the image width and height."""
+    return image.grown(width, height)
+
+
+def stretch_image(image, width, height):
+    """Stretch an image to a width and height, whatever the image width and height were."""
+    return image.stretched(width, height)
+''',
+    "pixie/color.py": '''
+"""Colour handling for images: width and height aware palettes."""
+
+
+def palette_for(image, width, height):
+    """The palette of an image of this width and height."""
+    return image.palette(width * height)
+
+
+def blend_colors(first, second, weight):
+    """Blend two colours of an image."""
+    return first * weight + second * (1 - weight)
+
+
+def quantize(image, colours):
+    """Reduce the colours of an image, whatever its width and height."""
+    return image.quantized(colours)
+''',
+    "pixie/loader.py": '''
+"""Loading an image from a file: reading its width and height from the header."""
+
+
+def open_image(path):
+    """Open an image file and decode its width and height (decode errors are raised)."""
+    with open(path, "rb") as handle:
+        return unpack_size(handle.read(64))
+
+
+def decode_all(paths):
+    """Decode every image file: decode each header; an image that does not decode is skipped."""
+    sizes = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            sizes.append(unpack_size(handle.read(64)))
+    return sizes
+
+
+def unpack_size(data):
+    """Width and height of an image from its first bytes."""
+    return int.from_bytes(data[0:4], "big"), int.from_bytes(data[4:8], "big")
+
+
+def decode(data):
+    """The pixels of an image from its bytes."""
+    return unpack_size(data), data[8:]
+
+
+def sniff_format(data):
+    """Which format an image file is in."""
+    return "png" if data.startswith(b"\\x89PNG") else "unknown"
+''',
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pixie")
+    for path, text in FILES.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text.lstrip("\n"))
+    index_repository(root, IndexConfig(vectors="off"))
+    return root
+
+
+def ranked_symbols(root: Path, query: str, **changes) -> list[str]:
+    config = RetrievalConfig().with_changes(**changes)
+    with Retriever(root, config, use_vectors=False) as retriever:
+        return [hit.symbol.rpartition("::")[2] for hit in retriever.search(query, top=10) if hit.symbol]
+
+
+def ranked_files(root: Path, query: str, **changes) -> list[str]:
+    config = RetrievalConfig().with_changes(**changes)
+    with Retriever(root, config, use_vectors=False) as retriever:
+        return [hit.path for hit in retriever.search(query, top=5, kind="file")]
+
+
+MESSAGE_REPORT = """Resizing an image fails
+
+When I resize an image with a width of zero I get
+
+    ValueError: target box 0x300 has no area, pick a bigger one
+
+I expected a smaller image instead."""
+
+
+def test_a_quoted_error_message_finds_the_function_that_raises_it(project):
+    found = ranked_symbols(project, MESSAGE_REPORT)
+    assert found[0] == "check_size"
+    why = ranked_symbols_why(project, MESSAGE_REPORT)
+    assert "literal" in why and "has no area" in why
+    without = ranked_symbols(project, MESSAGE_REPORT, weight_literal=0.0)
+    assert without[0] != "check_size"
+
+
+def ranked_symbols_why(root: Path, query: str) -> str:
+    with Retriever(root, use_vectors=False) as retriever:
+        best = retriever.search(query, top=1)[0]
+        return " ".join(f"{e.signal} {e.detail}" for e in best.why.evidence)
+
+
+CODE_BLOCK_REPORT = """Opening every image file: sizes are skipped, or errors raised, for each big image file
+
+Reproduction:
+
+```python
+from pixie import loader
+blob = load_bytes("big.png")
+size = decode(blob)
+```
+
+The size printed is nonsense for images bigger than a few megabytes."""
+
+
+def test_a_call_in_a_code_block_finds_its_callee(project):
+    assert "decode" in [m.text for m in parse_query(CODE_BLOCK_REPORT).mentions if m.in_code]
+    found = ranked_symbols(project, CODE_BLOCK_REPORT)
+    assert found[0] == "decode"
+    without = ranked_symbols(project, CODE_BLOCK_REPORT, weight_code_mention=0.0)
+    assert without[0] != "decode"
+
+
+def test_messages_are_read_from_error_lines_quotes_and_code_block_output():
+    query = parse_query('It warns "palette is too small for this image" and then\n\n```\n$ pixie crop a.png\n'
+                        'Error: crop box lies outside the image\n```\nKeyError: x')
+    assert "palette is too small for this image" in query.literals
+    assert "crop box lies outside the image" in query.literals
+    assert all(len(literal) >= 8 for literal in query.literals)  # `KeyError: x` says too little
+
+
+IN_FILE_REPORT = "resizing: the thumbnail of an image has the wrong width and height when the image width and height grow"
+
+
+def test_the_right_function_of_a_high_ranked_file_moves_into_the_top_three(project):
+    assert ranked_files(project, IN_FILE_REPORT)[0] == "pixie/resize.py"
+    found = ranked_symbols(project, IN_FILE_REPORT)
+    assert "thumbnail_box" in found[:3]
+    without = ranked_symbols(project, IN_FILE_REPORT, weight_in_file=0.0)
+    assert "thumbnail_box" not in without[:3]
