@@ -48,9 +48,10 @@ def get_language(language: str) -> tree_sitter.Language:
     return tree_sitter.Language(getattr(module, function_name)())
 
 
-# Bumped when our own extraction changes what a file's symbols are keyed by (2: redefinitions get ``~N``), which
-# stales cached extracts just as a grammar upgrade does.
-EXTRACTION_RULES = "2"
+# Bumped when our own extraction changes what a file's symbols are keyed by (2: redefinitions get ``~N``; 3:
+# JS/TS object-literal methods and functions assigned to an object are symbols), which stales cached extracts
+# just as a grammar upgrade does.
+EXTRACTION_RULES = "3"
 
 
 def grammar_versions() -> dict[str, str]:

@@ -139,9 +139,12 @@ def _js_function(source: bytes, node: Node) -> _Definition | None:
 
 def _js_class_member(source: bytes, node: Node) -> _Definition | None:
     body = node.parent
+    if _named_object(body) is not None:  # const api = { get() { ... } }
+        name = _name_of(source, node)
+        return _Definition(node, name, CALLABLE, node.child_by_field_name("body")) if name else None
     owner = body.parent if body is not None and body.type == "class_body" else None
     if owner is None or owner.type not in _JS_CLASS_DECLARATIONS or owner.child_by_field_name("name") is None:
-        return None  # object-literal methods and anonymous class expressions are not indexed as symbols
+        return None  # methods of anonymous objects and class expressions are not indexed as symbols
     name = _name_of(source, node) or _name_of(source, node, "property")
     if name is None:
         return None
@@ -150,7 +153,47 @@ def _js_class_member(source: bytes, node: Node) -> _Definition | None:
     return _Definition(node, name, CALLABLE, function.child_by_field_name("body"))
 
 
+_JS_FUNCTION_VALUES = {"arrow_function", "function_expression", "generator_function"}
+
+
+def _named_object(node: Node | None) -> Node | None:
+    """The ``variable_declarator`` of ``const name = { ... }`` when ``node`` is that object; else None."""
+    parent = node.parent if node is not None and node.type == "object" else None
+    if parent is None or parent.type != "variable_declarator":
+        return None
+    name = parent.child_by_field_name("name")
+    return parent if name is not None and name.type == "identifier" else None
+
+
+def _js_object(source: bytes, node: Node) -> _Definition | None:
+    """``const api = { get() {...}, put: function () {...} }``: a namespace of methods, as a class is. An
+    object without functions (settings, tables) is data, not a definition."""
+    value = node.child_by_field_name("value")
+    has_functions = any(
+        member.type == "method_definition"
+        or (member.type == "pair" and (member.child_by_field_name("value") or member).type in _JS_FUNCTION_VALUES)
+        for member in value.named_children
+    )
+    if not has_functions:
+        return None
+    declaration = node.parent
+    outer = node
+    if declaration is not None and declaration.named_child_count == 1:
+        outer = _wrapped_by(declaration, "export_statement")
+    return _Definition(outer, _name_of(source, node) or "", TYPE, value)
+
+
+def _js_pair(source: bytes, node: Node) -> _Definition | None:
+    """``put: function () {...}`` in an object that ``_js_object`` made a definition."""
+    key = node.child_by_field_name("key")
+    if _named_object(node.parent) is None or key is None or key.type != "property_identifier":
+        return None
+    return _Definition(node, _text(source, key), CALLABLE, node.child_by_field_name("value").child_by_field_name("body"))
+
+
 def _js_variable(source: bytes, node: Node) -> _Definition | None:
+    if node.child_by_field_name("value").type == "object":
+        return _js_object(source, node)
     value = node.child_by_field_name("value")
     declaration = node.parent
     outer = node
@@ -173,6 +216,12 @@ def _js_assignment(source: bytes, node: Node) -> _Definition | None:
     if target.type == "member_expression" and _name_of(source, target, "property") == "prototype":
         owner = _text(source, target.child_by_field_name("object"))
         return _Definition(outer, _text(source, prop), CALLABLE, body, owner=[owner])
+    at_top = outer.parent is not None and outer.parent.type == "program"
+    if target_text == "module" and _text(source, prop) == "exports":  # module.exports = function name() {}
+        name = _name_of(source, node.child_by_field_name("right"))
+        return _Definition(outer, name, CALLABLE, body) if name and at_top else None
+    if target.type == "identifier" and at_top:  # res.location = function location(url) {...}
+        return _Definition(outer, _text(source, prop), CALLABLE, body, owner=[target_text])
     return None
 
 
@@ -191,6 +240,7 @@ _JS_READERS: dict[str, Callable[[bytes, Node], _Definition | None]] = {
     "public_field_definition": _js_class_member,
     "variable_declarator": _js_variable,
     "assignment_expression": _js_assignment,
+    "pair": _js_pair,
 }
 
 # ------------------------------------------------------------------------------------------------------- Go

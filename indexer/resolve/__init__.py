@@ -1,7 +1,7 @@
 """Import and name resolution for the code graph: which repository file an import loads, and which definition
 a call or a base-class expression names.
 
-One resolver per language family (``python.py``, ``go.py``, ``rust.py``, ``java.py``; ``generic.py`` for the others) over one shared
+One resolver per language family (``python.py``, ``go.py``, ``rust.py``, ``java.py``, ``javascript.py``; ``generic.py`` for the others) over one shared
 ``NameTable``; the graph builder asks ``Resolvers`` and turns the answers into edges.
 """
 
@@ -14,6 +14,7 @@ from ..model import FileExtract, Symbol
 from .generic import GenericResolver
 from .go import GoResolver
 from .java import JavaResolver
+from .javascript import JavaScriptResolver
 from .names import NameTable
 from .python import PythonResolver
 from .rust import RustResolver
@@ -43,6 +44,7 @@ class Resolvers:
         self._go = GoResolver(self._other)
         self._rust = RustResolver(self._other)
         self._java = JavaResolver(self._other)
+        self._javascript = JavaScriptResolver(self._other)
 
     def for_language(self, language: str) -> Resolver:
         if language == "python":
@@ -51,6 +53,8 @@ class Resolvers:
             return self._rust
         if language == "java":
             return self._java
+        if language in ("javascript", "typescript", "tsx"):
+            return self._javascript
         return self._go if language == "go" else self._other
 
     def module_of(self, path: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from ..model import CLASS, FileExtract, Import
+from ..model import CLASS, METHOD, FileExtract, Import
 from .import_paths import FileIndex
 from .names import NameTable, family
 
@@ -59,6 +59,11 @@ class GenericResolver:
         if qualifier in ("this", "self") and not for_class:
             cls = names.enclosing_class(caller)
             found = names.in_class_hierarchy(cls, name, include_self=True) if cls is not None else None
+            if found is None and cls is None and caller in self.symbols and self.symbols[caller].kind == METHOD:
+                # A method of an owner that is no symbol here (res.location = function, C++ X::f out of
+                # line): its siblings in this file are what `this` has.
+                sibling = f"{caller.rpartition('.')[0]}.{name}"
+                found = sibling if sibling in self.symbols else None
             if found is not None:
                 return found, "self"
         same_file = [q for q in names.file_names.get((path, name), ()) if wanted(q)]

@@ -18,6 +18,8 @@
 (assignment_expression
   left: (member_expression)
   right: [(arrow_function) (function_expression)]) @definition
+(variable_declarator name: (identifier) value: (object)) @definition  ; kept when it holds functions
+(object (pair value: [(arrow_function) (function_expression)]) @definition)
 
 (call_expression) @call
 (new_expression) @call
