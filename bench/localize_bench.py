@@ -37,10 +37,12 @@ SHOWN_SYMBOLS = 10
 
 # Each ablation is (constructor switch use_vectors, RetrievalConfig changes). Single signals switch the
 # others off entirely: names mentioned in the query and stack-trace frames are signals too.
+_STRUCTURE_OFF = {"weight_graph": 0.0, "weight_mention": 0.0, "weight_trace": 0.0, "weight_code_mention": 0.0,
+                  "weight_literal": 0.0, "weight_in_file": 0.0}
 SIGNAL_SETS: dict[str, tuple[bool, dict[str, float]]] = {
     "all": (True, {}),
-    "bm25": (False, {"weight_graph": 0.0, "weight_mention": 0.0, "weight_trace": 0.0}),
-    "vector": (True, {"weight_bm25": 0.0, "weight_graph": 0.0, "weight_mention": 0.0, "weight_trace": 0.0}),
+    "bm25": (False, _STRUCTURE_OFF),
+    "vector": (True, {"weight_bm25": 0.0, **_STRUCTURE_OFF}),
     "nograph": (True, {"weight_graph": 0.0}),
     "novector": (False, {}),
     "nomention": (True, {"weight_mention": 0.0}),
@@ -439,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:K=V,K=V",
                         help="an extra signal set with these RetrievalConfig changes (vectors on); "
                              "evaluated on the same checkout as the others, for tuning sweeps")
+    parser.add_argument("--novector-variants", action="store_true",
+                        help="run the --variant sets without vectors (as the novector set does)")
     parser.add_argument("--index-set", dest="index_changes", action="append", default=[], metavar="NAME=VALUE",
                         help="IndexConfig change for every index this run builds (embed=source,docs; "
                              "embed_max_tokens=128; chunk_max_tokens=128): what earns a vector, and how")
@@ -451,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     signal_names = [s.strip() for s in args.signals.split(",") if s.strip()]
     for spec in args.variant:
         name, _, changes = spec.partition(":")
-        SIGNAL_SETS[name] = (True, _parse_changes([c for c in changes.split(",") if c.strip()]))
+        SIGNAL_SETS[name] = (not args.novector_variants, _parse_changes([c for c in changes.split(",") if c.strip()]))
         signal_names.append(name)
     unknown = [s for s in signal_names if s not in SIGNAL_SETS]
     if unknown:
