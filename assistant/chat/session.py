@@ -23,7 +23,7 @@ from pathlib import Path
 from indexer.config import IndexConfig
 from indexer.lifecycle import VectorFiller
 from indexer.model import FILE
-from indexer.retrieval import PackItem, RetrievalError, Retriever, Why
+from indexer.retrieval import PackItem, RetrievalError, Retriever
 
 from ..providers.errors import ProviderError
 from ..providers.types import ChatProvider, Completed, Message, PromptProgress, TextDelta, Usage
@@ -450,11 +450,6 @@ class ChatSession:
 
 
 # ---------------------------------------------------------------------------------------- helpers
-
-
-def why_line(why: Why, kind: str) -> str:
-    """The retriever's one-line reason (``Why.line``); kept under this name for ``assistant/fix/loop.py``."""
-    return why.line(kind)
 
 
 def _item_key(item: PackItem) -> str:

@@ -15,6 +15,7 @@ from ..terminal import inert_lines
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 3  # another assist process holds the repository (an indexer, a fix run)
+EXIT_INTERRUPTED = 130  # Ctrl+C, as a shell reports SIGINT
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, for scripts.")]
 

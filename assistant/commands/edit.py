@@ -8,9 +8,7 @@ otherwise; 2 usage; 3 another edit or fix holds the repository; 130 interrupted.
 
 from __future__ import annotations
 
-import json
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -18,9 +16,9 @@ import typer
 from rich.text import Text
 
 from ..terminal import inert, inert_lines, markup
-from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
-from .fix import EXIT_INTERRUPTED, RepoOpt
-from .fix_view import SHOWN_FAILURES, FixView, ModelClock, _names, _syntax
+from .common import EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
+from .fix import RepoOpt
+from .fix_view import SHOWN_FAILURES, FixView, ModelClock, diff_syntax, drive, names_text
 
 
 def edit_command(
@@ -111,7 +109,6 @@ def edit_command(
 
 def _run(root: Path, provider, request: str, targets: list[str], options, interactive: bool, yes: bool,
          as_json: bool) -> None:
-    from assistant.edit import events as ev
     from assistant.edit.run import EditRun
 
     view = EditView(live=sys.stderr.isatty() and not as_json, quiet=as_json)
@@ -122,27 +119,7 @@ def _run(root: Path, provider, request: str, targets: list[str], options, intera
     except ValueError as exc:
         provider.close()
         fail(str(exc), EXIT_USAGE)
-    cancel = threading.Event()
-    try:
-        with view:
-            for event in run.run(cancel):
-                view.show(event)
-    except KeyboardInterrupt:
-        cancel.set()
-        written = run.checkpoint.files
-        where = (f"; it wrote to {', '.join(written)}: `assist undo` restores them as they were" if written
-                 else "; no file was changed")
-        typer.echo(f"assist: interrupted{inert_lines(where)}", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    finally:
-        provider.close()
-    result = run.result
-    assert result is not None
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        view.report(result)
-    raise typer.Exit(0 if result.ok else EXIT_BUSY if result.status == ev.BUSY else EXIT_FAILED)
+    drive(run, view, provider, as_json)
 
 
 def _commit_setting(root: Path) -> bool:
@@ -173,7 +150,7 @@ class EditView(FixView):
                       f"edits): {markup(' '.join(event.request.split())[:200])}")
         elif isinstance(event, ev.TargetsPinned):
             if event.pinned:
-                self.line(Text(f"edit: pinned {_names(event.pinned)}"
+                self.line(Text(f"edit: pinned {names_text(event.pinned)}"
                                + (f"; {len(event.nearby)} callers, callees and tests nearby" if event.nearby else "")))
         elif isinstance(event, ev.TestsBeforeEdit):
             self._tests_line("tests before the edit", event.summary)
@@ -211,10 +188,10 @@ class EditView(FixView):
             first = event.reason.splitlines()[0] if event.reason else ""
             self.line(f"edit: [yellow]reply not applied[/yellow] (nothing written): {markup(first)}")
         elif isinstance(event, fx.EditsProposed):
-            self.line(Text(f"edit: proposed changes to {_names(event.files)}:"))
+            self.line(Text(f"edit: proposed changes to {names_text(event.files)}:"))
             self._diff(event.diff, self.err)
         elif isinstance(event, fx.EditsApplied):
-            self.line(Text(f"edit: wrote {_names(event.files)}"))
+            self.line(Text(f"edit: wrote {names_text(event.files)}"))
             self._editing = False
         elif isinstance(event, fx.TestsStarted):
             self._doing(f"after the edit: running {event.command}…")
@@ -237,12 +214,12 @@ class EditView(FixView):
             out.print("the model answered:")
             out.print(Text(inert_lines(result.answer)))
         if result.context:
-            out.print(Text(f"context: {_names(result.context[:8])}"
+            out.print(Text(f"context: {names_text(result.context[:8])}"
                            + (f" and {len(result.context) - 8} more" if len(result.context) > 8 else "")))
         if result.outside_context:
-            out.print(Text(f"edited outside that context: {_names(result.outside_context)}"), style="yellow")
+            out.print(Text(f"edited outside that context: {names_text(result.outside_context)}"), style="yellow")
         if result.files_created:
-            out.print(Text(f"created: {_names(result.files_created)}"))
+            out.print(Text(f"created: {names_text(result.files_created)}"))
         for label, summary in (("tests before the edit", result.tests_before),
                                ("tests after the edit", result.tests_after_edit)):
             if summary is not None:
@@ -257,7 +234,7 @@ class EditView(FixView):
             out.print("tests: none run")
         if result.diff:
             out.print("changes:" if result.written else "proposed (not written):")
-            out.print(_syntax(result.diff) if out.is_terminal else Text(inert_lines(result.diff.rstrip("\n"))))
+            out.print(diff_syntax(result.diff) if out.is_terminal else Text(inert_lines(result.diff.rstrip("\n"))))
         if result.commit:
             out.print(Text(f"commit: {result.commit[:12]} (undo: git revert {result.commit[:12]})"))
         elif result.written:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..terminal import inert_lines
 from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
 
-EXIT_INTERRUPTED = 130
 
 RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to work in.", show_default="current directory")]
 
@@ -66,7 +63,6 @@ def fix_command(
     """
     from assistant.config import ConfigError
     from assistant.fix.edits import FORMATS
-    from assistant.fix.events import BUSY
     from assistant.fix.loop import FixLoop, FixOptions
     from assistant.fix.models import open_model
     from assistant.fix.sandbox import MODES, SandboxUnavailable, choose_sandbox
@@ -95,7 +91,7 @@ def fix_command(
                          timeout_s=timeout, dry_run=dry_run, use_vectors=not no_vectors, context_budget=budget,
                          max_reply_tokens=max_tokens, edit_format=edit_format, allow_test_config=allow_test_config,
                          sandbox=sandbox)
-    from .fix_view import FixView
+    from .fix_view import FixView, drive
 
     view = FixView(live=sys.stderr.isatty() and not as_json, quiet=as_json)
     # Under --yes a change to test infrastructure is still asked about when someone can answer; in CI
@@ -103,28 +99,7 @@ def fix_command(
     confirm = view.approve if yes and not dry_run and sys.stdin.isatty() else None
     loop = FixLoop(root, provider, options, approve=view.approve if interactive else None,
                    confirm_test_config=confirm)
-    cancel = threading.Event()
-    try:
-        with view:
-            for event in loop.run(cancel):
-                view.show(event)
-    except KeyboardInterrupt:
-        cancel.set()
-        # Ctrl-C may land in the view rather than in the loop: ask the checkpoint what was written.
-        written = loop.checkpoint.files
-        where = (f"; it wrote to {', '.join(written)}: `assist undo` restores them as they were" if written
-                 else "; no file was changed")
-        typer.echo(f"assist: interrupted{inert_lines(where)}", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    finally:
-        provider.close()
-    result = loop.result
-    assert result is not None
-    if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        view.report(result)
-    raise typer.Exit(0 if result.ok else EXIT_BUSY if result.status == BUSY else EXIT_FAILED)
+    drive(loop, view, provider, as_json)
 
 
 def undo_command(

@@ -8,17 +8,23 @@ otherwise), so a control character shows as a visible escape and ``[red]`` in a 
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from typing import NoReturn
 
+import typer
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.text import Text
 
 from assistant.fix.events import (
-    ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, FixResult, Proposal,
+    BUSY, ContextBuilt, EditRejected, EditsApplied, EditsProposed, FixEvent, FixFinished, FixNotice, FixResult, Proposal,
     ReadingPrompt, Reindexed, ReplyDelta, ReplyReceived, RunStarted, TestsFinished, TestsStarted, TestSummary, Working,
 )
 from assistant.terminal import inert, inert_lines, markup, rich_text
+
+from .common import EXIT_BUSY, EXIT_FAILED, EXIT_INTERRUPTED
 
 SHOWN_FAILURES = 5
 
@@ -115,11 +121,11 @@ class FixView:
             self.line(f"{_round(event.round)}: [yellow]reply not applied[/yellow] (nothing written): {markup(first)}")
         elif isinstance(event, EditsProposed):
             where = event.describe_symbols(inert)
-            self.line(Text(f"{_round(event.round)}: proposed changes to {_names(event.files)}"
+            self.line(Text(f"{_round(event.round)}: proposed changes to {names_text(event.files)}"
                            + (f" — {where}" if where else "") + ":"))
             self._diff(event.diff, self.err)
         elif isinstance(event, EditsApplied):
-            self.line(Text(f"{_round(event.round)}: wrote {_names(event.files)}"))
+            self.line(Text(f"{_round(event.round)}: wrote {names_text(event.files)}"))
         elif isinstance(event, Reindexed):
             self.line(Text(f"{_round(event.round)}: {inert(event.text)}"), "dim")
         elif isinstance(event, FixNotice):
@@ -138,7 +144,7 @@ class FixView:
     def _diff(self, diff: str, console: Console) -> None:
         if self.quiet or not diff:
             return
-        console.print(_syntax(diff))
+        console.print(diff_syntax(diff))
 
     # ---------------------------------------------------------------------------------- approval
 
@@ -148,13 +154,13 @@ class FixView:
         if status is not None:
             status.stop()
         if self.quiet:  # --json: the diff was not shown as the run went; show it before asking
-            self.err.print(_syntax(proposal.diff))
+            self.err.print(diff_syntax(proposal.diff))
         if proposal.test_config:
             self.err.print(f"[yellow]assist: warning:[/yellow] this changes test infrastructure "
                            f"({markup(', '.join(proposal.test_config))}): its code runs with your rights on the "
                            f"next test run")
         try:
-            return self._yes(f"Write these changes to {_names(proposal.files)}?")
+            return self._yes(f"Write these changes to {names_text(proposal.files)}?")
         except EOFError:
             return False
         finally:
@@ -190,17 +196,44 @@ class FixView:
         if result.diff:
             label = "proposed (not written)" if not result.files_changed else "changes"
             out.print(f"{label}:")
-            out.print(_syntax(result.diff) if out.is_terminal else Text(inert_lines(result.diff.rstrip("\n"))))
+            out.print(diff_syntax(result.diff) if out.is_terminal else Text(inert_lines(result.diff.rstrip("\n"))))
         if result.files_changed:
             out.print("undo: `assist undo` restores the changed files as they were before this run")
         out.print(Text(f"logs: {inert(result.log_dir)}"), style="dim")
 
 
-def _names(names: list[str]) -> str:
+def drive(run, view: FixView, provider, as_json: bool) -> NoReturn:
+    """Show a fix or edit run (``FixLoop``, ``EditRun``) to its end, print its report and exit with its status.
+    Ctrl-C cancels the run and says what ``assist undo`` would restore."""
+    cancel = threading.Event()
+    try:
+        with view:
+            for event in run.run(cancel):
+                view.show(event)
+    except KeyboardInterrupt:
+        cancel.set()
+        # Ctrl-C may land in the view rather than in the run: ask the checkpoint what was written.
+        written = run.checkpoint.files
+        where = (f"; it wrote to {', '.join(written)}: `assist undo` restores them as they were" if written
+                 else "; no file was changed")
+        typer.echo(f"assist: interrupted{inert_lines(where)}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        provider.close()
+    result = run.result
+    assert result is not None
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        view.report(result)
+    raise typer.Exit(0 if result.ok else EXIT_BUSY if result.status == BUSY else EXIT_FAILED)
+
+
+def names_text(names: list[str]) -> str:
     return ", ".join(inert(name) for name in names)
 
 
-def _syntax(diff: str) -> Syntax:
+def diff_syntax(diff: str) -> Syntax:
     return Syntax(inert_lines(diff.rstrip("\n")), "diff", theme="ansi_dark", background_color="default")
 
 

@@ -355,7 +355,6 @@ class FixLoop:
         return prompt_messages, reply_tokens
 
     def _localize(self, run, budget: int, count) -> tuple[str, list[ContextEntry], dict[str, list[str]], list[str]]:
-        from ..chat.session import why_line
         from .localize import localize
 
         assert self._retriever is not None
@@ -368,7 +367,7 @@ class FixLoop:
             pack = self._retriever.context(run.excerpt or run.output[-4000:], budget_tokens=budget, count_tokens=count)
             text, roles, suspects = pack.text, {}, []
         items = [ContextEntry(item.path, item.symbol, item.start_line, item.end_line, item.tokens,
-                              why_line(item.why, item.kind)) for item in pack.items]
+                              item.why.line(item.kind)) for item in pack.items]
         return text, items, roles, suspects
 
     def _ask(self, number: int, prompt_messages, reply_tokens: int):
