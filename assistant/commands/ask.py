@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..terminal import console, inert_lines, rich_text
-from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, fail, repo_dir
+from .common import EXIT_BUSY, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, fail, repo_dir
 
 if TYPE_CHECKING:
     from assistant.chat import ChatSession, ContextReady, TurnDone
 
-EXIT_INTERRUPTED = 130
 
 # Optional for typer, so that a missing question is answered like an empty one: as a JSON object with --json.
 QuestionArg = Annotated[str | None, typer.Argument(help="The question; '-' reads it from stdin.",
