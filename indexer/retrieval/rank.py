@@ -618,7 +618,12 @@ def _is_item(data: dict, is_seed: bool) -> bool:
 
 
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
-_COMMON_WORDS = frozenset("get set the and for from with not none self init new add run all has use".split())
+# Words that name nothing in particular, and the vocabulary of reports and commit titles ("Fix ...",
+# "closes #12"), which would otherwise favour fix_docstring in every report that starts with "Fix".
+_COMMON_WORDS = frozenset("""
+    get set the and for from with not none self init new add run all has use
+    fix fixed fixes fixing bug bugs issue issues close closes closed added support
+    """.split())
 
 
 def _words(text: str) -> set[str]:
