@@ -7,6 +7,7 @@ of a pass over every node.
 from __future__ import annotations
 
 import difflib
+import re
 from bisect import bisect_right
 from collections.abc import Iterable
 
@@ -51,12 +52,15 @@ class NameIndex:
                 self.test_nodes.add(node)
             self.by_name.setdefault(data.get("name") or dotted.rpartition(".")[2], []).append(node)
             # Overloads (``f~2``) are found by the name as written, like their first definition.
-            parts = [*module_of.get(path, "").split("."), *as_written(dotted).split(".")]
-            parts = [p for p in parts if p]
-            # Every suffix that keeps at least two components: "Class.method", "mod.Class.method", ...
-            for cut in range(len(parts) - 1):
-                if len(parts) - cut >= 2:
-                    self.by_dotted.setdefault(".".join(parts[cut:]), []).append(node)
+            written = as_written(dotted).split(".")
+            keys: dict[str, None] = {}
+            for module in (module_of.get(path, ""), *_language_modules(path, data.get("language"))):
+                parts = [p for p in [*module.split("."), *written] if p]
+                # Every suffix that keeps at least two components: "Class.method", "mod.Class.method", ...
+                for cut in range(len(parts) - 1):
+                    keys[".".join(parts[cut:])] = None
+            for key in keys:
+                self.by_dotted.setdefault(key, []).append(node)
             if data.get("start_line") is not None:
                 self._spans.setdefault(path, []).append((int(data["start_line"]), int(data["end_line"]), node))
         for spans in self._spans.values():
@@ -165,6 +169,33 @@ class NameIndex:
             close_files = difflib.get_close_matches(key, list(self.files_by_basename), n=limit, cutoff=0.6)
             found = [p for name in close_files for p in self.files_by_basename[name]]
         return found[:limit]
+
+
+_SOURCE_ROOT = re.compile(r"(?:^|/)src/(?:main|test)/(?:java|kotlin|scala)/")
+
+
+def _language_modules(path: str, language: str | None) -> tuple[str, ...]:
+    """The dotted names a language itself gives the file's symbols, beside the path's: a Go package is its
+    directory (``rest.WithCors``), a Rust module its crate and the modules under ``src/``
+    (``tokio.sync.broadcast.Sender``, as ``tokio::sync::broadcast::Sender`` is written), a Java class its
+    package under the source root (``com.google.gson.Gson.toJson``, for ``com.google.gson.Gson#toJson``)."""
+    directory, _, base = path.rpartition("/")
+    if language == "go":
+        return (directory.replace("/", "."),) if directory else ()
+    if language == "rust":
+        crate_dir, marker, inner = f"/{path}".rpartition("/src/")
+        if not marker:
+            return ()
+        modules = inner.removesuffix(".rs").split("/")
+        if modules[-1] in ("lib", "main", "mod"):
+            modules.pop()
+        crate = crate_dir.rpartition("/")[2].replace("-", "_")  # Cargo's default: the directory's name
+        return (".".join(p for p in [crate, *modules] if p),)
+    if language == "java":
+        match = _SOURCE_ROOT.search(directory + "/")
+        package = (directory + "/")[match.end():] if match else directory
+        return (package.strip("/").replace("/", "."),)
+    return ()
 
 
 def _module_from_path(path: str) -> str:
