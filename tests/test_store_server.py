@@ -295,3 +295,35 @@ def test_store_settings_come_from_the_user_config_then_the_environment_then_flag
     settings = resolve_index_settings(repo, store="http://from-flag:8000", store_fallback="local", env=env)
     assert (settings.config.store, settings.config.store_fallback) == ("http://from-flag:8000", "local")
     assert settings.source("store") == "--store"
+
+
+def test_the_background_filler_takes_vectors_from_the_server_and_its_token_never_shows_on_a_command_line(
+        server, machine_a, tmp_path):
+    import time
+
+    from indexer.config import IndexConfig
+    from indexer.lifecycle import VectorFiller, coverage
+    from indexer.pipeline import index_repository
+
+    token = "filler-token-" + tmp_path.name
+    repo = make_sample_repo(tmp_path / "repo")
+    index_repository(repo, IndexConfig(vectors="later"))  # what a front end builds before answering
+    filler = VectorFiller(repo, IndexConfig(store=server.url, store_token=token), poll_s=0.2).start()
+    seen_filler, shown = False, []
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and not (coverage(repo)[0] == coverage(repo)[1] > 0 and seen_filler):
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                seen_filler = seen_filler or ("indexer.fill" in text and str(repo) in text)
+                if token in text:
+                    shown.append(text)
+            time.sleep(0.02)
+    finally:
+        filler.stop()
+    assert seen_filler and shown == []
+    assert coverage(repo)[0] == coverage(repo)[1] > 0
+    assert not [p for p in (repo / ".assist").rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
