@@ -6,30 +6,17 @@ builder, asserted edge by edge."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from indexer.extract import extract_file
-from indexer.graph import build_graph
+from fixture_graphs import LANGUAGE_FIXTURES, edges, graph_of
 from indexer.resolve.java import package_of
 
-SHOP = Path(__file__).parent / "fixtures" / "languages" / "java" / "shop"
+SHOP = LANGUAGE_FIXTURES / "java" / "shop"
 MAIN, TEST = "src/main/java/com/acme/shop/", "src/test/java/com/acme/shop/"
 CHECKOUT, ORDER = MAIN + "Checkout.java::", MAIN + "model/Order.java::"
 LEDGER, PAYS = MAIN + "Ledger.java::", TEST + "CheckoutTest.java::CheckoutTest.paysAnOrder"
 
 
 def shop_graph():
-    files = sorted(SHOP.rglob("*.java"))
-    return build_graph({str(f.relative_to(SHOP)): extract_file(str(f.relative_to(SHOP)), f.read_bytes(), "java")
-                        for f in files})
-
-
-def edges(graph, kind: str) -> set[tuple]:
-    return {
-        (source, target, attrs.get("resolution")) if kind == "calls" else (source, target)
-        for source, target, key, attrs in graph.edges(keys=True, data=True)
-        if key == kind
-    }
+    return graph_of(SHOP, "*.java", "java")
 
 
 def test_calls_resolve_through_imports_the_package_and_the_class_hierarchy():

@@ -6,29 +6,14 @@ graph builder, asserted edge by edge."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from fixture_graphs import LANGUAGE_FIXTURES, edges, graph_of
 
-from indexer.extract import extract_file
-from indexer.graph import build_graph
-
-EXPRESS = Path(__file__).parent / "fixtures" / "languages" / "javascript" / "express"
+EXPRESS = LANGUAGE_FIXTURES / "javascript" / "express"
 APP, RES, UTILS = "lib/application.js::", "lib/response.js::", "lib/utils.js::"
 
 
 def express_graph():
-    files = sorted(EXPRESS.rglob("*.js"))
-    return build_graph({
-        str(f.relative_to(EXPRESS)): extract_file(str(f.relative_to(EXPRESS)), f.read_bytes(), "javascript")
-        for f in files
-    })
-
-
-def edges(graph, kind: str) -> set[tuple]:
-    return {
-        (source, target, attrs.get("resolution")) if kind == "calls" else (source, target)
-        for source, target, key, attrs in graph.edges(keys=True, data=True)
-        if key == kind
-    }
+    return graph_of(EXPRESS, "*.js", "javascript")
 
 
 def test_object_literal_and_assigned_methods_are_symbols():

@@ -5,27 +5,14 @@ tests/fixtures/languages/rust/garden/, through the real extractor and graph buil
 
 from __future__ import annotations
 
-from pathlib import Path
+from fixture_graphs import LANGUAGE_FIXTURES, edges, graph_of
 
-from indexer.extract import extract_file
-from indexer.graph import build_graph
-
-GARDEN = Path(__file__).parent / "fixtures" / "languages" / "rust" / "garden"
+GARDEN = LANGUAGE_FIXTURES / "rust" / "garden"
 LIB, PLANTS, WATER = "src/lib.rs::", "src/plants.rs::", "src/water.rs::"
 
 
 def garden_graph():
-    files = sorted(GARDEN.rglob("*.rs"))
-    return build_graph({str(f.relative_to(GARDEN)): extract_file(str(f.relative_to(GARDEN)), f.read_bytes(), "rust")
-                        for f in files})
-
-
-def edges(graph, kind: str) -> set[tuple]:
-    return {
-        (source, target, attrs.get("resolution")) if kind == "calls" else (source, target)
-        for source, target, key, attrs in graph.edges(keys=True, data=True)
-        if key == kind
-    }
+    return graph_of(GARDEN, "*.rs", "rust")
 
 
 def test_calls_resolve_through_use_mod_paths_and_impl_blocks():

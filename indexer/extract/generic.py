@@ -188,7 +188,8 @@ def _js_pair(source: bytes, node: Node) -> _Definition | None:
     key = node.child_by_field_name("key")
     if _named_object(node.parent) is None or key is None or key.type != "property_identifier":
         return None
-    return _Definition(node, _text(source, key), CALLABLE, node.child_by_field_name("value").child_by_field_name("body"))
+    body = node.child_by_field_name("value").child_by_field_name("body")
+    return _Definition(node, _text(source, key), CALLABLE, body)
 
 
 def _js_variable(source: bytes, node: Node) -> _Definition | None:

@@ -1,8 +1,9 @@
 """Import and name resolution for the code graph: which repository file an import loads, and which definition
 a call or a base-class expression names.
 
-One resolver per language family (``python.py``, ``go.py``, ``rust.py``, ``java.py``, ``javascript.py``; ``generic.py`` for the others) over one shared
-``NameTable``; the graph builder asks ``Resolvers`` and turns the answers into edges.
+One resolver per language family (``python.py``, ``go.py``, ``rust.py``, ``java.py``, ``javascript.py``;
+``generic.py`` for C/C++ and everyone's leftovers) over one shared ``NameTable``; the graph builder asks
+``Resolvers`` and turns the answers into edges.
 """
 
 from __future__ import annotations

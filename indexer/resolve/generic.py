@@ -37,14 +37,19 @@ class GenericResolver:
         """The repository files that one import of ``path`` names; [] for anything outside the repository."""
         return self.file_index().targets(language, path, imp)
 
+    def linked_targets(self, language: str, path: str, imp: Import, links: list[tuple[str | None, str]]) -> list[str]:
+        """``targets``, each also added to ``links`` as (file, module as written), or (None, module) if none."""
+        targets = self.targets(language, path, imp)
+        links.extend((target, imp.module) for target in targets)
+        if not targets:
+            links.append((None, imp.module))
+        return targets
+
     def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
         """(file imported or None when outside the repository, the module as written) for each import."""
         links: list[tuple[str | None, str]] = []
         for imp in extract.imports:
-            targets = self.targets(extract.language, path, imp)
-            if not targets:
-                links.append((None, imp.module))
-            links.extend((target, imp.module) for target in targets)
+            self.linked_targets(extract.language, path, imp, links)
         return links
 
     def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:

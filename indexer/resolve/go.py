@@ -51,10 +51,7 @@ class GoResolver:
         links: list[tuple[str | None, str]] = []
         bound = self._bound[path] = {}
         for imp in extract.imports:
-            targets = self.generic.targets(extract.language, path, imp)
-            links.extend((target, imp.module) for target in targets)
-            if not targets:
-                links.append((None, imp.module))
+            targets = self.generic.linked_targets(extract.language, path, imp, links)
             if imp.alias == ".":
                 self._dot_imported.setdefault(path, []).extend(targets)
             elif imp.alias != "_":

@@ -50,11 +50,10 @@ class JavaResolver:
         single = self._single[path] = {}
         on_demand = self._on_demand[path] = []
         for imp in extract.imports:
-            targets = self.generic.targets("java", path, imp)
-            links.extend((target, imp.module) for target in targets)
+            targets = self.generic.linked_targets("java", path, imp, links)
             if not targets:
-                links.append((None, imp.module))
-            elif imp.names and imp.names[0][0] == "*":
+                continue
+            if imp.names and imp.names[0][0] == "*":
                 on_demand.extend(targets)
             else:
                 found = self._imported(targets[0], imp)
@@ -118,7 +117,8 @@ class JavaResolver:
         found = self._class_path(path, caller, pieces) if for_class or pieces[-1][:1].isupper() else None
         if found is None and not for_class:
             found = self._method(path, caller, pieces)
-        if found is None and len(pieces) > 1 and pieces[0][:1].isupper() and self._class(path, caller, pieces[0]) is None:
+        library_class = len(pieces) > 1 and pieces[0][:1].isupper() and self._class(path, caller, pieces[0]) is None
+        if found is None and library_class:
             return None  # String.format, List.of: a class from a library names nothing of ours
         return found if found is not None else self.generic.resolve(path, caller, text, for_class)
 

@@ -30,10 +30,8 @@ class JavaScriptResolver:
         links: list[tuple[str | None, str]] = []
         bound = self._bound[path] = {}
         for imp in extract.imports:
-            targets = self.generic.targets(extract.language, path, imp)
-            links.extend((target, imp.module) for target in targets)
+            targets = self.generic.linked_targets(extract.language, path, imp, links)
             if not targets:
-                links.append((None, imp.module))
                 continue
             if imp.alias:  # import * as ns, import x = require(), const x = require()
                 bound.setdefault(imp.alias, (targets, None))

@@ -1,0 +1,27 @@
+"""The code graph of a sample project under tests/fixtures/languages/, through the real extractor and graph
+builder, and its edges of one kind as a set to assert exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.extract import extract_file
+from indexer.graph import build_graph
+
+LANGUAGE_FIXTURES = Path(__file__).parent / "fixtures" / "languages"
+
+
+def graph_of(folder: Path, pattern: str, language: str):
+    files = sorted(folder.rglob(pattern))
+    return build_graph({
+        str(f.relative_to(folder)): extract_file(str(f.relative_to(folder)), f.read_bytes(), language) for f in files
+    })
+
+
+def edges(graph, kind: str) -> set[tuple]:
+    """(source, target, resolution) for calls, (source, target) for the other kinds."""
+    return {
+        (source, target, attrs.get("resolution")) if kind == "calls" else (source, target)
+        for source, target, key, attrs in graph.edges(keys=True, data=True)
+        if key == kind
+    }
