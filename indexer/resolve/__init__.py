@@ -85,3 +85,4 @@ class Resolvers:
         """Call once every base is added: lookups made before may have missed inherited names."""
         self.names.forget_lookups()
         self._python.forget_lookups()
+        self._rust.forget_lookups()

@@ -52,10 +52,15 @@ class RustResolver:
         self._globs: dict[str, list[Place]] = {}  # file -> what its `use ...::*` bring in
         self._standard: dict[str, set[str]] = {}  # file -> names it binds to items of std, core or alloc
         self._crate_dirs: dict[str, str] | None = None
+        self._items: dict[Place, str | None] = {}  # what _item found, once every file's imports are read
         self._by_dotted: dict[str, list[str]] | None = None  # Rust dotted name -> its qnames, in path order
 
     def is_builtin(self, callee: str) -> bool:
         return False
+
+    def forget_lookups(self) -> None:
+        """Drop what was found before every trait impl was known: a method may come from a trait."""
+        self._items.clear()
 
     # ----------------------------------------------------------------------------------------------- imports
 
@@ -160,6 +165,12 @@ class RustResolver:
         re-exported there by a `use` (followed a few files deep)."""
         if not place.items or hops > _MAX_HOPS:
             return None
+        if place not in self._items:
+            self._items[place] = None  # a glob or re-export cycle leads nowhere
+            self._items[place] = self._find_item(place, hops)
+        return self._items[place]
+
+    def _find_item(self, place: Place, hops: int) -> str | None:
         qname = f"{place.file}::{_join(place.items)}"
         if qname in self.symbols:
             return qname
