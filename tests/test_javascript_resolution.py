@@ -44,3 +44,19 @@ def test_calls_resolve_through_import_bindings_and_this():
     assert edges(graph, "tests") == {
         ("test/response.test.js", "lib/response.js"), ("test/response.test.js", RES + "res.location"),
     }
+
+
+def test_typescript_implements_and_namespace_imports():
+    folder = LANGUAGE_FIXTURES / "typescript" / "headers"
+    graph = graph_of(folder, "*.ts", "typescript")
+    headers = "AxiosHeaders.ts::AxiosHeaders"
+    assert edges(graph, "inherits") == {
+        (headers, "types.ts::Writable"),  # implements, through `import type`
+        ("types.ts::Writable", "types.ts::HeaderSource"),  # an interface extending another
+    }
+    assert edges(graph, "calls") == {
+        (headers + ".get", "utils.ts::normalize", "import"),  # utils.normalize through `import * as utils`
+        (headers + ".set", "utils.ts::normalize", "import"),
+        (headers + ".from", headers, "local"),  # new AxiosHeaders()
+        (headers + ".from", headers + ".set", "local"),  # headers.set: a variable named like its class
+    }
