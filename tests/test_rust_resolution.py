@@ -6,6 +6,8 @@ tests/fixtures/languages/rust/garden/, through the real extractor and graph buil
 from __future__ import annotations
 
 from fixture_graphs import LANGUAGE_FIXTURES, edges, graph_of
+from indexer.extract import extract_file
+from indexer.graph import build_graph
 
 GARDEN = LANGUAGE_FIXTURES / "rust" / "garden"
 LIB, PLANTS, WATER = "src/lib.rs::", "src/plants.rs::", "src/water.rs::"
@@ -52,3 +54,20 @@ def test_trait_impls_are_inheritance_and_imports_name_module_files():
     }
     assert graph.nodes["src/plants.rs"]["external_imports"] == ["std::fmt"]
     assert edges(graph, "tests") == {(WATER + "tests.pours_what_it_is_given", WATER + "pour")}
+
+
+def test_another_crate_of_the_workspace_is_found_by_its_directory_name():
+    sources = {
+        "core-lib/src/lib.rs": b"pub mod text;\npub fn parse() {}\n",
+        "core-lib/src/text.rs": b"pub fn parse() {}\n",
+        "app/src/main.rs": b"use core_lib::text;\nuse std::mem::swap;\n\n"
+                           b"fn main() {\n    core_lib::parse();\n    text::parse();\n    swap(&mut 1, &mut 2);\n}\n",
+        "app/src/swap.rs": b"pub fn swap() {}\n",
+    }
+    graph = build_graph({path: extract_file(path, source, "rust") for path, source in sources.items()})
+    assert edges(graph, "calls") == {
+        ("app/src/main.rs::main", "core-lib/src/lib.rs::parse", "import"),
+        ("app/src/main.rs::main", "core-lib/src/text.rs::parse", "import"),
+        # std's swap, however unique a swap of ours is
+    }
+    assert ("app/src/main.rs", "core-lib/src/text.rs") in edges(graph, "imports")
