@@ -178,6 +178,7 @@ class ServerVectorStore:
             collection, embedding_function=None, metadata=metadata))
         stored_dim = (self._collection.metadata or {}).get("dim")
         if stored_dim is not None and int(stored_dim) != dim:
+            self.close()
             raise VectorStoreMismatch(
                 f"the collection {collection} on the Chroma server at {address.url} holds {stored_dim}-d vectors, "
                 f"not {dim}-d: refusing to mix them; point assist at another server, database or model")
@@ -261,23 +262,21 @@ class ServerVectorStore:
         if k <= 0 or not self._ids_by_hash:
             return []
         query = numpy.asarray(vector, dtype=numpy.float32).reshape(1, -1)
-        available = self.count()
-        if available == 0:
-            return []
-        wanted = min(available, OVERFETCH * k + 16)
-        hits = self._nearest(query, wanted, None)
-        if len(hits) < k and wanted < available:
-            hits = self._nearest(query, min(k, len(self._ids_by_hash)), list(self._ids_by_hash))
+        wanted = OVERFETCH * k + 16
+        returned, hits = self._nearest(query, wanted, None)
+        if len(hits) < k and returned == wanted:  # the collection holds more than we saw: ours were crowded out
+            _, hits = self._nearest(query, min(k, len(self._ids_by_hash)), list(self._ids_by_hash))
         return hits[:k]
 
-    def _nearest(self, query: numpy.ndarray, n: int, only: list[str] | None) -> list[tuple[str, float]]:
+    def _nearest(self, query: numpy.ndarray, n: int, only: list[str] | None) -> tuple[int, list[tuple[str, float]]]:
+        """(how many vectors the server returned, those of them this repository has, as chunk hits)."""
         result = self._call(lambda: self._collection.query(query_embeddings=query, n_results=n, ids=only,
                                                            include=["distances"]))
         hits: list[tuple[str, float]] = []
         for content_hash, distance in zip(result["ids"][0], (result.get("distances") or [[]])[0]):
             # chromadb's cosine distance is 1 - cosine similarity; identical chunks share one vector.
             hits += [(chunk_id, 1.0 - float(distance)) for chunk_id in self._ids_by_hash.get(content_hash, ())]
-        return hits
+        return len(result["ids"][0]), hits
 
     def close(self) -> None:
         client, self._client = self._client, None

@@ -327,3 +327,22 @@ def test_the_background_filler_takes_vectors_from_the_server_and_its_token_never
     assert seen_filler and shown == []
     assert coverage(repo)[0] == coverage(repo)[1] > 0
     assert not [p for p in (repo / ".assist").rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+
+
+def test_a_query_returns_this_repositorys_chunks_when_other_repositories_crowd_the_collection(server):
+    import numpy
+
+    from indexer.chroma_server import ServerVectorStore, StoreAddress
+
+    address = StoreAddress.parse(server.url)
+    others = [f"other-repository-{i}" for i in range(300)]
+    near = numpy.tile(numpy.float32([1, 0, 0, 0]), (300, 1)) + numpy.random.default_rng(0).normal(0, 0.01, (300, 4))
+    with ServerVectorStore(address, dim=4, collection="crowded", model="t") as writer:
+        writer.upsert(others, near.astype(numpy.float32), [{}] * 300, content_hashes=others)
+        writer.upsert(["a", "b"], numpy.float32([[0, 1, 0, 0], [0, 0, 1, 0]]), [{}, {}], content_hashes=["ha", "hb"])
+    # This repository's manifest: two chunks share the content "ha" (one vector), one has "hb".
+    with ServerVectorStore(address, dim=4, collection="crowded", model="t",
+                           chunk_hashes={"x.py#1": "ha", "y.py#1": "ha", "z.py#1": "hb"}) as reader:
+        hits = reader.query(numpy.float32([1, 0.1, 0, 0]), 3)
+    assert [chunk for chunk, _ in hits] == ["x.py#1", "y.py#1", "z.py#1"]
+    assert hits[0][1] == hits[1][1] > hits[2][1]
