@@ -133,6 +133,23 @@ def test_a_reader_sees_vectors_added_by_another_machine_without_restarting(serve
     reader.close()
 
 
+def test_an_index_too_large_for_exact_search_queries_the_server(server, machine_a, tmp_path, monkeypatch):
+    """Past the in-memory limit the reader asks the store; a server-backed index has no local chromadb at all."""
+    from indexer.config import IndexConfig
+    from indexer.pipeline import index_repository
+    from indexer.retrieval import reader as reader_module
+
+    repo = make_sample_repo(tmp_path / "large")
+    index_repository(repo, IndexConfig(store=server.url))
+    assert not (repo / ".assist" / "vectors" / "chroma.sqlite3").exists()
+    monkeypatch.setattr(reader_module, "EXACT_SEARCH_MAX_CHUNKS", 0)
+    reader = reader_module.IndexReader(repo)
+    hits, why = reader.vector_search(reader.embedder.embed([QUERIES[0]])[0], 5)
+    assert why is None and len(hits) == 5
+    assert reader.chunks[hits[0][0]].path == "inventory/models.py"
+    reader.close()
+
+
 def test_killing_the_server_mid_index_keeps_what_was_stored_and_a_rerun_completes(tmp_path):
     chroma = ChromaServer(tmp_path / "db").start()
     proxy = TokenProxy(chroma.port, token=None)

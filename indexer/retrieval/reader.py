@@ -276,7 +276,8 @@ class IndexReader:
 
     def _chroma_search(self, vector: Any, k: int) -> tuple[list[tuple[str, float]], str | None]:
         with self._lock:
-            if not (self.dirs.vectors / "chroma.sqlite3").is_file():
+            on_server = bool(self.meta.get("vector_store"))  # recorded by the run that stored the vectors there
+            if not on_server and not (self.dirs.vectors / "chroma.sqlite3").is_file():
                 return [], "no vector store in the index; run `assist index` to build it"
             with self._no_writer() as free:
                 if not free:
