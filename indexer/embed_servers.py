@@ -65,6 +65,8 @@ class ServerSettings:
     concurrency: int = 1
     """Requests in flight at once. One unless a caller says otherwise (an index run: IndexConfig's)."""
     timeout_s: float = 60.0
+    """The server's time for one request. With several in flight a request may wait for the others (a server with
+    fewer slots runs them in turn), so each gets ``timeout_s`` per request in flight."""
     batch_size: int = 32
 
 
@@ -171,7 +173,7 @@ class _ServerEmbedder:
         self.identity = f"{self.name}@{display_url(self.url)}"
         self.batch_size = max(1, settings.batch_size)
         self.concurrency = max(1, settings.concurrency)
-        self.timeout_s = settings.timeout_s
+        self.timeout_s = settings.timeout_s * self.concurrency
         headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         self._client: httpx.Client = httpx.Client(
             base_url=self.url, headers=headers, timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))

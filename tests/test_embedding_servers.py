@@ -115,14 +115,15 @@ def test_a_busy_server_and_a_dropped_connection_are_retried_as_retry_after_asks(
 
 def test_a_stalled_server_is_a_clear_error_within_the_timeout_and_a_rerun_completes(proxy, tmp_path, no_server_env):
     repo = make_sample_repo(tmp_path / "repo")
-    config = served(f"{proxy.url}/v1", embed_batch_size=4, embed_concurrency=2, embed_timeout_s=5.0)
+    # 3 s of server time a request; with 2 in flight a request may wait for the other: 6 s in all.
+    config = served(f"{proxy.url}/v1", embed_batch_size=4, embed_concurrency=2, embed_timeout_s=3.0)
     proxy.faults.stall_from = 5  # the probe and two groups of two requests answered; then silence
     with pytest.raises(EmbeddingError) as error:
         index_repository(repo, config)
     failed_at = time.monotonic()
     stalled = proxy.requests[5]
-    assert failed_at - stalled.at < 5.0 + 10.0  # the timeout, plus a busy machine's slack; never a hang
-    assert "did not answer within 5 s" in str(error.value) and f"{proxy.url}/v1/embeddings" in str(error.value)
+    assert failed_at - stalled.at < 6.0 + 10.0  # the timeout, plus a busy machine's slack; never a hang
+    assert "did not answer within 6 s" in str(error.value) and f"{proxy.url}/v1/embeddings" in str(error.value)
 
     stored = index_status(repo).vectors["stored"]
     assert stored >= 16  # what was embedded before the stall stayed stored
