@@ -514,6 +514,8 @@ class Ranker:
                 if data is None or data.get("kind") not in ("function", "method"):
                     continue
                 name_words = _words(data.get("name") or "")
+                if not name_words:  # __init__, __call__: the method is its class's constructor, call, ...
+                    name_words = _words(split_qualified_name(qname)[1].rpartition(".")[0].rpartition(".")[2])
                 affinity = len(name_words & query_words) / len(name_words) if name_words else 0.0
                 if "literal" in seeds.evidence.get(qname, {}):
                     affinity += 0.5
