@@ -498,7 +498,8 @@ class _Indexer:
         if to_embed:
             self._load_model()
         embed_s = 0.0
-        size = self.config.embed_batch_size * 2  # whole model batches; a kill loses at most this many
+        # Whole model batches, one for each request a server may have in flight; a kill loses at most this many.
+        size = self.config.embed_batch_size * max(2, self.config.embed_concurrency)
         for start in range(0, len(to_embed), size):
             if self.stop_requested():
                 self._yielded = True

@@ -71,8 +71,10 @@ def _init_parse_worker(config: IndexConfig) -> None:
     from .chunks import estimate_tokens
     from .embeddings import load_embedder
 
-    # An Ollama model has no local tokenizer (its count is an estimate), and probing it per worker is waste.
-    if config.embedding_model.startswith("ollama:"):
+    # A model on a server has no local tokenizer (its count is an estimate), and probing it per worker is waste.
+    from .embed_servers import is_server_spec
+
+    if is_server_spec(config.embedding_model):
         _worker_count_tokens = estimate_tokens
     else:
         _worker_count_tokens = load_embedder(config.embedding_model).count_tokens
