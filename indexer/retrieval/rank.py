@@ -514,9 +514,13 @@ class Ranker:
                 if data is None or data.get("kind") not in ("function", "method"):
                     continue
                 name_words = _words(data.get("name") or "")
-                if not name_words:  # __init__, __call__: the method is its class's constructor, call, ...
+                share = 1.0
+                if not name_words:
+                    # __init__, __call__: the method is its class's constructor, call, ...; the class's name
+                    # says half as much about it (a report naming an exception is not about its __init__).
                     name_words = _words(split_qualified_name(qname)[1].rpartition(".")[0].rpartition(".")[2])
-                affinity = len(name_words & query_words) / len(name_words) if name_words else 0.0
+                    share = 0.5
+                affinity = share * len(name_words & query_words) / len(name_words) if name_words else 0.0
                 if "literal" in seeds.evidence.get(qname, {}):
                     affinity += 0.5
                 calls = {t for _, t, k in graph.out_edges(qname, keys=True) if k == "calls"}
