@@ -193,7 +193,8 @@ def test_messages_are_read_from_error_lines_quotes_and_code_block_output():
     assert all(len(literal) >= 8 for literal in query.literals)  # `KeyError: x` says too little
 
 
-IN_FILE_REPORT = "resizing: the thumbnail of an image has the wrong width and height when the image width and height grow"
+IN_FILE_REPORT = ("resizing: the thumbnail of an image has the wrong width and height"
+                  " when the image width and height grow")
 
 
 def test_the_right_function_of_a_high_ranked_file_moves_into_the_top_three(project):

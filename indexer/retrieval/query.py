@@ -54,7 +54,8 @@ _KEYWORDS = frozenset("""
     """.split())
 # `SomeError: message`, `Warning: message`, `error: message`, a logging line `ERROR:name:message`.
 _MESSAGE_LINE = re.compile(
-    r"^[ \t>]*(?:[\w.]*(?:Error|Exception|Warning|Exit|Interrupt)|error|warning|Error|Warning|ERROR|WARNING|CRITICAL|FATAL)"
+    r"^[ \t>]*(?:[\w.]*(?:Error|Exception|Warning|Exit|Interrupt)"
+    r"|error|warning|Error|Warning|ERROR|WARNING|CRITICAL|FATAL)"
     r"(?::[\w.]+)?:[ \t]+(?P<message>\S[^\n]*)$", re.MULTILINE)
 _DOUBLE_QUOTED = re.compile(r'(?<![\w"])"(?P<text>[^"\n]{6,200})"(?![\w"])')
 _SINGLE_QUOTED = re.compile(r"(?<![\w'])'(?P<text>[^'\n]{6,200})'(?![\w'])")
