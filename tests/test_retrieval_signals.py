@@ -140,6 +140,12 @@ def ranked_files(root: Path, query: str, **changes) -> list[str]:
         return [hit.path for hit in retriever.search(query, top=5, kind="file")]
 
 
+def best_hit_why(root: Path, query: str) -> str:
+    with Retriever(root, use_vectors=False) as retriever:
+        best = retriever.search(query, top=1)[0]
+        return " ".join(f"{e.signal} {e.detail}" for e in best.why.evidence)
+
+
 MESSAGE_REPORT = """Resizing an image fails
 
 When I resize an image with a width of zero I get
@@ -152,16 +158,10 @@ I expected a smaller image instead."""
 def test_a_quoted_error_message_finds_the_function_that_raises_it(project):
     found = ranked_symbols(project, MESSAGE_REPORT)
     assert found[0] == "check_size"
-    why = ranked_symbols_why(project, MESSAGE_REPORT)
+    why = best_hit_why(project, MESSAGE_REPORT)
     assert "literal" in why and "has no area" in why
     without = ranked_symbols(project, MESSAGE_REPORT, weight_literal=0.0)
     assert without[0] != "check_size"
-
-
-def ranked_symbols_why(root: Path, query: str) -> str:
-    with Retriever(root, use_vectors=False) as retriever:
-        best = retriever.search(query, top=1)[0]
-        return " ".join(f"{e.signal} {e.detail}" for e in best.why.evidence)
 
 
 CODE_BLOCK_REPORT = """Opening every image file: sizes are skipped, or errors raised, for each big image file
