@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from support import make_sample_repo  # noqa: E402
+
+# A shell starts a background job (`.ci/run &`, nohup) with Ctrl-C ignored, and every process it starts inherits
+# that: the tests that press Ctrl-C on assist would then wait for nothing. Give the suite the terminal's default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _copytree = shutil.copytree
 
