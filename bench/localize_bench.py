@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import swebench_tasks as tasks_mod  # noqa: E402
 from swebench_tasks import GoldLabels, Task  # noqa: E402
 
+from indexer.model import as_written  # noqa: E402
+
 FILE_KS = (1, 5, 10)
 FUNCTION_KS = (5, 10)
 CONTEXT_BUDGETS = (4000, 8000, 16000)
@@ -95,7 +97,7 @@ def evaluate(retriever, query: str, labels: GoldLabels, forget=lambda: None,
 
     ranking = retriever.rank(query)
     symbols = [node.node for node in ranking.nodes if node.symbol is not None]
-    symbol_rank = {name: i + 1 for i, name in reversed(list(enumerate(symbols)))}
+    symbol_rank = {as_written(name): i + 1 for i, name in reversed(list(enumerate(symbols)))}  # as labels name them
     files = [hit.path for hit in retriever.search(query, top=FILE_DEPTH, kind="file")]
     file_rank = {path: i + 1 for i, path in reversed(list(enumerate(files)))}
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import locations
 from indexer.graph import is_test_path
+from indexer.model import as_written
 
 DEFAULT_TASKS = locations.shared_data() / "swebench_lite_dev.jsonl"
 DEFAULT_MIRRORS = locations.mirrors()
@@ -263,8 +264,11 @@ def gold_labels(patch: str, graph, root: Path) -> GoldLabels:
             if not found:
                 labels.module_level_hunks += 1
             for owner, line in found:
-                if owner.qname not in labels.functions:
-                    labels.functions.append(owner.qname)
+                # Labels name a symbol as written: a property's setter or an overload (``value~2`` in the
+                # graph) is found by whichever of its definitions ranks first, as a name-based gold label reads.
+                name = as_written(owner.qname)
+                if name not in labels.functions:
+                    labels.functions.append(name)
                 if owner.kind == "class":
                     # A class is a label when its own body changes (docstring, attributes, a method
                     # added): what must be seen is the changed line, or the class's header for new code,
@@ -272,7 +276,7 @@ def gold_labels(patch: str, graph, root: Path) -> GoldLabels:
                     span = (line, line) if line is not None else (owner.start, owner.start)
                 else:
                     span = (owner.start, owner.end)
-                spans = labels.spans.setdefault(owner.qname, [])
+                spans = labels.spans.setdefault(name, [])
                 if span not in spans:
                     spans.append(span)
     return labels
