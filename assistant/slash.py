@@ -46,7 +46,9 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("reindex", "", "bring the index up to date with the working tree"),
     SlashCommand("fix", "", f"fix failing tests: {FIX_USAGE}",
                  hint='test paths or a command, e.g. tests/ or --cmd "npm test"'),
-    SlashCommand("undo", "", "restore the files the last /fix changed", front_ends=frozenset({ACP})),
+    SlashCommand("edit", "REQUEST", "change code as asked: propose a diff to apply, reject, or apply and test",
+                 hint="what to change, e.g. add a timeout to fetch_url"),
+    SlashCommand("undo", "", "restore the files the last /fix or /edit changed"),
     SlashCommand("quit", "", "leave", front_ends=frozenset({TUI})),
 )
 

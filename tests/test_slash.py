@@ -55,8 +55,8 @@ def test_both_front_ends_read_the_one_table():
 
     assert all(command in slash.COMMANDS for command in tui_slash.COMMANDS)
     assert all(command in slash.COMMANDS for command in agent.COMMANDS)
-    assert [c.name for c in agent.COMMANDS] == ["clear", "reindex", "fix", "undo"]
-    assert {"help", "add", "drop", "context", "model", "quit", "fix", "reindex", "clear"} == set(tui_slash.BY_NAME)
+    assert [c.name for c in agent.COMMANDS] == ["clear", "reindex", "fix", "edit", "undo"]
+    assert {"help", "add", "drop", "context", "model", "quit", "fix", "edit", "undo", "reindex", "clear"} == set(tui_slash.BY_NAME)
     fix = tui_slash.BY_NAME["fix"]
     assert fix is next(c for c in agent.COMMANDS if c.name == "fix") and fix.hint and not fix.args
 
