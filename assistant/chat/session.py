@@ -428,6 +428,17 @@ class ChatSession:
     def history(self) -> list[tuple[str, str]]:
         return self._conversation.pairs()
 
+    @property
+    def history_messages(self) -> list[Message]:
+        """The conversation as messages, oldest first: what an edit started from the chat is sent before its
+        request (`EditRun(conversation=...)`)."""
+        return [Message(role, text) for role, text in self._conversation.pairs()]
+
+    def remember(self, question: str, answer: str) -> None:
+        """Record an exchange held outside ``ask`` (an `/edit` and its outcome), so the next question or edit
+        can refer to it ("now do the same for `release`")."""
+        self._conversation.record(question, answer)
+
     def set_provider(self, provider: ChatProvider) -> ChatProvider:
         """Switch models and keep the conversation, pins and index; returns the old provider for its owner
         to close. Token counts cached for the old tokenizer are forgotten: the new one counts differently."""

@@ -26,6 +26,10 @@ CANCELLED = "cancelled"
 ERROR = "error"
 BUSY = "busy"  # another edit or fix run holds this repository
 
+# What a front end's ``approve`` may answer besides True (apply; the tests as the options say) and False (reject).
+APPLY_ONLY = "apply"  # write the edit and run no tests
+APPLY_AND_TEST = "apply_and_test"  # write it, then run the tests the graph selects (and the fix loop if they fail)
+
 
 @dataclass(frozen=True)
 class EditStarted:

@@ -8,7 +8,7 @@ Every template renders strictly (a variable missing or left over fails with the 
 
 from __future__ import annotations
 
-from ..chat.prompting import render
+from ..chat.prompting import outgoing, render
 from ..fix.edits import SEARCH_REPLACE, looks_like_edits
 from ..fix.prompt import messages, shorten
 from ..providers.types import Message
@@ -23,12 +23,15 @@ def system_message(repo_name: str, edit_format: str) -> str:
 
 
 def request_messages(repo_name: str, edit_format: str, request: str, named: list[str], context: str,
-                     retry_reason: str | None) -> list[Message]:
+                     retry_reason: str | None, conversation: list[Message] = ()) -> list[Message]:
+    """The system message, the earlier turns of a chat (so "now do the same for `release`" has its referent),
+    then the request with its code."""
     targets = f"Named in the request: {', '.join(named)}\n\n" if named else ""
     code = render("context", blocks=context) if context.strip() else render("no_context")
     retry = render("edit_retry", reason=retry_reason) if retry_reason else ""
     user = render("edit_request", request=request.strip(), targets=targets, context=code, retry=retry)
-    return messages(system_message(repo_name, edit_format), user)
+    system, request_message = messages(system_message(repo_name, edit_format), user)
+    return [system, *outgoing(list(conversation)), request_message]
 
 
 def commit_messages(request: str, diff: str) -> list[Message]:

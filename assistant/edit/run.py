@@ -20,7 +20,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from indexer.lock import IndexBusy
@@ -41,14 +41,16 @@ from ..fix.prompt import Attempt, shorten
 from ..fix.sandbox import SandboxUnavailable
 from ..fix.testrun import TestRunError
 from ..providers.errors import ProviderError
-from ..providers.types import ChatProvider, Completed, PromptProgress, TextDelta
+from ..providers.types import ChatProvider, Completed, Message, PromptProgress, TextDelta, Usage
 from . import events as ev
 from . import git
 from .context import EditContext, TargetRefused, Targets, build_context, resolve_targets
 from .prompt import commit_message_from_reply, commit_messages, request_messages
 from .tests import changed_symbols, tests_reaching
 
-Approve = Callable[[Proposal], bool]
+Approve = Callable[[Proposal], bool | str]
+"""Answers a proposal: False rejects it, True applies it (tests as the options say), or ``events.APPLY_ONLY`` /
+``events.APPLY_AND_TEST`` choose the tests at that moment (a chat's "Apply" and "Apply and test")."""
 ALL_TESTS = "all"
 COMMIT_REPLY_TOKENS = 200
 
@@ -84,10 +86,16 @@ class _State:
 
 
 class EditRun:
+    """``conversation``: the earlier turns of a chat, sent before the request (the oldest are left out when
+    they would crowd out the code). ``reply``: a reply already in hand — a chat answer that holds edit
+    blocks — planned from instead of asking the model the first time; the model is asked only when it does
+    not apply. No ``ReplyDelta``/``ReplyReceived`` is yielded for it: the front end has shown it already."""
+
     def __init__(self, root: Path, provider: ChatProvider, request: str, targets: list[str] | None = None,
                  options: EditOptions | None = None, *, approve: Approve | None = None,
                  writer: applying.FileWriter | None = None, retriever: Retriever | None = None,
-                 confirm_test_config: Approve | None = None):
+                 confirm_test_config: Approve | None = None, conversation: list[Message] | None = None,
+                 reply: str | None = None):
         self.root = Path(root).resolve()
         self.provider = provider
         self.request = request.strip()
@@ -100,6 +108,8 @@ class EditRun:
         if self.options.attempts < 1 or self.options.max_iterations < 1:
             raise ValueError("attempts and max_iterations must be at least 1")
         self.approve = approve
+        self.conversation = list(conversation or [])
+        self.given_reply = reply
         self.confirm_test_config = confirm_test_config
         self.writer = writer
         self._retriever = retriever
@@ -187,7 +197,10 @@ class EditRun:
         for attempt in range(1, self.options.attempts + 1):
             self._check_cancel()
             prompt, reply_tokens = yield from self._prompt(retry, first=attempt == 1)
-            reply = yield from self._ask(prompt, reply_tokens)
+            if attempt == 1 and self.given_reply is not None:
+                reply = Completed(self.given_reply, "stop", Usage(None, None, 0))
+            else:
+                reply = yield from self._ask(prompt, reply_tokens)
             if reply.done_reason == "length":
                 retry = (f"your reply was cut off at the reply limit ({reply_tokens} tokens) before it ended, so none "
                          "of it was applied: give only the blocks that change, and keep them short")
@@ -218,9 +231,17 @@ class EditRun:
         room = window - reply_tokens
         named = self._state.targets.named
 
-        def build(context: str):
-            return request_messages(self.root.name, self._format, self.request, named, context, retry)
+        conversation = self.conversation
 
+        def build(context: str):
+            return request_messages(self.root.name, self._format, self.request, named, context, retry, conversation)
+
+        # The code the request is about matters more than old turns: these may take half the room at most.
+        while conversation and count(build("")) > room // 2:
+            conversation = conversation[2:]
+        if first and len(conversation) < len(self.conversation):
+            yield FixNotice(f"the {(len(self.conversation) - len(conversation)) // 2} oldest turns of the conversation "
+                            "were left out of the request: they did not fit beside the code")
         yield Working(0, "finding the code the request is about")
         budget = room - count(build("")) - 16
         if self.options.context_budget is not None:
@@ -230,7 +251,8 @@ class EditRun:
             if budget < 64:
                 found = EditContext("", None, [], found.found_little)
                 break
-            found = build_context(self.root, self._retriever, self.request, self._state.targets, budget, count)
+            found = build_context(self.root, self._retriever, self._retrieval_query(), self._state.targets, budget,
+                                  count)
             total = count(build(found.text))
             if total <= room:
                 break
@@ -286,8 +308,11 @@ class EditRun:
             raise Stopped(ev.REFUSED, f"the reply changes test infrastructure ({', '.join(guarded)}), which runs code "
                                     "when the tests run; confirm it on a terminal or pass --allow-test-config. "
                                     "Nothing was written")
-        if ask is not None and not ask(Proposal(0, diff, files, tuple(guarded))):
+        decision = ask(Proposal(0, diff, files, tuple(guarded))) if ask is not None else True
+        if not decision:
             raise Stopped(ev.DECLINED, "you declined the proposed changes; nothing was written")
+        if decision in (ev.APPLY_ONLY, ev.APPLY_AND_TEST):
+            self.options = replace(self.options, run_tests=decision == ev.APPLY_AND_TEST)
         self._check_cancel()
 
     def _still_current(self, parsed, changes: list[applying.FileChange]) -> list[applying.FileChange]:
@@ -433,6 +458,12 @@ class EditRun:
 
     # ------------------------------------------------------------------------------------ helpers
 
+    def _retrieval_query(self) -> str:
+        """The request, and in a chat the question before it: a follow-up ("now make it sorted") names little
+        itself, the turn it follows names the code."""
+        earlier = [message.content for message in self.conversation if message.role == "user"]
+        return f"{self.request}\n{earlier[-1]}" if earlier else self.request
+
     def _take_notices(self) -> list[str]:
         taken, self._notices_later = self._notices_later, []
         return taken
@@ -520,3 +551,8 @@ def _first_line(item) -> int:
 
 def _last_line(item) -> int:
     return item.segments[-1][1] if item.segments else 0
+
+
+def reply_has_edits(text: str) -> bool:
+    """Whether a chat answer holds edit blocks, to be offered as a proposed edit (``EditRun(reply=text)``)."""
+    return looks_like_edits(text)
