@@ -19,6 +19,19 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
     "java": ("tree_sitter_java", "language"),
     "c": ("tree_sitter_c", "language"),
     "cpp": ("tree_sitter_cpp", "language"),
+    # Extracted by indexer/extract/tagged.py from their queries alone.
+    "csharp": ("tree_sitter_c_sharp", "language"),
+    "ruby": ("tree_sitter_ruby", "language"),
+    "php": ("tree_sitter_php", "language_php"),  # PHP inside HTML, as .php files are
+    "kotlin": ("tree_sitter_kotlin", "language"),
+    "swift": ("tree_sitter_swift", "language"),
+    "scala": ("tree_sitter_scala", "language"),
+    "lua": ("tree_sitter_lua", "language"),
+    "bash": ("tree_sitter_bash", "language"),
+    "elixir": ("tree_sitter_elixir", "language"),
+    "haskell": ("tree_sitter_haskell", "language"),
+    "dart": ("tree_sitter_dart", "language"),
+    "zig": ("tree_sitter_zig", "language"),
 }
 
 _EXTENSIONS: dict[str, str] = {
@@ -31,6 +44,18 @@ _EXTENSIONS: dict[str, str] = {
     ".java": "java",
     ".c": "c", ".h": "c",
     ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby", ".rake": "ruby",
+    ".php": "php",
+    ".kt": "kotlin", ".kts": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala", ".sc": "scala",
+    ".lua": "lua",
+    ".sh": "bash", ".bash": "bash",
+    ".ex": "elixir", ".exs": "elixir",
+    ".hs": "haskell",
+    ".dart": "dart",
+    ".zig": "zig",
 }
 
 PARSED_LANGUAGES = tuple(_GRAMMARS)
@@ -49,9 +74,9 @@ def get_language(language: str) -> tree_sitter.Language:
 
 
 # Bumped when our own extraction changes what a file's symbols are keyed by (2: redefinitions get ``~N``; 3:
-# JS/TS object-literal methods and functions assigned to an object are symbols), which stales cached extracts
-# just as a grammar upgrade does.
-EXTRACTION_RULES = "3"
+# JS/TS object-literal methods and functions assigned to an object are symbols; 4: twelve more languages, and
+# comments marked `#`, `--` or `-- |` are docstrings), which stales cached extracts just as a grammar upgrade does.
+EXTRACTION_RULES = "4"
 
 
 def grammar_versions() -> dict[str, str]:

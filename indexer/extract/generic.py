@@ -1,4 +1,5 @@
-"""Definitions, imports, calls and inheritance for JavaScript, TypeScript/TSX, Go, Rust, Java, C and C++.
+"""Definitions, imports, calls and inheritance for JavaScript, TypeScript/TSX, Go, Rust, Java, C and C++ (the
+other parsed languages but Python are read by ``tagged.py``, which uses this module's symbol sweep).
 
 One tree-sitter query per language (``queries/<language>.scm``) finds the interesting nodes in C; Python
 then reads names from them and assigns each definition to its container in a single sweep over byte
@@ -62,6 +63,11 @@ class _Definition:
     bases: list[str] = field(default_factory=list)
     is_scoped_function: bool = False  # C++ `X::f`: a method unless X is a namespace of this file
     attributes: str = ""  # Rust outer attributes, which the grammar leaves outside the item: `#[test]`
+    last: Node | None = None  # where the definition ends when not with ``outer``: Dart's body, Haskell's last clause
+
+    @property
+    def end_node(self) -> Node:
+        return self.last if self.last is not None and self.last.end_byte > self.outer.end_byte else self.outer
 
 
 # ---------------------------------------------------------------------------------------------- text helpers
@@ -772,8 +778,9 @@ def _require_import(source: bytes, call: Node) -> Import | None:
 # -------------------------------------------------------------------------------------------------- docs
 
 
-_COMMENT_TYPES = {"comment", "line_comment", "block_comment"}
-_SKIPPED_BEFORE_DEFINITION = {"attribute_item", "decorator"}
+# Haskell's `-- |` is a "haddock" node; Kotlin and Swift say multiline_comment, Dart documentation_comment.
+_COMMENT_TYPES = {"comment", "line_comment", "block_comment", "multiline_comment", "documentation_comment", "haddock"}
+_SKIPPED_BEFORE_DEFINITION = {"attribute_item", "decorator", "signature"}  # signature: a Haskell type line
 
 
 def _starts_line(source: bytes, node: Node) -> bool:
@@ -804,7 +811,7 @@ def _clean_comment(text: str) -> str | None:
     lines = []
     for line in text.splitlines():
         line = line.strip()
-        for marker in ("/**", "/*!", "/*", "///", "//!", "//"):
+        for marker in ("/**", "/*!", "/*", "///", "//!", "//", "-- |", "---", "--", "#"):
             if line.startswith(marker):
                 line = line[len(marker) :]
                 break
@@ -873,6 +880,10 @@ class _Scope:
 
 def extract_generic(path: str, source: bytes, tree: tree_sitter.Tree, language: str) -> FileExtract:
     """Symbols, imports, calls and inheritance of one parsed file in any non-Python language we parse."""
+    if language not in _READERS:  # a language whose query names every part
+        from .tagged import extract_tagged
+
+        return extract_tagged(path, source, tree, language)
     captures = tree_sitter.QueryCursor(_query(language)).captures(tree.root_node)
     extract = FileExtract(path=path, language=language, has_errors=tree.root_node.has_error)
     extract.module_docstring = _module_doc(source, tree, language)
@@ -928,13 +939,13 @@ def _add_symbols(extract: FileExtract, source: bytes, definitions: list[_Definit
         owner_dotted = ".".join(prefix + definition.owner)
 
         if definition.role == IMPL:
-            stack.append(_Scope(outer.end_byte, dotted, IMPL, None))
+            stack.append(_Scope(definition.end_node.end_byte, dotted, IMPL, None))
             qname = qualified_name(path, dotted)
             extract.inherits.extend(Inheritance(qname, base, outer.start_point[0] + 1) for base in definition.bases)
             continue
         if definition.role == NAMESPACE and qualified_name(path, dotted) in namespaces:
             # A namespace reopened in the same file is the same scope: its members join it, no second symbol.
-            stack.append(_Scope(outer.end_byte, dotted, NAMESPACE, qualified_name(path, dotted)))
+            stack.append(_Scope(definition.end_node.end_byte, dotted, NAMESPACE, qualified_name(path, dotted)))
             continue
         dotted = names.claim(dotted)
         if definition.role == CALLABLE:
@@ -945,15 +956,15 @@ def _add_symbols(extract: FileExtract, source: bytes, definitions: list[_Definit
         qname = qualified_name(path, dotted)
         symbol = Symbol(
             qname=qname, name=definition.name, kind=kind, path=path, language=extract.language,
-            start_line=outer.start_point[0] + 1, end_line=_end_line(outer),
-            start_byte=outer.start_byte, end_byte=outer.end_byte,
+            start_line=outer.start_point[0] + 1, end_line=_end_line(definition.end_node),
+            start_byte=outer.start_byte, end_byte=definition.end_node.end_byte,
             signature=_signature(source, definition), docstring=_doc_comment(source, outer),
         )
         extract.symbols.append(symbol)
         if owner_dotted:
             pending_parents.append((symbol, qualified_name(path, owner_dotted), definition.is_scoped_function))
         extract.inherits.extend(Inheritance(qname, base, outer.start_point[0] + 1) for base in definition.bases)
-        stack.append(_Scope(outer.end_byte, dotted, definition.role, qname))
+        stack.append(_Scope(definition.end_node.end_byte, dotted, definition.role, qname))
         if definition.role == NAMESPACE:
             namespaces.add(qname)
 
