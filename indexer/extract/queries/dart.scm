@@ -23,4 +23,5 @@
 (const_object_expression (type_identifier) @callee) @call
 
 (library_import (import_specification (configurable_uri (uri (string_literal) @import.module)))) @import
-(library_import (import_specification (configurable_uri (uri (string_literal) @import.module)) (identifier) @import.alias)) @import
+(library_import (import_specification
+  (configurable_uri (uri (string_literal) @import.module)) (identifier) @import.alias)) @import

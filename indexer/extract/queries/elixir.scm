@@ -17,9 +17,11 @@
 
 (call target: (dot left: (_) @call.receiver right: (identifier) @call.name)) @call
 (call target: (identifier) @call.name
-  (#not-match? @call.name "^(def|defp|defmodule|defprotocol|defimpl|defmacro|defmacrop|defguard|defguardp|defdelegate|defstruct|defexception|alias|import|require|use|moduledoc|doc|typedoc|spec|type|typep|opaque|callback|impl|behaviour)$")) @call
+  (#not-match? @call.name "^(def|defp|defmodule|defprotocol|defimpl|defmacrop?|defguardp?|defdelegate|defstruct|defexception)$")
+  (#not-match? @call.name "^(alias|import|require|use|moduledoc|doc|typedoc|spec|typep?|opaque|callback|impl|behaviour)$")) @call
 
 (call target: (identifier) @_import (#match? @_import "^(alias|import|require|use)$")
   (arguments . (alias) @import.module)) @import
 (call target: (identifier) @_import (#eq? @_import "alias")
-  (arguments . (alias) @import.module (keywords (pair key: (keyword) @_as (#match? @_as "^as") value: (alias) @import.alias)))) @import
+  (arguments . (alias) @import.module
+    (keywords (pair key: (keyword) @_as (#match? @_as "^as") value: (alias) @import.alias)))) @import

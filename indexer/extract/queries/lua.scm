@@ -3,8 +3,10 @@
 ; type only when a function of the file is defined on it (@definition.table), other tables are data.
 
 (function_declaration name: (identifier) @name body: (_)? @body) @definition.callable
-(function_declaration name: (dot_index_expression table: (_) @owner field: (identifier) @name) body: (_)? @body) @definition.callable
-(function_declaration name: (method_index_expression table: (_) @owner method: (identifier) @name) body: (_)? @body) @definition.callable
+(function_declaration name: (dot_index_expression table: (_) @owner field: (identifier) @name)
+  body: (_)? @body) @definition.callable
+(function_declaration name: (method_index_expression table: (_) @owner method: (identifier) @name)
+  body: (_)? @body) @definition.callable
 
 (variable_declaration (assignment_statement
   (variable_list . name: (identifier) @name) (expression_list . value: (table_constructor)))) @definition.table

@@ -19,7 +19,8 @@
 (object_creation_expression [(name) (qualified_name)] @callee) @call
 
 (namespace_use_declaration (namespace_use_clause . [(qualified_name) (name)] @import.module)) @import
-(namespace_use_declaration (namespace_use_clause . [(qualified_name) (name)] @import.module alias: (name) @import.alias)) @import
+(namespace_use_declaration
+  (namespace_use_clause . [(qualified_name) (name)] @import.module alias: (name) @import.alias)) @import
 [
   (require_expression (string (string_content) @import.module))
   (require_once_expression (string (string_content) @import.module))

@@ -2,8 +2,10 @@
 ; class, struct, enum, actor and extension are all class_declarations; an extension is no symbol but makes
 ; its functions methods of the type it extends (as a Rust impl does). Protocol requirements have no body.
 
-(class_declaration declaration_kind: ["class" "struct" "enum" "actor"] name: (type_identifier) @name body: (_) @body) @definition.type
-(class_declaration declaration_kind: "extension" name: (user_type (type_identifier) @name) body: (_) @body) @definition.impl
+(class_declaration declaration_kind: ["class" "struct" "enum" "actor"]
+  name: (type_identifier) @name body: (_) @body) @definition.type
+(class_declaration declaration_kind: "extension"
+  name: (user_type (type_identifier) @name) body: (_) @body) @definition.impl
 (protocol_declaration name: (type_identifier) @name body: (_) @body) @definition.type
 (function_declaration name: (simple_identifier) @name body: (_) @body) @definition.callable
 

@@ -1,0 +1,391 @@
+"""Twelve more languages in the code graph (issue 15, item 4): definitions with their containers, imports as
+written, base types and name-resolved calls for C#, Ruby, PHP, Kotlin, Swift, Scala, Lua, Bash, Elixir,
+Haskell, Dart and Zig. Each has a two-file sample under tests/fixtures/languages/<lang>/ — a type holding
+methods in one file, and a second file that imports the first and calls into it — put through the real
+grammar, extractor and graph builder, and asserted exactly.
+
+These languages have no import rules yet, so an import names no repository file: it is kept as written on
+the file's node (``external_imports``), and a call into the other file resolves by its unique name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import tree_sitter
+
+from fixture_graphs import LANGUAGE_FIXTURES, edges
+from indexer.extract import extract_file
+from indexer.extract.generic import _query
+from indexer.graph import build_graph
+from indexer.languages import language_for_path
+from indexer.model import CLASS, FUNCTION, METHOD
+
+
+@dataclass
+class Sample:
+    symbols: dict[str, tuple[str, str | None]]  # qname -> (kind, parent)
+    calls: set[tuple[str, str, str]]  # (caller, callee, resolution)
+    imports: dict[str, list[tuple[str, str | None]]]  # file -> [(module as written, alias)]
+    inherits: set[tuple[str, str]]
+
+
+SAMPLES = {
+    "csharp": Sample(
+        symbols={
+            "App.cs::App": (CLASS, None),
+            "App.cs::App.Run": (METHOD, "App.cs::App"),
+            "Greeter.cs::Greeter": (CLASS, None),  # its constructor is no symbol: `new Greeter()` names the class
+            "Greeter.cs::Greeter.Greet": (METHOD, "Greeter.cs::Greeter"),
+            "Greeter.cs::Greeter.Decorate": (METHOD, "Greeter.cs::Greeter"),
+            "Greeter.cs::IGreeter": (CLASS, None),
+            "Greeter.cs::IGreeter.Wave": (METHOD, "Greeter.cs::IGreeter"),
+            "Greeter.cs::Format": (CLASS, None),
+            "Greeter.cs::Format.Shout": (METHOD, "Greeter.cs::Format"),
+        },
+        calls={
+            ("App.cs::App.Run", "Greeter.cs::Greeter", "unique_name"),
+            ("App.cs::App.Run", "Greeter.cs::Greeter.Greet", "unique_name"),
+            ("Greeter.cs::Greeter.Decorate", "Greeter.cs::Format.Shout", "local"),
+            ("Greeter.cs::Greeter.Greet", "Greeter.cs::Greeter.Decorate", "local"),
+        },
+        imports={
+            "App.cs": [("Shop.Greetings", None), ("System.Console", "Out")],
+            "Greeter.cs": [("System", None)],
+        },
+        inherits={("Greeter.cs::Greeter", "Greeter.cs::IGreeter")},
+    ),
+    "ruby": Sample(
+        symbols={
+            "app.rb::App": (CLASS, None),
+            "app.rb::App.run": (METHOD, "app.rb::App"),
+            "greeter.rb::Greetings": (CLASS, None),
+            "greeter.rb::Greetings.Greeter": (CLASS, "greeter.rb::Greetings"),
+            "greeter.rb::Greetings.Greeter.create": (METHOD, "greeter.rb::Greetings.Greeter"),  # def self.create
+            "greeter.rb::Greetings.Greeter.greet": (METHOD, "greeter.rb::Greetings.Greeter"),
+            "greeter.rb::Greetings.Greeter.decorate": (METHOD, "greeter.rb::Greetings.Greeter"),
+            "greeter.rb::shout": (FUNCTION, None),
+        },
+        calls={
+            ("app.rb::App.run", "greeter.rb::Greetings.Greeter.create", "unique_name"),
+            ("app.rb::App.run", "greeter.rb::Greetings.Greeter.greet", "unique_name"),
+            ("greeter.rb::Greetings.Greeter.decorate", "greeter.rb::shout", "local"),
+            ("greeter.rb::Greetings.Greeter.greet", "greeter.rb::Greetings.Greeter.decorate", "local"),
+        },
+        imports={
+            "app.rb": [("greeter", None), ("json", None)],
+            "greeter.rb": [],
+        },
+        inherits=set(),
+    ),
+    "php": Sample(
+        symbols={
+            "Greeter.php::Greeter": (CLASS, None),
+            "Greeter.php::Greeter.greet": (METHOD, "Greeter.php::Greeter"),
+            "Greeter.php::Greeter.decorate": (METHOD, "Greeter.php::Greeter"),
+            "Greeter.php::shout": (FUNCTION, None),
+            "app.php::App": (CLASS, None),
+            "app.php::App.run": (METHOD, "app.php::App"),
+        },
+        calls={
+            ("Greeter.php::Greeter.decorate", "Greeter.php::shout", "local"),
+            ("Greeter.php::Greeter.greet", "Greeter.php::Greeter.decorate", "self"),  # $this->decorate(...)
+            ("app.php::App.run", "Greeter.php::Greeter", "unique_name"),
+            ("app.php::App.run", "Greeter.php::Greeter.greet", "unique_name"),
+        },
+        imports={
+            "Greeter.php": [("App\\Support\\Format", None)],
+            "app.php": [("Greeter.php", None), ("App\\Greetings\\Greeter", None)],
+        },
+        inherits=set(),
+    ),
+    "kotlin": Sample(
+        symbols={
+            "App.kt::App": (CLASS, None),
+            "App.kt::App.run": (METHOD, "App.kt::App"),
+            "App.kt::main": (FUNCTION, None),
+            "Greeter.kt::Greeter": (CLASS, None),
+            "Greeter.kt::Greeter.greet": (METHOD, "Greeter.kt::Greeter"),
+            "Greeter.kt::Greeter.decorate": (METHOD, "Greeter.kt::Greeter"),
+            "Greeter.kt::shout": (FUNCTION, None),
+        },
+        calls={
+            ("App.kt::App.run", "Greeter.kt::Greeter", "unique_name"),
+            ("App.kt::App.run", "Greeter.kt::Greeter.greet", "unique_name"),
+            ("App.kt::main", "App.kt::App.run", "local"),
+            ("Greeter.kt::Greeter.decorate", "Greeter.kt::shout", "local"),
+            ("Greeter.kt::Greeter.greet", "Greeter.kt::Greeter.decorate", "local"),
+        },
+        imports={
+            "App.kt": [("shop.greetings.Greeter", None), ("shop.greetings.shout", "loud")],
+            "Greeter.kt": [("kotlin.text.uppercase", None)],
+        },
+        inherits=set(),
+    ),
+    "swift": Sample(
+        symbols={
+            "App.swift::App": (CLASS, None),
+            "App.swift::App.run": (METHOD, "App.swift::App"),
+            "App.swift::Runner": (CLASS, None),
+            "Greeter.swift::Greeter": (CLASS, None),
+            "Greeter.swift::Greeter.greet": (METHOD, "Greeter.swift::Greeter"),
+            "Greeter.swift::Greeter.decorate": (METHOD, "Greeter.swift::Greeter"),
+            "Greeter.swift::Greeter.wave": (METHOD, "Greeter.swift::Greeter"),
+            "Greeter.swift::shout": (FUNCTION, None),
+        },
+        calls={
+            ("App.swift::App.run", "Greeter.swift::Greeter", "unique_name"),
+            ("App.swift::App.run", "Greeter.swift::Greeter.greet", "unique_name"),
+            ("Greeter.swift::Greeter.decorate", "Greeter.swift::shout", "local"),
+            ("Greeter.swift::Greeter.greet", "Greeter.swift::Greeter.decorate", "local"),
+            ("Greeter.swift::Greeter.wave", "Greeter.swift::Greeter.greet", "local"),
+        },
+        imports={
+            "App.swift": [("Greetings", None)],
+            "Greeter.swift": [("Foundation", None)],
+        },
+        inherits=set(),
+    ),
+    "scala": Sample(
+        symbols={
+            "App.scala::App": (CLASS, None),
+            "App.scala::App.main": (METHOD, "App.scala::App"),
+            "Greeter.scala::Greeter": (CLASS, None),
+            "Greeter.scala::Greeter.greet": (METHOD, "Greeter.scala::Greeter"),
+            "Greeter.scala::Greeter.decorate": (METHOD, "Greeter.scala::Greeter"),
+            "Greeter.scala::Format": (CLASS, None),
+            "Greeter.scala::Format.shout": (METHOD, "Greeter.scala::Format"),
+            "Greeter.scala::Greets": (CLASS, None),
+        },
+        calls={
+            ("App.scala::App.main", "Greeter.scala::Greeter", "unique_name"),
+            ("App.scala::App.main", "Greeter.scala::Greeter.greet", "unique_name"),
+            ("Greeter.scala::Greeter.decorate", "Greeter.scala::Format.shout", "local"),
+            ("Greeter.scala::Greeter.greet", "Greeter.scala::Greeter.decorate", "local"),
+        },
+        imports={
+            "App.scala": [("shop.greetings", None)],
+            "Greeter.scala": [("scala.util.Try", None)],
+        },
+        inherits={("Greeter.scala::Greeter", "Greeter.scala::Greets")},
+    ),
+    "lua": Sample(
+        symbols={
+            "app.lua::App": (CLASS, None),
+            "app.lua::App.run": (METHOD, "app.lua::App"),
+            "greeter.lua::Greeter": (CLASS, None),  # a table that functions are defined on; `defaults` is data
+            "greeter.lua::Greeter.new": (METHOD, "greeter.lua::Greeter"),
+            "greeter.lua::Greeter.greet": (METHOD, "greeter.lua::Greeter"),
+            "greeter.lua::Greeter.decorate": (METHOD, "greeter.lua::Greeter"),
+            "greeter.lua::shout": (FUNCTION, None),
+        },
+        calls={
+            ("app.lua", "app.lua::App.run", "local"),
+            ("app.lua::App.run", "greeter.lua::Greeter.greet", "unique_name"),
+            ("app.lua::App.run", "greeter.lua::Greeter.new", "unique_name"),
+            ("greeter.lua::Greeter.decorate", "greeter.lua::shout", "local"),
+            ("greeter.lua::Greeter.greet", "greeter.lua::Greeter.decorate", "self"),
+        },
+        imports={
+            "app.lua": [("greeter", "Greeter")],
+            "greeter.lua": [],
+        },
+        inherits=set(),
+    ),
+    "bash": Sample(
+        symbols={
+            "lib.sh::greet": (FUNCTION, None),
+            "lib.sh::shout": (FUNCTION, None),
+            "main.sh::main": (FUNCTION, None),
+        },
+        calls={
+            ("lib.sh::greet", "lib.sh::shout", "local"),
+            ("main.sh", "main.sh::main", "local"),
+            ("main.sh::main", "lib.sh::greet", "unique_name"),
+        },
+        imports={
+            "lib.sh": [],
+            "main.sh": [("./lib.sh", None)],  # `. "$(dirname "$0")/config.sh"` is computed: no import
+        },
+        inherits=set(),
+    ),
+    "elixir": Sample(
+        symbols={
+            "app.exs::Shop.App": (CLASS, None),
+            "app.exs::Shop.App.run": (METHOD, "app.exs::Shop.App"),
+            "greeter.ex::Shop.Greeter": (CLASS, None),
+            "greeter.ex::Shop.Greeter.greet": (METHOD, "greeter.ex::Shop.Greeter"),
+            "greeter.ex::Shop.Greeter.decorate": (METHOD, "greeter.ex::Shop.Greeter"),
+            "greeter.ex::Shop.Format": (CLASS, None),
+            "greeter.ex::Shop.Format.shout": (METHOD, "greeter.ex::Shop.Format"),  # both clauses
+        },
+        calls={
+            ("app.exs::Shop.App.run", "greeter.ex::Shop.Greeter.greet", "unique_name"),
+            ("greeter.ex::Shop.Format.shout", "greeter.ex::Shop.Format.shout", "local"),
+            ("greeter.ex::Shop.Greeter.decorate", "greeter.ex::Shop.Format.shout", "local"),
+            ("greeter.ex::Shop.Greeter.greet", "greeter.ex::Shop.Greeter.decorate", "local"),
+        },
+        imports={
+            "app.exs": [("Shop.Greeter", None), ("Logger", None)],
+            "greeter.ex": [("Shop.Format", None)],
+        },
+        inherits=set(),
+    ),
+    "haskell": Sample(
+        symbols={
+            "Greeter.hs::Greeter": (CLASS, None),
+            "Greeter.hs::Greeter.show": (METHOD, "Greeter.hs::Greeter"),  # instance Show Greeter where show g = ...
+            "Greeter.hs::greet": (FUNCTION, None),
+            "Greeter.hs::shout": (FUNCTION, None),
+            "Main.hs::main": (FUNCTION, None),
+        },
+        calls={
+            ("Greeter.hs::Greeter.show", "Greeter.hs::greet", "local"),
+            ("Greeter.hs::greet", "Greeter.hs::shout", "local"),
+            ("Main.hs::main", "Greeter.hs::Greeter", "unique_name"),
+            ("Main.hs::main", "Greeter.hs::greet", "unique_name"),
+        },
+        imports={
+            "Greeter.hs": [("Data.Char", None)],
+            "Main.hs": [("Data.Map", "Map"), ("Greeter", None)],
+        },
+        inherits=set(),
+    ),
+    "dart": Sample(
+        symbols={
+            "app.dart::App": (CLASS, None),
+            "app.dart::App.run": (METHOD, "app.dart::App"),
+            "app.dart::main": (FUNCTION, None),
+            "greeter.dart::Greeter": (CLASS, None),
+            "greeter.dart::Greeter.greet": (METHOD, "greeter.dart::Greeter"),
+            "greeter.dart::Greeter._decorate": (METHOD, "greeter.dart::Greeter"),
+            "greeter.dart::shout": (FUNCTION, None),
+        },
+        calls={
+            ("app.dart::App.run", "greeter.dart::Greeter", "unique_name"),
+            ("app.dart::App.run", "greeter.dart::Greeter.greet", "unique_name"),
+            ("app.dart::main", "app.dart::App", "local"),
+            ("app.dart::main", "app.dart::App.run", "local"),
+            ("greeter.dart::Greeter._decorate", "greeter.dart::shout", "local"),
+            ("greeter.dart::Greeter.greet", "greeter.dart::Greeter._decorate", "local"),
+        },
+        imports={
+            "app.dart": [("greeter.dart", None), ("package:http/http.dart", "http")],
+            "greeter.dart": [("dart:math", None)],
+        },
+        inherits=set(),
+    ),
+    "zig": Sample(
+        symbols={
+            "greeter.zig::Greeter": (CLASS, None),
+            "greeter.zig::Greeter.init": (METHOD, "greeter.zig::Greeter"),
+            "greeter.zig::Greeter.greet": (METHOD, "greeter.zig::Greeter"),
+            "greeter.zig::Greeter.decorate": (METHOD, "greeter.zig::Greeter"),
+            "greeter.zig::shout": (FUNCTION, None),
+            "main.zig::main": (FUNCTION, None),
+        },
+        calls={
+            ("greeter.zig::Greeter.decorate", "greeter.zig::shout", "local"),
+            ("greeter.zig::Greeter.greet", "greeter.zig::Greeter.decorate", "self"),  # self.decorate(name)
+            ("main.zig::main", "greeter.zig::Greeter.greet", "unique_name"),
+            ("main.zig::main", "greeter.zig::Greeter.init", "unique_name"),
+        },
+        imports={
+            "greeter.zig": [("std", "std")],
+            "main.zig": [("std", "std"), ("greeter.zig", "greeter")],
+        },
+        inherits=set(),
+    ),
+}
+
+
+def sample_graph(language: str):
+    folder = LANGUAGE_FIXTURES / language
+    files = sorted(folder.iterdir())
+    assert [language_for_path(f.name) for f in files] == [language, language]
+    extracts = {f.name: extract_file(f.name, f.read_bytes(), language) for f in files}
+    return extracts, build_graph(extracts)
+
+
+@pytest.mark.parametrize("language", SAMPLES)
+def test_symbols_and_containment(language):
+    expected = SAMPLES[language].symbols
+    extracts, graph = sample_graph(language)
+    found = {s.qname: (s.kind, s.parent) for e in extracts.values() for s in e.symbols}
+    assert found == expected
+    files = set(extracts)
+    assert edges(graph, "contains") == {
+        *((".", f) for f in files),
+        *((parent or qname.partition("::")[0], qname) for qname, (_, parent) in expected.items()),
+    }
+    assert not any(e.has_errors for e in extracts.values())
+
+
+@pytest.mark.parametrize("language", SAMPLES)
+def test_imports_as_written(language):
+    sample = SAMPLES[language]
+    extracts, graph = sample_graph(language)
+    assert {f: [(i.module, i.alias) for i in e.imports] for f, e in extracts.items()} == sample.imports
+    for path, imports in sample.imports.items():
+        assert graph.nodes[path]["external_imports"] == list(dict.fromkeys(module for module, _ in imports))
+
+
+@pytest.mark.parametrize("language", SAMPLES)
+def test_calls_resolve_across_the_two_files(language):
+    sample = SAMPLES[language]
+    _, graph = sample_graph(language)
+    assert edges(graph, "calls") == sample.calls
+    assert edges(graph, "inherits") == sample.inherits
+    # The point of each sample: the second file calls a definition of the first.
+    assert any(caller.partition("::")[0] != callee.partition("::")[0] for caller, callee, _ in sample.calls)
+
+
+@pytest.mark.parametrize("language", SAMPLES)
+def test_every_query_compiles_and_names_definitions_calls_and_imports(language):
+    query = _query(language)
+    assert isinstance(query, tree_sitter.Query)
+    captures = {query.capture_name(i) for i in range(query.capture_count)}
+    assert {"name", "import"} <= captures and captures & {"import.module", "import.paths"}
+    assert any(c.startswith("definition.") for c in captures)
+    assert captures & {"call", "call.after"}
+
+
+@pytest.mark.parametrize("language", SAMPLES)
+def test_broken_syntax_keeps_what_parses(language):
+    first = sorted((LANGUAGE_FIXTURES / language).iterdir())[0]
+    source = first.read_bytes()
+    broken = source[: len(source) * 2 // 3] + b"\n)))}}} ((( end end\n@@@\n"
+    for text in (broken, b"", b"\xff\xfe\x00garbage(((\n"):
+        extract = extract_file(first.name, text, language)
+        build_graph({first.name: extract})
+        assert extract.has_errors == (text != b"")
+
+
+def test_clauses_bodies_and_comments_shape_the_symbols():
+    extracts = {}
+    for language in ("haskell", "elixir", "dart", "lua"):
+        extracts.update(sample_graph(language)[0])
+
+    def symbol(qname):
+        path = qname.partition("::")[0]
+        return next(s for s in extracts[path].symbols if s.qname == qname)
+
+    # A function written as several clauses is one symbol spanning all of them.
+    assert (symbol("Greeter.hs::shout").start_line, symbol("Greeter.hs::shout").end_line) == (16, 17)
+    elixir_shout = symbol("greeter.ex::Shop.Format.shout")
+    assert (elixir_shout.start_line, elixir_shout.end_line) == (13, 14)
+    # Dart writes a method's body after its signature: the symbol spans both, the signature stops at the body.
+    greet = symbol("greeter.dart::Greeter.greet")
+    assert (greet.start_line, greet.end_line, greet.signature) == (9, 11, "String greet(String name)")
+    # Comments right above a definition are its docstring, past a Haskell type signature line.
+    assert symbol("Greeter.hs::greet").docstring == "The greeting for one name."
+    assert symbol("greeter.lua::Greeter").docstring == "Greets people by name."
+    assert symbol("greeter.dart::Greeter").docstring == "Greets people by name."
+
+
+def test_other_files_stay_plain_text():
+    for path in ("notes.txt", "lib/parser.ml", "src/model.jl", "R/plot.R", "Makefile", "shop/Greeter.cs.orig"):
+        assert language_for_path(path) is None
+    assert language_for_path("Shop/Greeter.CS") == "csharp"
+    assert language_for_path("tasks/release.rake") == "ruby"
