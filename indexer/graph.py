@@ -38,6 +38,7 @@ from .safe_fs import atomic_write
 
 if TYPE_CHECKING:
     from .resolve import Resolver
+    from .resolve.manifests import Manifests
 
 ROOT = "."
 
@@ -103,7 +104,7 @@ class _GraphBuilder:
     """Nodes and contains edges from the extracts; imports, calls, inherits and tests edges from what
     ``Resolvers`` finds the names in them mean."""
 
-    def __init__(self, extracts: Mapping[str, FileExtract], other_files: Iterable[str]):
+    def __init__(self, extracts: Mapping[str, FileExtract], other_files: Iterable[str], manifests: Manifests | None):
         self.extracts = extracts
         self.other_files = [f for f in other_files if f not in extracts]
         self.graph = nx.MultiDiGraph()
@@ -114,7 +115,7 @@ class _GraphBuilder:
         self.test_files = {path for path in (*extracts, *self.other_files) if is_test_path(path)}
         from .resolve import Resolvers  # here: every command that only loads a graph skips importing them
 
-        self.resolvers = Resolvers(extracts, self.symbols, self.other_files)
+        self.resolvers = Resolvers(extracts, self.symbols, self.other_files, manifests)
         self.unresolved: dict[str, dict[str, None]] = {}  # node -> callees, ordered and unique
         self.test_code: set[str] = set()  # symbols that tests are made of: never the target of a tests edge
 
@@ -222,7 +223,10 @@ class _GraphBuilder:
     def _imports(self, path: str, extract: FileExtract) -> None:
         imported = self.resolvers.imports(path, extract)
         for target in imported.files:
-            self._edge(path, target, IMPORTS)
+            if target in imported.via:  # resolved through go.mod, Cargo.toml, package.json or tsconfig.json
+                self._edge(path, target, IMPORTS, via=imported.via[target])
+            else:
+                self._edge(path, target, IMPORTS)
         if imported.external:
             self.graph.nodes[path]["external_imports"] = imported.external
 
@@ -288,10 +292,12 @@ _NO_SPAN = {
 }
 
 
-def build_graph(extracts: Mapping[str, FileExtract], other_files: Iterable[str] = ()) -> nx.MultiDiGraph:
+def build_graph(extracts: Mapping[str, FileExtract], other_files: Iterable[str] = (),
+                manifests: Manifests | None = None) -> nx.MultiDiGraph:
     """The repository's code graph from per-file extracts (keyed by repo-relative path) plus plain-text
-    files that get file nodes only."""
-    return _GraphBuilder(extracts, other_files).build()
+    files that get file nodes only; ``manifests`` (``indexer.resolve.manifests.read_manifests``) let imports
+    resolve through go.mod, Cargo.toml, package.json, tsconfig.json and pom.xml."""
+    return _GraphBuilder(extracts, other_files, manifests).build()
 
 
 # --------------------------------------------------------------------------------- persistence

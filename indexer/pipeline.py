@@ -600,7 +600,9 @@ class _Indexer:
                         self.state.remove_file(path)
                 return True
             self.progress("graph", 0, 1)
-            graph = build_graph(extracts, self.state.plain_text_paths())
+            plain_text = self.state.plain_text_paths()
+            manifests = self._manifests([*extracts, *plain_text])
+            graph = build_graph(extracts, plain_text, manifests)
             save_graph(graph, self.dirs.graph)
             self.progress("graph", 1, 1)
             self.report.seconds["graph"] = round(time.perf_counter() - started, 3)
@@ -637,6 +639,16 @@ class _Indexer:
             meta["last_indexed_at"] = str(time.time())
         self.state.set_meta(**meta)
         return False
+
+    def _manifests(self, paths: list[str]):
+        """go.mod, Cargo.toml, package.json, tsconfig.json and pom.xml among the indexed files, read for the
+        graph's import resolution; one that cannot be read or parsed is a notice, not a failure."""
+        from .resolve.manifests import read_manifests
+
+        manifests = read_manifests(self.root, paths)
+        for warning in manifests.warnings:
+            self.notice(warning)
+        return manifests
 
     def _graph_summary(self, graph) -> dict:
         """Counts for the report; read back from the stamps when this run did not rebuild the graph."""

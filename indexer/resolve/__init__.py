@@ -16,6 +16,7 @@ from .generic import GenericResolver
 from .go import GoResolver
 from .java import JavaResolver
 from .javascript import JavaScriptResolver
+from .manifests import Manifests
 from .names import NameTable
 from .python import PythonResolver
 from .rust import RustResolver
@@ -35,13 +36,15 @@ class Resolver(Protocol):
 class FileImports(NamedTuple):
     files: list[str]  # repository files, each once, in the order first imported; never the file itself
     external: list[str]  # imports of things outside the repository, as written, each once
+    via: dict[str, str]  # file -> the manifest that resolved its import (go.mod, package.json, ...), if one did
 
 
 class Resolvers:
-    def __init__(self, extracts: Mapping[str, FileExtract], symbols: Mapping[str, Symbol], other_files: list[str]):
+    def __init__(self, extracts: Mapping[str, FileExtract], symbols: Mapping[str, Symbol], other_files: list[str],
+                 manifests: Manifests | None = None):
         self.names = NameTable(symbols)
         self._python = PythonResolver(self.names, extracts)
-        self._other = GenericResolver(self.names, extracts, other_files)
+        self._other = GenericResolver(self.names, extracts, other_files, manifests)
         self._go = GoResolver(self._other)
         self._rust = RustResolver(self._other)
         self._java = JavaResolver(self._other)
@@ -73,7 +76,8 @@ class Resolvers:
         files = list(dict.fromkeys(target for target, _ in links if target is not None and target != path))
         external = list(dict.fromkeys(written for target, written in links if target is None))
         self.names.imported_files[path] = files
-        return FileImports(files, external)
+        via = {file: how for file in files if (how := self._other.import_via.get((path, file))) is not None}
+        return FileImports(files, external, via)
 
     def imported_files(self, path: str) -> list[str]:
         return self.names.imported_files.get(path, [])

@@ -12,18 +12,24 @@ from collections.abc import Mapping
 
 from ..model import CLASS, METHOD, FileExtract, Import
 from .import_paths import FileIndex
+from .manifest_imports import ManifestImports
+from .manifests import Manifests
 from .names import NameTable, family
 
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
 
 
 class GenericResolver:
-    def __init__(self, names: NameTable, extracts: Mapping[str, FileExtract], other_files: list[str]):
+    def __init__(self, names: NameTable, extracts: Mapping[str, FileExtract], other_files: list[str],
+                 manifests: Manifests | None = None):
         self.names = names
         self.symbols = names.symbols
         self.extracts = extracts
         self.other_files = other_files
+        self.manifests = manifests or Manifests()
         self._file_index: FileIndex | None = None
+        self._manifest_imports: ManifestImports | None = None
+        self.import_via: dict[tuple[str, str], str] = {}  # (importer, file) -> the manifest that resolved it
 
     def is_builtin(self, callee: str) -> bool:
         return False
@@ -33,9 +39,21 @@ class GenericResolver:
             self._file_index = FileIndex({*self.extracts, *self.other_files})
         return self._file_index
 
+    def manifest_imports(self) -> ManifestImports:
+        if self._manifest_imports is None:
+            self._manifest_imports = ManifestImports(self.manifests, self.file_index())
+        return self._manifest_imports
+
     def targets(self, language: str, path: str, imp: Import) -> list[str]:
-        """The repository files that one import of ``path`` names; [] for anything outside the repository."""
-        return self.file_index().targets(language, path, imp)
+        """The repository files that one import of ``path`` names; [] for anything outside the repository.
+        A manifest that covers the import decides (``import_via`` records which); else the path rules."""
+        decided = self.manifest_imports().targets(language, path, imp.module) if imp.module else None
+        if decided is None:
+            return self.file_index().targets(language, path, imp)
+        files, via = decided
+        for file in files:
+            self.import_via.setdefault((path, file), via)
+        return files
 
     def linked_targets(self, language: str, path: str, imp: Import, links: list[tuple[str | None, str]]) -> list[str]:
         """``targets``, each also added to ``links`` as (file, module as written), or (None, module) if none."""

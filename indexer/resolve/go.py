@@ -6,7 +6,9 @@ another file of the package. Another package is reached only through the name it
 repository names nothing of ours, however the function is called. In a method, the receiver (``s`` in
 ``func (s *Server) Handle``) names its type: ``s.Get`` is a method of ``Server`` or of a type it embeds,
 wherever in the package it is written. Anything else (a local variable's method, a field's) is left to
-``GenericResolver``.
+``GenericResolver``. Which directory an import path is comes from the go.mod above the file (its module
+path, its replace directives) when there is one, else from the longest tail of the path that names a
+directory (``manifest_imports.py``, ``import_paths.py``).
 """
 
 from __future__ import annotations

@@ -74,12 +74,19 @@ def _resolve_js(importer: str, imp: Import, index: FileIndex) -> list[str]:
     base = _normalized(posixpath.dirname(importer), spec)
     if base is None:
         return []
+    found = js_module_file(base, index)
+    return [found] if found else []
+
+
+def js_module_file(base: str, index: FileIndex) -> str | None:
+    """The file a module path without or with an extension loads: itself, its TypeScript source, the
+    path with an extension added, or the directory's index file."""
     stem, extension = posixpath.splitext(base)
     candidates = [base]
     candidates += [stem + alternative for alternative in _JS_COMPILED.get(extension, ())]
     candidates += [base + ext for ext in _JS_EXTENSIONS]
     candidates += [f"{base}/index{ext}" for ext in _JS_EXTENSIONS]
-    return next(([c] for c in candidates if c in index.files), [])
+    return next((c for c in candidates if c in index.files), None)
 
 
 # Top-level directories of the Go standard library: an import starting with one of these is not ours.
@@ -97,10 +104,15 @@ def _resolve_go(importer: str, imp: Import, index: FileIndex) -> list[str]:
     # The longest tail of the import path that names a directory of ours is the package.
     for start in range(len(segments)):
         for directory in index.dirs_ending_with("/".join(segments[start:])):
-            sources = [p for p in index.by_dir[directory] if p.endswith(".go") and not p.endswith("_test.go")]
+            sources = go_package_files(directory, index)
             if sources:
                 return sources
     return []
+
+
+def go_package_files(directory: str, index: FileIndex) -> list[str]:
+    """The Go files of a package directory that other packages see (its tests are not imported)."""
+    return [p for p in index.by_dir.get(directory, ()) if p.endswith(".go") and not p.endswith("_test.go")]
 
 
 def rust_module_dir(path: str) -> str:

@@ -2,7 +2,7 @@
 
 A class name means, in order: a class nested in the enclosing classes, a top-level class of the file, the
 class a single-type import names, a class of the same package (every file of the package directory, in
-``src/main/java`` and ``src/test/java`` alike), a class of a package imported with ``.*``. A method name
+``src/main/java`` and ``src/test/java`` alike, or in the source directories a pom.xml declares), a class of a package imported with ``.*``. A method name
 written alone, or after ``this.``/``super.``, is a method of the enclosing class or of a class or interface
 it extends, then of an outer class, then a static import. ``Class.method`` is a method of that class, however
 the class was found. A variable's method (``repo.save``) is left to ``GenericResolver``, as is anything these
@@ -15,6 +15,7 @@ Edges say how: ``self`` (through the class hierarchy), ``local`` (a class of thi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ..model import CLASS, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
@@ -23,10 +24,14 @@ from .generic import GenericResolver
 _SOURCE_ROOT = re.compile(r"^(.*?/)?src/(?:main|test)/java/")
 
 
-def package_of(path: str) -> tuple[str, str]:
+def package_of(path: str, declared_roots: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
     """(project, package directory) of a Java file: the main and test source roots of one project share
-    their packages; a file outside such a root is in the package of its directory."""
+    their packages (``src/main/java`` and ``src/test/java``, or the (project, source directory) pairs a
+    pom.xml declares, the deepest first); a file outside such a root is in the package of its directory."""
     directory = path.rpartition("/")[0]
+    for project, root in sorted(declared_roots, key=lambda pair: -len(pair[1])):
+        if directory == root or directory.startswith(root + "/") or not root:
+            return (f"{project}/" if project else ""), directory[len(root):].lstrip("/")
     match = _SOURCE_ROOT.match(directory + "/")
     if match is None:
         return "", directory
@@ -78,8 +83,11 @@ class JavaResolver:
             for qname in sorted(self.symbols):
                 symbol = self.symbols[qname]
                 if symbol.language == "java" and symbol.kind == CLASS and symbol.parent is None:
-                    self._packages.setdefault(package_of(symbol.path), {}).setdefault(symbol.name, qname)
+                    self._packages.setdefault(self._package_of(symbol.path), {}).setdefault(symbol.name, qname)
         return self._packages
+
+    def _package_of(self, path: str) -> tuple[str, str]:
+        return package_of(path, self.generic.manifests.java_roots)
 
     def _class(self, path: str, caller: str, name: str) -> tuple[str, str] | None:
         """(qname, how) of the class a simple name means at ``caller`` in ``path``."""
@@ -93,7 +101,7 @@ class JavaResolver:
             return f"{path}::{name}", "local"
         if name in self._single.get(path, {}):
             return self._single[path][name], "import"
-        found = self._package_table().get(package_of(path), {}).get(name)
+        found = self._package_table().get(self._package_of(path), {}).get(name)
         if found is not None:
             return found, "local" if self.symbols[found].path == path else "package"
         for file in self._on_demand.get(path, ()):

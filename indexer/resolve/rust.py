@@ -7,9 +7,11 @@ parent, and anything else at the name the file binds (a ``mod`` declaration, a `
 alias). Methods live in ``impl`` blocks, which may be written in any file of the crate: ``Type::method`` and,
 inside an impl, ``self.method``/``Self::method`` are looked for among the methods of that type, then among
 the traits it implements (their default methods). A path into the standard crates (``std::``, ``core::``, a
-type of the prelude such as ``String``, a name a ``use std::...`` binds) names nothing of ours. What the
-syntax does not tell (a variable's method, ``self.field.method``, a path through another crate, which may be
-this one by its Cargo name) is left to ``GenericResolver``.
+type of the prelude such as ``String``, a name a ``use std::...`` binds) names nothing of ours, nor does one
+into a crate the package's Cargo.toml takes from crates.io or git. Another crate of the repository is
+found by the name Cargo.toml gives it (a path dependency, the package's own library from ``tests/``, a
+workspace member), else by its directory. What the syntax does not tell (a variable's method,
+``self.field.method``) is left to ``GenericResolver``.
 
 Edges say how: ``local`` (this module), ``import`` (through a name the file binds), ``path`` (a path from
 ``crate``/``self``/``super`` written at the call), ``self`` (the impl's own type).
@@ -22,11 +24,12 @@ from typing import NamedTuple
 from ..model import CLASS, FUNCTION, METHOD, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
 from .import_paths import FileIndex, rust_crate_root, rust_module_dir, rust_module_file
+from .manifests import CARGO_TOML
 
 _ANCHORS = ("crate", "self", "super")
 # Paths that never lead into this repository: the standard crates and the prelude's types. Any other crate
-# may be this very one by its Cargo name (integration tests under tests/ write `use mycrate::...`), which
-# the graph cannot tell without reading Cargo.toml: names from those go on to the name-based guesses.
+# may be this very one by its Cargo name (integration tests under tests/ write `use mycrate::...`): without
+# a Cargo.toml to say, names from those go on to the name-based guesses.
 _STANDARD = frozenset({"std", "core", "alloc", "String", "Vec", "Box", "Option", "Result", "Some", "Ok", "Err"})
 _MAX_HOPS = 8  # re-exports followed from file to file (`pub use` chains); a cycle stops here
 
@@ -52,6 +55,7 @@ class RustResolver:
         self._globs: dict[str, list[Place]] = {}  # file -> what its `use ...::*` bring in
         self._standard: dict[str, set[str]] = {}  # file -> names it binds to items of std, core or alloc
         self._crate_dirs: dict[str, str] | None = None
+        self._crate_tables: dict[str, dict[str, str | None]] = {}  # file -> the crates its code can name
         self._items: dict[Place, str | None] = {}  # what _item found, once every file's imports are read
         self._by_dotted: dict[str, list[str]] | None = None  # Rust dotted name -> its qnames, in path order
 
@@ -69,17 +73,24 @@ class RustResolver:
         bound = self._bound[path] = {}
         globs = self._globs[path] = []
         standard = self._standard[path] = set()
+        crates = self._crate_table(path)
         for imp in extract.imports:
+            head = imp.module.partition("::")[0]
+            # `use other_crate::x` with other_crate a path dependency that Cargo.toml names (a module of
+            # this file by that name would win, as in Rust).
+            through_cargo = bool(imp.names) and head not in bound and crates.get(head) is not None and self._declared(path)
             for name, alias, place in self._imported(path, imp):
                 if name == "*":
                     if place is not None:
                         globs.append(place)
                 else:
                     bound.setdefault(alias or name, place)
-                    if imp.module.partition("::")[0] in _STANDARD:
+                    if head in _STANDARD or self._external(path, head):
                         standard.add(alias or name)
                 if place is not None and place.file != path:
                     links.append((place.file, imp.module))
+                    if through_cargo:
+                        self.generic.import_via.setdefault((path, place.file), CARGO_TOML)
                 elif place is None:
                     links.append((None, imp.module))
         return links
@@ -115,15 +126,33 @@ class RustResolver:
         return self.generic.file_index()
 
     def _crates(self) -> dict[str, str]:
-        """Crate name -> the directory of its root module, for each ``<name>/src/lib.rs`` of the repository.
-        Cargo names a crate after its directory unless Cargo.toml says otherwise, which the graph cannot read."""
+        """Crate name -> the directory of its root module, for every crate of the repository: by the names
+        the Cargo.toml files give, else by the directory of each ``<name>/src/lib.rs``."""
         if self._crate_dirs is None:
-            self._crate_dirs = {}
+            self._crate_dirs = dict(self.generic.manifest_imports().rust_workspace_crates())
             for path in sorted(self._index().files):
                 crate, _, rest = path.rpartition("/src/")
                 if rest == "lib.rs" and crate:
                     self._crate_dirs.setdefault(crate.rpartition("/")[2].replace("-", "_"), f"{crate}/src")
         return self._crate_dirs
+
+    def _declared(self, path: str) -> bool:
+        """Whether a Cargo.toml says which crates the file's package can name."""
+        return self.generic.manifest_imports().rust_crates(path) is not None
+
+    def _crate_table(self, path: str) -> dict[str, str | None]:
+        """The crates code in ``path`` can name -> their root module's directory (None: from elsewhere): its
+        package's own and its dependencies when a Cargo.toml says, then every crate of the repository."""
+        table = self._crate_tables.get(path)
+        if table is None:
+            declared = self.generic.manifest_imports().rust_crates(path) or {}
+            table = self._crate_tables[path] = {**self._crates(), **declared}
+        return table
+
+    def _external(self, path: str, head: str) -> bool:
+        """A crate from crates.io or git that the package's Cargo.toml depends on: nothing of ours."""
+        declared = self.generic.manifest_imports().rust_crates(path)
+        return declared is not None and head in declared and declared[head] is None
 
     # ------------------------------------------------------------------------------------------------- paths
 
@@ -147,8 +176,8 @@ class RustResolver:
         elif head in self._bound.get(path, {}):
             place = self._bound[path][head]
             return Place(place.file, (*place.items, *segments[1:])) if place is not None else None
-        elif head in self._crates():  # another crate of the workspace, by its directory's name
-            directory, inline, rest = self._crates()[head], [], segments[1:]
+        elif self._crate_table(path).get(head) is not None:  # another crate of the repository, by its name
+            directory, inline, rest = self._crate_table(path)[head], [], segments[1:]
         else:
             return None  # another crate, the prelude, or a local variable
         if inline:  # still inside an inline module of this file: its items are dotted under it
@@ -267,7 +296,8 @@ class RustResolver:
         found = self._path(path, caller, segments)
         if found is None:
             head = segments[0]
-            if head in _STANDARD or head in _ANCHORS or head == "Self" or head in self._standard.get(path, ()):
+            if (head in _STANDARD or head in _ANCHORS or head == "Self" or head in self._standard.get(path, ())
+                    or self._external(path, head)):
                 return None  # std's or the prelude's (String::from, mem::swap), or a path of ours leading nowhere
             return self.generic.resolve(path, caller, text, for_class)
         if for_class and self.symbols[found[0]].kind != CLASS:
