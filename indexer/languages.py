@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from functools import lru_cache
 from pathlib import PurePosixPath
 
@@ -63,7 +64,15 @@ PARSED_LANGUAGES = tuple(_GRAMMARS)
 
 def language_for_path(path: str) -> str | None:
     """The parsed language of a file, or None for files we index as plain text."""
-    return _EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+    language = _EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+    return language if language is not None and _grammar_installed(language) else None
+
+
+@lru_cache(maxsize=None)
+def _grammar_installed(language: str) -> bool:
+    """An environment that lacks one grammar wheel (installed before the language was added) indexes that
+    language's files as plain text rather than failing on them."""
+    return importlib.util.find_spec(_GRAMMARS[language][0]) is not None
 
 
 @lru_cache(maxsize=None)

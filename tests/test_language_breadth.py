@@ -19,6 +19,7 @@ from fixture_graphs import LANGUAGE_FIXTURES, edges
 from indexer.extract import extract_file
 from indexer.extract.generic import _query
 from indexer.graph import build_graph
+from indexer import languages
 from indexer.languages import language_for_path
 from indexer.model import CLASS, FUNCTION, METHOD
 
@@ -389,3 +390,13 @@ def test_other_files_stay_plain_text():
         assert language_for_path(path) is None
     assert language_for_path("Shop/Greeter.CS") == "csharp"
     assert language_for_path("tasks/release.rake") == "ruby"
+
+
+def test_a_language_whose_grammar_is_not_installed_is_plain_text(monkeypatch):
+    monkeypatch.setitem(languages._GRAMMARS, "zig", ("tree_sitter_zig_never_installed", "language"))
+    languages._grammar_installed.cache_clear()
+    try:
+        assert language_for_path("src/main.zig") is None
+        assert language_for_path("src/app.dart") == "dart"
+    finally:
+        languages._grammar_installed.cache_clear()
