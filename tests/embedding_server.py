@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -28,12 +27,9 @@ import httpx
 from model_server import (
     MODEL_ALIAS,
     READY_PREFIX,
-    STARTUP_TIMEOUT_S,
     LlamaServer,
-    ModelServerError,
-    _read_ready_line,
-    _wait_healthy,
     ensure_test_model,
+    launch_server,
 )
 
 EMBED_CONTEXT_TOKENS = 4096
@@ -49,20 +45,7 @@ def start_embedding_server(model_path: Path, log_path: Path, parallel: int = 2, 
                "--threads", str(threads)]
     if api_key:
         command += ["--api-key", api_key]
-    log = log_path.open("wb")
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                               cwd=Path(__file__).parent)
-    log.close()
-    server = LlamaServer("", process, log_path, EMBED_CONTEXT_TOKENS)
-    try:
-        server.url = _read_ready_line(process, STARTUP_TIMEOUT_S)
-        _wait_healthy(server.url, process, STARTUP_TIMEOUT_S)
-    except BaseException as exc:
-        server.stop()
-        if isinstance(exc, ModelServerError):
-            raise ModelServerError(f"{exc}\n--- server log ---\n{server.log_tail()}") from None
-        raise
-    return server
+    return launch_server(command, log_path, EMBED_CONTEXT_TOKENS, cwd=Path(__file__).parent)
 
 
 def _serve(model_path: str, parallel: int, threads: int, api_key: str) -> None:

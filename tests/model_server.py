@@ -117,11 +117,16 @@ class LlamaServer:
 
 def start_llama_server(model_path: Path, log_path: Path, context_tokens: int = CONTEXT_TOKENS) -> LlamaServer:
     """Start the server on a free loopback port and wait until ``/health`` answers."""
+    command = [sys.executable, __file__, "--model", str(model_path), "--ctx", str(context_tokens)]
+    return launch_server(command, log_path, context_tokens)
+
+
+def launch_server(command: list[str], log_path: Path, context_tokens: int, cwd: Path | None = None) -> LlamaServer:
+    """Run a serving child (this module's or another's ``_serve``), its log in ``log_path``; returns once it
+    printed its address and ``/health`` answers, else stops it and raises with the log's tail."""
     log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--model", str(model_path), "--ctx", str(context_tokens)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-    )
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
+                               cwd=cwd)
     log.close()
     server = LlamaServer("", process, log_path, context_tokens)
     try:

@@ -18,7 +18,7 @@ from rich.text import Text
 from ..terminal import inert, inert_lines, markup
 from .common import EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
 from .fix import RepoOpt
-from .fix_view import SHOWN_FAILURES, FixView, ModelClock, diff_syntax, drive, names_text
+from .fix_view import SHOWN_FAILURES, FixView, ModelClock, check_run_options, diff_syntax, drive, names_text
 
 
 def edit_command(
@@ -68,9 +68,7 @@ def edit_command(
     """
     from assistant.config import ConfigError
     from assistant.edit.run import EditOptions
-    from assistant.fix.edits import FORMATS
     from assistant.fix.models import open_model
-    from assistant.fix.sandbox import MODES, SandboxUnavailable, choose_sandbox
     from assistant.providers import ProviderError
 
     root = repo_dir(path)
@@ -78,22 +76,9 @@ def edit_command(
         request = sys.stdin.read()
     if not request.strip():
         fail("the request is empty: say what to change", EXIT_USAGE)
-    if test and cmd:
-        fail("give either --test paths (run with pytest) or --cmd, not both", EXIT_USAGE)
     if no_test and (test or cmd):
         fail("--no-test runs no tests: leave out --test/--cmd, or --no-test", EXIT_USAGE)
-    if edit_format is not None and edit_format not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}", EXIT_USAGE)
-    if sandbox not in MODES:
-        fail(f"--sandbox must be one of {', '.join(MODES)}", EXIT_USAGE)
-    try:
-        choose_sandbox(sandbox)
-    except SandboxUnavailable as exc:
-        fail(str(exc))
-    interactive = not (yes or dry_run)
-    if interactive and not sys.stdin.isatty():
-        fail("not a terminal, so assist edit cannot show the diff and ask before writing: pass --yes to write the "
-             "edit without asking, or --dry-run to only see it; nothing was written", EXIT_USAGE)
+    interactive = check_run_options("edit", test, cmd, edit_format, sandbox, yes, dry_run, "show the diff")
     try:
         use_commit = _commit_setting(root) if commit is None else commit
         provider = open_model(root, model, base_url)

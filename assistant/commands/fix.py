@@ -62,27 +62,14 @@ def fix_command(
     written all or nothing, and saved first so that `assist undo` restores the files as they were.
     """
     from assistant.config import ConfigError
-    from assistant.fix.edits import FORMATS
     from assistant.fix.loop import FixLoop, FixOptions
     from assistant.fix.models import open_model
-    from assistant.fix.sandbox import MODES, SandboxUnavailable, choose_sandbox
     from assistant.providers import ProviderError
 
+    from .fix_view import FixView, check_run_options, drive
+
     root = repo_dir(path)
-    if test and cmd:
-        fail("give either --test paths (run with pytest) or --cmd, not both", EXIT_USAGE)
-    if edit_format is not None and edit_format not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}", EXIT_USAGE)
-    if sandbox not in MODES:
-        fail(f"--sandbox must be one of {', '.join(MODES)}", EXIT_USAGE)
-    try:
-        choose_sandbox(sandbox)
-    except SandboxUnavailable as exc:
-        fail(str(exc))
-    interactive = not (yes or dry_run)
-    if interactive and not sys.stdin.isatty():
-        fail("not a terminal, so assist fix cannot ask before writing: pass --yes to write the edits without "
-              "asking, or --dry-run to only see them", EXIT_USAGE)
+    interactive = check_run_options("fix", test, cmd, edit_format, sandbox, yes, dry_run, "show the edits")
     try:
         provider = open_model(root, model, base_url)
     except (ConfigError, ProviderError) as exc:
@@ -91,7 +78,6 @@ def fix_command(
                          timeout_s=timeout, dry_run=dry_run, use_vectors=not no_vectors, context_budget=budget,
                          max_reply_tokens=max_tokens, edit_format=edit_format, allow_test_config=allow_test_config,
                          sandbox=sandbox)
-    from .fix_view import FixView, drive
 
     view = FixView(live=sys.stderr.isatty() and not as_json, quiet=as_json)
     # Under --yes a change to test infrastructure is still asked about when someone can answer; in CI

@@ -24,7 +24,7 @@ from assistant.fix.events import (
 )
 from assistant.terminal import inert, inert_lines, markup, rich_text
 
-from .common import EXIT_BUSY, EXIT_FAILED, EXIT_INTERRUPTED
+from .common import EXIT_BUSY, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, fail
 
 SHOWN_FAILURES = 5
 
@@ -200,6 +200,33 @@ class FixView:
         if result.files_changed:
             out.print("undo: `assist undo` restores the changed files as they were before this run")
         out.print(Text(f"logs: {inert(result.log_dir)}"), style="dim")
+
+
+def check_run_options(command: str, test: list[str] | None, cmd: str | None, edit_format: str | None, sandbox: str,
+                      yes: bool, dry_run: bool, what: str) -> bool:
+    """The checks `assist fix` and `assist edit` share, each a usage error before any work: one way to run the
+    tests, a known edit format, a sandbox that exists here, and someone to ask unless --yes/--dry-run.
+    Returns whether the run asks before writing."""
+    import sys
+
+    from assistant.fix.edits import FORMATS
+    from assistant.fix.sandbox import MODES, SandboxUnavailable, choose_sandbox
+
+    if test and cmd:
+        fail("give either --test paths (run with pytest) or --cmd, not both", EXIT_USAGE)
+    if edit_format is not None and edit_format not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}", EXIT_USAGE)
+    if sandbox not in MODES:
+        fail(f"--sandbox must be one of {', '.join(MODES)}", EXIT_USAGE)
+    try:
+        choose_sandbox(sandbox)
+    except SandboxUnavailable as exc:
+        fail(str(exc))
+    interactive = not (yes or dry_run)
+    if interactive and not sys.stdin.isatty():
+        fail(f"not a terminal, so assist {command} cannot {what} and ask before writing: pass --yes to write "
+             f"without asking, or --dry-run to only see it; nothing was written", EXIT_USAGE)
+    return interactive
 
 
 def drive(run, view: FixView, provider, as_json: bool) -> NoReturn:
