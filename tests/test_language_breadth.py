@@ -64,6 +64,7 @@ SAMPLES = {
             "greeter.rb::Greetings": (CLASS, None),
             "greeter.rb::Greetings.Greeter": (CLASS, "greeter.rb::Greetings"),
             "greeter.rb::Greetings.Greeter.create": (METHOD, "greeter.rb::Greetings.Greeter"),  # def self.create
+            "greeter.rb::Greetings.Greeter.default": (METHOD, "greeter.rb::Greetings.Greeter"),  # in class << self
             "greeter.rb::Greetings.Greeter.greet": (METHOD, "greeter.rb::Greetings.Greeter"),
             "greeter.rb::Greetings.Greeter.decorate": (METHOD, "greeter.rb::Greetings.Greeter"),
             "greeter.rb::shout": (FUNCTION, None),
@@ -72,6 +73,7 @@ SAMPLES = {
             ("app.rb::App.run", "greeter.rb::Greetings.Greeter.create", "unique_name"),
             ("app.rb::App.run", "greeter.rb::Greetings.Greeter.greet", "unique_name"),
             ("greeter.rb::Greetings.Greeter.decorate", "greeter.rb::shout", "local"),
+            ("greeter.rb::Greetings.Greeter.default", "greeter.rb::Greetings.Greeter.create", "local"),
             ("greeter.rb::Greetings.Greeter.greet", "greeter.rb::Greetings.Greeter.decorate", "local"),
         },
         imports={
@@ -365,7 +367,7 @@ def test_broken_syntax_keeps_what_parses(language):
 
 def test_clauses_bodies_and_comments_shape_the_symbols():
     extracts = {}
-    for language in ("haskell", "elixir", "dart", "lua"):
+    for language in ("haskell", "elixir", "dart", "lua", "ruby"):
         extracts.update(sample_graph(language)[0])
 
     def symbol(qname):
@@ -379,6 +381,8 @@ def test_clauses_bodies_and_comments_shape_the_symbols():
     # Dart writes a method's body after its signature: the symbol spans both, the signature stops at the body.
     greet = symbol("greeter.dart::Greeter.greet")
     assert (greet.start_line, greet.end_line, greet.signature) == (9, 11, "String greet(String name)")
+    # A Ruby signature ends with its parameters, before a comment on the same line.
+    assert symbol("greeter.rb::Greetings.Greeter.default").signature == "def default"
     # Comments right above a definition are its docstring, past a Haskell type signature line.
     assert symbol("Greeter.hs::greet").docstring == "The greeting for one name."
     assert symbol("greeter.lua::Greeter").docstring == "Greets people by name."

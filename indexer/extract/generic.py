@@ -64,6 +64,7 @@ class _Definition:
     is_scoped_function: bool = False  # C++ `X::f`: a method unless X is a namespace of this file
     attributes: str = ""  # Rust outer attributes, which the grammar leaves outside the item: `#[test]`
     last: Node | None = None  # where the definition ends when not with ``outer``: Dart's body, Haskell's last clause
+    signature_end: int | None = None  # where its signature ends when no body marks it: after Ruby's parameters
 
     @property
     def end_node(self) -> Node:
@@ -854,7 +855,9 @@ def _query(language: str) -> tree_sitter.Query:
 
 def _signature(source: bytes, definition: _Definition) -> str:
     outer, body = definition.outer, definition.body
-    if body is not None and outer.start_byte <= body.start_byte <= outer.end_byte:
+    if definition.signature_end is not None:
+        header = source[outer.start_byte : definition.signature_end]
+    elif body is not None and outer.start_byte <= body.start_byte <= outer.end_byte:
         header = source[outer.start_byte : body.start_byte]
     else:
         end = source.find(b"\n", outer.start_byte, outer.end_byte)

@@ -8,8 +8,9 @@ Swift, Scala, Lua, Bash, Elixir, Haskell, Dart and Zig.
   whose span the symbol has, with ``@name``; optionally ``@owner`` (a type written outside the body: Lua's
   ``function Greeter:greet()``), ``@body`` (the signature stops there; a body written after the node, as
   Dart's is, extends the span) and ``@head`` (a node of the definition's own syntax that looks like a call:
-  Elixir's ``def greet(name)``). ``@definition.table`` is a type only if a function of the file names it as
-  its owner (Lua's ``local Greeter = {}``: other tables are data).
+  Elixir's ``def greet(name)``); without a body, ``@signature.end`` (the last of them) ends the signature.
+  ``@definition.table`` is a type only if a function of the file names it as its owner (Lua's
+  ``local Greeter = {}``: other tables are data).
 - ``@bases`` on a type's node, one ``@base`` per supertype.
 - ``@call`` with ``@call.name`` and optionally ``@call.receiver`` (the callee is ``receiver.name``), or with
   ``@callee`` (an expression that is the callee); ``@call.after`` is a call whose callee is the run of
@@ -107,6 +108,7 @@ def _definitions(source: bytes, matches: list[_Match], language: str) -> tuple[l
             outer, _one_name(source, name_node), _ROLES[role], body,
             owner=[_one_name(source, owner)] if owner is not None else [],
             last=body if body is not None and body.end_byte > outer.end_byte else None,
+            signature_end=max((n.end_byte for n in match.nodes.get("signature.end", ())), default=None),
         )
         key = (outer.start_byte, outer.end_byte, definition.name)
         if role == "table":

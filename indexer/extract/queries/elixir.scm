@@ -18,7 +18,8 @@
 (call target: (dot left: (_) @call.receiver right: (identifier) @call.name)) @call
 (call target: (identifier) @call.name
   (#not-match? @call.name "^(def|defp|defmodule|defprotocol|defimpl|defmacrop?|defguardp?|defdelegate|defstruct|defexception)$")
-  (#not-match? @call.name "^(alias|import|require|use|moduledoc|doc|typedoc|spec|typep?|opaque|callback|impl|behaviour)$")) @call
+  (#not-match? @call.name "^(alias|import|require|use|moduledoc|doc|typedoc|spec|typep?|opaque|callback|impl|behaviour)$")
+  (#not-match? @call.name "^(case|cond|if|unless|with|for|receive|try|quote|unquote|unquote_splicing)$")) @call
 
 (call target: (identifier) @_import (#match? @_import "^(alias|import|require|use)$")
   (arguments . (alias) @import.module)) @import

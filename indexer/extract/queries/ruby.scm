@@ -1,12 +1,15 @@
 ; Definitions, bases, call sites and imports for Ruby, read by indexer/extract/tagged.py (capture names there).
-; Modules are types: their functions are called as `Module.function`, as a class's methods are.
+; Modules are types: their functions are called as `Module.function`, as a class's methods are. The methods
+; of `class << self` are the enclosing class's. A signature ends with the parameters (or the name, or the
+; superclass), not at the body: a comment often stands between them.
 
-(class name: (_) @name body: (_)? @body) @definition.type
-(module name: (_) @name body: (_)? @body) @definition.type
-(singleton_class value: (_) @name body: (_)? @body) @definition.impl
-(method name: (_) @name body: (_)? @body) @definition.callable
-(singleton_method object: (self) name: (_) @name body: (_)? @body) @definition.callable
-(singleton_method object: [(constant) (scope_resolution)] @owner name: (_) @name body: (_)? @body) @definition.callable
+(class name: (_) @name @signature.end superclass: (_)? @signature.end) @definition.type
+(module name: (_) @name @signature.end) @definition.type
+(singleton_class value: [(constant) (scope_resolution)] @name) @definition.impl
+(method name: (_) @name @signature.end parameters: (_)? @signature.end) @definition.callable
+(singleton_method object: (self) name: (_) @name @signature.end parameters: (_)? @signature.end) @definition.callable
+(singleton_method object: [(constant) (scope_resolution)] @owner name: (_) @name @signature.end
+  parameters: (_)? @signature.end) @definition.callable
 
 (class superclass: (superclass (_) @base)) @bases
 
