@@ -7,7 +7,8 @@ A thin front end over ``ChatSession`` (the core that `assist ask` and the TUI dr
   once the client knows the session;
 - ``session/prompt`` streams the answer as ``agent_message_chunk``s, retrieval as a ``search`` tool call
   with the locations it found, notices as thoughts; ``/fix`` runs the test-driven fix loop (see
-  ``fix.py``), asking ``session/request_permission`` before it runs a command or writes a file;
+  ``fix.py``), asking ``session/request_permission`` before it runs a command or writes a file; ``/edit``
+  and an answer that holds edit blocks become an edit, with its diff, asked before it is written (``edit.py``);
 - ``session/cancel`` ends the turn at once with ``stopReason: "cancelled"`` and tells the worker to stop.
 
 Files the user attaches as links are read through the client's ``fs/read_text_file`` when it advertises
@@ -58,7 +59,9 @@ from .turns import ModelWait, TurnCancelled
 log = logging.getLogger("assist.acp")
 
 ATTACHMENT_CHARS = 6000  # of each attached file, in the question
-COMMANDS = slash.commands_for(slash.ACP)  # /clear, /reindex, /fix, /undo
+COMMANDS = slash.commands_for(slash.ACP)  # /clear, /reindex, /fix, /edit, /undo
+ALLOW_OR_REJECT = [PermissionOption(option_id="allow", name="Allow", kind="allow_once"),
+                   PermissionOption(option_id="reject", name="Reject", kind="reject_once")]
 
 
 def invalid_params(details: str) -> RequestError:
@@ -244,6 +247,10 @@ class AssistAgent:
             from .fix import run_fix
 
             return await run_fix(self, session, parsed.argument)
+        if command == "edit":
+            from .edit import run_edit
+
+            return await run_edit(self, session, parsed.argument)
         if command == "undo":
             from .fix import run_undo
 
@@ -292,6 +299,7 @@ class AssistAgent:
                 state["end"] = event
 
         cancel = session.cancel
+        earlier = session.chat.history_messages  # the conversation before this turn, for an edit its answer proposes
         try:
             await self.run_in_worker(session, lambda: session.chat.ask(question, cancel=cancel), handle)
         except TurnCancelled:
@@ -306,6 +314,11 @@ class AssistAgent:
         if isinstance(end, TurnDone):
             if end.done_reason == "cancelled" or cancel.is_set():
                 return PromptResponse(stop_reason="cancelled")
+            from ..edit.run import reply_has_edits
+            from .edit import run_edit
+
+            if reply_has_edits(end.answer):  # the answer is an edit: offered as one, asked before it is written
+                return await run_edit(self, session, question, reply=end.answer, earlier=earlier)
             return PromptResponse(stop_reason="max_tokens" if end.done_reason == "length" else "end_turn")
         message = end.message if isinstance(end, TurnFailed) else "the turn ended without an answer"
         if state["call_open"]:
@@ -430,9 +443,15 @@ class AssistAgent:
 
     async def ask_permission(self, session: _Session, call_id: str, title: str, kind: str,
                              locations: list[ToolCallLocation] | None = None, content: list | None = None) -> bool:
-        """``session/request_permission`` for one action; True only when the user picked an allow option."""
-        options = [PermissionOption(option_id="allow", name="Allow", kind="allow_once"),
-                   PermissionOption(option_id="reject", name="Reject", kind="reject_once")]
+        """``session/request_permission`` for one action; True only when the user picked allow."""
+        return await self.choose(session, call_id, title, kind, locations, content) == "allow"
+
+    async def choose(self, session: _Session, call_id: str, title: str, kind: str,
+                     locations: list[ToolCallLocation] | None = None, content: list | None = None,
+                     options: list[PermissionOption] | None = None) -> str | None:
+        """``session/request_permission`` with ``options`` (allow or reject when None): the id of the option the
+        user picked; None when the request failed or the client cancelled it."""
+        options = options or ALLOW_OR_REJECT
         tool_call = ToolCallUpdate(tool_call_id=call_id, title=title, kind=kind, status="pending",
                                    locations=locations, content=content)
         try:
@@ -440,9 +459,12 @@ class AssistAgent:
                                                             options=options)
         except (RequestError, ConnectionError) as exc:
             log.warning("permission request failed (%s); treated as rejected", exc)
-            return False
+            return None
         outcome = response.outcome
-        return getattr(outcome, "outcome", None) == "selected" and getattr(outcome, "option_id", None) == "allow"
+        picked = getattr(outcome, "option_id", None)
+        if getattr(outcome, "outcome", None) != "selected" or picked not in {option.option_id for option in options}:
+            return None
+        return picked
 
     def close(self) -> None:
         for session in self.sessions.values():

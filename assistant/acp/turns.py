@@ -1,6 +1,6 @@
-"""What a turn of the ACP agent is made of, below both the agent (``agent.py``) and ``/fix`` (``fix.py``), so
-neither imports the other: ``TurnCancelled``, the ``Updates`` it sends through, and ``ModelWait``, the tool
-call that shows the model reading a long prompt."""
+"""What a turn of the ACP agent is made of, below both the agent (``agent.py``) and its runs (``/fix``, ``/edit``:
+``fix.py``, ``edit.py``, ``runs.py``), so neither imports the other: ``TurnCancelled``, the ``Updates`` it sends
+through and asks with, and ``ModelWait``, the tool call that shows the model reading a long prompt."""
 
 from __future__ import annotations
 
@@ -16,9 +16,15 @@ class TurnCancelled(Exception):
 
 
 class Updates(Protocol):
-    """Where a turn's ``session/update`` notifications go (``AssistAgent`` is one)."""
+    """Where a turn's ``session/update`` notifications go and its permission requests are made (``AssistAgent``
+    is one)."""
 
     async def update(self, session: Any, update: Any, wait_announced: bool = False) -> None: ...
+
+    async def choose(self, session: Any, call_id: str, title: str, kind: str, locations: list | None = None,
+                     content: list | None = None, options: list | None = None) -> str | None:
+        """``session/request_permission``: the id of the option picked, None when refused by failure or cancel."""
+        ...
 
 
 class ModelWait:
