@@ -404,3 +404,22 @@ def test_a_language_whose_grammar_is_not_installed_is_plain_text(monkeypatch):
         assert language_for_path("src/app.dart") == "dart"
     finally:
         languages._grammar_installed.cache_clear()
+
+
+@pytest.mark.parametrize("language, path, source, callees", [
+    ("csharp", "Setup.cs", b"class Setup { void Run() { cfg.For<IMediator>().Use(x); var m = Make<Ping, Pong>(); } }",
+     ["cfg.For().Use", "cfg.For", "Make"]),
+    ("scala", "Setup.scala", b'object Setup { def run() = opt[Unit]("verbose").text("more output") }',
+     ["opt().text", "opt"]),
+    ("kotlin", "Setup.kt", b"fun run() { tasks.withType<JavaCompile>().configureEach { it.x() } }",
+     ["tasks.withType().configureEach", "tasks.withType", "it.x"]),
+    ("php", "setup.php", b"<?php function run() { $this->app->get('/'); Route::get('/'); }",
+     ["this.app.get", "Route.get"]),
+])
+def test_a_callee_is_a_dotted_name_without_type_arguments(language, path, source, callees):
+    assert [c.callee for c in extract_file(path, source, language).calls] == callees
+
+
+def test_quoted_names_lose_their_backticks():
+    extract = extract_file("Reader.kt", b"class `-Reader` { fun `read it`() {} }", "kotlin")
+    assert [s.qname for s in extract.symbols] == ["Reader.kt::-Reader", "Reader.kt::-Reader.read it"]

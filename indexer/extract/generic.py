@@ -82,15 +82,16 @@ def _one_line(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-def _strip_type_arguments(text: str) -> str:
-    """``Base<T>`` -> ``Base``, ``Foo::<u8>::new`` -> ``Foo::new``; unbalanced text is returned unchanged."""
-    if "<" not in text:
+def _strip_type_arguments(text: str, opening: str = "<", closing: str = ">") -> str:
+    """``Base<T>`` -> ``Base``, ``Foo::<u8>::new`` -> ``Foo::new``; unbalanced text is returned unchanged.
+    Scala writes type arguments in square brackets: ``opt[Unit]`` with ``opening="["``."""
+    if opening not in text:
         return text
     out, depth = [], 0
     for ch in text:
-        if ch == "<":
+        if ch == opening:
             depth += 1
-        elif ch == ">" and depth:
+        elif ch == closing and depth:
             depth -= 1
         elif depth == 0:
             out.append(ch)

@@ -31,11 +31,13 @@ import tree_sitter
 
 from ..model import Call, FileExtract, Import, Inheritance
 from .generic import CALLABLE, IMPL, NAMESPACE, TYPE, Node, _add_symbols, _Definition, _owners, _query
-from .generic import _strip_type_arguments, _text, _tidy
+from .generic import _SIMPLE_CALLEE, _strip_type_arguments, _text, _tidy
 
 # A function written as several clauses, one per pattern (`shout "" = ""` then `shout text = ...`), is one symbol.
 _CLAUSE_LANGUAGES = frozenset({"haskell", "elixir"})
 
+# Where type arguments are not in angle brackets (Scala's are in square ones, and index with parentheses).
+_TYPE_BRACKETS = {"scala": "[]"}
 _ROLES = {"type": TYPE, "namespace": NAMESPACE, "callable": CALLABLE, "impl": IMPL, "table": TYPE}
 _MAX_CALLEE = 200
 _NOT_A_CALLEE = re.compile(r"[\s{};\"'`]")
@@ -82,7 +84,7 @@ def extract_tagged(path: str, source: bytes, tree: tree_sitter.Tree, language: s
     for match in matches:
         node = match.first("call") or match.first("call.after")
         if node is not None and _key(node) not in heads:
-            callee = _callee(source, match, node)
+            callee = _callee(source, match, node, _TYPE_BRACKETS.get(language, "<>"))
             if callee:
                 calls[node] = callee
     for node, owner in _owners(calls, intervals):
@@ -143,7 +145,8 @@ def _merge_clauses(definitions: list[_Definition]) -> list[_Definition]:
 
 def _one_name(source: bytes, node: Node) -> str:
     """A name as a dotted path: ``Shop::Greeter`` and ``App\\Greeter`` read ``Shop.Greeter``, ``App.Greeter``."""
-    return _strip_type_arguments(_tidy(_text(source, node))).replace("::", ".").replace("\\", ".").strip(".")
+    text = _strip_type_arguments(_tidy(_text(source, node))).replace("::", ".").replace("\\", ".")
+    return text.replace("`", "").strip(".")  # Kotlin and Scala quote odd names: class `-JsonUtf8Reader`
 
 
 def _imports(source: bytes, matches: list[_Match]) -> dict[Node, Import]:
@@ -183,7 +186,7 @@ class _Keyed:
         self.start_byte, self.end_byte = node.start_byte, node.end_byte
 
 
-def _callee(source: bytes, match: _Match, call: Node) -> str | None:
+def _callee(source: bytes, match: _Match, call: Node, type_brackets: str) -> str | None:
     callee = match.first("callee")
     name = match.first("call.name")
     if callee is not None:
@@ -202,6 +205,7 @@ def _callee(source: bytes, match: _Match, call: Node) -> str | None:
     else:
         return None
     text = text.replace("$", "").replace("::", ".").replace("->", ".")  # PHP's $this->greet is this.greet
+    text = _strip_type_arguments(text, *type_brackets)  # cfg.For<IMediator> and opt[Unit] call For and opt
     if not text or len(text) > _MAX_CALLEE or _NOT_A_CALLEE.search(text):
         return None  # a string, a block or a parse gone wrong: nothing to link
     return text
@@ -209,7 +213,10 @@ def _callee(source: bytes, match: _Match, call: Node) -> str | None:
 
 def _expression(source: bytes, start: int, end: int) -> str:
     """The text of a callee expression on one line, with the arguments of calls inside it emptied."""
-    return _tidy(_without_arguments(source[start:end].decode("utf-8", "replace")))
+    raw = source[start:end]
+    if _SIMPLE_CALLEE.fullmatch(raw):  # most callees: a name or a dotted path, taken as is
+        return raw.decode("ascii")
+    return _tidy(_without_arguments(raw.decode("utf-8", "replace")))
 
 
 @lru_cache(maxsize=4096)
