@@ -10,8 +10,13 @@
 (type_synonym name: (name) @name) @definition.type
 (class name: (name) @name declarations: (_)? @body) @definition.type
 (class declarations: (class_declarations (function name: (variable) @name) @definition.callable))
-(instance patterns: (type_patterns . (name) @name) declarations: (_) @body) @definition.impl
-(instance declarations: (instance_declarations (function name: (variable) @name) @definition.callable))
+(instance patterns: (type_patterns . [
+  (name) @name
+  (parens type: (apply constructor: (name) @name))
+  (parens type: (apply constructor: (apply constructor: (name) @name)))
+  (parens type: (apply constructor: (apply constructor: (apply constructor: (name) @name))))
+]) declarations: (_) @body) @definition.impl
+(instance declarations: (instance_declarations [(function name: (variable) @name) (bind name: (variable) @name)] @definition.callable))
 
 (apply function: [(variable) (constructor) (qualified)] @callee) @call
 
