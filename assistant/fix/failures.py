@@ -1,8 +1,9 @@
 """Reading test output: which tests failed, with what exception, and through which frames.
 
 pytest's own report is read section by section (its long and short tracebacks, the short test summary);
-other runners are read by their usual markers (unittest, go test, cargo test, jest/mocha) and generic
-``file:line`` patterns. Frames are always listed outermost first, innermost (where it raised) last,
+other runners are read by their usual markers (unittest, go test, cargo test, jest/mocha), Go panics,
+Rust backtraces, Java exceptions and Node stacks by their own formats (``indexer.retrieval.traces``), and
+generic ``file:line`` patterns. Frames are always listed outermost first, innermost (where it raised) last,
 whatever order the runner printed them in; a path inside the repository is made repository-relative.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from indexer.retrieval.traces import trace_frames
 
 __all__ = ["Failure", "Frame", "parse_failures", "pytest_counts"]
 
@@ -287,6 +290,7 @@ _GENERIC_FRAME = re.compile(
     r"(?<![\w./\\-])(?P<path>(?:[A-Za-z]:)?(?:[\w.~@+-]*[/\\])*[\w.+-]*\w\.[A-Za-z][A-Za-z0-9]{0,5}):(?P<line>\d+)(?::\d+)?"
 )
 _IN_FUNCTION = re.compile(r":? in (?P<name>[\w<>.$]+)")
+_JAVA_THREAD = re.compile(r'^Exception in thread "[^"\n]*" ')  # what the JVM prints before the exception
 _ERROR_WORDS = re.compile(r"error|fail|panic|assert|exception|expected", re.IGNORECASE)
 
 
@@ -357,19 +361,26 @@ def _python_traceback(block: list[str], root: Path) -> Failure | None:
 
 
 def _generic_block(block: list[str], root: Path) -> Failure | None:
-    frames: list[Frame] = []
-    python_only = True
+    # Go panics, Rust backtraces, Java exceptions and Node stacks are read in their own format (the
+    # function of each frame, Java's package directories); other `file:line` mentions by the pattern.
+    traced = trace_frames("\n".join(block))
+    found = [(f.start, f.path, f.line, f.function) for f in traced]
+    offset = 0
     for line in block:
         for match in _GENERIC_FRAME.finditer(line):
+            start = offset + match.start()
             path = match["path"]
-            if path.startswith(("http", "www.")):
+            if path.startswith(("http", "www.")) or any(f.start <= start < f.end for f in traced):
                 continue
             function = match["function"].strip() if match["function"] else None
             named = _IN_FUNCTION.match(line, match.end())
             if function is None and named is not None:
                 function = named["name"]
-            python_only = python_only and path.endswith((".py", ".pyi"))
-            frames.append(Frame(_relative(path, root), int(match["line"]), _clean_function(function)))
+            found.append((start, path, int(match["line"]), function))
+        offset += len(line) + 1
+    found.sort(key=lambda item: item[0])
+    frames = [Frame(_relative(path, root), line, _clean_function(function)) for _, path, line, function in found]
+    python_only = all(path.endswith((".py", ".pyi")) for _, path, _, _ in found)
     if not python_only:
         # Node, Go, Rust and C toolchains print the innermost location first; Python tools (pytest's
         # tracebacks outside its report, e.g. a conftest that fails to import) the outermost.
@@ -384,6 +395,7 @@ def _generic_block(block: list[str], root: Path) -> Failure | None:
     if exc_type is None:
         message_line = next((line.strip() for line in block if _ERROR_WORDS.search(line)
                              and not _GO_FAIL.match(line) and not _RUST_FAIL.match(line)), "")
+        message_line = _JAVA_THREAD.sub("", message_line)
         if not frames and not message_line:
             return None
         exc_type, message = _split_exception(message_line)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .traces import trace_frames
+
 # `File "/abs/or/rel/path.py", line 12, in func` — Python's own traceback.
 _PYTHON_FRAME = re.compile(r'File "(?P<path>[^"\n]+)", line (?P<line>\d+)(?:, in (?P<name>[\w<>.$]+))?')
 # `path/to/file.ext:12`, `file.ext:12:5`, `(File.java:12)`, `at fn (/x/y.js:3:9)`, `\t/x/main.go:12 +0x1d`.
@@ -191,6 +193,12 @@ def _frames(text: str) -> tuple[list[Frame], str]:
             source_text = source[1].strip()
         found.append((match.start(), match["path"], int(match["line"]), match["name"], match[0], True, source_text))
         blanked[match.start() : end] = " " * (end - match.start())
+    rest = "".join(blanked)
+    # Go, Rust, Java and Node traces say more than `path:line` (the function, Java's package): read them
+    # first, then whatever `path:line` is left.
+    for frame in trace_frames(rest):
+        found.append((frame.start, frame.path, frame.line, frame.function, frame.text, False, None))
+        blanked[frame.start : frame.end] = " " * (frame.end - frame.start)
     rest = "".join(blanked)
     for match in _GENERIC_FRAME.finditer(rest):
         path = match["path"]
