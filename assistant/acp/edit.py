@@ -17,12 +17,16 @@ import asyncio
 import logging
 from typing import Any
 
-from acp import RequestError
-from acp.helpers import start_tool_call, text_block, tool_content, update_agent_thought_text
+from acp.helpers import (
+    start_tool_call,
+    text_block,
+    tool_content,
+    update_agent_message_text,
+    update_agent_thought_text,
+)
 from acp.schema import PermissionOption, PromptResponse
 
 from .runs import ProposedDiffs, RunView, client_writer, test_report
-from .turns import TurnCancelled
 
 log = logging.getLogger("assist.acp")
 
@@ -46,7 +50,7 @@ async def run_edit(agent, session, request: str, *, reply: str | None = None,
     from assistant.edit.run import EditOptions, EditRun
 
     if not request.strip():
-        await agent.update(session, _said(f"Say what to change: {USAGE}"))
+        await agent.update(session, update_agent_message_text(f"Say what to change: {USAGE}"))
         return PromptResponse(stop_reason="end_turn")
     if not await _index_ready(session):
         return PromptResponse(stop_reason="cancelled")
@@ -70,24 +74,12 @@ async def run_edit(agent, session, request: str, *, reply: str | None = None,
                       writer=client_writer(agent, session, loop_), retriever=session.chat.retriever,
                       conversation=conversation, reply=reply)
     except ValueError as exc:
-        await agent.update(session, _said(f"{exc}: {USAGE}"))
+        await agent.update(session, update_agent_message_text(f"{exc}: {USAGE}"))
         return PromptResponse(stop_reason="end_turn")
 
-    def events():
-        for event in run.run(cancel):
-            view.diffs.watch(event)
-            yield event
-
-    try:
-        await agent.run_in_worker(session, events, view.show)
-    except TurnCancelled:
-        await view.close_open("cancelled")
-        return PromptResponse(stop_reason="cancelled")
-    except Exception as exc:
-        await view.close_open(str(exc))
-        raise RequestError.internal_error({"details": f"the edit failed: {exc}"}) from exc
-    if view.result is None or view.result.status == "cancelled":
-        return PromptResponse(stop_reason="cancelled")
+    stop = await view.play(lambda: run.run(cancel), "the edit")
+    if stop == "cancelled":
+        return PromptResponse(stop_reason=stop)
     if reply is None:  # a chat answer is in the conversation already
         session.chat.remember(request, view.result.message + (f"\n```diff\n{view.result.diff}```"
                                                               if view.result.written else ""))
@@ -104,12 +96,6 @@ async def _index_ready(session) -> bool:
     return True
 
 
-def _said(text: str):
-    from acp.helpers import update_agent_message_text
-
-    return update_agent_message_text(text)
-
-
 class EditView(RunView):
     """The edit run: its start, the shared steps (``RunView``), the tests before the edit, an answer given
     instead of an edit, and the report it ends with."""
@@ -118,7 +104,6 @@ class EditView(RunView):
 
     def __init__(self, *args: Any):
         super().__init__(*args)
-        self.result: Any = None
         self.reply_in_hand = bool(self.diffs.replies)  # a chat answer: the first context is not sent to the model
 
     def model_asked_after(self, context) -> bool:

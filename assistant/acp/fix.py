@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
-from acp import RequestError
 from acp.helpers import start_tool_call, text_block, tool_content, update_agent_message_text
 from acp.schema import PromptResponse, ToolCallLocation
 
 from ..slash import parse_fix_arguments
 from .runs import ProposedDiffs, RunView, client_writer
-from .turns import TurnCancelled
 
 log = logging.getLogger("assist.acp")
 
@@ -98,29 +95,13 @@ async def run_fix(agent, session, argument: str) -> PromptResponse:
     def events():
         loop = FixLoop(session.root, session.provider, options, approve=approve, writer=writer,
                        retriever=session.chat.retriever)
-        for event in loop.run(cancel):
-            view.diffs.watch(event)
-            yield event
+        yield from loop.run(cancel)
 
-    try:
-        await agent.run_in_worker(session, events, view.show)
-    except TurnCancelled:
-        await view.close_open("cancelled")
-        return PromptResponse(stop_reason="cancelled")
-    except Exception as exc:
-        await view.close_open(str(exc))
-        raise RequestError.internal_error({"details": f"the fix loop failed: {exc}"}) from exc
-    if view.result is not None and view.result.status == "cancelled":
-        return PromptResponse(stop_reason="cancelled")
-    return PromptResponse(stop_reason="end_turn")
+    return PromptResponse(stop_reason=await view.play(events, "the fix loop"))
 
 
 class FixView(RunView):
     """The fix loop's run: its start, the shared steps (``RunView``), and the report it ends with."""
-
-    def __init__(self, *args: Any):
-        super().__init__(*args)
-        self.result: Any = None
 
     async def show(self, event) -> bool:
         from assistant.fix import events as ev

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from acp.helpers import (
 )
 from acp.schema import ToolCallLocation
 
-from .turns import ModelWait, Updates
+from .turns import ModelWait, TurnCancelled, Updates
 
 CLIENT_WRITE_TIMEOUT_S = 120.0
 ANSWER_POLL_S = 0.2
@@ -140,8 +140,29 @@ class RunView:
     def __init__(self, agent: Updates, session, run_id: str, diffs: ProposedDiffs):
         self.agent, self.session, self.run_id, self.diffs = agent, session, run_id, diffs
         self.root: Path = session.root
+        self.result: Any = None  # how the run ended (its last event's result), once it has
         self.open: dict[str, str] = {}  # tool call id -> title, for calls not yet finished
         self.waiting: ModelWait | None = None  # "waiting for the model" with its clock, while a prompt is read
+
+    async def play(self, events: Callable[[], Iterator], what: str) -> str:
+        """Show the events of ``events()``, run in the turn's worker thread (each seen by ``diffs`` there
+        first); the turn's stop reason: "cancelled" when the turn or the run was, else "end_turn". Any other
+        failure is the request's internal error, after the open tool calls were closed saying why."""
+
+        def watched() -> Iterator:
+            for event in events():
+                self.diffs.watch(event)
+                yield event
+
+        try:
+            await self.agent.run_in_worker(self.session, watched, self.show)
+        except TurnCancelled:
+            await self.close_open("cancelled")
+            return "cancelled"
+        except Exception as exc:
+            await self.close_open(str(exc))
+            raise RequestError.internal_error({"details": f"{what} failed: {exc}"}) from exc
+        return "cancelled" if self.result is None or self.result.status == "cancelled" else "end_turn"
 
     def model_asked_after(self, context) -> bool:
         """Whether the model is asked once this context is built (then its wait is shown)."""

@@ -26,6 +26,10 @@ class Updates(Protocol):
         """``session/request_permission``: the id of the option picked, None when refused by failure or cancel."""
         ...
 
+    async def run_in_worker(self, session: Any, produce: Any, handle: Any) -> None:
+        """Run the blocking iterable ``produce()`` in a worker thread, ``await handle(item)`` for each item."""
+        ...
+
 
 class ModelWait:
     """A tool call that shows how long the model has been reading the prompt, and how much of it the server has
