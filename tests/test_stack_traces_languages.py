@@ -205,3 +205,11 @@ def test_assist_fix_places_the_failure_in_the_frame_that_raised(indexed, languag
     found = localize(retriever, failures, 2000)
     assert found.nodes["raised"][0] == expected
     assert found.suspects[0] == expected
+
+
+def test_a_crate_relative_path_is_the_file_defining_the_frame_function(indexed):
+    """`./src/lib.rs` is garden's or tokio's: the frame names `tend`, which only garden's defines."""
+    repo, retriever = indexed
+    found = localize(retriever, parse_failures(RUST_BACKTRACE, repo), 2000)
+    assert "rust/garden/src/lib.rs::tend" in found.seeds
+    assert not any(node.startswith("mentions/tokio/") for node in found.seeds)

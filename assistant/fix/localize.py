@@ -269,6 +269,10 @@ class _Scorer:
 
     def _frame_node(self, frame: Frame) -> str | None:
         files = self.retriever.files_matching(frame.path)
+        if len(files) > 1 and frame.function:
+            # `./src/lib.rs` of a Rust backtrace is relative to its crate: the copy defining the frame's
+            # function is the one that ran.
+            files = [f for f in files if any(s.name == frame.function for s in self.retriever.symbols_in(f))]
         if len(files) != 1:
             return None  # outside the repository (a library) or not telling which copy
         path = files[0]
