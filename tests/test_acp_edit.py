@@ -30,6 +30,7 @@ PRICING = "inventory/pricing.py"
 OLD_DOC = '    """Round to whole cents, halves away from zero."""'
 NEW_DOC = '    """Round to whole cents (two decimal places), halves away from zero."""'
 REQUEST = "say in `round_money`'s docstring that it rounds to two decimal places"
+EDIT = f"/edit {REQUEST}"
 
 
 def sr(search: str, replace: str, path: str = PRICING) -> str:
@@ -37,6 +38,9 @@ def sr(search: str, replace: str, path: str = PRICING) -> str:
 
 
 DOC_EDIT = sr(OLD_DOC, NEW_DOC)
+ROUNDING = "    return to_decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)"
+BROKEN_ROUNDING = "    return to_decimal(amount).quantize(CENT)"  # the context's half-even: 2.345 -> 2.34
+BREAKING = sr(ROUNDING, BROKEN_ROUNDING)
 NOT_MATCHING = sr('    """No such line in the file."""', NEW_DOC)
 APPLY, APPLY_AND_TEST, REJECT, ALLOW = "apply", "apply_and_test", "reject", "allow"
 
@@ -75,8 +79,10 @@ class Editor:
         self.replies.write_text(json.dumps({"replies": replies}), encoding="utf-8")
         return self.agent.new_session(repo)
 
-    def prompt(self, session: str, words: str):
-        """(the stop reason, the updates of this turn, what the agent said in it)"""
+    def prompt(self, session: str, words: str, *answers: str):
+        """Send ``words``, answering the permission requests of the turn with ``answers`` (option ids, or
+        "cancel"): (the stop reason, the updates of this turn, what the agent said in it)."""
+        self.client.answers = list(answers)
         start = len(self.client.updates)
         response = self.agent.prompt(session, text(words))
         updates = self.client.updates[start:]
@@ -128,8 +134,7 @@ def final_status(updates, call_id: str) -> str | None:
 def test_edit_is_a_diff_tool_call_asked_about_then_written_through_the_editor_and_undone(editor, repo):
     before = (repo / PRICING).read_bytes()
     session = editor.session(repo, [DOC_EDIT])
-    editor.client.answers = [APPLY]
-    stop, updates, said = editor.prompt(session, f"/edit {REQUEST}")
+    stop, updates, said = editor.prompt(session, EDIT, APPLY)
     assert stop == "end_turn", said
 
     edits = calls(updates, "edit")
@@ -150,8 +155,7 @@ def test_edit_is_a_diff_tool_call_asked_about_then_written_through_the_editor_an
     assert not calls(updates, "execute")  # "Apply" runs no tests
     assert "**applied**" in said and "/undo restores" in said
 
-    editor.client.answers = [ALLOW]
-    stop, _, said = editor.prompt(session, "/undo")
+    stop, _, said = editor.prompt(session, "/undo", ALLOW)
     assert stop == "end_turn"
     assert f"Restored the files of the last /fix or /edit: {PRICING}" in said
     assert (repo / PRICING).read_bytes() == before
@@ -159,8 +163,7 @@ def test_edit_is_a_diff_tool_call_asked_about_then_written_through_the_editor_an
 
 def test_without_fs_write_the_edit_is_written_atomically_by_the_agent(plain_editor, repo):
     session = plain_editor.session(repo, [DOC_EDIT])
-    plain_editor.client.answers = [APPLY]
-    stop, updates, said = plain_editor.prompt(session, f"/edit {REQUEST}")
+    stop, updates, said = plain_editor.prompt(session, EDIT, APPLY)
     assert stop == "end_turn", said
     assert NEW_DOC in (repo / PRICING).read_text()
     assert not {name for name, _ in plain_editor.client.calls if name.startswith("fs/")}  # never called
@@ -171,8 +174,7 @@ def test_a_refused_edit_leaves_the_file_byte_identical_and_says_so(editor, repo)
     before = (repo / PRICING).read_bytes()
     writes = len(editor.writes())
     session = editor.session(repo, [DOC_EDIT])
-    editor.client.answers = [REJECT]
-    stop, updates, said = editor.prompt(session, f"/edit {REQUEST}")
+    stop, updates, said = editor.prompt(session, EDIT, REJECT)
     assert stop == "end_turn"
     assert (repo / PRICING).read_bytes() == before
     assert len(editor.writes()) == writes
@@ -184,8 +186,7 @@ def test_a_refused_edit_leaves_the_file_byte_identical_and_says_so(editor, repo)
 
 def test_apply_and_test_runs_the_tests_that_reach_the_change_as_an_execute_tool_call(editor, repo):
     session = editor.session(repo, [DOC_EDIT])
-    editor.client.answers = [APPLY_AND_TEST]
-    stop, updates, said = editor.prompt(session, f"/edit {REQUEST}")
+    stop, updates, said = editor.prompt(session, EDIT, APPLY_AND_TEST)
     assert stop == "end_turn", said
     assert NEW_DOC in (repo / PRICING).read_text()
     runs = calls(updates, "execute")
@@ -197,10 +198,26 @@ def test_apply_and_test_runs_the_tests_that_reach_the_change_as_an_execute_tool_
     assert "tests after: " in said and "**applied**" in said
 
 
+def test_when_the_tests_fail_after_the_edit_the_fix_rounds_follow_each_asked_about(editor, repo):
+    before = (repo / PRICING).read_bytes()
+    session = editor.session(repo, [BREAKING, sr(BROKEN_ROUNDING, ROUNDING)])  # the edit, then the fix round's
+    stop, updates, said = editor.prompt(session, "/edit make `round_money` round as the decimal context does",
+                                        APPLY_AND_TEST, ALLOW)
+    assert stop == "end_turn", said
+    assert [options for _, options in editor.client.asked[-2:]] == [[APPLY, APPLY_AND_TEST, REJECT], [ALLOW, REJECT]]
+    edits = calls(updates, "edit")
+    assert len(edits) == 2 and all(final_status(updates, e.tool_call_id) == "completed" for e in edits)
+    verdicts = [u.raw_output["green"] for u in updates if u.session_update in ("tool_call", "tool_call_update")
+                and u.status == "completed" and isinstance(u.raw_output, dict) and "green" in u.raw_output]
+    assert verdicts[0] is True and False in verdicts and verdicts[-1] is True  # green, broken, green again
+    assert "**fixed**" in said
+    assert (repo / PRICING).read_bytes() == before  # the fix round put the rounding back
+
+
 def test_a_chat_answer_with_edit_blocks_is_offered_as_the_same_edit(editor, repo):
     session = editor.session(repo, [DOC_EDIT])  # one reply: the answer is not asked for twice
-    editor.client.answers = [APPLY]
-    stop, updates, said = editor.prompt(session, "Could round_money's docstring mention the two decimal places?")
+    question = "Could round_money's docstring mention the two decimal places?"
+    stop, updates, said = editor.prompt(session, question, APPLY)
     assert stop == "end_turn", said
     kinds = [u.kind for u in updates if u.session_update == "tool_call"]
     assert kinds.index("search") < kinds.index("edit")  # the answer first, then the edit it holds
@@ -219,7 +236,7 @@ def test_an_answer_instead_of_an_edit_is_shown_as_the_answer(editor, repo):
     asked = len(editor.client.asked)
     answer = "Which docstring do you mean? round_money has one already."
     session = editor.session(repo, [answer])
-    stop, updates, said = editor.prompt(session, f"/edit {REQUEST}")
+    stop, updates, said = editor.prompt(session, EDIT)
     assert stop == "end_turn"
     assert answer in said and "**answered**" in said
     assert not calls(updates, "edit") and len(editor.client.asked) == asked  # nothing to ask about
@@ -229,7 +246,7 @@ def test_an_answer_instead_of_an_edit_is_shown_as_the_answer(editor, repo):
 def test_a_reply_that_does_not_apply_writes_nothing_and_says_why(editor, repo):
     before = (repo / PRICING).read_bytes()
     session = editor.session(repo, [NOT_MATCHING, NOT_MATCHING])  # sent back once with the reason
-    stop, _, said = editor.prompt(session, f"/edit {REQUEST}")
+    stop, _, said = editor.prompt(session, EDIT)
     assert stop == "end_turn"
     assert "**not_applied**" in said and "nothing was written" in said
     assert (repo / PRICING).read_bytes() == before
@@ -238,13 +255,13 @@ def test_a_reply_that_does_not_apply_writes_nothing_and_says_why(editor, repo):
 def test_a_dead_model_or_a_busy_repository_is_a_clear_message_and_nothing_is_written(editor, repo):
     before = (repo / PRICING).read_bytes()
     session = editor.session(repo, [])  # the model fails on the first request, as a dead server would
-    stop, _, said = editor.prompt(session, f"/edit {REQUEST}")
+    stop, _, said = editor.prompt(session, EDIT)
     assert stop == "end_turn"
     assert "**error**" in said and "the model failed" in said
 
     session = editor.session(repo, [DOC_EDIT])
     with fix_lock(repo):  # an `assist fix` or `assist edit` in a terminal holds the repository
-        stop, _, said = editor.prompt(session, f"/edit {REQUEST}")
+        stop, _, said = editor.prompt(session, EDIT)
     assert stop == "end_turn"
     assert "**busy**" in said and "fixing this repository" in said
     stop, _, said = editor.prompt(session, "/edit")
@@ -255,11 +272,9 @@ def test_a_dead_model_or_a_busy_repository_is_a_clear_message_and_nothing_is_wri
 def test_cancelling_while_the_edit_is_asked_about_writes_nothing_and_the_session_goes_on(editor, repo):
     before = (repo / PRICING).read_bytes()
     session = editor.session(repo, [DOC_EDIT, DOC_EDIT])
-    editor.client.answers = ["cancel"]
-    stop, _, _ = editor.prompt(session, f"/edit {REQUEST}")
+    stop, _, _ = editor.prompt(session, EDIT, "cancel")
     assert stop == "cancelled"
     assert (repo / PRICING).read_bytes() == before
-    editor.client.answers = [APPLY]
-    stop, _, said = editor.prompt(session, f"/edit {REQUEST}")
+    stop, _, said = editor.prompt(session, EDIT, APPLY)
     assert stop == "end_turn" and "**applied**" in said, said
     assert NEW_DOC in (repo / PRICING).read_text()
