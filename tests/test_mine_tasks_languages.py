@@ -122,3 +122,23 @@ def test_the_command_line_writes_one_json_task_per_line(tmp_path, capsys):
 
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and '"functions": ["calc.go::Sum"]' in lines[0]
+
+
+def test_each_language_holds_one_repository_aside_and_the_choice_does_not_move():
+    from multilingual_set import REPOSITORIES, parts
+
+    held = {language: parts(language)["held"] for language in REPOSITORIES}
+    # Fixed before anything was measured (SHA-256 order of the names): figures of the held part stay comparable.
+    assert held == {"go": ["spf13/cobra"], "rust": ["rust-lang/regex"], "java": ["google/guice"],
+                    "jsts": ["colinhacks/zod"]}
+    for language, names in REPOSITORIES.items():
+        assert sorted(parts(language)["tune"] + held[language]) == sorted(names)
+
+
+def test_whole_file_bm25_ranks_the_file_whose_words_the_message_uses(tmp_path):
+    from multilingual_set import whole_file_ranking
+
+    texts = {"ledger.go": "func PostEntry(amount int) { balance += amount }",
+             "report.go": "func RenderReport(rows []Row) string { return table(rows) }",
+             "calc.go": CALC_GO}
+    assert whole_file_ranking(texts, "Fix the report rendering of empty rows")[0] == "report.go"
