@@ -52,7 +52,7 @@ def test_fix_shows_each_round_and_writes_only_after_confirmation(buggy):
         await pilot.press("y")
         await until(pilot, lambda: any(n.startswith("fix fixed") for n in notices(app)), "the run to finish")
         assert "tests ✓" in blocks(app)
-        await until(pilot, lambda: app.fix_run is None, "the run to let go of the app")  # /fix can run again
+        await until(pilot, lambda: app.change_run is None, "the run to let go of the app")  # /fix can run again
 
     drive(app, scenario)
     assert "if quantity >= minimum:" in (indexed_copy / PRICING).read_text()
@@ -90,7 +90,7 @@ def test_questions_and_model_switches_wait_for_a_running_fix(buggy):
         assert any("/fix run is still going" in n for n in said) and app.active is None  # no turn started
         assert any("/fix run is using the model" in n for n in said) and app.session.provider is provider
         await pilot.press("n")
-        await until(pilot, lambda: app.fix_run is None, "the run to end")
+        await until(pilot, lambda: app.change_run is None, "the run to end")
 
     drive(app, scenario)
     assert snapshot(indexed_copy) == before
@@ -115,6 +115,6 @@ def test_the_status_line_shows_the_prompt_size_and_a_moving_clock_while_the_mode
         await until(pilot, lambda: isinstance(app.screen, ConfirmWrite), "the confirmation dialog")
         assert "waiting for the model" not in app.busy  # the clock stopped with the reply
         await pilot.press("n")
-        await until(pilot, lambda: app.fix_run is None, "the run to end")
+        await until(pilot, lambda: app.change_run is None, "the run to end")
 
     drive(app, scenario)

@@ -98,7 +98,7 @@ class ChatApp(App[None]):
         self._connect_lock = threading.Lock()
         self.ready = False
         """True once the session is open and the index checked: questions are answered from now on."""
-        self.fix_run = None  # the /fix run in progress (assistant.tui.fix.FixRun)
+        self.change_run = None  # the /fix or /edit run in progress (assistant.tui.fix.ChangeRun)
         self.slash_commands = SlashCommands(self)
 
     # ------------------------------------------------------------------------------------------ layout
@@ -263,9 +263,10 @@ class ChatApp(App[None]):
     # ------------------------------------------------------------------------------------------ turns
 
     async def ask(self, question: str) -> None:
-        if self.fix_run is not None:
+        if self.change_run is not None:
             # The run shares this session's model and index: a question now would race its requests.
-            await self.say("A /fix run is still going: wait for it, or press Esc to stop it, then ask.", "warning")
+            await self.say(f"A {self.change_run.name} run is still going: wait for it (or answer what it asks), or "
+                           "press Esc to stop it, then ask.", "warning")
             return
         if self.active is not None:
             if self.active.stopped_by_user:
@@ -336,19 +337,28 @@ class ChatApp(App[None]):
             self.refresh_status()
 
     async def on_turn_finished(self, message: TurnFinished) -> None:
-        await message.turn.close_stream()
-        if self.active is not None and self.active.turn is message.turn:
+        turn = message.turn
+        await turn.close_stream()
+        if self.active is not None and self.active.turn is turn:
             self.active = None
         self.refresh_status()
+        if turn.state == "done" and self.active is None and self.change_run is None:
+            from ..edit.run import reply_has_edits
+
+            if reply_has_edits(turn.answer_text):  # the answer proposes changes: offered as an edit to apply
+                from .edit import ChatEdit
+
+                ChatEdit.offer(self, turn)
 
     async def action_stop(self) -> None:
         menu = self.prompt_input.menu
         if menu is not None and menu.display:
             menu.display = False
             return
-        if self.fix_run is not None and not self.fix_run.cancel.is_set():
-            self.fix_run.cancel.set()
-            await self.say("stopping the fix run at its next step…", "warning")
+        run = self.change_run
+        if run is not None and not run.cancel.is_set():
+            run.cancel.set()
+            await self.say(f"stopping the {run.name} run at its next step…", "warning")
             return
         active = self.active
         if active is None or active.stopped_by_user:
@@ -444,8 +454,8 @@ class ChatApp(App[None]):
     async def on_unmount(self) -> None:
         if self.session is not None:
             self.session.stop_filling()
-        if self.fix_run is not None:
-            self.fix_run.cancel.set()
+        if self.change_run is not None:
+            self.change_run.cancel.set()
         if self.active is not None:
             self.active.cancel.set()  # lets the turn's thread return, so leaving does not wait for the model
 

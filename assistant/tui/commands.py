@@ -27,7 +27,7 @@ class CommandHost(Protocol):
     connect_error: str | None
     model_label: str
     active: Any  # the turn being answered, if any
-    fix_run: Any  # the /fix run in progress, if any
+    change_run: Any  # the /fix or /edit run in progress, if any
     panel: Any  # the ContextPanel
     conversation: Any
     prompt_input: Any
@@ -92,21 +92,56 @@ class SlashCommands:
         from .fix import FixRun
 
         host = self.host
-        if host.active is not None or host.fix_run is not None:
-            await host.say("Something is still running: press Esc to stop it, then /fix again.", "warning")
+        if await self._still_running("/fix"):
             return
         try:
             test_paths, command = parse_fix_arguments(argument)
         except ValueError as exc:
             await host.say(str(exc), "warning")
             return
-        host.fix_run = FixRun(host, test_paths, command)
-        host.fix_run.start()
+        FixRun(host, test_paths, command).start()
+
+    async def edit(self, argument: str) -> None:
+        from .edit import ChatEdit
+
+        if not await self._still_running("/edit"):
+            await ChatEdit.begin(self.host, argument)
+
+    async def undo(self, argument: str) -> None:
+        if not await self._still_running("/undo"):
+            self.host.in_background("undo", self._undo)
+
+    async def _still_running(self, command: str) -> bool:
+        """Whether an answer or a /fix or /edit run is going (and the user was told so): they would race."""
+        host = self.host
+        if host.active is None and host.change_run is None:
+            return False
+        doing = "An answer is still being written" if host.active is not None else \
+            f"A {host.change_run.name} run is still going"
+        await host.say(f"{doing}: press Esc to stop it, then {command} again.", "warning")
+        return True
+
+    def _undo(self) -> None:
+        """In a background thread: restore what the last /fix or /edit wrote (`assist undo`'s checkpoints)."""
+        from indexer.lock import IndexBusy
+
+        from ..fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+
+        host = self.host
+        try:
+            report = undo_latest(host.repo_root)
+        except (NothingToUndo, UndoConflict, IndexBusy) as exc:
+            host.on_loop(host.say, str(exc), "warning")
+            return
+        except OSError as exc:
+            host.on_loop(host.say, f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/: "
+                                   "run /undo again", "error")
+            return
+        host.on_loop(host.say, undo_summary(report), "warning" if report.refused else "info")
 
     async def clear(self, argument: str) -> None:
         host = self.host
-        if host.active is not None:
-            await host.say("An answer is still being written: press Esc first.", "warning")
+        if await self._still_running("/clear"):  # a run's proposal on screen must not vanish under it
             return
         await host.conversation.remove_children()
         host.panel.clear()
@@ -130,10 +165,10 @@ class SlashCommands:
         if host.active is not None:
             await host.say("An answer is still being written: press Esc first, then switch models.", "warning")
             return
-        if host.fix_run is not None:
+        if host.change_run is not None:
             # Switching closes the model the run is talking to.
-            await host.say("A /fix run is using the model: press Esc to stop it first, then switch models.",
-                           "warning")
+            await host.say(f"A {host.change_run.name} run is using the model: press Esc to stop it first, then "
+                           "switch models.", "warning")
             return
         await host.say(f"connecting to {argument}…")
         host.in_background("model", lambda: self._switch_model(argument))
@@ -209,6 +244,25 @@ class SlashCommands:
         host.on_loop(host.say, f"now using {host.model_label}")
         host.show_notices()
         host.on_loop(host.refresh_status)
+
+
+def undo_summary(report: Any) -> str:
+    """One paragraph for an ``UndoReport``: what was put back, deleted, left alone."""
+    parts = []
+    if report.restored:
+        parts.append(f"restored {', '.join(report.restored)}")
+    if report.deleted:
+        parts.append(f"deleted {', '.join(report.deleted)} (created by the run)")
+    if report.unchanged:
+        parts.append(f"kept {', '.join(report.unchanged)} (already as before the run)")
+    said = "undone: " + ("; ".join(parts) or "the files were already as before the run")
+    if report.refused:
+        refused = "; ".join(f"{refusal['path']} ({refusal['reason']})" for refusal in report.refused)
+        # A directory on these paths became a link since the run: nothing outside the repository was touched,
+        # and the checkpoint stays, so /undo works again once the link is gone.
+        said += (f". Refused, and left as they are: {refused}; the originals stay under "
+                 f".assist/checkpoints/{report.id}/: remove the link, then /undo again")
+    return said
 
 
 class SlashPalette(Provider):

@@ -3,13 +3,15 @@ failures, the context items (also in the context panel), the proposed diff, the 
 confirmation dialog before anything is written. Esc stops the run at its next step.
 
 The loop (``assistant.fix.loop``) does all the work; this module only renders its events on the event loop.
+``ChangeRun`` is what `/fix` and `/edit` (``edit.py``) share: the thread, the status-line clock, waiting for
+the user's answer, and the rendering of the fix machinery's events, which an edit run reports too.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from rich.text import Text
@@ -29,14 +31,15 @@ SHOWN_FAILURES = 5
 
 
 class FixHost(Protocol):
-    """What a run needs of the chat app (``ChatApp`` is one), so this module never imports the app."""
+    """What a /fix or /edit run needs of the chat app (``ChatApp`` is one), so these modules never import it."""
 
     repo_root: Any
     session: Any  # the ChatSession, None until one is open
     connect_error: str | None
-    fix_run: FixRun | None
+    change_run: ChangeRun | None
     busy: str
     panel: Any  # the ContextPanel
+    conversation: Any  # the scrolling container the conversation's widgets are mounted in
     is_running: bool
 
     def open_session(self) -> str | None: ...
@@ -84,13 +87,15 @@ class ConfirmWrite(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class FixRun:
-    """One `/fix` run of the app: started from the event loop, driven in a daemon thread."""
+class ChangeRun:
+    """A run that may change files (`/fix`, `/edit`): started from the event loop, driven in a daemon thread,
+    its events rendered on the event loop. Subclasses say which events (``events``) and how the user is asked
+    before a write."""
 
-    def __init__(self, app: FixHost, test_paths: list[str] | None, command: str | None) -> None:
+    name: str  # the command as the user typed it ("/fix"): said in messages about the run
+
+    def __init__(self, app: FixHost) -> None:
         self.app = app
-        self.test_paths = test_paths
-        self.command = command
         self.cancel = threading.Event()
         self._reply_chars = 0
         self._clock = None  # the timer moving the "waiting for the model" line while a prompt is read
@@ -98,46 +103,46 @@ class FixRun:
         self._read: tuple[int, int] | None = None  # (processed, total) as the server last reported
 
     def start(self) -> None:
-        self.app.in_background("fix", self._work)
+        self.app.change_run = self
+        self.app.in_background(self.name.lstrip("/"), self._work)
+
+    def events(self, session: Any) -> Iterator[Any]:
+        """In the run's thread: the events of the run, over the open chat session's model and index."""
+        raise NotImplementedError
 
     def _work(self) -> None:
-        from ..fix.loop import FixLoop, FixOptions
-
         app = self.app
         try:
             if app.session is None and app.open_session() is not None:
-                app.on_loop(app.say, f"/fix needs a model: {app.connect_error}", "error")
+                app.on_loop(app.say, f"{self.name} needs a model: {app.connect_error}", "error")
                 return
-            session = app.session
-            options = FixOptions(test_paths=self.test_paths, command=self.command,
-                                 use_vectors=session.use_vectors)
-            loop = FixLoop(app.repo_root, session.provider, options, approve=self._approve,
-                           retriever=session.retriever)
-            for event in loop.run(self.cancel):
+            for event in self.events(app.session):
                 app.on_loop(self.show, event)
         except Exception as exc:  # shown as a message, never a traceback on screen
-            app.on_loop(app.say, f"/fix failed: {type(exc).__name__}: {exc}", "error")
+            app.on_loop(app.say, f"{self.name} failed: {type(exc).__name__}: {exc}", "error")
         finally:
             app.on_loop(self._finished)
 
-    def _approve(self, proposal: Proposal) -> bool:
+    def ask_user(self, ask: Callable[[Callable[[Any], None]], Any], refused: Any = False) -> Any:
+        """In the run's thread: ``ask(done)`` runs on the event loop and puts the question on screen; whatever is
+        passed to ``done`` is the answer. Esc (or the app leaving) meanwhile answers ``refused``."""
         decided = threading.Event()
-        answer = [False]
+        answer = [refused]
 
-        def done(value: bool | None) -> None:
-            answer[0] = bool(value)
+        def done(value: Any) -> None:
+            answer[0] = refused if value is None else value
             decided.set()
 
-        self.app.on_loop(lambda: self.app.push_screen(ConfirmWrite(proposal), done))
+        self.app.on_loop(ask, done)
         while not decided.wait(0.2):
             if self.cancel.is_set() or not self.app.is_running:
-                return False
+                return refused
         return answer[0]
 
     def _finished(self) -> None:
         self._stop_clock()
-        if self.app.fix_run is self:
-            self.app.fix_run = None
+        if self.app.change_run is self:
+            self.app.change_run = None
         self.app.busy = ""
         self.app.refresh_status()
 
@@ -169,12 +174,21 @@ class FixRun:
             self._clock = None
         self._tick = None
 
+    def step(self, number: int) -> str:
+        """How a round is named in the conversation: round 0 is the tests before the first fix."""
+        return "before" if number == 0 else f"round {number}"
+
     # ---------------------------------------------------------------------------------- rendering
 
-    async def show(self, event: FixEvent) -> None:
-        app = self.app
+    async def show(self, event: Any) -> None:
+        """On the event loop: one event of the run, in the conversation or on the status line."""
         if not isinstance(event, (FixNotice, ReadingPrompt)):
-            self._stop_clock()
+            self._stop_clock()  # the model is done reading: whatever came next says what happens now
+        await self.render(event)
+
+    async def render(self, event: FixEvent) -> None:
+        """The fix machinery's events (a subclass renders its own first, and hands these on)."""
+        app = self.app
         if isinstance(event, ReadingPrompt):
             if self._tick is not None:  # the clock runs: the prompt is still being read
                 self._read = (event.processed, event.total)
@@ -184,58 +198,77 @@ class FixRun:
                           f"{event.max_iterations} rounds); tests: {event.test_command} — Esc stops"
                           + (f"\nsandbox: {event.sandbox}" if event.sandbox else ""))
         elif isinstance(event, TestsStarted):
-            self._busy(f"{_round(event.round)}: running the tests…")
+            self._busy(f"{self.step(event.round)}: running the tests…")
         elif isinstance(event, TestsFinished):
-            await app.say_markdown(_tests_markdown(event.round, event.summary))
+            await app.say_markdown(tests_markdown(self.step(event.round), event.summary))
         elif isinstance(event, Working):
-            self._busy(f"{_round(event.round)}: {event.doing}…")
+            self._busy(f"{self.step(event.round)}: {event.doing}…")
         elif isinstance(event, ContextBuilt):
             items = [ContextItem(item.symbol or f"{item.path}:{item.start_line}-{item.end_line}", item.path,
                                  item.symbol, "code", item.start_line, item.end_line, item.tokens, item.why)
                      for item in event.items]
             app.panel.show(items, [])
-            await app.say_markdown(f"**{_round(event.round)}** · context: {event.describe(_code)}")
+            await app.say_markdown(f"**{self.step(event.round)}** · context: {event.describe(code)}")
             self._reply_chars = 0
-            self._wait_for_model(_round(event.round), event.tokens)
+            self._wait_for_model(self.step(event.round), event.tokens)
         elif isinstance(event, ReplyDelta):
             self._reply_chars += len(event.text)
-            self._busy(f"{_round(event.round)}: model replying… {self._reply_chars:,} chars")
+            self._busy(f"{self.step(event.round)}: model replying… {self._reply_chars:,} chars")
         elif isinstance(event, EditRejected):
-            await app.say(f"{_round(event.round)}: reply not applied, nothing written: {event.reason}", "warning")
+            await app.say(f"{self.step(event.round)}: reply not applied, nothing written: {event.reason}", "warning")
         elif isinstance(event, EditsProposed):
             diff = inert_lines(event.diff.rstrip())
-            where = event.describe_symbols(_code)
-            await app.say_markdown(f"**{_round(event.round)}** · proposed changes to {_code(', '.join(event.files))}"
+            where = event.describe_symbols(code)
+            await app.say_markdown(f"**{self.step(event.round)}** · proposed changes to {code(', '.join(event.files))}"
                                    + (f" — {where}" if where else "") + f":\n\n```diff\n{diff}\n```")
         elif isinstance(event, EditsApplied):
-            await app.say(f"{_round(event.round)}: wrote {', '.join(event.files)}")
+            await app.say(f"{self.step(event.round)}: wrote {', '.join(event.files)}")
         elif isinstance(event, Reindexed):
-            await app.say(f"{_round(event.round)}: {event.text}")
+            await app.say(f"{self.step(event.round)}: {event.text}")
         elif isinstance(event, FixNotice):
             await app.say(event.text, event.level)
         elif isinstance(event, FixFinished):
             result = event.result
-            undo = " — `assist undo` restores the files" if result.files_changed else ""
+            undo = " — /undo restores the files" if result.files_changed else ""
             await app.say(f"fix {result.status.replace('_', ' ')}: {result.message}{undo}",
                           "info" if result.ok else "warning")
 
 
-def _code(text: str) -> str:
+class FixRun(ChangeRun):
+    """One `/fix` run: the fix loop, each write confirmed in a dialog."""
+
+    name = "/fix"
+
+    def __init__(self, app: FixHost, test_paths: list[str] | None, command: str | None) -> None:
+        super().__init__(app)
+        self.test_paths = test_paths
+        self.command = command
+
+    def events(self, session: Any) -> Iterator[FixEvent]:
+        from ..fix.loop import FixLoop, FixOptions
+
+        options = FixOptions(test_paths=self.test_paths, command=self.command, use_vectors=session.use_vectors)
+        loop = FixLoop(self.app.repo_root, session.provider, options, approve=self._approve,
+                       retriever=session.retriever)
+        return loop.run(self.cancel)
+
+    def _approve(self, proposal: Proposal) -> bool:
+        return bool(self.ask_user(lambda done: self.app.push_screen(ConfirmWrite(proposal), done)))
+
+
+def code(text: str) -> str:
     """Repository text as inline code in Markdown: inert, and never read as emphasis or a link."""
     shown = inert(text)
     fence = "``" if "`" in shown else "`"
     return f"{fence} {shown} {fence}" if fence == "``" else f"`{shown}`"
 
 
-def _round(number: int) -> str:
-    return "before" if number == 0 else f"round {number}"
-
-
-def _tests_markdown(number: int, summary: TestSummary) -> str:
+def tests_markdown(label: str, summary: TestSummary) -> str:
+    """A test run in the conversation: ``label``, its headline, and the first failures."""
     mark = "✓" if summary.green else "✗"
-    lines = [f"**{_round(number)}** · tests {mark} {inert(summary.headline())}"]
+    lines = [f"**{label}** · tests {mark} {inert(summary.headline())}"]
     for failure in summary.failures[:SHOWN_FAILURES]:
-        lines.append(f"- {_code(failure.test_id)} — {inert(failure.exc_type or 'failed')}: {inert(failure.message)}")
+        lines.append(f"- {code(failure.test_id)} — {inert(failure.exc_type or 'failed')}: {inert(failure.message)}")
     if len(summary.failures) > SHOWN_FAILURES:
         lines.append(f"- … and {len(summary.failures) - SHOWN_FAILURES} more")
     return "\n".join(lines)

@@ -1,24 +1,27 @@
-"""The chat screen's widgets: a conversation turn, inline notices, the context panel, the prompt, the status line."""
+"""The chat screen's widgets: a conversation turn, inline notices, an edit request and its proposed diff with
+the choices under it, the context panel, the prompt, the status line."""
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 from rich.text import Text
 from textual import events
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import NoScreen
-from textual.widgets import DataTable, Input, Markdown, OptionList, Static
+from textual.widgets import Button, DataTable, Input, Markdown, OptionList, Static
 from textual.widgets.markdown import MarkdownStream
 from textual.widgets.option_list import Option
 
@@ -118,6 +121,121 @@ class Turn(Vertical):
         self.state = state
         line.add_class(f"-{state}")
         line.update(Text(inert(label)))
+
+
+class EditRequest(Markdown):
+    """An `/edit` request in the conversation, shown like a question."""
+
+    DEFAULT_CLASSES = "edit-request"
+
+    def __init__(self, request: str) -> None:
+        super().__init__(inert_lines(f"/edit {request}"))
+        self.request = request
+
+
+# A diff line's style by how it starts (the first match wins): file headers, hunk headers, added and removed
+# lines, and the edit core's own "# assist:" remarks (a new file, a file the model was not shown).
+DIFF_STYLES = (("+++ ", "bold"), ("--- ", "bold"), ("@@", "bold cyan"), ("+", "green"), ("-", "red"),
+               ("# assist:", "italic yellow"))
+
+
+def diff_view(diff: str) -> Text:
+    """A unified diff, highlighted line by line, its text made inert first. (Rich's Syntax with the diff lexer
+    paints a box of its own background behind every context line on Textual's screen.)"""
+    text = Text()
+    for line in inert_lines(diff.rstrip("\n")).split("\n"):
+        style = next((style for start, style in DIFF_STYLES if line.startswith(start)), "")
+        text.append(line + "\n", style=style)
+    text.rstrip()
+    return text
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One thing the user may do with a proposed diff: a button, and a key that presses it."""
+
+    label: str
+    key: str
+    value: Any  # what the run is answered
+    id: str
+
+
+class ProposedEdit(Vertical):
+    """A proposed diff in the conversation, with the choices under it as buttons (Apply / Reject / Apply and
+    test). Nothing is decided until one is pressed (or its key typed while the buttons have focus; left and
+    right move between them); then the buttons give way to a line saying what was chosen."""
+
+    DEFAULT_CLASSES = "proposed-edit"
+
+    def __init__(self, title: str, diff: str) -> None:
+        super().__init__()
+        self.title = title
+        self.diff = diff
+        self.choices: tuple[Choice, ...] = ()
+        self._answer: Callable[[Any], None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(inert(self.title)), classes="proposed-title")
+        yield Static(diff_view(self.diff), classes="proposed-diff")
+        yield Horizontal(classes="proposed-choices")
+        yield Static("", classes="proposed-state")
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the choices are on screen, waiting for the user."""
+        return self._answer is not None
+
+    async def ask(self, choices: tuple[Choice, ...], answer: Callable[[Any], None], warning: str | None = None) -> None:
+        """Show ``choices`` (the first is the default and takes focus); ``answer`` gets the chosen value, once."""
+        self.choices = choices
+        self._answer = answer
+        row = self.query_one(".proposed-choices", Horizontal)
+        if warning:
+            await self.mount(NoticeLine(warning, "warning"), before=row)
+        await row.mount_all([Button(f"{choice.label} ({choice.key})", id=choice.id,
+                                    variant="primary" if index == 0 else "default")
+                             for index, choice in enumerate(choices)])
+        self.query_one(f"#{choices[0].id}", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        chosen = next((choice for choice in self.choices if choice.id == event.button.id), None)
+        if chosen is not None and self.waiting:
+            self.choose(chosen)
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.waiting:
+            return
+        chosen = next((choice for choice in self.choices if choice.key == event.key), None)
+        if chosen is not None:
+            event.stop()
+            self.choose(chosen)
+        elif event.key in ("left", "right"):
+            event.stop()
+            buttons = list(self.query(Button))
+            focused = self.screen.focused
+            at = buttons.index(focused) if focused in buttons else 0
+            buttons[(at + (1 if event.key == "right" else -1)) % len(buttons)].focus()
+
+    def choose(self, choice: Choice) -> None:
+        answer = self._answer
+        self.settle(f"→ {choice.label}", "chosen")
+        if answer is not None:
+            answer(choice.value)
+
+    def settle(self, label: str, state: str) -> None:
+        """No more choices: the buttons give way to ``label``; ``state`` (chosen, stopped) becomes a CSS class.
+        Focus goes back to the prompt if it was on the buttons."""
+        self._answer = None
+        had_focus = self.screen.focused is not None and self in self.screen.focused.ancestors
+        row = self.query_one(".proposed-choices", Horizontal)
+        row.remove_children()
+        row.display = False
+        line = self.query_one(".proposed-state", Static)
+        line.add_class(f"-{state}")
+        line.update(Text(inert(label)))
+        if had_focus:
+            self.screen.query_one(PromptInput).focus()
 
 
 class ContextTable(DataTable):
