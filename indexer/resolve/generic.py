@@ -1,8 +1,10 @@
 """Imports and names in every parsed language but Python: JavaScript/TypeScript, Go, Rust, Java, C/C++.
 
 Their extracts record names as written, without the binding rules Python's resolver follows, so a name is
-looked for in order: ``this``/``self`` members through the class hierarchy, definitions in the same file,
-definitions in the files it imports, and a definition whose name is unique in its language family.
+looked for in order: ``this``/``self`` members through the class hierarchy (in C++ a bare name inside a
+method too), definitions in the same file, definitions in the files it imports (for C/C++ also the headers
+those include, then the headers' source twins: ``c_family.py``), and a definition whose name is unique in
+its language family.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import Mapping
 
 from ..model import CLASS, METHOD, FileExtract, Import
+from .c_family import CIncludes
 from .import_paths import FileIndex
 from .manifest_imports import ManifestImports
 from .manifests import Manifests
@@ -29,6 +32,7 @@ class GenericResolver:
         self.manifests = manifests or Manifests()
         self._file_index: FileIndex | None = None
         self._manifest_imports: ManifestImports | None = None
+        self._c_includes: CIncludes | None = None
         self.import_via: dict[tuple[str, str], str] = {}  # (importer, file) -> the manifest that resolved it
 
     def is_builtin(self, callee: str) -> bool:
@@ -38,6 +42,11 @@ class GenericResolver:
         if self._file_index is None:  # only built when the repository has a file in one of these languages
             self._file_index = FileIndex({*self.extracts, *self.other_files})
         return self._file_index
+
+    def c_includes(self) -> CIncludes:
+        if self._c_includes is None:
+            self._c_includes = CIncludes(self.names, self.file_index)
+        return self._c_includes
 
     def manifest_imports(self) -> ManifestImports:
         if self._manifest_imports is None:
@@ -79,6 +88,16 @@ class GenericResolver:
         name = pieces[-1]
         qualifier = pieces[-2] if len(pieces) > 1 else None
         wanted = (lambda q: self.symbols[q].kind == CLASS) if for_class else (lambda q: True)
+        language = self.extracts[path].language
+        c_like = family(language) == "c"
+        if c_like:
+            self.c_includes().link_out_of_line_methods(self.symbols)
+        if language == "cpp" and qualifier is None and not for_class:
+            # Inside a method, a bare name is first a member: C++'s implicit `this->`.
+            cls = names.enclosing_class(caller)
+            found = names.in_class_hierarchy(cls, name, include_self=True) if cls is not None else None
+            if found is not None:
+                return found, "self"
         if qualifier in ("this", "self") and not for_class:
             cls = names.enclosing_class(caller)
             found = names.in_class_hierarchy(cls, name, include_self=True) if cls is not None else None
@@ -100,7 +119,14 @@ class GenericResolver:
         ]
         if imported:
             return self._closest(imported, qualifier, caller), "import"
-        key = (family(self.extracts[path].language), name)
+        if c_like:
+            # Headers included through other headers, then the source files that define what they declare.
+            headers, twins = self.c_includes().visible(path)
+            for files, how in ((headers, "import"), (twins, "header")):
+                found_in = [q for file in files for q in names.file_names.get((file, name), ()) if wanted(q)]
+                if found_in:
+                    return self._closest(found_in, qualifier, caller), how
+        key = (family(language), name)
         everywhere = (*names.top_level_by_name.get(key, ()), *names.methods_by_name.get(key, ()))
         candidates = [q for q in everywhere if wanted(q)]
         if len(candidates) == 1:

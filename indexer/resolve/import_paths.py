@@ -194,6 +194,9 @@ def _resolve_java(importer: str, imp: Import, index: FileIndex) -> list[str]:
     return []
 
 
+_INCLUDE_DIRS = frozenset({"include", "inc", "includes"})
+
+
 def _resolve_c(importer: str, imp: Import, index: FileIndex) -> list[str]:
     if imp.module.startswith("<"):
         return []  # system or library header
@@ -204,6 +207,11 @@ def _resolve_c(importer: str, imp: Import, index: FileIndex) -> list[str]:
     suffix = "/".join(part for part in imp.module.split("/") if part not in (".", ".."))
     found = index.ending_with(suffix)
     if len(found) <= 1:
+        return found
+    # Several headers end so: those right under an include directory are the ones a build's -I finds.
+    on_include_path = [p for p in found if p[: len(p) - len(suffix)].rstrip("/").rpartition("/")[2] in _INCLUDE_DIRS]
+    found = on_include_path or found
+    if len(found) == 1:
         return found
     # Several headers share the name: keep those nearest the including file.
     closeness = {p: _shared_dirs(directory, p.rpartition("/")[0]) for p in found}

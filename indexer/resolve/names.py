@@ -37,10 +37,19 @@ class NameTable:
             self.file_names.setdefault((symbol.path, symbol.name), []).append(qname)
         self.imported_files: dict[str, list[str]] = {}  # file -> the repository files it imports, in order
         self.bases: dict[str, list[str]] = {}  # class qname -> base class qnames, as inherits edges are added
+        # Methods defined outside their class's file (C++ `Circle::area` in circle.cpp): class -> name -> qname,
+        # and each such method's class.
+        self.members_elsewhere: dict[str, dict[str, str]] = {}
+        self.owner_elsewhere: dict[str, str] = {}
         self._hierarchy_cache: dict[tuple[str, str, bool], str | None] = {}
 
     def add_base(self, cls: str, base: str) -> None:
         self.bases.setdefault(cls, []).append(base)
+
+    def add_member(self, cls: str, name: str, method: str) -> None:
+        """``method``, defined in another file than ``cls``, is ``cls``'s ``name``."""
+        self.members_elsewhere.setdefault(cls, {}).setdefault(name, method)
+        self.owner_elsewhere[method] = cls
 
     def forget_lookups(self) -> None:
         """Drop cached hierarchy searches: those made before every base was known may have missed names."""
@@ -51,6 +60,8 @@ class NameTable:
         while current is not None:
             if current.kind == CLASS:
                 return current.qname
+            if current.qname in self.owner_elsewhere:
+                return self.owner_elsewhere[current.qname]
             current = self.symbols.get(current.parent) if current.parent else None
         return None
 
@@ -70,6 +81,9 @@ class NameTable:
             candidate = f"{current}.{rest}"
             if candidate in self.symbols:
                 return candidate
+            elsewhere = self.members_elsewhere.get(current, {}).get(rest)
+            if elsewhere is not None:
+                return elsewhere
             for base in self.bases.get(current, ()):
                 if base not in seen:
                     seen.add(base)
