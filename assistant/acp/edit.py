@@ -81,9 +81,16 @@ async def run_edit(agent, session, request: str, *, reply: str | None = None,
     if stop == "cancelled":
         return PromptResponse(stop_reason=stop)
     if reply is None:  # a chat answer is in the conversation already
-        session.chat.remember(request, view.result.message + (f"\n```diff\n{view.result.diff}```"
-                                                              if view.result.written else ""))
+        session.chat.remember(request, _outcome(view.result))
     return PromptResponse(stop_reason="end_turn")
+
+
+def _outcome(result) -> str:
+    """What an `/edit` came to, as the conversation remembers it: the model's answer when it gave one, else
+    how the edit ended and what it wrote."""
+    if result.answer:
+        return result.answer
+    return result.message + (f"\n```diff\n{result.diff}```" if result.written else "")
 
 
 async def _index_ready(session) -> bool:
