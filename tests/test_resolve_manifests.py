@@ -17,6 +17,7 @@ from indexer.extract import extract_file
 from indexer.graph import build_graph, load_graph
 from indexer.languages import language_for_path
 from indexer.pipeline import index_repository
+from indexer.resolve.java import package_of
 from indexer.resolve.manifests import MAX_MANIFEST_BYTES, read_manifests
 from indexer.state_dir import StateDir
 
@@ -145,6 +146,14 @@ def test_java_source_directories_declared_in_a_parent_pom_make_one_package():
     }
     without = project_graph(PROJECTS / "java", with_manifests=False)
     assert "Money.of" in without.nodes[f"{test}.addsCents"]["unresolved_calls"]
+
+
+def test_the_standard_layout_wins_over_a_source_directory_a_parent_pom_declares():
+    roots = [("core", "core/src"), ("core", "core/test")]
+    assert package_of("core/src/com/acme/Money.java", roots) == ("core/", "com/acme")
+    assert package_of("core/test/com/acme/MoneyTest.java", roots) == ("core/", "com/acme")
+    # a module that overrides the inherited <sourceDirectory> with Maven's default
+    assert package_of("core/src/main/java/com/acme/Money.java", roots) == ("core/", "com/acme")
 
 
 # ----------------------------------------------------------------------------------------------- bad input

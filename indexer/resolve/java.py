@@ -26,16 +26,18 @@ _SOURCE_ROOT = re.compile(r"^(.*?/)?src/(?:main|test)/java/")
 
 def package_of(path: str, declared_roots: Sequence[tuple[str, str]] = ()) -> tuple[str, str]:
     """(project, package directory) of a Java file: the main and test source roots of one project share
-    their packages (``src/main/java`` and ``src/test/java``, or the (project, source directory) pairs a
-    pom.xml declares, the deepest first); a file outside such a root is in the package of its directory."""
+    their packages (``src/main/java`` and ``src/test/java``, else the (project, source directory) pairs a
+    pom.xml declares, the deepest first); a file outside such a root is in the package of its directory.
+    The standard layout wins over a declared root: a parent pom's ``<sourceDirectory>`` may be one that a
+    module of the standard layout overrides."""
     directory = path.rpartition("/")[0]
-    for project, root in sorted(declared_roots, key=lambda pair: -len(pair[1])):
-        if directory == root or directory.startswith(root + "/") or not root:
-            return (f"{project}/" if project else ""), directory[len(root):].lstrip("/")
     match = _SOURCE_ROOT.match(directory + "/")
-    if match is None:
-        return "", directory
-    return match.group(1) or "", (directory + "/")[match.end():].rstrip("/")
+    if match is not None:
+        return match.group(1) or "", (directory + "/")[match.end():].rstrip("/")
+    for project, root in sorted(declared_roots, key=lambda pair: -len(pair[1])):
+        if not root or directory == root or directory.startswith(root + "/"):
+            return (f"{project}/" if project else ""), directory[len(root):].lstrip("/")
+    return "", directory
 
 
 class JavaResolver:
