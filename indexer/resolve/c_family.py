@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ..model import CLASS, METHOD, Symbol, split_qualified_name
-from .import_paths import FileIndex
+from .import_paths import FileIndex, _shared_dirs
 from .names import NameTable, family
 
 _HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl")
@@ -26,15 +26,6 @@ def _stem(path: str) -> tuple[str, str]:
     """(directory, file name less its extension)."""
     directory, _, name = path.rpartition("/")
     return directory, name.rpartition(".")[0] or name
-
-
-def _shared_dirs(a: str, b: str) -> int:
-    count = 0
-    for x, y in zip(a.split("/"), b.split("/")):
-        if x != y or not x:
-            break
-        count += 1
-    return count
 
 
 class CIncludes:
