@@ -2,8 +2,9 @@
 a call or a base-class expression names.
 
 One resolver per language family (``python.py``, ``go.py``, ``rust.py``, ``java.py``, ``javascript.py``;
-``generic.py`` for C/C++ and everyone's leftovers) over one shared ``NameTable``; the graph builder asks
-``Resolvers`` and turns the answers into edges.
+``breadth_imports.py`` for the twelve languages of ``extract/tagged.py``; ``generic.py`` for C/C++ and
+everyone's leftovers) over one shared ``NameTable``; the graph builder asks ``Resolvers`` and turns the
+answers into edges.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import NamedTuple, Protocol
 
 from ..model import FileExtract, Symbol
+from .breadth_imports import BREADTH_LANGUAGES, BreadthResolver
 from .generic import GenericResolver
 from .go import GoResolver
 from .java import JavaResolver
@@ -49,6 +51,7 @@ class Resolvers:
         self._rust = RustResolver(self._other)
         self._java = JavaResolver(self._other)
         self._javascript = JavaScriptResolver(self._other)
+        self._breadth = BreadthResolver(self._other)
 
     def for_language(self, language: str) -> Resolver:
         if language == "python":
@@ -59,6 +62,8 @@ class Resolvers:
             return self._java
         if language in ("javascript", "typescript", "tsx"):
             return self._javascript
+        if language in BREADTH_LANGUAGES:
+            return self._breadth
         return self._go if language == "go" else self._other
 
     def module_of(self, path: str) -> str | None:

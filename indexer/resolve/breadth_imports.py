@@ -1,0 +1,240 @@
+"""Which repository files an import names in the twelve languages ``extract/tagged.py`` reads: Ruby, PHP,
+Bash, Dart, Zig, Lua, Haskell, Kotlin, Scala, Elixir and Swift (C# has no rule: see README.md).
+
+The extract keeps each import as written (``require_relative "greeter"``, ``App\\Greetings\\Greeter``,
+``package:shop/greeter.dart``); the rules below turn it into files in one of three ways, as the language
+itself finds them:
+
+- a path: relative to the importing file's folder first, then a file whose path ends with it, the one
+  nearest the importer if several do (Ruby, PHP's require/include, Bash's source, Dart, Zig, Lua, Haskell);
+- a name: the file that defines the imported class, function or module, among several the one whose folders
+  spell the package or namespace (Kotlin, Scala, PHP's use, Elixir's alias/import/use/require);
+- a module folder: Swift's ``import Greetings`` is the SwiftPM target ``Sources/Greetings/``.
+
+Calls then resolve through the imported files as in every language (``GenericResolver``: ``import``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Callable
+
+from ..model import CLASS, FileExtract, Import
+from .generic import GenericResolver
+from .import_paths import FileIndex, _normalized, _shared_dirs
+from .names import family
+
+# Roots of the platforms' own packages: a lone definition of ours with the imported name is not what
+# `import kotlin.text.uppercase` means.
+_PLATFORM_ROOTS = frozenset({"java", "javax", "kotlin", "kotlinx", "scala", "android", "androidx"})
+
+# The folders Ruby's load path holds in a repository: a gem's lib/, and test/ or spec/ under rake and rspec.
+_RUBY_LOAD_DIRS = frozenset({"", "lib", "test", "spec"})
+
+_LANGUAGE_EXTENSIONS = {
+    "kotlin": (".kt", ".kts"), "scala": (".scala", ".sc"), "swift": (".swift",), "elixir": (".ex", ".exs"),
+}
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+class BreadthResolver:
+    """The resolver of the twelve tagged languages: imports by the rules of this module, names by
+    ``GenericResolver`` (same file, then the imported files, then a unique name)."""
+
+    def __init__(self, generic: GenericResolver):
+        self.generic = generic
+        self.names = generic.names
+        self._elixir_modules: dict[str, list[str]] | None = None
+        self._swift_targets: dict[str, list[str]] = {}
+
+    @property
+    def index(self) -> FileIndex:
+        return self.generic.file_index()
+
+    def is_builtin(self, callee: str) -> bool:
+        return False
+
+    def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
+        return self.generic.resolve(path, caller, text, for_class)
+
+    def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
+        """(file imported or None when outside the repository, the module as written) for each import."""
+        links: list[tuple[str | None, str]] = []
+        for imp in extract.imports:
+            targets = self.targets(extract.language, path, imp)
+            links.extend((target, imp.module) for target in targets)
+            if not targets:
+                links.append((None, imp.module))
+        return links
+
+    def targets(self, language: str, importer: str, imp: Import) -> list[str]:
+        rule = _RULES.get(language)
+        return rule(self, importer, imp) if rule is not None and imp.module else []
+
+    # ---------------------------------------------------------------------------------------- paths
+
+    def relative_or_ending(self, importer: str, written: str) -> list[str]:
+        """``written`` relative to the importer's folder, else the files whose path ends with it (nearest)."""
+        if not written or "$" in written or written.startswith(("/", "~")):
+            return []  # computed, absolute or home paths are not the repository's
+        directory = posixpath.dirname(importer)
+        local = _normalized(directory, written)
+        if local is not None and local in self.index.files:
+            return [local]
+        return self.nearest(importer, self.index.ending_with(_without_dots(written)))
+
+    def nearest(self, importer: str, found: list[str]) -> list[str]:
+        """Of several candidate files, those sharing the most folders with the importer."""
+        if len(found) <= 1:
+            return found
+        directory = posixpath.dirname(importer)
+        closeness = {p: _shared_dirs(directory, posixpath.dirname(p)) for p in found}
+        best = max(closeness.values())
+        return [p for p in found if closeness[p] == best]
+
+    def ruby(self, importer: str, imp: Import) -> list[str]:
+        # require_relative and require read alike in the extract: the importer's folder first, then the load
+        # path (lib/, test/, spec/ or the root), then, for a path with folders, any file ending with it.
+        written = imp.module if imp.module.endswith(".rb") else imp.module + ".rb"
+        local = _normalized(posixpath.dirname(importer), written)
+        if local is not None and local in self.index.files:
+            return [local]
+        suffix = _without_dots(written)
+        found = self.index.ending_with(suffix)
+        loadable = [p for p in found if posixpath.basename(p[: -len(suffix)].rstrip("/")) in _RUBY_LOAD_DIRS]
+        return self.nearest(importer, loadable or (found if "/" in suffix else []))
+
+    def php(self, importer: str, imp: Import) -> list[str]:
+        if imp.module.endswith((".php", ".inc")):  # require/include of a file
+            return self.relative_or_ending(importer, imp.module)
+        segments = [s for s in imp.module.split("\\") if s]  # use App\Greetings\Greeter
+        return self.defined_in_package("php", segments[:-1], segments[-1:])
+
+    def bash(self, importer: str, imp: Import) -> list[str]:
+        return self.relative_or_ending(importer, imp.module)
+
+    def dart(self, importer: str, imp: Import) -> list[str]:
+        scheme, _, rest = imp.module.partition(":")
+        if not rest:
+            return self.relative_or_ending(importer, imp.module)
+        if scheme != "package" or "/" not in rest:
+            return []  # dart:core and the like
+        package, _, inside = rest.partition("/")
+        found = self.index.ending_with(f"lib/{inside}")
+        # The package's own folder is usually named after it: the workspace member `shop/` for package:shop.
+        named = [p for p in found if posixpath.basename(p[: -len(f"lib/{inside}")].rstrip("/")) == package]
+        return self.nearest(importer, named or found)
+
+    def zig(self, importer: str, imp: Import) -> list[str]:
+        # @import("std") and the modules build.zig declares are names, not files.
+        return self.relative_or_ending(importer, imp.module) if imp.module.endswith(".zig") else []
+
+    def lua(self, importer: str, imp: Import) -> list[str]:
+        # package.path's usual ./?.lua and ./?/init.lua, from any folder a script may run in.
+        base = imp.module.replace(".", "/")
+        found = self.index.ending_with(f"{base}.lua") + self.index.ending_with(f"{base}/init.lua")
+        return self.nearest(importer, found)
+
+    def haskell(self, importer: str, imp: Import) -> list[str]:
+        # A module's file is its dotted name as folders under a source folder (src/, app/, the root).
+        return self.nearest(importer, self.index.ending_with(imp.module.replace(".", "/") + ".hs"))
+
+    # ---------------------------------------------------------------------------------------- names
+
+    def jvm(self, importer: str, imp: Import) -> list[str]:
+        """Kotlin and Scala: ``a.b.C`` is the file defining C in package a.b (a nested ``a.b.C.D``: C's);
+        ``import a.b.{C, D}`` each name's; ``a.b.*``/``a.b._`` (written ``a.b``) the package folder's files."""
+        language = self.generic.extracts[importer].language
+        segments = imp.module.split(".")
+        if imp.names:
+            return [f for name, _ in imp.names for f in self.defined_in_package(language, segments, [name])]
+        for end in range(len(segments) - 1, 0, -1):
+            found = self.defined_in_package(language, segments[:end], segments[end:end + 1])
+            if found:
+                return found
+        return self.package_files(language, segments)
+
+    def defined_in_package(self, language: str, package: list[str], names: list[str]) -> list[str]:
+        """The files of ``language`` defining a top-level ``names[0]``: with several, those whose folders end
+        with most of the package path (case aside: PSR-4's ``app/`` for ``App\\``); a lone one unless the
+        package is the platform's own."""
+        key = (family(language), names[0])
+        files = list(dict.fromkeys(self.names.symbols[q].path for q in self.names.top_level_by_name.get(key, ())))
+        if len(files) == 1 and package and package[0] in _PLATFORM_ROOTS:
+            return []
+        if len(files) <= 1:
+            return files
+        agreement = {f: _tail_agreement(posixpath.dirname(f), package) for f in files}
+        best = max(agreement.values())
+        return [f for f in files if agreement[f] == best] if best else []
+
+    def package_files(self, language: str, segments: list[str]) -> list[str]:
+        """The files of the folders spelling the package: the whole path, else all but its root (Kotlin's
+        layout leaves out the common root package)."""
+        extensions = _LANGUAGE_EXTENSIONS[language]
+        for start in range(0, max(len(segments) - 1, 1)):
+            folders = self.index.dirs_ending_with("/".join(segments[start:]))
+            found = [p for d in folders for p in self.index.by_dir[d] if p.endswith(extensions)]
+            if found:
+                return found
+        return []
+
+    def elixir(self, importer: str, imp: Import) -> list[str]:
+        """The file with ``defmodule Shop.Greeter``, else ``shop/greeter.ex`` by Mix's naming."""
+        if self._elixir_modules is None:
+            self._elixir_modules = defaultdict(list)
+            for qname, symbol in self.names.symbols.items():
+                if symbol.language == "elixir" and symbol.kind == CLASS:
+                    module = qname.partition("::")[2]
+                    if symbol.path not in self._elixir_modules[module]:
+                        self._elixir_modules[module].append(symbol.path)
+        if imp.module in self._elixir_modules:
+            return self._elixir_modules[imp.module]
+        base = "/".join(_CAMEL_BOUNDARY.sub("_", part).lower() for part in imp.module.split("."))
+        return self.nearest(importer, self.index.ending_with(f"{base}.ex") + self.index.ending_with(f"{base}.exs"))
+
+    def swift(self, importer: str, imp: Import) -> list[str]:
+        """``import Greetings`` (or ``import struct Greetings.Greeter``): the SwiftPM target folder
+        ``Sources/Greetings/``, every Swift file under it; a module outside the repository has none."""
+        module = imp.module.partition(".")[0]
+        if module not in self._swift_targets:
+            folders = tuple(d + "/" for d in self.index.dirs_ending_with(f"Sources/{module}"))
+            self._swift_targets[module] = sorted(
+                p for p in self.index.files if p.endswith(".swift") and p.startswith(folders)
+            ) if folders else []
+        return self._swift_targets[module]
+
+
+def _without_dots(path: str) -> str:
+    return "/".join(part for part in path.split("/") if part not in ("", ".", ".."))
+
+
+def _tail_agreement(directory: str, package: list[str]) -> int:
+    """How many of the package's last segments the folder path ends with (case-insensitive)."""
+    folders = [d.lower() for d in directory.split("/") if d]
+    count = 0
+    for folder, segment in zip(reversed(folders), reversed(package)):
+        if folder != segment.lower():
+            break
+        count += 1
+    return count
+
+
+_RULES: dict[str, Callable[[BreadthResolver, str, Import], list[str]]] = {
+    "ruby": BreadthResolver.ruby,
+    "php": BreadthResolver.php,
+    "bash": BreadthResolver.bash,
+    "dart": BreadthResolver.dart,
+    "zig": BreadthResolver.zig,
+    "lua": BreadthResolver.lua,
+    "haskell": BreadthResolver.haskell,
+    "kotlin": BreadthResolver.jvm,
+    "scala": BreadthResolver.jvm,
+    "elixir": BreadthResolver.elixir,
+    "swift": BreadthResolver.swift,
+}
+
+# Every language tagged.py extracts, C# included: its imports name no file, its names resolve as the others'.
+BREADTH_LANGUAGES = frozenset({*_RULES, "csharp"})
