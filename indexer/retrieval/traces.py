@@ -34,9 +34,10 @@ class TraceFrame:
     text: str  # the frame as printed, on one line
 
 
-# Go: `pkg/path.(*Type).Method(args)` or `created by pkg.fn in goroutine 1`, then `\t/path/file.go:12 +0x1d`.
+# Go: `pkg/path.(*Type).Method(args)` or `created by pkg.fn in goroutine 1`, then `\t/path/file.go:12 +0x1d`
+# (the name's length bounded: a long line of pasted text is not tried at every length).
 _GO_FRAME = re.compile(
-    r"^(?:created by )?(?P<function>[^\s()][^\s]*?)(?:\((?:[^()\n]|\([^()\n]*\))*\))?(?: in goroutine \d+)?[ \t]*\n"
+    r"^(?:created by )?(?P<function>[^\s()][^\s]{0,300}?)(?:\((?:[^()\n]|\([^()\n]*\))*\))?(?: in goroutine \d+)?[ \t]*\n"
     r"[ \t]+(?P<path>[^\s:][^\n:]*?\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?[ \t]*$",
     re.MULTILINE,
 )
