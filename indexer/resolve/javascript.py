@@ -7,7 +7,9 @@ require('./response'); res.location()`` is response.js's ``res.location``), and 
 file's definition of that name. Everything else (``this`` in classes and object literals, variables' methods,
 names the imports do not bind) is ``GenericResolver``'s.
 
-Edges through a binding say ``import``.
+Edges through a binding say ``import``. Which file a bare specifier (``@shop/money``, ``@/utils/sum``) is
+comes from the repository's package.json and tsconfig.json files (``manifest_imports.py``); a relative one
+from the path rules (``import_paths.py``).
 """
 
 from __future__ import annotations
