@@ -4,8 +4,10 @@ Haskell, Dart and Zig. Each has a two-file sample under tests/fixtures/languages
 methods in one file, and a second file that imports the first and calls into it — put through the real
 grammar, extractor and graph builder, and asserted exactly.
 
-These languages have no import rules yet, so an import names no repository file: it is kept as written on
-the file's node (``external_imports``), and a call into the other file resolves by its unique name.
+An import that names the other file is an imports edge (``indexer/resolve/breadth_imports.py``), and a call
+into that file resolves through it (``import``); the rest is kept as written on the file's node
+(``external_imports``). C# namespaces and Swift modules outside a ``Sources/<Module>/`` layout name no file,
+so their calls resolve by a unique name. tests/test_breadth_imports.py has each language's own layouts.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Sample:
     symbols: dict[str, tuple[str, str | None]]  # qname -> (kind, parent)
     calls: set[tuple[str, str, str]]  # (caller, callee, resolution)
     imports: dict[str, list[tuple[str, str | None]]]  # file -> [(module as written, alias)]
+    imported: set[tuple[str, str]]  # imports edges: (file, the repository file it imports)
+    external: dict[str, list[str]]  # file -> the modules it imports that are no file of ours
     inherits: set[tuple[str, str]]
 
 
@@ -55,6 +59,8 @@ SAMPLES = {
             "App.cs": [("Shop.Greetings", None), ("System.Console", "Out")],
             "Greeter.cs": [("System", None)],
         },
+        imported=set(),  # C# names no file: see indexer/resolve/README.md
+        external={"App.cs": ["Shop.Greetings", "System.Console"], "Greeter.cs": ["System"]},
         inherits={("Greeter.cs::Greeter", "Greeter.cs::IGreeter")},
     ),
     "ruby": Sample(
@@ -70,8 +76,8 @@ SAMPLES = {
             "greeter.rb::shout": (FUNCTION, None),
         },
         calls={
-            ("app.rb::App.run", "greeter.rb::Greetings.Greeter.create", "unique_name"),
-            ("app.rb::App.run", "greeter.rb::Greetings.Greeter.greet", "unique_name"),
+            ("app.rb::App.run", "greeter.rb::Greetings.Greeter.create", "import"),
+            ("app.rb::App.run", "greeter.rb::Greetings.Greeter.greet", "import"),
             ("greeter.rb::Greetings.Greeter.decorate", "greeter.rb::shout", "local"),
             ("greeter.rb::Greetings.Greeter.default", "greeter.rb::Greetings.Greeter.create", "local"),
             ("greeter.rb::Greetings.Greeter.greet", "greeter.rb::Greetings.Greeter.decorate", "local"),
@@ -80,6 +86,8 @@ SAMPLES = {
             "app.rb": [("greeter", None), ("json", None)],
             "greeter.rb": [],
         },
+        imported={("app.rb", "greeter.rb")},
+        external={"app.rb": ["json"], "greeter.rb": []},
         inherits=set(),
     ),
     "php": Sample(
@@ -94,13 +102,15 @@ SAMPLES = {
         calls={
             ("Greeter.php::Greeter.decorate", "Greeter.php::shout", "local"),
             ("Greeter.php::Greeter.greet", "Greeter.php::Greeter.decorate", "self"),  # $this->decorate(...)
-            ("app.php::App.run", "Greeter.php::Greeter", "unique_name"),
-            ("app.php::App.run", "Greeter.php::Greeter.greet", "unique_name"),
+            ("app.php::App.run", "Greeter.php::Greeter", "import"),
+            ("app.php::App.run", "Greeter.php::Greeter.greet", "import"),
         },
         imports={
             "Greeter.php": [("App\\Support\\Format", None)],
             "app.php": [("Greeter.php", None), ("App\\Greetings\\Greeter", None)],
         },
+        imported={("app.php", "Greeter.php")},  # require_once and use both name it
+        external={"Greeter.php": ["App\\Support\\Format"], "app.php": []},
         inherits=set(),
     ),
     "kotlin": Sample(
@@ -114,8 +124,8 @@ SAMPLES = {
             "Greeter.kt::shout": (FUNCTION, None),
         },
         calls={
-            ("App.kt::App.run", "Greeter.kt::Greeter", "unique_name"),
-            ("App.kt::App.run", "Greeter.kt::Greeter.greet", "unique_name"),
+            ("App.kt::App.run", "Greeter.kt::Greeter", "import"),
+            ("App.kt::App.run", "Greeter.kt::Greeter.greet", "import"),
             ("App.kt::main", "App.kt::App.run", "local"),
             ("Greeter.kt::Greeter.decorate", "Greeter.kt::shout", "local"),
             ("Greeter.kt::Greeter.greet", "Greeter.kt::Greeter.decorate", "local"),
@@ -124,6 +134,8 @@ SAMPLES = {
             "App.kt": [("shop.greetings.Greeter", None), ("shop.greetings.shout", "loud")],
             "Greeter.kt": [("kotlin.text.uppercase", None)],
         },
+        imported={("App.kt", "Greeter.kt")},  # the file defining Greeter and shout
+        external={"App.kt": [], "Greeter.kt": ["kotlin.text.uppercase"]},
         inherits=set(),
     ),
     "swift": Sample(
@@ -148,6 +160,8 @@ SAMPLES = {
             "App.swift": [("Greetings", None)],
             "Greeter.swift": [("Foundation", None)],
         },
+        imported=set(),  # a module is a Sources/<Module>/ folder: none here
+        external={"App.swift": ["Greetings"], "Greeter.swift": ["Foundation"]},
         inherits=set(),
     ),
     "scala": Sample(
@@ -162,8 +176,8 @@ SAMPLES = {
             "Greeter.scala::Greets": (CLASS, None),
         },
         calls={
-            ("App.scala::App.main", "Greeter.scala::Greeter", "unique_name"),
-            ("App.scala::App.main", "Greeter.scala::Greeter.greet", "unique_name"),
+            ("App.scala::App.main", "Greeter.scala::Greeter", "import"),
+            ("App.scala::App.main", "Greeter.scala::Greeter.greet", "import"),
             ("Greeter.scala::Greeter.decorate", "Greeter.scala::Format.shout", "local"),
             ("Greeter.scala::Greeter.greet", "Greeter.scala::Greeter.decorate", "local"),
         },
@@ -171,6 +185,8 @@ SAMPLES = {
             "App.scala": [("shop.greetings", None)],
             "Greeter.scala": [("scala.util.Try", None)],
         },
+        imported={("App.scala", "Greeter.scala")},
+        external={"App.scala": [], "Greeter.scala": ["scala.util.Try"]},
         inherits={("Greeter.scala::Greeter", "Greeter.scala::Greets")},
     ),
     "lua": Sample(
@@ -185,8 +201,8 @@ SAMPLES = {
         },
         calls={
             ("app.lua", "app.lua::App.run", "local"),
-            ("app.lua::App.run", "greeter.lua::Greeter.greet", "unique_name"),
-            ("app.lua::App.run", "greeter.lua::Greeter.new", "unique_name"),
+            ("app.lua::App.run", "greeter.lua::Greeter.greet", "import"),
+            ("app.lua::App.run", "greeter.lua::Greeter.new", "import"),
             ("greeter.lua::Greeter.decorate", "greeter.lua::shout", "local"),
             ("greeter.lua::Greeter.greet", "greeter.lua::Greeter.decorate", "self"),
         },
@@ -194,6 +210,8 @@ SAMPLES = {
             "app.lua": [("greeter", "Greeter")],
             "greeter.lua": [],
         },
+        imported={("app.lua", "greeter.lua")},
+        external={"app.lua": [], "greeter.lua": []},
         inherits=set(),
     ),
     "bash": Sample(
@@ -205,12 +223,14 @@ SAMPLES = {
         calls={
             ("lib.sh::greet", "lib.sh::shout", "local"),
             ("main.sh", "main.sh::main", "local"),
-            ("main.sh::main", "lib.sh::greet", "unique_name"),
+            ("main.sh::main", "lib.sh::greet", "import"),
         },
         imports={
             "lib.sh": [],
             "main.sh": [("./lib.sh", None)],  # `. "$(dirname "$0")/config.sh"` is computed: no import
         },
+        imported={("main.sh", "lib.sh")},
+        external={"lib.sh": [], "main.sh": []},
         inherits=set(),
     ),
     "elixir": Sample(
@@ -224,7 +244,7 @@ SAMPLES = {
             "greeter.ex::Shop.Format.shout": (METHOD, "greeter.ex::Shop.Format"),  # both clauses
         },
         calls={
-            ("app.exs::Shop.App.run", "greeter.ex::Shop.Greeter.greet", "unique_name"),
+            ("app.exs::Shop.App.run", "greeter.ex::Shop.Greeter.greet", "import"),
             ("greeter.ex::Shop.Format.shout", "greeter.ex::Shop.Format.shout", "local"),
             ("greeter.ex::Shop.Greeter.decorate", "greeter.ex::Shop.Format.shout", "local"),
             ("greeter.ex::Shop.Greeter.greet", "greeter.ex::Shop.Greeter.decorate", "local"),
@@ -233,6 +253,8 @@ SAMPLES = {
             "app.exs": [("Shop.Greeter", None), ("Logger", None)],
             "greeter.ex": [("Shop.Format", None)],
         },
+        imported={("app.exs", "greeter.ex")},  # defmodule Shop.Greeter; alias Shop.Format is its own file
+        external={"app.exs": ["Logger"], "greeter.ex": []},
         inherits=set(),
     ),
     "haskell": Sample(
@@ -246,13 +268,15 @@ SAMPLES = {
         calls={
             ("Greeter.hs::Greeter.show", "Greeter.hs::greet", "local"),
             ("Greeter.hs::greet", "Greeter.hs::shout", "local"),
-            ("Main.hs::main", "Greeter.hs::Greeter", "unique_name"),
-            ("Main.hs::main", "Greeter.hs::greet", "unique_name"),
+            ("Main.hs::main", "Greeter.hs::Greeter", "import"),
+            ("Main.hs::main", "Greeter.hs::greet", "import"),
         },
         imports={
             "Greeter.hs": [("Data.Char", None)],
             "Main.hs": [("Data.Map", "Map"), ("Greeter", None)],
         },
+        imported={("Main.hs", "Greeter.hs")},
+        external={"Greeter.hs": ["Data.Char"], "Main.hs": ["Data.Map"]},
         inherits=set(),
     ),
     "dart": Sample(
@@ -266,8 +290,8 @@ SAMPLES = {
             "greeter.dart::shout": (FUNCTION, None),
         },
         calls={
-            ("app.dart::App.run", "greeter.dart::Greeter", "unique_name"),
-            ("app.dart::App.run", "greeter.dart::Greeter.greet", "unique_name"),
+            ("app.dart::App.run", "greeter.dart::Greeter", "import"),
+            ("app.dart::App.run", "greeter.dart::Greeter.greet", "import"),
             ("app.dart::main", "app.dart::App", "local"),
             ("app.dart::main", "app.dart::App.run", "local"),
             ("greeter.dart::Greeter._decorate", "greeter.dart::shout", "local"),
@@ -277,6 +301,8 @@ SAMPLES = {
             "app.dart": [("greeter.dart", None), ("package:http/http.dart", "http")],
             "greeter.dart": [("dart:math", None)],
         },
+        imported={("app.dart", "greeter.dart")},
+        external={"app.dart": ["package:http/http.dart"], "greeter.dart": ["dart:math"]},
         inherits=set(),
     ),
     "zig": Sample(
@@ -291,13 +317,15 @@ SAMPLES = {
         calls={
             ("greeter.zig::Greeter.decorate", "greeter.zig::shout", "local"),
             ("greeter.zig::Greeter.greet", "greeter.zig::Greeter.decorate", "self"),  # self.decorate(name)
-            ("main.zig::main", "greeter.zig::Greeter.greet", "unique_name"),
-            ("main.zig::main", "greeter.zig::Greeter.init", "unique_name"),
+            ("main.zig::main", "greeter.zig::Greeter.greet", "import"),
+            ("main.zig::main", "greeter.zig::Greeter.init", "import"),
         },
         imports={
             "greeter.zig": [("std", "std")],
             "main.zig": [("std", "std"), ("greeter.zig", "greeter")],
         },
+        imported={("main.zig", "greeter.zig")},
+        external={"greeter.zig": ["std"], "main.zig": ["std"]},
         inherits=set(),
     ),
 }
@@ -305,7 +333,7 @@ SAMPLES = {
 
 def sample_graph(language: str):
     folder = LANGUAGE_FIXTURES / language
-    files = sorted(folder.iterdir())
+    files = sorted(f for f in folder.iterdir() if f.is_file())  # folders hold test_breadth_imports.py's layouts
     assert [language_for_path(f.name) for f in files] == [language, language]
     extracts = {f.name: extract_file(f.name, f.read_bytes(), language) for f in files}
     return extracts, build_graph(extracts)
@@ -326,12 +354,12 @@ def test_symbols_and_containment(language):
 
 
 @pytest.mark.parametrize("language", SAMPLES)
-def test_imports_as_written(language):
+def test_imports_as_written_and_the_files_they_name(language):
     sample = SAMPLES[language]
     extracts, graph = sample_graph(language)
     assert {f: [(i.module, i.alias) for i in e.imports] for f, e in extracts.items()} == sample.imports
-    for path, imports in sample.imports.items():
-        assert graph.nodes[path]["external_imports"] == list(dict.fromkeys(module for module, _ in imports))
+    assert edges(graph, "imports") == sample.imported
+    assert {path: graph.nodes[path]["external_imports"] for path in extracts} == sample.external
 
 
 @pytest.mark.parametrize("language", SAMPLES)
@@ -356,7 +384,7 @@ def test_every_query_compiles_and_names_definitions_calls_and_imports(language):
 
 @pytest.mark.parametrize("language", SAMPLES)
 def test_broken_syntax_keeps_what_parses(language):
-    first = sorted((LANGUAGE_FIXTURES / language).iterdir())[0]
+    first = sorted(f for f in (LANGUAGE_FIXTURES / language).iterdir() if f.is_file())[0]
     source = first.read_bytes()
     broken = source[: len(source) * 2 // 3] + b"\n)))}}} ((( end end\n@@@\n"
     for text in (broken, b"", b"\xff\xfe\x00garbage(((\n"):
