@@ -209,20 +209,26 @@ def test_an_answer_with_edit_blocks_is_offered_as_a_diff_and_a_plain_one_stays_a
     drive(app, scenario)
 
 
-def test_a_busy_repository_and_a_dead_model_are_one_line_each_and_write_nothing(indexed_copy):
+def test_a_busy_repository_a_reply_that_does_not_apply_and_a_dead_model_each_say_so_and_write_nothing(
+        indexed_copy):
     repo = indexed_copy
     before = snapshot(repo)
-    app = make_app(repo, [])  # no reply prepared: asking the model fails as a dead server does
+    stale = sr(MODELS, '        """Reserve stock."""', RESERVE_DOC_NEW)  # not in the file
+    app = make_app(repo, [stale, stale])  # then no reply left: asking the model fails as a dead server does
 
     async def scenario(pilot):
         with fix_lock(repo):  # another fix or edit holds the repository
             await type_line(pilot, f"/edit {REQUEST}")
             await finished(pilot, "edit busy")
         await type_line(pilot, f"/edit {REQUEST}")
+        await finished(pilot, "edit not applied")
+        await type_line(pilot, f"/edit {REQUEST}")
         await finished(pilot, "edit error: the model failed")
-        errors = [text for text in notices(app) if text.startswith("edit ")]
-        assert len(errors) == 2 and all("\n" not in text for text in errors)
+        assert sum(text.startswith("edit: reply not applied") for text in notices(app)) == 2  # then sent back
+        outcomes = [text for text in notices(app) if text.startswith("edit ")]
+        assert len(outcomes) == 3 and all("\n" not in text for text in notices(app))
         assert not any("Traceback" in text for text in notices(app))
+        assert not app.query(ProposedEdit)
 
     drive(app, scenario)
     assert snapshot(repo) == before

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..edit import events as ev
-from ..fix.events import EditsProposed, Proposal, ReplyReceived, RunStarted, TestsFinished
+from ..fix.events import EditRejected, EditsProposed, Proposal, ReplyReceived, RunStarted, TestsFinished
 from ..providers.types import Message
 from ..terminal import inert_lines
 from .fix import ChangeRun, FixHost, tests_markdown
@@ -96,6 +96,9 @@ class ChatEdit(ChangeRun):
                 await app.say(f"edit: pinned {', '.join(event.pinned)}{nearby}")
         elif isinstance(event, ReplyReceived) and event.round == 0:
             self._replied = event.text
+        elif isinstance(event, EditRejected) and event.round == 0:
+            # Its first line says why; the rest (the closest lines of the file) is for the model's next try.
+            await app.say(f"edit: reply not applied, nothing written: {event.reason.splitlines()[0]}", "warning")
         elif isinstance(event, EditsProposed):
             where = event.describe_symbols()
             title = (f"{self.step(event.round)} · proposed changes to {', '.join(event.files)}"
