@@ -117,7 +117,7 @@ class EditView(RunView):
         asked, self.reply_in_hand = not self.reply_in_hand, False
         return asked
 
-    async def show(self, event) -> bool:
+    async def show(self, event) -> None:
         from assistant.edit import events as edit_events
         from assistant.fix.events import FixNotice
 
@@ -135,8 +135,7 @@ class EditView(RunView):
         elif isinstance(event, edit_events.EditFinished):
             await self._finished(event.result)
         elif not isinstance(event, edit_events.Committed):  # commits are off in an editor
-            return await super().show(event)
-        return True
+            await super().show(event)
 
     async def _tests_before(self, summary) -> None:
         await self.stop_waiting("failed")

@@ -103,7 +103,7 @@ async def run_fix(agent, session, argument: str) -> PromptResponse:
 class FixView(RunView):
     """The fix loop's run: its start, the shared steps (``RunView``), and the report it ends with."""
 
-    async def show(self, event) -> bool:
+    async def show(self, event) -> None:
         from assistant.fix import events as ev
 
         if isinstance(event, ev.RunStarted):
@@ -124,5 +124,4 @@ class FixView(RunView):
                 report.append(f"```diff\n{result.diff}```")
             await self.say("\n".join(report) + "\n")
         else:
-            return await super().show(event)
-        return True
+            await super().show(event)

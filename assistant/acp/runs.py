@@ -13,7 +13,6 @@ thread, shown to the editor as tool calls.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -69,18 +68,17 @@ def client_writer(agent, session, loop: asyncio.AbstractEventLoop) -> ClientFile
     return ClientFileWriter(agent, session, loop) if fs and fs.write_text_file else None
 
 
-def answer_in_worker(asking: Coroutine, loop: asyncio.AbstractEventLoop, cancel: threading.Event,
-                     refused: Any = False) -> Any:
+def answer_in_worker(asking: Coroutine, loop: asyncio.AbstractEventLoop, cancel: threading.Event) -> Any:
     """From the worker thread: run ``asking`` (a permission request) on the event loop and wait for its answer;
-    ``refused`` as soon as the turn is cancelled, so a cancelled turn never waits on the editor."""
+    None as soon as the turn is cancelled, so a cancelled turn never waits on the editor."""
     future = asyncio.run_coroutine_threadsafe(asking, loop)
     while True:
         try:
             return future.result(timeout=ANSWER_POLL_S)
-        except (TimeoutError, concurrent.futures.TimeoutError):
+        except TimeoutError:  # concurrent.futures' is this one since Python 3.11
             if cancel.is_set():
                 future.cancel()
-                return refused
+                return None
 
 
 class ProposedDiffs:
@@ -203,8 +201,8 @@ class RunView:
             if "-edit-" in call_id:
                 await self.finish(call_id, "failed", "not applied: " + why)
 
-    async def show(self, event) -> bool:
-        """Show one shared event; False when it is not one (the subclass's to show)."""
+    async def show(self, event) -> None:
+        """Show one of the events both runs yield; others are the subclass's to show (or to leave out)."""
         from assistant.fix import events as ev
 
         tests = f"{self.run_id}-tests-{getattr(event, 'round', 0)}"
@@ -234,8 +232,8 @@ class RunView:
         elif isinstance(event, ev.ReplyDelta):
             await self.send(update_agent_thought_text(event.text))
         elif isinstance(event, ev.EditRejected):
-            await self.say(f"\n\nRound {event.round}: the reply could not be applied ({event.reason}); asking "
-                           "again.\n\n")
+            which = f"Round {event.round}: the reply" if event.round else "The reply"  # round 0: an edit's own
+            await self.say(f"\n\n{which} could not be applied ({event.reason}); asking again.\n\n")
         elif isinstance(event, ev.EditsProposed):
             call_id = self.edit_call(event.round)
             self.open[call_id] = f"Edit {', '.join(event.files)}"
@@ -248,23 +246,20 @@ class RunView:
                               f"written; /undo restores the files (checkpoint {event.checkpoint})")
         elif isinstance(event, ev.FixNotice):
             await self.send(update_agent_thought_text(event.text + "\n"))
-        elif not isinstance(event, (ev.Working, ev.ReplyReceived)):
-            return False
-        return True
 
     def ask_to_apply(self, proposal, loop: asyncio.AbstractEventLoop, cancel: threading.Event, title: str,
-                     choices=None, refused: Any = False) -> Any:
+                     choices: list | None = None) -> bool | str:
         """From the worker thread: ``session/request_permission`` for a proposal, on the tool call that shows
-        it, with its diffs. ``choices`` (``PermissionOption``s) gives the picked option's id; without them it
-        is allow or reject, True or False. ``refused`` when rejected, failed or cancelled."""
+        it, with its diffs. With ``choices`` (``PermissionOption``s) the id of the option picked, else allow or
+        reject as True or False; False when rejected, when the request failed and when the turn is cancelled."""
         asking = self.agent.choose(
             self.session, self.edit_call(proposal.round), title, "edit",
             locations=[ToolCallLocation(path=str(self.root / f)) for f in proposal.files],
             content=self.diffs.content(proposal.round, proposal.diff), options=choices)
-        picked = answer_in_worker(asking, loop, cancel, None)
+        picked = answer_in_worker(asking, loop, cancel)
         if choices is None:
             return picked == "allow"
-        return refused if picked is None or picked == "reject" else picked
+        return False if picked is None or picked == "reject" else picked
 
 
 def test_report(summary) -> str:
