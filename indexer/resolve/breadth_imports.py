@@ -154,7 +154,8 @@ class BreadthResolver:
             found = self.defined_in_package(language, segments[:end], segments[end:end + 1])
             if found:
                 return found
-        return self.package_files(language, segments)
+        # The platform's packages are no folder of ours, even one whose path happens to end so (kotlin/text/).
+        return self.package_files(language, segments) if segments[0] not in _PLATFORM_ROOTS else []
 
     def defined_in_package(self, language: str, package: list[str], names: list[str]) -> list[str]:
         """The files of ``language`` defining a top-level ``names[0]``: with several, those whose folders end

@@ -1,0 +1,135 @@
+"""Imports of the twelve tagged languages reach the repository's own files in each language's usual layout
+(indexer/resolve/breadth_imports.py), so that a call into an imported file resolves through the import, not
+by a name unique in the repository.
+
+Each ``tests/fixtures/languages/<lang>/same_name/`` project defines the called name in two files and imports
+only one: the import alone decides which definition the call means. Asserted exactly, through the real
+grammars, extractor and graph builder.
+"""
+
+from __future__ import annotations
+
+from fixture_graphs import LANGUAGE_FIXTURES, edges
+import pytest
+
+from indexer.extract import extract_file
+from indexer.graph import build_graph
+from indexer.languages import language_for_path
+
+# language -> (imports edges, calls with their resolution, external imports of the files that have some)
+LAYOUTS = {
+    "ruby": (  # require through the load path: lib/shop/greeter.rb, not spec/fixtures/shop/greeter.rb
+        {("app.rb", "lib/shop/greeter.rb")},
+        {("app.rb::App.run", "lib/shop/greeter.rb::Shop.Greeter.greet", "import")},
+        {"app.rb": ["json"]},  # the gem, though lib/shop/json.rb ends with json.rb
+    ),
+    "php": (  # use App\Greetings\Greeter: the class Greeter whose folders spell the namespace
+        {("src/App.php", "src/Greetings/Greeter.php")},
+        {
+            ("src/App.php::App.run", "src/Greetings/Greeter.php::Greeter", "import"),
+            ("src/App.php::App.run", "src/Greetings/Greeter.php::Greeter.greet", "import"),
+        },
+        {},
+    ),
+    "bash": (  # source ../lib/log.sh from bin/, not vendor/log.sh
+        {("bin/deploy.sh", "lib/log.sh")},
+        {("bin/deploy.sh::deploy", "lib/log.sh::log_info", "import")},
+        {},
+    ),
+    "dart": (  # package:shop/greeter.dart is the lib/ of the package folder shop, not farm's
+        {("packages/shop/bin/main.dart", "packages/shop/lib/greeter.dart")},
+        {("packages/shop/bin/main.dart::main", "packages/shop/lib/greeter.dart::greet", "import")},
+        {},
+    ),
+    "zig": (  # @import("greeter.zig") beside main.zig, not tools/greeter.zig
+        {("src/main.zig", "src/greeter.zig")},
+        {("src/main.zig::main", "src/greeter.zig::greet", "import")},
+        {},
+    ),
+    "lua": (  # require("shop.greeter") is shop/greeter.lua, require("farm") farm/init.lua
+        {("app.lua", "shop/greeter.lua"), ("app.lua", "farm/init.lua")},
+        {
+            ("app.lua", "app.lua::run", "local"),
+            ("app.lua::run", "shop/greeter.lua::M.greet", "import"),
+            ("app.lua::run", "farm/init.lua::M.plant", "import"),
+        },
+        {},
+    ),
+    "haskell": (  # import Shop.Greeter is src/Shop/Greeter.hs, not src/Farm/Greeter.hs
+        {("app/Main.hs", "src/Shop/Greeter.hs")},
+        {("app/Main.hs::main", "src/Shop/Greeter.hs::greet", "import")},
+        {},
+    ),
+    "kotlin": (  # import shop.greetings.Greeter: the Greeter in shop/greetings/, not shop/farewells/
+        {("src/main/kotlin/shop/App.kt", "src/main/kotlin/shop/greetings/Greeter.kt")},
+        {
+            ("src/main/kotlin/shop/App.kt::App.run", "src/main/kotlin/shop/greetings/Greeter.kt::Greeter", "import"),
+            (
+                "src/main/kotlin/shop/App.kt::App.run",
+                "src/main/kotlin/shop/greetings/Greeter.kt::Greeter.greet",
+                "import",
+            ),
+        },
+        # The platform's function, though shop/text/Case.kt is the one file of ours defining an uppercase.
+        {"src/main/kotlin/shop/App.kt": ["kotlin.text.uppercase"]},
+    ),
+    "scala": (  # import shop.greetings._ is the files of the folder shop/greetings/
+        {("src/main/scala/shop/App.scala", "src/main/scala/shop/greetings/Greeter.scala")},
+        {
+            (
+                "src/main/scala/shop/App.scala::App.run",
+                "src/main/scala/shop/greetings/Greeter.scala::Greeter",
+                "import",
+            ),
+            (
+                "src/main/scala/shop/App.scala::App.run",
+                "src/main/scala/shop/greetings/Greeter.scala::Greeter.greet",
+                "import",
+            ),
+        },
+        {},
+    ),
+    "elixir": (  # alias Shop.Greeter: the file with defmodule Shop.Greeter, not Farm.Greeter's
+        {("lib/shop/app.ex", "lib/shop/greeter.ex")},
+        {("lib/shop/app.ex::Shop.App.run", "lib/shop/greeter.ex::Shop.Greeter.greet", "import")},
+        {},
+    ),
+    "swift": (  # import Greetings is the SwiftPM target Sources/Greetings/, not Sources/Farewells/
+        {("Sources/App/App.swift", "Sources/Greetings/Greeter.swift")},
+        {
+            ("Sources/App/App.swift::App.run", "Sources/Greetings/Greeter.swift::Greeter", "import"),
+            ("Sources/App/App.swift::App.run", "Sources/Greetings/Greeter.swift::Greeter.greet", "import"),
+        },
+        {},
+    ),
+    # A C# namespace names no file (the extract does not record which namespace a file declares): with two
+    # Greeters the call means neither, rather than a guess.
+    "csharp": (set(), set(), {"App.cs": ["Shop.Greetings"]}),
+}
+
+
+def layout_graph(language: str):
+    folder = LANGUAGE_FIXTURES / language / "same_name"
+    extracts = {}
+    for file in sorted(folder.rglob("*")):
+        if file.is_file():
+            path = file.relative_to(folder).as_posix()
+            assert language_for_path(path) == language
+            extracts[path] = extract_file(path, file.read_bytes(), language)
+    return extracts, build_graph(extracts)
+
+
+@pytest.mark.parametrize("language", LAYOUTS)
+def test_of_two_same_named_definitions_the_imported_one_is_linked(language):
+    imported, calls, external = LAYOUTS[language]
+    extracts, graph = layout_graph(language)
+    assert not any(e.has_errors for e in extracts.values())
+    assert edges(graph, "imports") == imported
+    assert edges(graph, "calls") == calls
+    assert {p: graph.nodes[p]["external_imports"] for p in extracts if graph.nodes[p]["external_imports"]} == external
+    # What makes the case: the called name is defined in two files.
+    definers: dict[str, set[str]] = {}
+    for extract in extracts.values():
+        for symbol in extract.symbols:
+            definers.setdefault(symbol.name, set()).add(extract.path)
+    assert any(len(files) == 2 for files in definers.values())
