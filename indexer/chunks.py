@@ -33,6 +33,13 @@ _LEADING_PREFIXES: dict[str, tuple[str, ...]] = {
     # "#" starts preprocessor lines in C/C++, which belong to the file, not the next function.
     "c": ("//", "/*", "*"),
     "cpp": ("//", "/*", "*", "["),
+    "csharp": ("[", "//", "/*", "*"),  # [HttpGet] attributes and /// doc comments
+    "php": ("#[", "//", "/*", "*"),
+    "ruby": ("#",),
+    "bash": ("#",),
+    "elixir": ("#", "@"),  # @doc "...", @spec and @impl lines belong to the def below them
+    "lua": ("--",),
+    "haskell": ("--",),  # -- | Haddock comments
 }
 _DEFAULT_LEADING_PREFIXES = ("@", "//", "/*", "*")
 

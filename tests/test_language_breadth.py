@@ -18,6 +18,7 @@ import pytest
 import tree_sitter
 
 from fixture_graphs import LANGUAGE_FIXTURES, edges
+from indexer.chunks import chunk_file
 from indexer.extract import extract_file
 from indexer.extract.generic import _query
 from indexer.graph import build_graph
@@ -451,3 +452,23 @@ def test_a_callee_is_a_dotted_name_without_type_arguments(language, path, source
 def test_quoted_names_lose_their_backticks():
     extract = extract_file("Reader.kt", b"class `-Reader` { fun `read it`() {} }", "kotlin")
     assert [s.qname for s in extract.symbols] == ["Reader.kt::-Reader", "Reader.kt::-Reader.read it"]
+
+
+@pytest.mark.parametrize("language, path, source, qname, first_line", [
+    ("ruby", "shop.rb", "class Shop\n  # Totals the cart.\n  def total\n    1\n  end\nend\n", "Shop.total", 2),
+    ("bash", "shop.sh", "# Greets one name.\ngreet() {\n  echo hi\n}\n", "greet", 1),
+    ("elixir", "shop.ex", "defmodule Shop do\n  # Totals the cart.\n  @spec total() :: integer\n  def total, do: 1\nend\n",
+     "Shop.total", 2),
+    ("lua", "shop.lua", "-- Totals the cart.\nlocal function total()\n  return 1\nend\n", "total", 1),
+    ("haskell", "Shop.hs", "module Shop where\n\n-- | The answer.\nanswer = 42\n", "answer", 3),
+])
+def test_comments_right_above_a_definition_are_in_its_chunk(language, path, source, qname, first_line):
+    extract = extract_file(path, source.encode(), language)
+    chunk = next(c for c in chunk_file(path, source, extract) if c.symbol == f"{path}::{qname}")
+    assert chunk.start_line == first_line
+    assert source.splitlines()[first_line - 1].strip() in chunk.text
+    # A blank line ends what belongs to the definition: the comment above it stays with the file.
+    spaced = source.replace("\n", "\n\n", first_line)
+    extract = extract_file(path, spaced.encode(), language)
+    chunk = next(c for c in chunk_file(path, spaced, extract) if c.symbol == f"{path}::{qname}")
+    assert chunk.start_line > first_line + 1 and source.splitlines()[first_line - 1].strip() not in chunk.text
