@@ -364,7 +364,8 @@ def _generic_block(block: list[str], root: Path) -> Failure | None:
     # Go panics, Rust backtraces, Java exceptions and Node stacks are read in their own format (the
     # function of each frame, Java's package directories); other `file:line` mentions by the pattern.
     traced = trace_frames("\n".join(block))
-    found = [(f.start, f.path, f.line, f.function) for f in traced]
+    located = {(f.path.removeprefix("./"), f.line) for f in traced}
+    found: list[tuple[int, str, int, str | None]] = []
     offset = 0
     for line in block:
         for match in _GENERIC_FRAME.finditer(line):
@@ -372,13 +373,16 @@ def _generic_block(block: list[str], root: Path) -> Failure | None:
             path = match["path"]
             if path.startswith(("http", "www.")) or any(f.start <= start < f.end for f in traced):
                 continue
+            if (path.removeprefix("./"), int(match["line"])) in located:
+                continue  # a trace's frame said again (Rust's `panicked at`), without the function
             function = match["function"].strip() if match["function"] else None
             named = _IN_FUNCTION.match(line, match.end())
             if function is None and named is not None:
                 function = named["name"]
             found.append((start, path, int(match["line"]), function))
         offset += len(line) + 1
-    found.sort(key=lambda item: item[0])
+    # The traces' frames come innermost first, in the order trace_frames gives (a Java root cause first).
+    found = [(f.start, f.path, f.line, f.function) for f in traced] + found
     frames = [Frame(_relative(path, root), line, _clean_function(function)) for _, path, line, function in found]
     python_only = all(path.endswith((".py", ".pyi")) for _, path, _, _ in found)
     if not python_only:

@@ -194,10 +194,10 @@ def _frames(text: str) -> tuple[list[Frame], str]:
         found.append((match.start(), match["path"], int(match["line"]), match["name"], match[0], True, source_text))
         blanked[match.start() : end] = " " * (end - match.start())
     rest = "".join(blanked)
-    # Go, Rust, Java and Node traces say more than `path:line` (the function, Java's package): read them
-    # first, then whatever `path:line` is left.
-    for frame in trace_frames(rest):
-        found.append((frame.start, frame.path, frame.line, frame.function, frame.text, False, None))
+    # Go, Rust, Java and Node traces say more than `path:line` (the function, Java's package, which cause
+    # is the root): read them first, in the order they give, then whatever `path:line` is left.
+    traced = trace_frames(rest)
+    for frame in traced:
         blanked[frame.start : frame.end] = " " * (frame.end - frame.start)
     rest = "".join(blanked)
     for match in _GENERIC_FRAME.finditer(rest):
@@ -214,7 +214,7 @@ def _frames(text: str) -> tuple[list[Frame], str]:
     found.sort()
     python = [f for f in found if f[5]]
     other = [f for f in found if not f[5]]
-    ordered = list(reversed(python)) + other
+    ordered = [*reversed(python), *((f.start, f.path, f.line, f.function, f.text, False, None) for f in traced), *other]
     frames: list[Frame] = []
     seen: set[tuple[str, int]] = set()
     for _, path, line, name, frame_text, _, source_text in ordered:

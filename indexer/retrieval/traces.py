@@ -13,13 +13,14 @@ What a generic ``path:line`` pattern misses, and these formats tell:
 - Node writes ``at fn (/abs/file.js:3:9)``, ``at fn (file:///abs/file.js:3:9)``, ``at async Class.method``,
   ``at new Class``, ``at obj.fn [as alias]`` and bare ``at /abs/file.js:3:9``.
 
-Frames come innermost first, as all four runtimes print them (Java's ``Caused by:`` sections in the order
-printed). The function is the bare name a graph node has (``Get``, ``bar``, ``location``), None where the
+Frames come innermost first, as all four runtimes print them; of a Java exception with causes, the root
+cause's (the last ``Caused by:``) come first. The function is the bare name a graph node has (``Get``, ``bar``, ``location``), None where the
 runtime gives none (``<anonymous>``, a static initializer).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ class TraceFrame:
     line: int
     function: str | None
     text: str  # the frame as printed, on one line
+    runtime: str  # go, rust, java (any JVM language) or node
 
 
 # Go: `pkg/path.(*Type).Method(args)` or `created by pkg.fn in goroutine 1`, then `\t/path/file.go:12 +0x1d`
@@ -65,6 +67,7 @@ _GO_CLOSURE = re.compile(r"^(?:func\d+|gowrap\d+|deferwrap\d+|\d+)$")  # `main.m
 _RUST_HASH = re.compile(r"::h[0-9a-f]{16}$")
 _RUST_IMPL = re.compile(r"<(?P<type>[^<>]*?)(?: as [^<>]*)?>")
 _JAVA_LAMBDA = re.compile(r"^lambda\$(?P<name>[\w$]+?)\$\d+$")
+_CAUSED_BY = re.compile(r"^[ \t]*Caused by: ", re.MULTILINE)
 _NODE_NOISE = re.compile(r"^(?:async |new )|\s*\[as [^\]]*\]$")
 
 
@@ -78,7 +81,18 @@ def trace_frames(text: str) -> list[TraceFrame]:
             if not any(frame.start < end and start < frame.end for start, end in taken):
                 frames.append(frame)
                 taken.append((frame.start, frame.end))
-    return sorted(frames, key=lambda f: f.start)
+    return _root_cause_first(text, sorted(frames, key=lambda f: f.start))
+
+
+def _root_cause_first(text: str, frames: list[TraceFrame]) -> list[TraceFrame]:
+    """A JVM exception prints its causes after itself, the root cause last, and the root cause is where
+    things went wrong: its frames take the places of the JVM frames, last section first."""
+    causes = [match.start() for match in _CAUSED_BY.finditer(text)]
+    if not causes:
+        return frames
+    jvm = [f for f in frames if f.runtime == "java"]
+    reordered = iter(sorted(jvm, key=lambda f: (-bisect.bisect(causes, f.start), f.start)))
+    return [next(reordered) if f.runtime == "java" else f for f in frames]
 
 
 def _one_line(text: str) -> str:
@@ -88,8 +102,8 @@ def _one_line(text: str) -> str:
 def _go_frames(text: str) -> list[TraceFrame]:
     if "goroutine " not in text and "created by " not in text:
         return []
-    return [TraceFrame(m.start(), m.end(), m["path"], int(m["line"]), _go_function(m["function"]), _one_line(m[0]))
-            for m in _GO_FRAME.finditer(text)]
+    return [TraceFrame(m.start(), m.end(), m["path"], int(m["line"]), _go_function(m["function"]), _one_line(m[0]),
+                       "go") for m in _GO_FRAME.finditer(text)]
 
 
 def _go_function(written: str) -> str | None:
@@ -106,11 +120,18 @@ def _go_function(written: str) -> str | None:
 def _rust_frames(text: str) -> list[TraceFrame]:
     if ".rs:" not in text:
         return []
-    frames = [TraceFrame(m.start(), m.end(), m["path"].strip(), int(m["line"]), None, _one_line(m[0]))
-              for m in _RUST_PANIC.finditer(text)]
-    frames += [TraceFrame(m.start(), m.end(), m["path"].strip(), int(m["line"]), _rust_function(m["function"]),
-                          _one_line(m[0])) for m in _RUST_FRAME.finditer(text)]
-    return sorted(frames, key=lambda f: f.start)
+    backtrace = [TraceFrame(m.start(), m.end(), _rust_path(m["path"]), int(m["line"]), _rust_function(m["function"]),
+                            _one_line(m[0]), "rust") for m in _RUST_FRAME.finditer(text)]
+    # Where it panicked: the innermost frame when there is no backtrace (the default), else the backtrace's
+    # own frame there says the same and names the function.
+    located = {(f.path, f.line) for f in backtrace}
+    panics = [TraceFrame(m.start(), m.end(), _rust_path(m["path"]), int(m["line"]), None, _one_line(m[0]), "rust")
+              for m in _RUST_PANIC.finditer(text) if (_rust_path(m["path"]), int(m["line"])) not in located]
+    return sorted(panics + backtrace, key=lambda f: f.start)
+
+
+def _rust_path(written: str) -> str:
+    return written.strip().removeprefix("./")
 
 
 def _rust_function(written: str) -> str | None:
@@ -129,7 +150,7 @@ def _java_frames(text: str) -> list[TraceFrame]:
         package = match["cls"].split(".")[:-1]
         path = "/".join([*package, match["file"]])
         frames.append(TraceFrame(match.start(), match.end(), path, int(match["line"]),
-                                 _java_method(match["cls"], match["method"]), _one_line(match[0])))
+                                 _java_method(match["cls"], match["method"]), _one_line(match[0]), "java"))
     return frames
 
 
@@ -154,7 +175,7 @@ def _node_frames(text: str) -> list[TraceFrame]:
             continue  # Node's own modules, or a script served over the network
         path = location.removeprefix("file://")
         frames.append(TraceFrame(match.start(), match.end(), path, int(match["line"]),
-                                 _node_function(match["function"]), _one_line(match[0])))
+                                 _node_function(match["function"]), _one_line(match[0]), "node"))
     return frames
 
 
