@@ -15,6 +15,7 @@ import pytest
 from indexer.extract import extract_file
 from indexer.graph import build_graph
 from indexer.languages import language_for_path
+from indexer.model import Import
 
 # language -> (imports edges, calls with their resolution, external imports of the files that have some)
 LAYOUTS = {
@@ -133,3 +134,18 @@ def test_of_two_same_named_definitions_the_imported_one_is_linked(language):
         for symbol in extract.symbols:
             definers.setdefault(symbol.name, set()).add(extract.path)
     assert any(len(files) == 2 for files in definers.values())
+
+
+# Empty, dots only, separators only, schemes without a path, absolute, home and computed paths, paths that
+# leave the repository.
+ODD_IMPORTS = ["", ".", "..", "\\", "::", "a..b", "package:", "package:shop", "dart:", "/etc/passwd",
+               "~/.bashrc", "$DIR/lib.sh", "../../../outside", "App\\"]
+
+
+@pytest.mark.parametrize("language", LAYOUTS)
+def test_odd_imports_name_no_file_and_break_nothing(language):
+    extracts, _ = layout_graph(language)
+    importer = next(iter(extracts))
+    extracts[importer].imports = [Import(module=module, line=1) for module in ODD_IMPORTS]
+    graph = build_graph(extracts)
+    assert not [target for source, target in edges(graph, "imports") if source == importer]

@@ -110,7 +110,7 @@ class BreadthResolver:
         if imp.module.endswith((".php", ".inc")):  # require/include of a file
             return self.relative_or_ending(importer, imp.module)
         segments = [s for s in imp.module.split("\\") if s]  # use App\Greetings\Greeter
-        return self.defined_in_package("php", segments[:-1], segments[-1:])
+        return self.defined_in_package("php", segments[:-1], segments[-1]) if segments else []
 
     def bash(self, importer: str, imp: Import) -> list[str]:
         return self.relative_or_ending(importer, imp.module)
@@ -147,21 +147,25 @@ class BreadthResolver:
         """Kotlin and Scala: ``a.b.C`` is the file defining C in package a.b (a nested ``a.b.C.D``: C's);
         ``import a.b.{C, D}`` each name's; ``a.b.*``/``a.b._`` (written ``a.b``) the package folder's files."""
         language = self.generic.extracts[importer].language
-        segments = imp.module.split(".")
+        segments = [s for s in imp.module.split(".") if s]
+        if not segments:
+            return []
         if imp.names:
-            return [f for name, _ in imp.names for f in self.defined_in_package(language, segments, [name])]
+            return [f for name, _ in imp.names for f in self.defined_in_package(language, segments, name)]
+        if len(segments) == 1:  # a class of the default package; a lone folder name says too little
+            return self.defined_in_package(language, [], segments[0])
         for end in range(len(segments) - 1, 0, -1):
-            found = self.defined_in_package(language, segments[:end], segments[end:end + 1])
+            found = self.defined_in_package(language, segments[:end], segments[end])
             if found:
                 return found
         # The platform's packages are no folder of ours, even one whose path happens to end so (kotlin/text/).
         return self.package_files(language, segments) if segments[0] not in _PLATFORM_ROOTS else []
 
-    def defined_in_package(self, language: str, package: list[str], names: list[str]) -> list[str]:
-        """The files of ``language`` defining a top-level ``names[0]``: with several, those whose folders end
+    def defined_in_package(self, language: str, package: list[str], name: str) -> list[str]:
+        """The files of ``language`` defining a top-level ``name``: with several, those whose folders end
         with most of the package path (case aside: PSR-4's ``app/`` for ``App\\``); a lone one unless the
         package is the platform's own."""
-        key = (family(language), names[0])
+        key = (family(language), name)
         files = list(dict.fromkeys(self.names.symbols[q].path for q in self.names.top_level_by_name.get(key, ())))
         if len(files) == 1 and package and package[0] in _PLATFORM_ROOTS:
             return []
@@ -172,10 +176,10 @@ class BreadthResolver:
         return [f for f in files if agreement[f] == best] if best else []
 
     def package_files(self, language: str, segments: list[str]) -> list[str]:
-        """The files of the folders spelling the package: the whole path, else all but its root (Kotlin's
-        layout leaves out the common root package)."""
+        """The files of the folders spelling the package: the whole path, else its tail without the root
+        packages, two folders at the least (Kotlin's layout leaves out the common root package)."""
         extensions = _LANGUAGE_EXTENSIONS[language]
-        for start in range(0, max(len(segments) - 1, 1)):
+        for start in range(0, len(segments) - 1):
             folders = self.index.dirs_ending_with("/".join(segments[start:]))
             found = [p for d in folders for p in self.index.by_dir[d] if p.endswith(extensions)]
             if found:
