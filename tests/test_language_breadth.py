@@ -25,6 +25,7 @@ from indexer.graph import build_graph
 from indexer import languages
 from indexer.languages import language_for_path
 from indexer.model import CLASS, FUNCTION, METHOD
+from indexer.retrieval.query import parse_query
 
 
 @dataclass
@@ -472,3 +473,11 @@ def test_comments_right_above_a_definition_are_in_its_chunk(language, path, sour
     extract = extract_file(path, spaced.encode(), language)
     chunk = next(c for c in chunk_file(path, spaced, extract) if c.symbol == f"{path}::{qname}")
     assert chunk.start_line > first_line + 1 and source.splitlines()[first_line - 1].strip() not in chunk.text
+
+
+@pytest.mark.parametrize("extension", ["cs", "rb", "rake", "php", "kt", "kts", "swift", "scala", "lua", "sh", "bash",
+                                       "ex", "exs", "hs", "dart", "zig"])
+def test_a_file_name_of_these_languages_in_a_query_is_a_path(extension):
+    mentions = parse_query(f"the greeting in greeter.{extension} is wrong since lib/shop.{extension} changed").mentions
+    assert {(m.text, m.is_path) for m in mentions} >= {(f"greeter.{extension}", True), (f"lib/shop.{extension}", True)}
+    assert not any(m.text == f"greeter.{extension}" and not m.is_path for m in mentions)
