@@ -4,8 +4,8 @@
 The proposed edit is a tool call of kind ``edit`` whose content is one ACP diff per file (path, old and new
 text); ``session/request_permission`` on that tool call offers Apply, Apply and run the tests, and Reject.
 Nothing is written before the answer, and a rejection leaves every file as it was. Writes go through the
-editor's ``fs/write_text_file`` when it advertises it (its unsaved buffers are respected), else through the
-run's atomic writer; either way after a checkpoint, so `/undo` restores the files. The tests, when asked
+editor's ``fs/write_text_file`` when it advertises it (the change lands in its buffer, which never goes stale
+behind the user's back), else through the run's atomic writer; either way after a checkpoint, so `/undo` restores the files. The tests, when asked
 for, are ``execute`` tool calls; when they fail, the fix loop's rounds follow as in `/fix`. Every way an edit
 ends — written, declined, answered instead, not applicable, another run holding the repository, the model
 gone, cancelled — ends the turn with a report saying so.
@@ -14,7 +14,6 @@ gone, cancelled — ends the turn with a report saying so.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from acp.helpers import (
@@ -27,8 +26,6 @@ from acp.helpers import (
 from acp.schema import PermissionOption, PromptResponse
 
 from .runs import ProposedDiffs, RunView, client_writer, test_report
-
-log = logging.getLogger("assist.acp")
 
 USAGE = "/edit REQUEST, e.g. /edit add a timeout to fetch_url"
 INDEX_POLL_S = 0.2

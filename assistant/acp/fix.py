@@ -12,15 +12,12 @@ own atomic writer (``runs.py``, shared with `/edit`). `/undo` restores the files
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from acp.helpers import start_tool_call, text_block, tool_content, update_agent_message_text
 from acp.schema import PromptResponse, ToolCallLocation
 
 from ..slash import parse_fix_arguments
 from .runs import ProposedDiffs, RunView, client_writer
-
-log = logging.getLogger("assist.acp")
 
 
 async def run_undo(agent, session) -> PromptResponse:
