@@ -110,7 +110,8 @@ NODE_STACK = """\
 
 # trace, its innermost frame inside the repository as (path as printed, line, function), the symbol it is in
 CASES = {
-    "go": (GO_PANIC, ("/home/dev/shop/internal/store/load.go", 4, "load"), "go/shop/internal/store/load.go::Store.load"),
+    "go": (GO_PANIC, ("/home/dev/shop/internal/store/load.go", 4, "load"),
+           "go/shop/internal/store/load.go::Store.load"),
     "rust": (RUST_BACKTRACE, ("src/water.rs", 28, "pour"), "rust/garden/src/water.rs::pour"),
     "java": (JAVA_EXCEPTION, ("com/google/gson/Gson.java", 6, "toJson"),
              "mentions/gson/src/main/java/com/google/gson/Gson.java::Gson.toJson"),
@@ -179,7 +180,10 @@ def test_the_other_shapes_of_a_frame():
     assert frames("    at new Router (/srv/app/lib/router.js:12:11)\n"
                   "    at async Cart.total [as sum] (file:///srv/app/lib/cart.mjs:40:3)\n"
                   "    at /srv/app/index.js:3:1\n") == [
-        ("/srv/app/lib/router.js", 12, "Router"), ("/srv/app/lib/cart.mjs", 40, "total"), ("/srv/app/index.js", 3, None)]
+        ("/srv/app/lib/router.js", 12, "Router"),
+        ("/srv/app/lib/cart.mjs", 40, "total"),
+        ("/srv/app/index.js", 3, None),
+    ]
     assert frames("\tat com.acme.Outer$Inner.<init>(Outer.java:7)\n"
                   "\tat com.acme.Outer.lambda$handle$0(Outer.java:21)\n"
                   "\tat com.acme.Outer.<clinit>(Outer.java:3)\n") == [

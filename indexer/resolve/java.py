@@ -2,11 +2,12 @@
 
 A class name means, in order: a class nested in the enclosing classes, a top-level class of the file, the
 class a single-type import names, a class of the same package (every file of the package directory, in
-``src/main/java`` and ``src/test/java`` alike, or in the source directories a pom.xml declares), a class of a package imported with ``.*``. A method name
-written alone, or after ``this.``/``super.``, is a method of the enclosing class or of a class or interface
-it extends, then of an outer class, then a static import. ``Class.method`` is a method of that class, however
-the class was found. A variable's method (``repo.save``) is left to ``GenericResolver``, as is anything these
-rules do not find (a method of an anonymous class, a base class from a library).
+``src/main/java`` and ``src/test/java`` alike, or in the source directories a pom.xml declares), a class of
+a package imported with ``.*``. A method name written alone, or after ``this.``/``super.``, is a method of
+the enclosing class or of a class or interface it extends, then of an outer class, then a static import.
+``Class.method`` is a method of that class, however the class was found. A variable's method (``repo.save``)
+is left to ``GenericResolver``, as is anything these rules do not find (a method of an anonymous class, a
+base class from a library).
 
 Edges say how: ``self`` (through the class hierarchy), ``local`` (a class of this file), ``package``,
 ``import`` (a single-type, static or on-demand import).

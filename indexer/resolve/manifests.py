@@ -111,7 +111,7 @@ class Manifests:
     js_packages: list[JsPackage] = field(default_factory=list)
     js_workspaces: dict[str, list[str]] = field(default_factory=dict)  # root dir -> workspace globs
     ts_configs: dict[str, TsConfig] = field(default_factory=dict)  # directory -> its tsconfig/jsconfig
-    java_roots: list[tuple[str, str]] = field(default_factory=list)  # (project directory, a source directory it declares)
+    java_roots: list[tuple[str, str]] = field(default_factory=list)  # (project directory, a source dir it declares)
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -167,7 +167,8 @@ def read_manifests(root: Path | str, paths: Iterable[str]) -> Manifests:
                 raise ValueError(f"over {MAX_MANIFEST_BYTES} bytes")
             texts[path] = data.decode("utf-8-sig")
         except (OSError, ValueError) as exc:
-            warnings.append(f"{path}: not read ({_first_line(exc)}); imports it would resolve are matched by path alone")
+            warnings.append(f"{path}: not read ({_first_line(exc)}); imports it would resolve are matched by "
+                            "path alone")
     manifests = Manifests.from_texts(texts)
     manifests.warnings[:0] = warnings
     return manifests
@@ -238,7 +239,8 @@ def _read_cargo(path: str, text: str, manifests: Manifests) -> None:
         members = workspace.get("members", [])
         manifests.workspace_members[directory] = [m.strip("/") for m in members if isinstance(m, str)]
         shared = workspace.get("dependencies", {})
-        manifests.workspace_dependencies[directory] = _dependencies(directory, shared if isinstance(shared, dict) else {})[0]
+        shared = shared if isinstance(shared, dict) else {}
+        manifests.workspace_dependencies[directory] = _dependencies(directory, shared)[0]
     package = document.get("package")
     if not isinstance(package, dict) or not isinstance(package.get("name"), str):
         return  # a virtual workspace manifest
@@ -341,7 +343,8 @@ def _ts_config(path: str, raw: dict[str, dict], warnings: list[str]) -> TsConfig
                     current = target
                     break
                 if target is not None:
-                    warnings.append(f"{chain[-1]}: extends {parent}, which is not in the repository; its paths are left out")
+                    warnings.append(f"{chain[-1]}: extends {parent}, which is not in the repository or not "
+                                    "readable; its options are left out")
     for config_path in reversed(chain):  # the file itself last: its options win
         options = raw[config_path].get("compilerOptions")
         if not isinstance(options, dict):

@@ -78,7 +78,8 @@ class RustResolver:
             head = imp.module.partition("::")[0]
             # `use other_crate::x` with other_crate a path dependency that Cargo.toml names (a module of
             # this file by that name would win, as in Rust).
-            through_cargo = bool(imp.names) and head not in bound and crates.get(head) is not None and self._declared(path)
+            through_cargo = (bool(imp.names) and head not in bound and crates.get(head) is not None
+                             and self._declared(path))
             for name, alias, place in self._imported(path, imp):
                 if name == "*":
                     if place is not None:

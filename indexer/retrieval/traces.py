@@ -14,8 +14,8 @@ What a generic ``path:line`` pattern misses, and these formats tell:
   ``at new Class``, ``at obj.fn [as alias]`` and bare ``at /abs/file.js:3:9``.
 
 Frames come innermost first, as all four runtimes print them; of a Java exception with causes, the root
-cause's (the last ``Caused by:``) come first. The function is the bare name a graph node has (``Get``, ``bar``, ``location``), None where the
-runtime gives none (``<anonymous>``, a static initializer).
+cause's (the last ``Caused by:``) come first. The function is the bare name a graph node has (``Get``,
+``bar``, ``location``), None where the runtime gives none (``<anonymous>``, a static initializer).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class TraceFrame:
 # Go: `pkg/path.(*Type).Method(args)` or `created by pkg.fn in goroutine 1`, then `\t/path/file.go:12 +0x1d`
 # (the name's length bounded: a long line of pasted text is not tried at every length).
 _GO_FRAME = re.compile(
-    r"^(?:created by )?(?P<function>[^\s()][^\s]{0,300}?)(?:\((?:[^()\n]|\([^()\n]*\))*\))?(?: in goroutine \d+)?[ \t]*\n"
+    r"^(?:created by )?(?P<function>[^\s()][^\s]{0,300}?)(?:\((?:[^()\n]|\([^()\n]*\))*\))?"
+    r"(?: in goroutine \d+)?[ \t]*\n"
     r"[ \t]+(?P<path>[^\s:][^\n:]*?\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?[ \t]*$",
     re.MULTILINE,
 )
@@ -50,7 +51,9 @@ _RUST_FRAME = re.compile(
     re.MULTILINE,
 )
 # `thread 'main' panicked at src/lib.rs:10:5:` (Rust 1.73+) or `panicked at 'message', src/lib.rs:10:5`.
-_RUST_PANIC = re.compile(r"panicked at (?:'(?:[^'\n]|'(?!, ))*', )?(?P<path>[^\s:'][^\n:']*?\.rs):(?P<line>\d+)(?::\d+)?")
+_RUST_PANIC = re.compile(
+    r"panicked at (?:'(?:[^'\n]|'(?!, ))*', )?(?P<path>[^\s:'][^\n:']*?\.rs):(?P<line>\d+)(?::\d+)?"
+)
 # Java (and the JVM's other languages): `at [module/]com.example.Foo$Inner.bar(Foo.java:42)`.
 _JAVA_FRAME = re.compile(
     r"^[ \t]*at (?:[\w.$-]+(?:@[\w.-]+)?/)*(?P<cls>[\w$]+(?:\.[\w$]+)*)\.(?P<method>[\w$<>]+)"
