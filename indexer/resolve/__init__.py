@@ -4,7 +4,8 @@ a call or a base-class expression names.
 One resolver per language family (``python.py``, ``go.py``, ``rust.py``, ``java.py``, ``javascript.py``;
 ``breadth_imports.py`` for the twelve languages of ``extract/tagged.py``; ``generic.py`` for C/C++ and
 everyone's leftovers) over one shared ``NameTable``; the graph builder asks ``Resolvers`` and turns the
-answers into edges.
+answers into edges. The repository's build manifests (``manifests.py``: go.mod, Cargo.toml, package.json,
+tsconfig.json, pom.xml), read by the indexer, say which imports are its own.
 """
 
 from __future__ import annotations
