@@ -17,7 +17,7 @@ from ..edit import events as ev
 from ..fix.events import EditRejected, EditsProposed, Proposal, ReplyReceived, RunStarted, TestsFinished
 from ..providers.types import Message
 from ..terminal import inert_lines
-from .fix import ChangeRun, FixHost, tests_markdown
+from .fix import ChangeRun, FixHost, test_config_warning, tests_markdown
 from .widgets import Choice, EditRequest, ProposedEdit, Turn
 
 APPLY = Choice("Apply", "a", ev.APPLY_ONLY, "apply")
@@ -74,8 +74,7 @@ class ChatEdit(ChangeRun):
         if widget is None:  # no diff on screen to decide on: nothing is written
             return False
         choices = EDIT_CHOICES if proposal.round == 0 else FIX_ROUND_CHOICES
-        warning = (f"This changes test infrastructure ({', '.join(proposal.test_config)}): its code runs with your "
-                   "rights on the next test run." if proposal.test_config else None)
+        warning = test_config_warning(proposal) if proposal.test_config else None
         answer = self.ask_user(lambda done: widget.ask(choices, done, warning), refused=None)
         if answer is None:  # Esc, or the app is leaving
             self.app.on_loop(widget.settle, "■ stopped — nothing was written", "stopped")

@@ -73,8 +73,7 @@ class ConfirmWrite(ModalScreen[bool]):
             yield Label(Text(f"Round {self.proposal.round}: write these changes to "
                              f"{inert(', '.join(self.proposal.files))}?"))
             if self.proposal.test_config:
-                yield Label(Text(f"These change test infrastructure ({inert(', '.join(self.proposal.test_config))}): "
-                                 "its code runs with your rights on the next test run."), classes="warning")
+                yield Label(Text(inert(test_config_warning(self.proposal))), classes="warning")
             yield Markdown(f"```diff\n{inert_lines(self.proposal.diff.rstrip())}\n```")
             with Horizontal():
                 yield Button("Write (y)", id="write", variant="primary")
@@ -254,6 +253,12 @@ class FixRun(ChangeRun):
 
     def _approve(self, proposal: Proposal) -> bool:
         return bool(self.ask_user(lambda done: self.app.push_screen(ConfirmWrite(proposal), done)))
+
+
+def test_config_warning(proposal: Proposal) -> str:
+    """Said beside a proposal that changes what the next test run executes (conftest.py, pyproject.toml, ...)."""
+    return (f"These change test infrastructure ({', '.join(proposal.test_config)}): its code runs with your rights "
+            "on the next test run.")
 
 
 def code(text: str) -> str:
