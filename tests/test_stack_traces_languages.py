@@ -213,6 +213,16 @@ def test_a_pasted_trace_seeds_the_frame_that_raised_first(indexed, language):
     assert "trace" in ranked.why.signals
 
 
+def test_the_function_a_frame_names_wins_over_a_line_from_another_build(indexed):
+    """A trace from a deployed build of an older commit: line 12 of Checkout.java is in pay() now, but the frame
+    says refuse(); the function the runtime printed is the one that ran."""
+    _, retriever = indexed
+    ranking = retriever.rank("java.lang.IllegalStateException: no receipt\n"
+                             "\tat com.acme.shop.Checkout.refuse(Checkout.java:12)\n")
+    checkout = "java/shop/src/main/java/com/acme/shop/Checkout.java::Checkout"
+    assert max(ranking.seeds, key=ranking.seeds.get) == f"{checkout}.refuse"
+
+
 def test_only_the_package_of_a_java_frame_is_seeded(indexed):
     _, retriever = indexed
     ranking = retriever.rank(JAVA_EXCEPTION)
