@@ -160,7 +160,9 @@ def read_manifests(root: Path | str, paths: Iterable[str]) -> Manifests:
     for path in sorted(p for p in paths if is_manifest(p)):
         try:
             info = tree.lstat(path)
-            if info is not None and info.st_size > MAX_MANIFEST_BYTES:
+            if info is None:
+                continue  # removed since the scan: the next run will not list it
+            if info.st_size > MAX_MANIFEST_BYTES:
                 raise ValueError(f"{info.st_size} bytes, over the {MAX_MANIFEST_BYTES} read for a manifest")
             data = tree.read_bytes(path)
             if len(data) > MAX_MANIFEST_BYTES:
