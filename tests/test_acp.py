@@ -58,6 +58,7 @@ class RecordingClient:
         self.calls: list[tuple[str, dict]] = []
         self.repo = repo
         self.on_update = None  # called with each update, for tests that react mid-turn
+        self.unsaved: dict[str, str] = {}  # path -> the text of the editor's buffer when it differs from the disk
 
     def on_connect(self, conn) -> None:
         pass
@@ -76,8 +77,9 @@ class RecordingClient:
         return RequestPermissionResponse(outcome=AllowedOutcome(outcome="selected", option_id=option.option_id))
 
     async def read_text_file(self, session_id, path, line=None, limit=None, **kwargs):
+        """The editor's buffer: the text a test put in ``unsaved`` for that path, else the file as saved."""
         self.calls.append(("fs/read_text_file", {"path": path}))
-        return ReadTextFileResponse(content="# the editor's unsaved buffer\n" + Path(path).read_text())
+        return ReadTextFileResponse(content=self.unsaved.get(path, Path(path).read_text()))
 
     async def write_text_file(self, session_id, path, content, **kwargs):
         self.calls.append(("fs/write_text_file", {"path": path}))
@@ -391,6 +393,7 @@ def test_attached_file_is_read_through_the_client_when_it_offers_fs(fix_agent, b
     session = fix_agent.new_session(buggy_repo)
     link = ResourceContentBlock(type="resource_link", uri=(buggy_repo / PRICING).as_uri(), name="pricing.py")
     fix_agent.prompt(session, text("/clear"))
+    client.permission = "reject"  # an answer holding edit blocks is offered as an edit: not written, no buffer check
     reads_before = [a for n, a in client.calls if n == "fs/read_text_file"]
     try:
         fix_agent.prompt(session, text("Summarise"), link)

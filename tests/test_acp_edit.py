@@ -161,6 +161,21 @@ def test_edit_is_a_diff_tool_call_asked_about_then_written_through_the_editor_an
     assert (repo / PRICING).read_bytes() == before
 
 
+def test_unsaved_changes_in_the_editors_buffer_are_never_overwritten(editor, repo):
+    before = (repo / PRICING).read_bytes()
+    writes = len(editor.writes())
+    editor.client.unsaved[str(repo / PRICING)] = before.decode() + "\n# typed in the editor, not saved yet\n"
+    try:
+        session = editor.session(repo, [DOC_EDIT])
+        stop, _, said = editor.prompt(session, EDIT, APPLY)
+    finally:
+        editor.client.unsaved.clear()
+    assert stop == "end_turn"
+    assert "unsaved changes in the editor" in said and "nothing was applied" in said
+    assert len(editor.writes()) == writes  # the buffer was read, never written
+    assert (repo / PRICING).read_bytes() == before
+
+
 def test_without_fs_write_the_edit_is_written_atomically_by_the_agent(plain_editor, repo):
     session = plain_editor.session(repo, [DOC_EDIT])
     stop, updates, said = plain_editor.prompt(session, EDIT, APPLY)

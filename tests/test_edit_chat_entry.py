@@ -96,3 +96,14 @@ def test_rejecting_the_proposal_writes_nothing(bookings):
     result, _ = run_edit(bookings, ScriptedProvider([SORTED]), approve=lambda proposal: False)
     assert result.status == ev.DECLINED and not result.written
     assert (bookings / ROOMS).read_bytes() == before
+
+
+def test_stopping_while_the_diff_is_shown_is_a_cancel_not_a_decline(bookings):
+    import threading
+
+    stop = threading.Event()
+    provider = ScriptedProvider([SORTED])
+    run = EditRun(bookings, provider, REQUEST, [], EditOptions(use_vectors=False),
+                  approve=lambda proposal: stop.set() or False)
+    list(run.run(stop))
+    assert run.result.status == ev.CANCELLED and not run.result.written

@@ -517,7 +517,7 @@ def test_slash_completion_menu(make_app):
         assert not menu.display
         await pilot.press("/")
         await pilot.pause()
-        assert menu.display and menu.option_count == 9
+        assert menu.display and menu.option_count == 11
         await pilot.press("c")
         await pilot.pause()
         assert [menu.get_option_at_index(i).id for i in range(menu.option_count)] == ["context", "clear"]

@@ -37,12 +37,17 @@ ANSWER_POLL_S = 0.2
 
 
 class ClientFileWriter:
-    """Writes through the editor (``fs/write_text_file``), then checks the file on disk holds the new text."""
+    """Writes through the editor (``fs/write_text_file``), then checks the file on disk holds the new text.
+
+    An editor whose buffer of the file holds unsaved changes would have them replaced by text planned from
+    the disk: when the client offers ``fs/read_text_file`` the buffer is read first and such a write refused
+    (the run then puts back whatever it wrote, so nothing is applied)."""
 
     def __init__(self, agent, session, loop: asyncio.AbstractEventLoop):
         self.agent, self.session, self.loop = agent, session, loop
 
     def write(self, path: Path, data: bytes, mode: int | None) -> None:
+        self._refuse_unsaved_buffer(path)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -60,6 +65,25 @@ class ClientFileWriter:
             raise OSError(f"the editor could not write {path}: {exc}") from exc
         if not path.is_file() or path.read_bytes() != data:
             raise OSError(f"the editor did not save {path}; nothing was applied")
+
+
+    def _refuse_unsaved_buffer(self, path: Path) -> None:
+        fs = self.agent.capabilities.fs
+        if not (fs and fs.read_text_file) or not path.is_file():
+            return
+        try:
+            on_disk = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            return  # not text to the editor either: nothing it could hold unsaved
+        future = asyncio.run_coroutine_threadsafe(
+            self.agent.client.read_text_file(session_id=self.session.id, path=str(path)), self.loop)
+        try:
+            buffer = future.result(timeout=CLIENT_WRITE_TIMEOUT_S).content
+        except (RequestError, ConnectionError, TimeoutError) as exc:
+            raise OSError(f"the editor could not show its buffer of {path} ({exc}); nothing was applied") from exc
+        if buffer != on_disk:
+            raise OSError(f"{path.name} has unsaved changes in the editor, which this edit would overwrite: save or "
+                          "revert them there, then ask again; nothing was applied")
 
 
 def client_writer(agent, session, loop: asyncio.AbstractEventLoop) -> ClientFileWriter | None:

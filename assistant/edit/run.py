@@ -310,6 +310,7 @@ class EditRun:
                                     "Nothing was written")
         decision = ask(Proposal(0, diff, files, tuple(guarded))) if ask is not None else True
         if not decision:
+            self._check_cancel()  # stopped while the diff was shown is a stop, not a "no"
             raise Stopped(ev.DECLINED, "you declined the proposed changes; nothing was written")
         if decision in (ev.APPLY_ONLY, ev.APPLY_AND_TEST):
             self.options = replace(self.options, run_tests=decision == ev.APPLY_AND_TEST)
