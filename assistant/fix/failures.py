@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.retrieval.traces import trace_frames
+from indexer.retrieval import trace_frames
 
 __all__ = ["Failure", "Frame", "parse_failures", "pytest_counts"]
 

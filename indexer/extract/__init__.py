@@ -42,9 +42,14 @@ def extract_file(path: str, source: bytes, language: str, timeout_s: float = 5.0
 
         extract = extract_python(path, source, tree)
     else:
-        from .generic import extract_generic
+        from .generic import READ_HERE, extract_generic
 
-        extract = extract_generic(path, source, tree, language)
+        if language in READ_HERE:
+            extract = extract_generic(path, source, tree, language)
+        else:
+            from .tagged import extract_tagged
+
+            extract = extract_tagged(path, source, tree, language)
     extract.has_errors = extract.has_errors or tree.root_node.has_error
     extract.line_count = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
     return extract

@@ -31,7 +31,7 @@ from ..languages import get_language
 from ..model import CLASS, FUNCTION, METHOD, Call, DistinctNames, FileExtract, Import, Inheritance, Symbol
 from ..model import qualified_name
 
-__all__ = ["extract_generic"]
+__all__ = ["READ_HERE", "extract_generic"]
 
 Node = tree_sitter.Node
 
@@ -533,6 +533,8 @@ _READERS = {
     "c": _C_READERS,
     "cpp": _C_READERS,
 }
+READ_HERE = frozenset(_READERS)
+"""The languages this module reads node by node; the others' query files name every part (``tagged.py``)."""
 
 # ------------------------------------------------------------------------------------------------- imports
 
@@ -884,10 +886,6 @@ class _Scope:
 
 def extract_generic(path: str, source: bytes, tree: tree_sitter.Tree, language: str) -> FileExtract:
     """Symbols, imports, calls and inheritance of one parsed file in any non-Python language we parse."""
-    if language not in _READERS:  # a language whose query names every part
-        from .tagged import extract_tagged
-
-        return extract_tagged(path, source, tree, language)
     captures = tree_sitter.QueryCursor(_query(language)).captures(tree.root_node)
     extract = FileExtract(path=path, language=language, has_errors=tree.root_node.has_error)
     extract.module_docstring = _module_doc(source, tree, language)

@@ -39,6 +39,7 @@ from .nodes import outline as _outline
 from .pack import Pack, Packer, PackItem
 from .query import ParsedQuery, parse_query
 from .rank import RankedNode, Ranker, Ranking
+from .traces import TraceFrame, trace_frames
 from .reader import IndexReader
 from .why import Evidence, Why
 
@@ -63,9 +64,11 @@ __all__ = [
     "RetrievalConfig",
     "RetrievalError",
     "Retriever",
+    "TraceFrame",
     "UnknownSymbol",
     "Why",
     "parse_query",
+    "trace_frames",
 ]
 
 CountTokens = Callable[[str], int]
