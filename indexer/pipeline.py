@@ -35,8 +35,9 @@ ProgressCallback = Callable[[str, int, int], None]
 """Called as (stage, done, total); stages: "files", "parse", "graph", "lexical" (the structural tier), then
 "model" and "embed" (the vector tier: done/total counts chunks given their vector)."""
 
-# Bumped when chunking or extraction changes what ends up in the index.
-PIPELINE_VERSION = "1"
+# Bumped when chunking or extraction changes what ends up in the index (2: comment lines above a definition in
+# Ruby, Bash, Elixir, Lua and Haskell, and C#/PHP attributes, join its chunk).
+PIPELINE_VERSION = "2"
 
 
 @dataclass
