@@ -138,8 +138,7 @@ def file_bm25_run(task_path: Path, root: Path, mirrors: Path) -> list[dict]:
     return rows
 
 
-def measure(root: Path, mirrors: Path, only: set[str]) -> None:
-    results = root / "results"
+def measure(root: Path, mirrors: Path, only: set[str], results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
     for language in REPOSITORIES:
         for part in PARTS:
@@ -173,14 +172,16 @@ def _file_flags(file_ranks: list[dict], k: int) -> tuple[list[bool], list[bool]]
     return hit, acc
 
 
-def figures(root: Path, language: str, part: str) -> dict | None:
-    """The issue's columns for one language and part, from the saved runs; None when it was not measured."""
-    results = root / "results"
-    assist_path, bm25_path = results / f"{language}.{part}.assist.json", results / f"{language}.{part}.filebm25.json"
-    if not assist_path.exists() or not bm25_path.exists():
-        return None
-    runs = [t for t in json.loads(assist_path.read_text())["tasks"] if "signals" in t]
-    baseline = {row["instance_id"]: row for row in json.loads(bm25_path.read_text())["tasks"]}
+def figures(results: Path, language: str, measured_parts: tuple[str, ...]) -> dict | None:
+    """The issue's columns for one language over these parts, from the saved runs; None when one was not measured."""
+    runs, baseline = [], {}
+    for part in measured_parts:
+        assist_path = results / f"{language}.{part}.assist.json"
+        bm25_path = results / f"{language}.{part}.filebm25.json"
+        if not assist_path.exists() or not bm25_path.exists():
+            return None
+        runs += [t for t in json.loads(assist_path.read_text())["tasks"] if "signals" in t]
+        baseline.update({row["instance_id"]: row for row in json.loads(bm25_path.read_text())["tasks"]})
     runs = [t for t in runs if t["instance_id"] in baseline]
     out = {"tasks": len(runs), "with_functions": sum(1 for t in runs if t["gold"]["functions"])}
     for label, ranks in (("assist", [t["signals"]["novector"]["file_ranks"] for t in runs]),
@@ -194,15 +195,16 @@ def figures(root: Path, language: str, part: str) -> dict | None:
     return out
 
 
-def table(root: Path) -> str:
+def table(results: Path) -> str:
     lines = ["| language | part (repositories) | tasks (with fns) | file Hit@5 assist / whole-file BM25 "
              "| file Acc@5 assist / whole-file BM25 | fn Hit@10 assist / symbol BM25 | Acc@5 ≥ BM25+15 "
              "| fn Hit@10 ≥ 70 |",
              "|---|---|---|---|---|---|---|---|"]
     for language in REPOSITORIES:
-        for part, names in parts(language).items():
+        split_parts = parts(language)
+        for part, names in [*split_parts.items(), ("both", split_parts["tune"] + split_parts["held"])]:
             short = ", ".join(name.split("/")[1] for name in names)
-            f = figures(root, language, part)
+            f = figures(results, language, PARTS if part == "both" else (part,))
             if f is None:
                 lines.append(f"| {language} | {part} ({short}) | not measured | | | | | |")
                 continue
@@ -270,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=default_root(),
                         help="clones, task files and results (default: $ASSIST_BENCH_CORPUS/lang)")
     parser.add_argument("--mirrors", type=Path, default=locations.mirrors())
+    parser.add_argument("--results", type=Path, help="where the figures are written and read (default: ROOT/results)")
     commands = parser.add_subparsers(dest="command", required=True)
     mine_cmd = commands.add_parser("mine", help="mine the tasks of every language and part")
     mine_cmd.add_argument("--per-repo", type=int, default=16)
@@ -283,17 +286,18 @@ def main(argv: list[str] | None = None) -> int:
     speed.add_argument("checkouts", type=Path, nargs="+")
     speed.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    results = args.results or args.root / "results"
 
     if args.command == "mine":
         mine_all(args.root, args.mirrors, args.per_repo, args.since, args.until, args.max_commits)
     elif args.command == "measure":
-        measure(args.root, args.mirrors, {w.strip() for w in args.only.split(",") if w.strip()})
+        measure(args.root, args.mirrors, {w.strip() for w in args.only.split(",") if w.strip()}, results)
     elif args.command == "table":
-        print(table(args.root))
+        print(table(results))
     else:
         rows = throughput(args.checkouts, args.runs)
-        (args.root / "results").mkdir(parents=True, exist_ok=True)
-        (args.root / "results" / "throughput.json").write_text(json.dumps(rows, indent=1))
+        results.mkdir(parents=True, exist_ok=True)
+        (results / "throughput.json").write_text(json.dumps(rows, indent=1))
         for row in rows:
             print(f"{row['checkout']}: {row['indexed_lines']} lines indexed ({row['source_lines']} parsed-language "
                   f"lines tracked), {row['files']} files, parse+graph {row['median_parse_graph_s']:.1f}s median, "
