@@ -105,6 +105,7 @@ def test_apply_writes_the_diff_a_follow_up_gets_the_conversation_and_undo_restor
         assert "now do the same for `StockItem.release`" in sent[-1][1]
         await pilot.press("a")
         await finished(pilot, "edit applied: changed inventory/models.py")
+        assert any(text.startswith("edit applied") and "/undo restores them" in text for text in notices(app))
         assert (repo / MODELS).read_bytes() == models_with((RESERVE_DOC, RESERVE_DOC_NEW),
                                                            (RELEASE_DOC, RELEASE_DOC_NEW))
 

@@ -48,11 +48,7 @@ async def run_undo(agent, session) -> PromptResponse:
         locations=[ToolCallLocation(path=str(session.root / f)) for f in files]))
     said = "Restored the files of the last /fix or /edit: " + (", ".join(files) or "they were already as before") + "."
     if refused:
-        # A directory on these paths became a link since the run: undo left them alone (nothing outside the
-        # repository was touched) and keeps the checkpoint, so /undo works again once the link is gone.
-        said += (f" Refused, and left as they are: {'; '.join(refused)}. Nothing outside the repository was "
-                 f"touched; the originals stay under .assist/checkpoints/{report.id}/: remove the link, then run "
-                 f"/undo again.")
+        said += " " + report.refusal_note("/undo") + "."
     await agent.update(session, update_agent_message_text(said))
     return PromptResponse(stop_reason="end_turn")
 

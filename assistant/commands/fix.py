@@ -128,12 +128,6 @@ def undo_command(
         for refusal in report.refused:
             typer.echo(f"refused  {inert(refusal['path'])}: {inert(refusal['reason'])}")
     if report.refused:
-        fail(_undo_refusal_note(report))
+        fail(report.refusal_note("`assist undo`"))
 
 
-def _undo_refusal_note(report) -> str:
-    paths = ", ".join(refusal["path"] for refusal in report.refused)
-    left = "them as they are" if len(report.refused) > 1 else "it as it is"
-    return (f"undo refused {paths} and left {left}: nothing outside the repository was touched; the saved "
-            f"originals stay under .assist/checkpoints/{report.id}/ (remove the link named, then run `assist undo` "
-            f"again)")

@@ -154,6 +154,26 @@ class UndoReport:
         return {"checkpoint": self.id, "restored": self.restored, "deleted": self.deleted, "unchanged": self.unchanged,
                 "refused": self.refused}
 
+    def summary(self, again: str) -> str:
+        """One paragraph for a chat: what was put back, deleted and left alone, then the refusals, if any, with
+        how to finish (``again``: the command that undoes in that front end, e.g. ``/undo``)."""
+        parts = []
+        if self.restored:
+            parts.append(f"restored {', '.join(self.restored)}")
+        if self.deleted:
+            parts.append(f"deleted {', '.join(self.deleted)} (created by the run)")
+        if self.unchanged:
+            parts.append(f"kept {', '.join(self.unchanged)} (already as before the run)")
+        said = "; ".join(parts) or "the files were already as before the run"
+        return f"{said}. {self.refusal_note(again)}" if self.refused else said
+
+    def refusal_note(self, again: str) -> str:
+        """Why some files were left alone: a directory on their path became a link since the run. Nothing outside
+        the repository was touched, and the checkpoint stays, so ``again`` works once the link is gone."""
+        refused = "; ".join(f"{refusal['path']} ({refusal['reason']})" for refusal in self.refused)
+        return (f"Refused, and left as they are: {refused}; nothing outside the repository was touched, and the "
+                f"originals stay under .assist/checkpoints/{self.id}/: remove the link named, then run {again} again")
+
 
 def latest(root: Path) -> tuple[Path, dict] | None:
     """The newest checkpoint not yet undone that saved at least one file."""

@@ -137,7 +137,7 @@ class SlashCommands:
             host.on_loop(host.say, f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/: "
                                    "run /undo again", "error")
             return
-        host.on_loop(host.say, undo_summary(report), "warning" if report.refused else "info")
+        host.on_loop(host.say, f"undone: {report.summary('/undo')}", "warning" if report.refused else "info")
 
     async def clear(self, argument: str) -> None:
         host = self.host
@@ -244,25 +244,6 @@ class SlashCommands:
         host.on_loop(host.say, f"now using {host.model_label}")
         host.show_notices()
         host.on_loop(host.refresh_status)
-
-
-def undo_summary(report: Any) -> str:
-    """One paragraph for an ``UndoReport``: what was put back, deleted, left alone."""
-    parts = []
-    if report.restored:
-        parts.append(f"restored {', '.join(report.restored)}")
-    if report.deleted:
-        parts.append(f"deleted {', '.join(report.deleted)} (created by the run)")
-    if report.unchanged:
-        parts.append(f"kept {', '.join(report.unchanged)} (already as before the run)")
-    said = "undone: " + ("; ".join(parts) or "the files were already as before the run")
-    if report.refused:
-        refused = "; ".join(f"{refusal['path']} ({refusal['reason']})" for refusal in report.refused)
-        # A directory on these paths became a link since the run: nothing outside the repository was touched,
-        # and the checkpoint stays, so /undo works again once the link is gone.
-        said += (f". Refused, and left as they are: {refused}; the originals stay under "
-                 f".assist/checkpoints/{report.id}/: remove the link, then /undo again")
-    return said
 
 
 class SlashPalette(Provider):

@@ -125,7 +125,7 @@ class ChatEdit(ChangeRun):
     async def _finish(self, result: ev.EditResult) -> None:
         level = "info" if result.ok else "error" if result.status == ev.ERROR else "warning"
         # One line, whatever happened; a refusal because a file changed meanwhile goes on with that change.
-        first, _, rest = result.message.partition("\n")
+        first, _, rest = result.message.replace("`assist undo`", "/undo").partition("\n")
         await self.app.say(f"edit {result.status.replace('_', ' ')}: {first}", level)
         if rest.strip() and result.status == ev.REFUSED:
             await self.app.say_markdown(f"```diff\n{inert_lines(rest.rstrip())}\n```")
