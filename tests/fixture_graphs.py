@@ -1,12 +1,18 @@
 """The code graph of a sample project under tests/fixtures/languages/, through the real extractor and graph
-builder, and its edges of one kind as a set to assert exactly."""
+builder, and its edges of one kind as a set to assert exactly; or a copy of one indexed for real and opened."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from indexer.config import IndexConfig
 from indexer.extract import extract_file
 from indexer.graph import build_graph
+from indexer.pipeline import index_repository
+from indexer.retrieval import Retriever
 
 LANGUAGE_FIXTURES = Path(__file__).parent / "fixtures" / "languages"
 
@@ -25,3 +31,12 @@ def edges(graph, kind: str) -> set[tuple]:
         for source, target, key, attrs in graph.edges(keys=True, data=True)
         if key == kind
     }
+
+
+@contextmanager
+def indexed_copy(source: Path, dest: Path) -> Iterator[Retriever]:
+    """``source`` copied to ``dest``, indexed (structural tier) by the real pipeline and opened for retrieval."""
+    shutil.copytree(source, dest)
+    index_repository(dest, IndexConfig(vectors="off"))
+    with Retriever(dest, use_vectors=False) as retriever:
+        yield retriever

@@ -7,24 +7,17 @@ public Retriever."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-
-from indexer.config import IndexConfig
-from indexer.pipeline import index_repository
-from indexer.retrieval import Retriever
+from fixture_graphs import indexed_copy
 
 SAMPLES = Path(__file__).parent / "fixtures" / "languages" / "mentions"
 
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("mentions") / "repo"
-    shutil.copytree(SAMPLES, repo)
-    index_repository(repo, IndexConfig(vectors="off"))
-    with Retriever(repo, use_vectors=False) as opened:
+    with indexed_copy(SAMPLES, tmp_path_factory.mktemp("mentions") / "repo") as opened:
         yield opened
 
 

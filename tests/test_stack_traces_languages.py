@@ -7,16 +7,12 @@ class is in (two Gson.java files here), a Node file:// URL and `new`/`async` fra
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from assistant.fix.failures import Frame, parse_failures
 from assistant.fix.localize import localize
-from fixture_graphs import LANGUAGE_FIXTURES
-from indexer.config import IndexConfig
-from indexer.pipeline import index_repository
-from indexer.retrieval import Retriever
+from fixture_graphs import LANGUAGE_FIXTURES, indexed_copy
 from indexer.retrieval.query import parse_query
 from indexer.retrieval.traces import trace_frames
 
@@ -126,9 +122,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
     repo = tmp_path_factory.mktemp("traces") / "repo"
-    shutil.copytree(LANGUAGE_FIXTURES, repo)
-    index_repository(repo, IndexConfig(vectors="off"))
-    with Retriever(repo, use_vectors=False) as retriever:
+    with indexed_copy(LANGUAGE_FIXTURES, repo) as retriever:
         yield repo, retriever
 
 
