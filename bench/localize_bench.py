@@ -89,11 +89,15 @@ def covered(pack_items, path: str, start: int, end: int) -> bool:
 
 
 def evaluate(retriever, query: str, labels: GoldLabels, forget=lambda: None,
-             budgets: tuple[int, ...] = CONTEXT_BUDGETS) -> SignalResult:
-    forget()
-    started = time.perf_counter()
-    retriever.search(query, top=10)  # what a user waits for: the ten best symbols, explained
-    latency = time.perf_counter() - started
+             budgets: tuple[int, ...] = CONTEXT_BUDGETS, timed: bool = True) -> SignalResult:
+    """Ask the open ``retriever`` as the benchmark does and score the answers against ``labels``. ``timed``
+    first times what a user waits for (latency 0 without it: a tuning sweep needs only the ranks)."""
+    latency = 0.0
+    if timed:
+        forget()
+        started = time.perf_counter()
+        retriever.search(query, top=10)  # what a user waits for: the ten best symbols, explained
+        latency = time.perf_counter() - started
 
     ranking = retriever.rank(query)
     symbols = [node.node for node in ranking.nodes if node.symbol is not None]
@@ -107,7 +111,7 @@ def evaluate(retriever, query: str, labels: GoldLabels, forget=lambda: None,
         if budget not in budgets:
             context[budget] = None
             continue
-        pack = retriever.context(query, budget_tokens=budget)
+        pack = retriever.pack(ranking, budget_tokens=budget)  # what context(query) packs, without ranking again
         context_tokens[budget] = pack.total_tokens
         if not labels.functions:
             context[budget] = None
@@ -122,6 +126,19 @@ def evaluate(retriever, query: str, labels: GoldLabels, forget=lambda: None,
         context_tokens=context_tokens, latency_s=latency,
         timings={k: round(v, 4) for k, v in ranking.timings.items()},
     )
+
+
+def evaluate_setting(retriever, query: str, labels: GoldLabels, use_vectors: bool, changes: dict,
+                     forget=lambda: None, budgets: tuple[int, ...] = CONTEXT_BUDGETS,
+                     timed: bool = True) -> SignalResult:
+    """One task under one setting, in process: the open ``retriever`` switched to ``use_vectors`` and to the
+    default RetrievalConfig with ``changes``, then ``evaluate``. The index stays loaded, so a sweep over
+    settings (``--variant``, bench/fit_fusion.py) pays only for re-ranking."""
+    from indexer.retrieval import RetrievalConfig
+
+    retriever.use_vectors = use_vectors
+    retriever.set_config(RetrievalConfig().with_changes(**changes))
+    return evaluate(retriever, query, labels, forget, budgets, timed)
 
 
 def summarize(results: list[SignalResult]) -> dict[str, float | int | None]:
@@ -207,7 +224,8 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _index(checkout: Path, config=None) -> dict:
+def index_checkout(checkout: Path, config=None) -> dict:
+    """Index ``checkout`` (incrementally: unchanged files are kept) and say what it took."""
     from indexer.pipeline import index_repository
 
     started = time.perf_counter()
@@ -244,7 +262,7 @@ class _QueryMemo:
         self._vectors.clear()
 
 
-class _Embedders:
+class Embedders:
     """One loaded embedding model shared by every Retriever this run opens: loading it is seconds."""
 
     def __init__(self) -> None:
@@ -264,9 +282,9 @@ class _Embedders:
 
 
 def run_repository(repo: str, repo_tasks: list[Task], args, signal_names: list[str],
-                   embedders: _Embedders) -> list[TaskRun]:
+                   embedders: Embedders) -> list[TaskRun]:
     from indexer.graph import load_graph
-    from indexer.retrieval import RetrievalConfig, Retriever
+    from indexer.retrieval import Retriever
     from indexer.state_dir import StateDir
 
     checkout = tasks_mod.ensure_clone(repo, args.repos_dir, args.mirrors)
@@ -279,7 +297,7 @@ def run_repository(repo: str, repo_tasks: list[Task], args, signal_names: list[s
         run = TaskRun(task)
         missing = tasks_mod.checkout_base(checkout, task.base_commit)
         tasks_mod.write_assistignore(checkout)
-        run.index = _index(checkout, args.index_config)
+        run.index = index_checkout(checkout, args.index_config)
         run.index["missing_blobs"] = missing
         _log(f"{task.instance_id}: indexed in {run.index['seconds']:.1f}s "
              f"({run.index['files_changed']} files changed, {run.index['chunks_embedded']} chunks embedded)")
@@ -292,10 +310,10 @@ def run_repository(repo: str, repo_tasks: list[Task], args, signal_names: list[s
                 retriever.warm()
                 for name in signal_names:
                     use_vectors, changes = SIGNAL_SETS[name]
-                    retriever.use_vectors = use_vectors
-                    retriever.set_config(RetrievalConfig().with_changes(**{**args.config_changes, **changes}))
-                    run.signals[name] = evaluate(retriever, task.problem_statement, run.labels,
-                                                 embedders.forget, () if args.no_context else CONTEXT_BUDGETS)
+                    run.signals[name] = evaluate_setting(
+                        retriever, task.problem_statement, run.labels, use_vectors,
+                        {**args.config_changes, **changes}, embedders.forget,
+                        () if args.no_context else CONTEXT_BUDGETS)
             finally:
                 retriever.close()
             _log("  " + _task_line(run, signal_names[0]))
@@ -473,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     for task in all_tasks:
         by_repo.setdefault(task.repo, []).append(task)
 
-    embedders = _Embedders()
+    embedders = Embedders()
     runs: list[TaskRun] = []
     started = time.perf_counter()
     load_at_start = os.getloadavg()[1]
