@@ -28,12 +28,15 @@ class NameIndex:
         self._spans: dict[str, list[tuple[int, int, str]]] = {}  # path -> (start, end, qname), by start line
         self.directories: set[str] = set()
         self.test_nodes: set[str] = set()  # test files and every symbol in them
+        self.support_nodes: set[str] = set()  # files around the code (build, config, docs, CI) and their symbols
         module_of: dict[str, str] = {}
         for node, data in graph.nodes(data=True):
             kind = data.get("kind")
             if kind == FILE:
                 if data.get("is_test"):
                     self.test_nodes.add(node)
+                elif is_support_file(node, data.get("language")):
+                    self.support_nodes.add(node)
                 self.files_by_basename.setdefault(node.rpartition("/")[2], []).append(node)
                 module = data.get("module") or _module_from_path(node)
                 module_of[node] = module
@@ -50,7 +53,13 @@ class NameIndex:
             path, dotted = split_qualified_name(node)
             if path in self.test_nodes:
                 self.test_nodes.add(node)
-            self.by_name.setdefault(data.get("name") or dotted.rpartition(".")[2], []).append(node)
+            elif path in self.support_nodes:
+                self.support_nodes.add(node)
+            name = data.get("name") or dotted.rpartition(".")[2]
+            # A constructor named as its class (Java, C#, C++) is not what a query naming the class means:
+            # the bare name finds the class; "WeekYear.WeekYear" still finds the constructor.
+            if not (data.get("kind") == "method" and is_constructor(dotted, name)):
+                self.by_name.setdefault(name, []).append(node)
             # Overloads (``f~2``) are found by the name as written, like their first definition.
             written = as_written(dotted).split(".")
             keys: dict[str, None] = {}
@@ -204,6 +213,19 @@ def _module_from_path(path: str) -> str:
     if parts and parts[-1] in ("__init__", "index", "mod"):
         parts = parts[:-1] or parts
     return ".".join(parts)
+
+
+def is_support_file(path: str, language: str | None) -> bool:
+    """Whether a file surrounds the code rather than being it: no programming language (build files such as
+    pom.xml, configuration, lock files, docs), or kept under a hidden directory (.github/, .buildscript/)."""
+    return language is None or any(part.startswith(".") and part not in (".", "..")
+                                   for part in path.split("/")[:-1])
+
+
+def is_constructor(dotted: str, name: str) -> bool:
+    """Whether a method is named as the class around it: a constructor in Java, C#, C++, Kotlin, ..."""
+    owner = as_written(dotted).rpartition(".")[0].rpartition(".")[2]
+    return bool(owner) and owner == name
 
 
 def _common_suffix(a: list[str], b: list[str]) -> int:

@@ -33,7 +33,8 @@ _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
 _FILE_EXTENSIONS = (
     "py", "pyi", "js", "mjs", "cjs", "jsx", "ts", "tsx", "go", "rs", "java", "c", "h", "cc", "cpp", "cxx", "hpp",
     "hh", "rb", "rake", "php", "cs", "kt", "kts", "swift", "scala", "sh", "bash", "lua", "ex", "exs", "hs", "dart",
-    "zig", "md", "rst", "txt", "toml", "yaml", "yml", "json", "cfg", "ini", "sql", "html", "css",
+    "zig", "md", "rst", "txt", "toml", "yaml", "yml", "json", "cfg", "ini", "sql", "html", "css", "xml", "gradle",
+    "lock", "properties",
 )
 # `a/b/c.py`, `pkg/sub/`, or a bare `orders.py` with a known extension.
 _PATH = re.compile(

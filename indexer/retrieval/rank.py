@@ -25,6 +25,7 @@ import numpy as np
 from ..model import FILE, MODULE, split_qualified_name
 from .config import RetrievalConfig
 from .literals import best_match, normalize
+from .names import is_constructor
 from .query import Frame, Mention, ParsedQuery, parse_query
 from .why import Evidence, Why
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 _MAX_CANDIDATES_PER_NAME = 8  # a name defined more often than this (`get`, `__init__`) says nothing
 _GRAPH_CANDIDATES = 300
+# Evidence that the query itself points at a node: a file around the code it names is not set aside.
+_NAMING_SIGNALS = frozenset({"mention", "code", "trace", "hint"})
 _PATH_SEARCH_LIMIT = 20_000
 
 
@@ -195,13 +198,11 @@ class Ranker:
             if weight > 0 and node in graph_nodes:
                 seeds.add(node, Evidence("hint", weight, None, detail))
 
-        test_nodes = self.reader.names.test_nodes
-        if not query.about_tests:
-            for node, by_signal in seeds.evidence.items():
-                if node in test_nodes:
-                    for evidence in by_signal.values():
-                        if evidence.signal != "hint":  # the caller weighed its own seeds
-                            evidence.score *= cfg.test_penalty
+        for node, by_signal in seeds.evidence.items():
+            if self._set_aside(query, node, by_signal):
+                for evidence in by_signal.values():
+                    if evidence.signal != "hint":  # the caller weighed its own seeds
+                        evidence.score *= cfg.test_penalty
         seed_scores = {node: score for node, score in seeds.scores().items() if score > 0}
 
         mark = time.perf_counter()
@@ -211,6 +212,16 @@ class Ranker:
         timings["graph"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
         return Ranking(query, nodes, seed_scores, notes, timings)
+
+    def _set_aside(self, query: ParsedQuery, node: str, by_signal: Mapping[str, Evidence]) -> bool:
+        """Whether ``node`` is code the query is not about and weighs less (``test_penalty``): test code
+        unless the query speaks of tests; files around the code (build, config, docs, CI scripts) unless the
+        query names them or a trace passes through them. Every language alike: both are told by path and
+        language, not by a language's conventions alone."""
+        names = self.reader.names
+        if node in names.test_nodes:
+            return not query.about_tests
+        return node in names.support_nodes and not by_signal.keys() & _NAMING_SIGNALS
 
     def explain_path(self, ranking: Ranking, node: RankedNode) -> None:
         """Give an item found mainly through the graph the chain of edges that leads to it from the
@@ -433,7 +444,6 @@ class Ranker:
             top = np.argpartition(-spread, min(_GRAPH_CANDIDATES, spread.size - 1))[:_GRAPH_CANDIDATES]
             candidates.update(walk.nodes[i] for i in top if spread[i] > 0)
         node_data = graph._node  # the plain dict behind graph.nodes: this loop runs for hundreds of nodes
-        test_nodes = self.reader.names.test_nodes
         eligible = [n for n in candidates if n in node_data and _is_item(node_data[n], n in seed_scores)]
         # What the walk spread to a node is measured against the largest walk score (usually the best
         # seed's, restarts included), so being one hop from a single seed never outweighs that seed.
@@ -450,7 +460,7 @@ class Ranker:
             if i is not None and reference > 0 and kind != FILE:
                 # Files are connectors in the walk; a file item stands on its own hits only.
                 graph_score = cfg.weight_graph * top_seed * float(spread[i]) / reference
-            if graph_score and not query.about_tests and node in test_nodes:
+            if graph_score and self._set_aside(query, node, seeds.evidence.get(node, {})):
                 graph_score *= cfg.test_penalty
             evidence = sorted(seeds.evidence.get(node, {}).values(), key=lambda e: -e.score)
             if graph_score > 0 and graph_score >= 0.05 * top_seed:
@@ -506,18 +516,19 @@ class Ranker:
         named = {node for node, by_signal in seeds.evidence.items()
                  if by_signal.keys() & {"mention", "code", "trace", "literal"}}
         by_node = {ranked.node: ranked for ranked in nodes}
-        test_nodes = self.reader.names.test_nodes
         for path in best_files:
             file_factor = rolled[path] / top_file
             for _, _, qname in self.reader.names.symbols_in(path):
                 data = node_data.get(qname)
                 if data is None or data.get("kind") not in ("function", "method"):
                     continue
-                name_words = _words(data.get("name") or "")
+                name = data.get("name") or ""
+                name_words = _words(name)
                 share = 1.0
-                if not name_words:
-                    # __init__, __call__: the method is its class's constructor, call, ...; the class's name
-                    # says half as much about it (a report naming an exception is not about its __init__).
+                if not name_words or is_constructor(split_qualified_name(qname)[1], name):
+                    # __init__, __call__, Java's `WeekYear(...)`: the method is its class's constructor, call, ...;
+                    # the class's name says half as much about it (a report naming a class is not about its
+                    # constructor).
                     name_words = _words(split_qualified_name(qname)[1].rpartition(".")[0].rpartition(".")[2])
                     share = 0.5
                 affinity = share * len(name_words & query_words) / len(name_words) if name_words else 0.0
@@ -527,7 +538,7 @@ class Ranker:
                 if calls & named:
                     affinity += 0.5
                 bonus = cfg.weight_in_file * top_score * file_factor * min(affinity, 1.0)
-                if qname in test_nodes and not query.about_tests:
+                if self._set_aside(query, qname, seeds.evidence.get(qname, {})):
                     bonus *= cfg.test_penalty
                 if bonus <= 0:
                     continue
