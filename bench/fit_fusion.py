@@ -287,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         start = _parse_start(args.start, grid)
         if not args.tasks.is_file():
             raise FitError(f"no task file at {args.tasks}")
-        tasks = tasks_mod.load_tasks(args.tasks)
+        try:
+            tasks = tasks_mod.load_tasks(args.tasks)
+        except (ValueError, KeyError) as exc:  # not JSON lines, or a row without a task's fields
+            raise FitError(f"{args.tasks}: not a task file ({type(exc).__name__}: {exc})") from None
         refuse_held(tasks)
         fit, seconds, load = run_fit(tasks, args, grid, start)
     except (FitError, OSError, subprocess.CalledProcessError, RuntimeError) as exc:

@@ -128,3 +128,11 @@ def test_held_aside_repositories_are_refused(tmp_path, capsys):
     assert fit_fusion.main(["--tasks", str(held), "--cache", str(tmp_path / "cache")]) == 2
     assert "psf/black is held aside" in capsys.readouterr().err
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_file_that_is_not_a_task_file_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "notes.jsonl"
+    bad.write_text("tune on these\n")
+    assert fit_fusion.main(["--tasks", str(bad), "--cache", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fit_fusion: ") and "not a task file" in err and err.count("\n") == 1
