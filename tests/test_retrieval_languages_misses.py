@@ -64,6 +64,17 @@ public final class WeekYear {
   }
 }
 """,
+    # Named with a word of every commit message: "Fix ..." must not find it.
+    "src/main/java/org/example/calendar/Positions.java": """
+package org.example.calendar;
+
+final class Positions {
+  /** Fix a position after a bug in the reader: the position is moved back to the start of its line. */
+  static int fixPosition(int position, int lineStart) {
+    return Math.max(position, lineStart);
+  }
+}
+""",
     "src/main/java/org/example/calendar/Calendar.java": """
 package org.example.calendar;
 
@@ -118,3 +129,14 @@ def test_a_constructor_is_still_found_by_its_qualified_name(project):
     symbols = ranked_symbols(project, "WeekYear.WeekYear(String) throws on a short text")
     constructors = [s for s in symbols[:3] if s.startswith("WeekYear.WeekYear")]
     assert constructors and symbols.index(constructors[0]) < symbols.index("WeekYear.nextWeek"), symbols
+
+
+def test_report_words_in_a_commit_message_do_not_find_symbols_named_with_them(project):
+    symbols = ranked_symbols(project, "Fix bug: years with 53 weeks")
+    assert symbols[0] == "WeekYear.weeksInYear", symbols
+    assert not [s for s in symbols[:3] if s.startswith("Positions")], symbols
+
+
+def test_a_backticked_report_word_still_names_its_symbol(project):
+    symbols = ranked_symbols(project, "`fixPosition` moves the position past the `lineStart`")
+    assert symbols[0] == "Positions.fixPosition", symbols

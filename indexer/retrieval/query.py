@@ -101,6 +101,26 @@ class ParsedQuery:
     literals: list[str] = field(default_factory=list)  # messages the code may hold verbatim, longest first
 
 
+# The vocabulary of reports and commit messages ("Fix ...", "fix bug on ...", "Fixes #12"): as a plain word it
+# says the text is a report, not which code is meant, yet it matches every `fix_position` and `BugReport`.
+_REPORT_WORDS = re.compile(r"(?<![\w`'\"])(?:fix|fixe[sd]|fixing|bug|bugs|bugfix|issue|issues)(?![\w`'\"])",
+                           re.IGNORECASE)
+
+
+def without_report_words(text: str) -> str:
+    """``text`` for word search: report vocabulary written as plain prose left out; inside backticks or
+    quotes (`` `fix` ``, "fix") it stays, since there it names something."""
+    kept: list[str] = []
+    last = 0
+    for match in _BACKTICKED.finditer(text):
+        kept.append(_REPORT_WORDS.sub(" ", text[last:match.start()]))
+        kept.append(match[0])
+        last = match.end()
+    kept.append(_REPORT_WORDS.sub(" ", text[last:]))
+    searched = "".join(kept)
+    return searched if re.search(r"\w", searched) else text  # "fix bug": nothing else to search for
+
+
 def parse_query(text: str) -> ParsedQuery:
     frames, rest = _frames(text)
     words = text.split()

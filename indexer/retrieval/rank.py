@@ -26,7 +26,7 @@ from ..model import FILE, MODULE, split_qualified_name
 from .config import RetrievalConfig
 from .literals import best_match, normalize
 from .names import is_constructor
-from .query import Frame, Mention, ParsedQuery, parse_query
+from .query import Frame, Mention, ParsedQuery, parse_query, without_report_words
 from .why import Evidence, Why
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ class Ranker:
 
         mark = time.perf_counter()
         if cfg.weight_bm25 > 0:
-            self._lexical_seeds(text, seeds, cfg.weight_bm25 * text_factor)
+            self._lexical_seeds(without_report_words(text), seeds, cfg.weight_bm25 * text_factor)
         timings["bm25"] = time.perf_counter() - mark
         if use_vectors and cfg.weight_vector > 0:
             mark = time.perf_counter()
