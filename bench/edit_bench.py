@@ -18,8 +18,12 @@ the model's replies (a reply that does not apply is sent back once). The retriev
 
 ``--verify-tests`` also runs the project's own tests: a virtualenv per project under
 ``$ASSIST_BENCH_CORPUS/edit-venvs`` (made once, from PyPI, with the pinned ``TEST_DEPENDENCIES``), the checkout
-installed into it editable, and the tests ``select_tests`` picks for the commit's file run at the parent (they
-must pass, else the task is counted "not verifiable" and left out of the share) and after each applied edit.
+installed into it editable, and the tests ``select_tests`` picks for the commit's file run at the parent and after
+each applied edit. Tests that fail at the parent (this machine has no route for requests' connect-timeout tests,
+for one) are deselected after the edit; a task whose tests cannot run at the parent at all (the install or the
+collection fails) is counted "not verifiable" and left out of the share. An edit "applies and passes" when it
+was written and the remaining tests pass — a test that fails is run once more alone and counts when it fails
+again. Full pytest output: ``$ASSIST_BENCH_CORPUS/edit-venvs/logs/<commit>-{parent,oracle,model}.txt``.
 """
 
 from __future__ import annotations
@@ -141,7 +145,7 @@ TEST_DEPENDENCIES = {
 }
 # In every project's virtualenv: the build backends the checkouts declare, so that the editable install of each
 # task's checkout needs no download (pip --no-build-isolation), and pytest-timeout, so that a test that hangs
-# (some of requests' tests against the local httpbin do, with today's werkzeug) fails instead of stopping the run.
+# (one of requests' tests against the local httpbin does, here) fails instead of stopping the run.
 COMMON_DEPENDENCIES = ["setuptools==75.8.0", "wheel==0.45.1", "flit_core==3.12.0", "hatchling==1.27.0",
                        "hatch-vcs==0.4.0", "hatch-fancy-pypi-readme==24.1.0", "editables==0.5",
                        "pytest-timeout==2.3.1"]
@@ -153,7 +157,8 @@ def select_tests(changed: str, test_files: list[str]) -> tuple[list[str], str]:
     """The project's tests for a change to ``changed`` and how they were chosen: the test files named after its
     module (``src/click/types.py`` → ``tests/test_types.py``, ``_make.py`` → ``test_make.py``), else the one
     named after its top package (``requests/api.py`` → ``tests/test_requests.py``), else the whole suite (the
-    top folders holding test files) — also for a file in no package, such as ``setup.py``, which no test imports."""
+    top folders holding test files) — also for a file in no package, such as ``setup.py``, which no test imports
+    (the editable install before the tests runs it)."""
     pure = PurePosixPath(changed)
     packages = [part for part in pure.parts[:-1] if part not in ("src", "lib")]
 
