@@ -107,3 +107,10 @@ def test_stopping_while_the_diff_is_shown_is_a_cancel_not_a_decline(bookings):
                   approve=lambda proposal: stop.set() or False)
     list(run.run(stop))
     assert run.result.status == ev.CANCELLED and not run.result.written
+
+
+def test_the_chat_asks_for_changes_as_edit_blocks_only_where_an_edit_fits_the_window():
+    from assistant.chat.prompting import EDIT_WINDOW, system_prompt
+
+    assert "<<<<<<< SEARCH" in system_prompt("shop", [], EDIT_WINDOW)
+    assert "<<<<<<< SEARCH" not in system_prompt("shop", [], EDIT_WINDOW - 1)

@@ -85,8 +85,13 @@ def outgoing(messages: list[Message]) -> list[Message]:
     return masked
 
 
-def system_prompt(repo_name: str, earlier: list[str]) -> str:
-    text = render("system", repo_name=repo_name)
+EDIT_WINDOW = 4096
+"""The smallest context window offered edits in a chat answer: below it an edit (its code, then the blocks)
+does not fit beside the question, and the instruction's tokens are better left to the code."""
+
+
+def system_prompt(repo_name: str, earlier: list[str], window: int) -> str:
+    text = render("system", repo_name=repo_name, edits=render("chat_edits") if window >= EDIT_WINDOW else "")
     if earlier:
         text += "\n" + render("earlier", lines="\n".join(earlier))
     return text

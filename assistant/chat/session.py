@@ -245,7 +245,7 @@ class ChatSession:
         pinned = self._pins.items()
         history = self._conversation.turns()
         repo_name = self.repo_root.name
-        system = prompting.system_prompt(repo_name, [])
+        system = prompting.system_prompt(repo_name, [], self.provider.context_window)
         fixed = self._count_messages([Message("system", system), Message("user", prompting.turn_prompt(question, []))])
         pinned_tokens = sum(self._count(p.text) + 2 for p in pinned)
         reply = self._reply_tokens()
@@ -299,7 +299,8 @@ class ChatSession:
         retrieved = list(retrieved)
         while True:
             blocks = [p.text for p in pinned] + [item.text for item in retrieved]
-            messages = prompting.outgoing([Message("system", prompting.system_prompt(repo_name, memory.summaries)),
+            messages = prompting.outgoing([Message("system", prompting.system_prompt(repo_name, memory.summaries,
+                                                                                  self.provider.context_window)),
                                            *memory.messages(),
                                            Message("user", prompting.turn_prompt(question, blocks))])
             total = self._count_messages(messages)
