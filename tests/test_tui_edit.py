@@ -250,3 +250,21 @@ def test_snapshot_of_a_proposed_diff_with_its_choices(snap_compare, tmp_path, in
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=proposed)
+
+
+def test_the_proposed_diff_highlights_each_lines_code_for_its_files_language():
+    from assistant.tui.widgets import diff_view
+
+    diff = ("--- a/shop/cart.py\n+++ b/shop/cart.py\n@@ -1,2 +1,2 @@\n def total(items):\n"
+            "-    return sum(items)\n+    return round(sum(items), 2)\n--- a/NOTES.unknown\n+++ b/NOTES.unknown\n"
+            "@@ -1 +1 @@\n-old words\n+new words\n")
+    view = diff_view(diff)
+    lines = view.split("\n")
+    added_python, added_notes = lines[5], lines[-1]
+    assert added_python.plain == "+    return round(sum(items), 2)"
+    keyword = added_python.plain.index("return")
+    colours = {span.style.color.name for span in added_python.spans
+               if span.start <= keyword < span.end and not isinstance(span.style, str) and span.style.color}
+    assert colours and "green" not in colours  # the keyword in its own colour, not the added line's green
+    assert any("on #0f2f14" in str(span.style) for span in added_python.spans)  # on the added-line tint
+    assert [str(span.style) for span in added_notes.spans] == ["green"]  # an unknown kind of file: the line only

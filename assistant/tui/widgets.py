@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rich.syntax import Syntax
 from rich.text import Text
 from textual import events
 from textual.actions import SkipAction
@@ -137,17 +138,50 @@ class EditRequest(Markdown):
 # lines, and the edit core's own "# assist:" remarks (a new file, a file the model was not shown).
 DIFF_STYLES = (("+++ ", "bold"), ("--- ", "bold"), ("@@", "bold cyan"), ("+", "green"), ("-", "red"),
                ("# assist:", "italic yellow"))
+# The code of an added or removed line keeps its own colours on a tint of the line's colour.
+CHANGED_LINE_TINT = {"+": "on #0f2f14", "-": "on #3a1214"}
 
 
 def diff_view(diff: str) -> Text:
-    """A unified diff, highlighted line by line, its text made inert first. (Rich's Syntax with the diff lexer
-    paints a box of its own background behind every context line on Textual's screen.)"""
+    """A unified diff, its text made inert first: headers and markers by DIFF_STYLES, and each line's code
+    highlighted for the language of its file (by the `+++` header's path). Rich's Syntax is used per line, not
+    for the whole diff: on Textual's screen it paints a box of its own background behind every context line."""
     text = Text()
+    code: Syntax | None = None
     for line in inert_lines(diff.rstrip("\n")).split("\n"):
+        if line.startswith("+++ "):
+            code = _highlighter_for(line[4:].strip())
         style = next((style for start, style in DIFF_STYLES if line.startswith(start)), "")
-        text.append(line + "\n", style=style)
+        is_code = line[:1] in ("+", "-", " ") and not line.startswith(("+++ ", "--- "))
+        if code is None or not is_code:
+            text.append(line + "\n", style=style)
+            continue
+        highlighted = _colours_only(code.highlight(line[1:]))
+        if line[0] in CHANGED_LINE_TINT:
+            highlighted.stylize(CHANGED_LINE_TINT[line[0]])
+        text.append(line[0], style=style)
+        text.append_text(highlighted)
+        text.append("\n")
     text.rstrip()
     return text
+
+
+def _colours_only(highlighted: Text) -> Text:
+    """The token colours of a highlighted line without the background Syntax lays under it: on Textual's screen
+    that background is the terminal's, a dark box in the conversation."""
+    highlighted.rstrip()
+    highlighted.style = ""
+    highlighted.spans = [span for span in highlighted.spans
+                         if not isinstance(span.style, str) and span.style.color is not None]
+    return highlighted
+
+
+def _highlighter_for(path: str) -> Syntax | None:
+    """A highlighter for the file a diff part changes (``b/x.py`` or ``x.py``), or None for a kind of file
+    Pygments does not know."""
+    name = path.removeprefix("b/")
+    lexer = Syntax.guess_lexer(name)
+    return None if lexer == "default" else Syntax("", lexer, theme="ansi_dark", background_color="default")
 
 
 @dataclass(frozen=True)
