@@ -40,3 +40,13 @@ def indexed_copy(source: Path, dest: Path) -> Iterator[Retriever]:
     index_repository(dest, IndexConfig(vectors="off"))
     with Retriever(dest, use_vectors=False) as retriever:
         yield retriever
+
+
+def indexed_project(root: Path, files: dict[str, str]) -> Path:
+    """An invented project written under ``root`` (path -> text, leading newlines dropped) and indexed by the real
+    pipeline, structural tier only."""
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text.lstrip("\n"))
+    index_repository(root, IndexConfig(vectors="off"))
+    return root

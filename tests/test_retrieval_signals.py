@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixture_graphs import indexed_project
 
-from indexer.config import IndexConfig
-from indexer.pipeline import index_repository
 from indexer.retrieval import RetrievalConfig, Retriever
 from indexer.retrieval.query import parse_query
 
@@ -120,12 +119,7 @@ def sniff_format(data):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("pixie")
-    for path, text in FILES.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text.lstrip("\n"))
-    index_repository(root, IndexConfig(vectors="off"))
-    return root
+    return indexed_project(tmp_path_factory.mktemp("pixie"), FILES)
 
 
 def ranked_symbols(root: Path, query: str, **changes) -> list[str]:
