@@ -63,6 +63,12 @@ public final class WeekYear {
   }
 }
 """,
+    # Docs are no build file: a question about installing finds them first.
+    "README.md": """
+# calendar
+
+Install the calendar library by adding org.example:calendar to your dependencies; install it once per project.
+""",
     # Named with a word of every commit message: "Fix ..." must not find it.
     "src/main/java/org/example/calendar/Positions.java": """
 package org.example.calendar;
@@ -104,6 +110,11 @@ def ranked_symbols(root: Path, query: str) -> list[str]:
 def test_build_files_and_ci_scripts_rank_below_the_source_a_query_is_about(project):
     files = ranked_files(project, "snapshot release: next week after the last week of a year with 53 weeks")
     assert files[:2] == [SOURCE, "src/main/java/org/example/calendar/Calendar.java"], files
+
+
+def test_docs_are_not_set_aside_like_build_files(project):
+    files = ranked_files(project, "install calendar dependencies once per project")
+    assert "README.md" in files[:2], files  # set aside like pom.xml, it fell below every source file
 
 
 def test_a_query_naming_a_build_file_still_finds_it_first(project):

@@ -28,14 +28,14 @@ class NameIndex:
         self._spans: dict[str, list[tuple[int, int, str]]] = {}  # path -> (start, end, qname), by start line
         self.directories: set[str] = set()
         self.test_nodes: set[str] = set()  # test files and every symbol in them
-        self.support_nodes: set[str] = set()  # files around the code (build, config, docs, CI) and their symbols
+        self.support_nodes: set[str] = set()  # build and lock files, hidden folders (CI), and their symbols
         module_of: dict[str, str] = {}
         for node, data in graph.nodes(data=True):
             kind = data.get("kind")
             if kind == FILE:
                 if data.get("is_test"):
                     self.test_nodes.add(node)
-                elif is_support_file(node, data.get("language")):
+                elif is_support_file(node):
                     self.support_nodes.add(node)
                 self.files_by_basename.setdefault(node.rpartition("/")[2], []).append(node)
                 module = data.get("module") or _module_from_path(node)
@@ -215,11 +215,19 @@ def _module_from_path(path: str) -> str:
     return ".".join(parts)
 
 
-def is_support_file(path: str, language: str | None) -> bool:
-    """Whether a file surrounds the code rather than being it: no programming language (build files such as
-    pom.xml, configuration, lock files, docs), or kept under a hidden directory (.github/, .buildscript/)."""
-    return language is None or any(part.startswith(".") and part not in (".", "..")
-                                   for part in path.split("/")[:-1])
+# Files that build or lock a project: they repeat its name, version and release words far more than its code does.
+# Docs, templates, SQL and application configuration are not among them: questions are about those too.
+BUILD_FILE_NAMES = frozenset({"pom.xml", "build.xml", "BUILD", "BUILD.bazel", "WORKSPACE", "WORKSPACE.bazel",
+                              "MODULE.bazel", "gradlew", "gradlew.bat", "mvnw", "mvnw.cmd", "go.sum"})
+BUILD_FILE_ENDINGS = (".gradle", ".gradle.kts", ".lock", "-lock.json", "-lock.yaml")
+
+
+def is_support_file(path: str) -> bool:
+    """Whether a file surrounds the code rather than being it: a build or lock file (pom.xml, build.gradle,
+    BUILD, Cargo.lock, package-lock.json), or one kept under a hidden directory (.github/, .buildscript/)."""
+    directories, _, name = path.rpartition("/")
+    hidden = any(part.startswith(".") and part not in (".", "..") for part in directories.split("/") if part)
+    return hidden or name in BUILD_FILE_NAMES or name.endswith(BUILD_FILE_ENDINGS)
 
 
 def is_constructor(dotted: str, name: str) -> bool:

@@ -215,9 +215,9 @@ class Ranker:
 
     def _set_aside(self, query: ParsedQuery, node: str, by_signal: Mapping[str, Evidence]) -> bool:
         """Whether ``node`` is code the query is not about and weighs less (``test_penalty``): test code
-        unless the query speaks of tests; files around the code (build, config, docs, CI scripts) unless the
-        query names them or a trace passes through them. Every language alike: both are told by path and
-        language, not by a language's conventions alone."""
+        unless the query speaks of tests; files around the code (build and lock files, CI scripts under hidden
+        folders) unless the query names them or a trace passes through them. Every language alike: both are
+        told by path, not by a language's conventions alone."""
         names = self.reader.names
         if node in names.test_nodes:
             return not query.about_tests
