@@ -84,8 +84,9 @@ def get_language(language: str) -> tree_sitter.Language:
 
 # Bumped when our own extraction changes what a file's symbols are keyed by (2: redefinitions get ``~N``; 3:
 # JS/TS object-literal methods and functions assigned to an object are symbols; 4: twelve more languages, and
-# comments marked `#`, `--` or `-- |` are docstrings), which stales cached extracts just as a grammar upgrade does.
-EXTRACTION_RULES = "4"
+# comments marked `#`, `--` or `-- |` are docstrings; 5: C# files record the namespaces they declare), which
+# stales cached extracts just as a grammar upgrade does.
+EXTRACTION_RULES = "5"
 
 
 def grammar_versions() -> dict[str, str]:

@@ -146,6 +146,9 @@ class FileExtract:
     line_count: int = 0
     # Names bound at module level that are not definitions (assignments), for name resolution.
     module_names: list[str] = field(default_factory=list)
+    # Namespaces the file declares, nested ones joined (C#'s `namespace A { namespace B` is A.B): what a
+    # `using A.B;` elsewhere names, since C#'s folders need not spell them.
+    namespaces: list[str] = field(default_factory=list)
 
 
 @dataclass

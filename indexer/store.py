@@ -520,6 +520,7 @@ _EXTRACT_FIELDS = {
     "has_errors": _BOOL,
     "line_count": _INT,
     "module_names": _list_of(_STR),
+    "namespaces": _list_of(_STR),
 }
 
 

@@ -17,6 +17,8 @@ Swift, Scala, Lua, Bash, Elixir, Haskell, Dart and Zig.
   siblings before it (Dart's ``greeter.greet`` ``('world')``).
 - ``@import`` with ``@import.module`` (quotes stripped), ``@import.name`` for each name it imports and
   ``@import.alias``; ``@import.paths`` instead of a module joins the statement's ``path`` children with dots.
+- ``@namespace`` with ``@namespace.name``: a namespace the file declares (C#), for ``FileExtract.namespaces``;
+  one written inside another's span is joined to it (``namespace A { namespace B`` is ``A.B``).
 
 Captures starting with ``_`` only serve predicates.
 """
@@ -74,6 +76,7 @@ def extract_tagged(path: str, source: bytes, tree: tree_sitter.Tree, language: s
             line = holder.start_point[0] + 1
             extract.inherits.extend(Inheritance(qname, _one_name(source, b), line) for b in bases)
 
+    extract.namespaces = _namespaces(source, matches)
     intervals = [(s.start_byte, s.end_byte, s.qname) for s in extract.symbols]
     imports = _imports(source, matches)
     for node, owner in _owners(imports, intervals):
@@ -147,6 +150,24 @@ def _one_name(source: bytes, node: Node) -> str:
     """A name as a dotted path: ``Shop::Greeter`` and ``App\\Greeter`` read ``Shop.Greeter``, ``App.Greeter``."""
     text = _strip_type_arguments(_tidy(_text(source, node))).replace("::", ".").replace("\\", ".")
     return text.replace("`", "").strip(".")  # Kotlin and Scala quote odd names: class `-JsonUtf8Reader`
+
+
+def _namespaces(source: bytes, matches: list[_Match]) -> list[str]:
+    """The file's declared namespaces, each once, in source order, nested ones with their outer ones' names."""
+    declared = sorted(
+        (node.start_byte, -node.end_byte, _one_name(source, name))
+        for match in matches
+        if (node := match.first("namespace")) is not None and (name := match.first("namespace.name")) is not None
+    )
+    names: list[str] = []
+    open_ones: list[tuple[int, str]] = []  # (end byte, full name) of the namespaces around the current one
+    for start, negative_end, name in declared:
+        while open_ones and open_ones[-1][0] <= start:
+            open_ones.pop()
+        full = f"{open_ones[-1][1]}.{name}" if open_ones else name
+        open_ones.append((-negative_end, full))
+        names.append(full)
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def _imports(source: bytes, matches: list[_Match]) -> dict[Node, Import]:

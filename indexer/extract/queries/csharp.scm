@@ -1,5 +1,6 @@
 ; Definitions, bases, call sites and imports for C#, read by indexer/extract/tagged.py (capture names there).
 ; Namespaces are no symbols (as Java's packages are not): a class is found by its name wherever it lives.
+; The file records which namespaces it declares, for `using` (indexer/resolve/breadth_imports.py).
 ; Constructors are no symbols either: `new Greeter()` names the class, and a constructor of the same name
 ; would make that name ambiguous.
 
@@ -22,3 +23,6 @@
 
 (using_directive name: (identifier) @import.alias [(qualified_name) (identifier)] @import.module) @import
 (using_directive !name [(qualified_name) (identifier)] @import.module) @import
+
+(namespace_declaration name: (_) @namespace.name) @namespace
+(file_scoped_namespace_declaration name: (_) @namespace.name) @namespace
