@@ -103,9 +103,20 @@ LAYOUTS = {
         },
         {},
     ),
-    # A C# namespace names no file (the extract does not record which namespace a file declares): with two
-    # Greeters the call means neither, rather than a guess.
-    "csharp": (set(), set(), {"App.cs": ["Shop.Greetings"]}),
+    # using Shop.Greetings: both files declaring that namespace (one file-scoped), whatever their folders, not
+    # Bye/'s Greeter of Shop.Farewells; using static and an alias name one type: of Shop.Timing only Clock's
+    # file, not Calendar's; Caps is in a namespace written inside another (Shop { Formatting { ... } }).
+    "csharp": (
+        {("App.cs", "Hello/Greeter.cs"), ("App.cs", "Hello/Welcome.cs"), ("App.cs", "Formatting/Caps.cs"),
+         ("App.cs", "Timing/Clock.cs")},
+        {
+            ("App.cs::App.Run", "Hello/Greeter.cs::Greeter", "import"),
+            ("App.cs::App.Run", "Hello/Greeter.cs::Greeter.Greet", "import"),
+            ("App.cs::App.Run", "Formatting/Caps.cs::Caps.Shout", "import"),  # using static: a bare Shout
+            ("App.cs::App.Run", "Timing/Clock.cs::Clock.Now", "import"),
+        },
+        {"App.cs": ["System"]},
+    ),
 }
 
 
@@ -149,3 +160,35 @@ def test_odd_imports_name_no_file_and_break_nothing(language):
     extracts[importer].imports = [Import(module=module, line=1) for module in ODD_IMPORTS]
     graph = build_graph(extracts)
     assert not [target for source, target in edges(graph, "imports") if source == importer]
+
+
+def csharp_graph(sources: dict[str, str]):
+    extracts = {path: extract_file(path, text.encode(), "csharp") for path, text in sources.items()}
+    return extracts, build_graph(extracts)
+
+
+def test_csharp_files_record_the_namespaces_they_declare_nested_ones_joined():
+    extracts, _ = csharp_graph({
+        "Shop.cs": "namespace Shop.Core { namespace Money { class Price {} } class Cart {} }\n"
+                   "namespace Shop.Core { class Order {} }\nnamespace Tools { }\n",
+        "Util.cs": "namespace Shop.Util;\nclass Slug {}\n",
+    })
+    assert extracts["Shop.cs"].namespaces == ["Shop.Core", "Shop.Core.Money", "Tools"]
+    assert extracts["Util.cs"].namespaces == ["Shop.Util"]
+    # Classes keep the keys they had before namespaces were recorded.
+    assert [s.qname for s in extracts["Shop.cs"].symbols] == ["Shop.cs::Price", "Shop.cs::Cart", "Shop.cs::Order"]
+
+
+def test_csharp_using_inside_a_namespace_may_name_a_namespace_relative_to_it():
+    _, graph = csharp_graph({
+        # `using Wrappers;` after `namespace Shop;` is Shop.Wrappers; `global::` and type arguments are read
+        # through; a namespace of ours without the aliased type names no file.
+        "Mediator.cs": "namespace Shop;\nusing Wrappers;\nusing Paths = global::Shop.Routing.Route<int>;\n"
+                       "using Gone = Shop.Routing.Missing;\nclass Mediator { void Send() { new Handler(); } }\n",
+        "Wrappers/Handler.cs": "namespace Shop.Wrappers { class Handler {} }\n",
+        "Routing/Route.cs": "namespace Shop.Routing { class Route<T> {} }\n",
+        "Wrappers2/Handler.cs": "namespace Other.Wrappers { class Handler {} }\n",
+    })
+    assert edges(graph, "imports") == {("Mediator.cs", "Wrappers/Handler.cs"), ("Mediator.cs", "Routing/Route.cs")}
+    assert edges(graph, "calls") == {("Mediator.cs::Mediator.Send", "Wrappers/Handler.cs::Handler", "import")}
+    assert graph.nodes["Mediator.cs"]["external_imports"] == ["Shop.Routing.Missing"]

@@ -6,8 +6,8 @@ grammar, extractor and graph builder, and asserted exactly.
 
 An import that names the other file is an imports edge (``indexer/resolve/breadth_imports.py``), and a call
 into that file resolves through it (``import``); the rest is kept as written on the file's node
-(``external_imports``). C# namespaces and Swift modules outside a ``Sources/<Module>/`` layout name no file,
-so their calls resolve by a unique name. tests/test_breadth_imports.py has each language's own layouts.
+(``external_imports``). Swift modules outside a ``Sources/<Module>/`` layout name no file, so their calls
+resolve by a unique name. tests/test_breadth_imports.py has each language's own layouts.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ SAMPLES = {
             "Greeter.cs::Format.Shout": (METHOD, "Greeter.cs::Format"),
         },
         calls={
-            ("App.cs::App.Run", "Greeter.cs::Greeter", "unique_name"),
-            ("App.cs::App.Run", "Greeter.cs::Greeter.Greet", "unique_name"),
+            ("App.cs::App.Run", "Greeter.cs::Greeter", "import"),
+            ("App.cs::App.Run", "Greeter.cs::Greeter.Greet", "import"),
             ("Greeter.cs::Greeter.Decorate", "Greeter.cs::Format.Shout", "local"),
             ("Greeter.cs::Greeter.Greet", "Greeter.cs::Greeter.Decorate", "local"),
         },
@@ -61,8 +61,8 @@ SAMPLES = {
             "App.cs": [("Shop.Greetings", None), ("System.Console", "Out")],
             "Greeter.cs": [("System", None)],
         },
-        imported=set(),  # C# names no file: see indexer/resolve/README.md
-        external={"App.cs": ["Shop.Greetings", "System.Console"], "Greeter.cs": ["System"]},
+        imported={("App.cs", "Greeter.cs")},  # using Shop.Greetings: the file declaring that namespace
+        external={"App.cs": ["System.Console"], "Greeter.cs": ["System"]},
         inherits={("Greeter.cs::Greeter", "Greeter.cs::IGreeter")},
     ),
     "ruby": Sample(

@@ -1,5 +1,5 @@
 """Which repository files an import names in the twelve languages ``extract/tagged.py`` reads: Ruby, PHP,
-Bash, Dart, Zig, Lua, Haskell, Kotlin, Scala, Elixir and Swift (C# has no rule: see README.md).
+Bash, Dart, Zig, Lua, Haskell, Kotlin, Scala, Elixir, Swift and C#.
 
 The extract keeps each import as written (``require_relative "greeter"``, ``App\\Greetings\\Greeter``,
 ``package:shop/greeter.dart``); the rules below turn it into files in one of three ways, as the language
@@ -9,6 +9,10 @@ itself finds them:
   nearest the importer if several do (Ruby, PHP's require/include, Bash's source, Dart, Zig, Lua, Haskell);
 - a name: the file that defines the imported class, function or module, among several the one whose folders
   spell the package or namespace (Kotlin, Scala, PHP's use, Elixir's alias/import/use/require);
+- a declared namespace: C#'s ``using A.B;`` is every file declaring ``namespace A.B`` (its folders need not
+  say so), ``using static A.B.C;`` and ``using X = A.B.C;`` those of them defining the type C. Every file, not
+  only those whose types the importer calls: the extract knows calls and bases, not the types a file names in
+  fields, parameters or ``typeof``, which are as much what it uses (as Java's ``.*`` links the whole package);
 - a module folder: Swift's ``import Greetings`` is the SwiftPM target ``Sources/Greetings/``.
 
 Calls then resolve through the imported files as in every language (``GenericResolver``: ``import``).
@@ -48,6 +52,7 @@ class BreadthResolver:
         self.names = generic.names
         self._elixir_modules: dict[str, list[str]] | None = None
         self._swift_targets: dict[str, list[str]] = {}
+        self._csharp_namespaces: dict[str, list[str]] | None = None
 
     @property
     def index(self) -> FileIndex:
@@ -211,6 +216,56 @@ class BreadthResolver:
             ) if folders else []
         return self._swift_targets[module]
 
+    def csharp(self, importer: str, imp: Import) -> list[str]:
+        """``using A.B;`` (or ``using X = A.B;``): the files declaring namespace A.B; ``using static A.B.C;``
+        (or ``using X = A.B.C;``, a nested ``A.B.C.D``): those of them defining a type C. Inside ``namespace
+        Shop``, ``using Greetings;`` may mean Shop.Greetings, as the compiler looks there too."""
+        if self._csharp_namespaces is None:
+            self._csharp_namespaces = defaultdict(list)
+            for path, extract in sorted(self.generic.extracts.items()):
+                if extract.language == "csharp":
+                    for namespace in extract.namespaces:
+                        self._csharp_namespaces[namespace].append(path)
+        written = _strip_type_arguments(imp.module.removeprefix("global::"))
+        # As written first (a using outside any namespace means nothing else), then under the namespaces
+        # around the importer's code, innermost first.
+        around = self.generic.extracts[importer].namespaces
+        enclosing = list(dict.fromkeys(p for n in around for p in _prefixes(n)))
+        for prefix in ("", *reversed(enclosing)):
+            found = self.namespace_member(f"{prefix}.{written}" if prefix else written)
+            if found is not None:
+                return found
+        return []
+
+    def namespace_member(self, name: str) -> list[str] | None:
+        """The files a C# namespace or a type of one names; None if ``name`` starts with no namespace of ours."""
+        namespaces = self._csharp_namespaces or {}
+        if name in namespaces:
+            return namespaces[name]
+        segments = name.split(".")
+        for end in range(len(segments) - 1, 0, -1):
+            files = namespaces.get(".".join(segments[:end]))
+            if files is not None:
+                return [f for f in files if self._defines_type(f, segments[end])]
+        return None
+
+    def _defines_type(self, path: str, name: str) -> bool:
+        return any(
+            self.names.symbols[q].kind == CLASS and self.names.symbols[q].parent is None
+            for q in self.names.file_names.get((path, name), ())
+        )
+
+
+def _prefixes(namespace: str) -> list[str]:
+    """``A.B.C`` -> ``A``, ``A.B``, ``A.B.C``."""
+    parts = namespace.split(".")
+    return [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+
+
+def _strip_type_arguments(name: str) -> str:
+    """``System.Collections.Generic.List<int>`` -> ``System.Collections.Generic.List``."""
+    return name.partition("<")[0].strip()
+
 
 def _without_dots(path: str) -> str:
     return "/".join(part for part in path.split("/") if part not in ("", ".", ".."))
@@ -239,7 +294,8 @@ _RULES: dict[str, Callable[[BreadthResolver, str, Import], list[str]]] = {
     "scala": BreadthResolver.jvm,
     "elixir": BreadthResolver.elixir,
     "swift": BreadthResolver.swift,
+    "csharp": BreadthResolver.csharp,
 }
 
-# Every language tagged.py extracts, C# included: its imports name no file, its names resolve as the others'.
-BREADTH_LANGUAGES = frozenset({*_RULES, "csharp"})
+# Every language tagged.py extracts.
+BREADTH_LANGUAGES = frozenset(_RULES)
