@@ -15,7 +15,9 @@ itself finds them:
   fields, parameters or ``typeof``, which are as much what it uses (as Java's ``.*`` links the whole package);
 - a module folder: Swift's ``import Greetings`` is the SwiftPM target ``Sources/Greetings/``.
 
-Calls then resolve through the imported files as in every language (``GenericResolver``: ``import``).
+Calls then resolve through the imported files as in every language (``GenericResolver``: ``import``); in C#
+not to a method several imported classes define when the call does not say which (a whole namespace is
+imported, so the first file's would be a guess).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ..model import CLASS, FileExtract, Import
-from .generic import GenericResolver
+from .generic import _NAME_SEPARATORS, GenericResolver
 from .import_paths import FileIndex, _normalized, _shared_dirs
 from .names import family
 
@@ -62,7 +64,30 @@ class BreadthResolver:
         return False
 
     def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
-        return self.generic.resolve(path, caller, text, for_class)
+        found = self.generic.resolve(path, caller, text, for_class)
+        if found is not None and found[1] == "import" and self.generic.extracts[path].language == "csharp":
+            return None if self._a_guess_among_imports(path, caller, text, found[0], for_class) else found
+        return found
+
+    def _a_guess_among_imports(self, path: str, caller: str, text: str, found: str, for_class: bool) -> bool:
+        """A C# name that several classes of the imported files define, and that neither the call's qualifier
+        nor the caller's class singles out (``handler.Handle`` on a variable): ``GenericResolver`` would take
+        the first. A using imports a whole namespace, so such names are common, and a wrong callee misleads
+        more than none."""
+        pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
+        name, qualifier = pieces[-1], (pieces[-2] if len(pieces) > 1 else None)
+        symbols = self.names.symbols
+        owners = {
+            symbols[q].parent
+            for target in self.names.imported_files.get(path, ())
+            for q in self.names.file_names.get((target, name), ())
+            if not for_class or symbols[q].kind == CLASS
+        }
+        if len(owners) < 2:
+            return False
+        parent = symbols[found].parent
+        named = {qualifier, symbols[caller].parent if caller in symbols else None}
+        return parent is None or (parent not in named and symbols[parent].name not in named)
 
     def imports(self, path: str, extract: FileExtract) -> list[tuple[str | None, str]]:
         """(file imported or None when outside the repository, the module as written) for each import."""
