@@ -243,6 +243,61 @@ def test_a_chat_answer_with_edit_blocks_is_offered_as_the_same_edit(editor, repo
     assert NEW_DOC in (repo / PRICING).read_text() and editor.writes()[-1] == str(repo / PRICING)
 
 
+class Recorder:
+    """Where a ``RunView`` sends its updates and permission requests, kept to be read: the diff an editor would
+    show, in the tool call and in the question, without a process in between."""
+
+    def __init__(self):
+        self.updates: list = []
+        self.asked: list = []
+
+    async def update(self, session, update, wait_announced: bool = False) -> None:
+        self.updates.append(update)
+
+    async def choose(self, session, call_id, title, kind, locations=None, content=None, options=None):
+        self.asked.append(content)
+        return "reject"
+
+
+def test_the_editor_is_shown_the_runs_own_plan_not_one_made_again_from_the_disk(repo):
+    """The diffs in the tool call and in the permission request are the run's planned changes, byte for byte,
+    even when the file changed on disk after the run planned them (a save in another program): the ACP layer
+    neither reads the files nor plans the reply a second time."""
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    from assistant.acp.runs import RunView
+    from assistant.edit.run import EditOptions, EditRun
+    from assistant.fix.events import EditsProposed
+    from assistant.providers.scripted import ScriptedProvider
+
+    proposals = []
+    run = EditRun(repo, ScriptedProvider([DOC_EDIT]), REQUEST, [], EditOptions(use_vectors=False),
+                  approve=lambda proposal: proposals.append(proposal) or False)
+    events = list(run.run())
+    assert run.result.status == "declined"
+    [proposed] = [event for event in events if isinstance(event, EditsProposed)]
+    [proposal] = proposals
+    planned = [(str(repo / change.path), change.old.decode(), change.new.decode()) for change in proposed.changes]
+    assert [path for path, _, _ in planned] == [str(repo / PRICING)]
+    assert OLD_DOC in planned[0][1] and NEW_DOC in planned[0][2]
+
+    (repo / PRICING).write_text("# rewritten by another program after the plan\n")
+    recorder = Recorder()
+    view = RunView(recorder, SimpleNamespace(root=repo), "edit-test")
+
+    async def show_and_ask() -> None:
+        await view.show(proposed)
+        await asyncio.to_thread(view.ask_to_apply, proposal, asyncio.get_running_loop(), threading.Event(), "Apply")
+
+    asyncio.run(show_and_ask())
+    [call] = [u for u in recorder.updates if u.session_update == "tool_call" and u.kind == "edit"]
+    for content in (call.content, recorder.asked[-1]):
+        assert [(c.path, c.old_text, c.new_text) for c in content if c.type == "diff"] == planned
+        assert content[-1].content.text == f"```diff\n{proposed.diff}```"  # the text diff for plain clients
+
+
 # -------------------------------------------------------------------------------- how it may end
 
 

@@ -25,7 +25,7 @@ from acp.helpers import (
 )
 from acp.schema import PermissionOption, PromptResponse
 
-from .runs import ProposedDiffs, RunView, client_writer, test_report
+from .runs import RunView, client_writer, test_report
 
 USAGE = "/edit REQUEST, e.g. /edit add a timeout to fetch_url"
 INDEX_POLL_S = 0.2
@@ -53,7 +53,7 @@ async def run_edit(agent, session, request: str, *, reply: str | None = None,
         return PromptResponse(stop_reason="cancelled")
     loop_ = asyncio.get_running_loop()
     cancel = session.cancel
-    view = EditView(agent, session, f"edit-{session.turns}", ProposedDiffs(session.root, reply))
+    view = EditView(agent, session, f"edit-{session.turns}", reply_in_hand=reply is not None)
 
     def approve(proposal) -> Any:
         files = ", ".join(proposal.files)
@@ -106,9 +106,9 @@ class EditView(RunView):
 
     context_title = "Find the code the request is about"
 
-    def __init__(self, *args: Any):
+    def __init__(self, *args: Any, reply_in_hand: bool = False):
         super().__init__(*args)
-        self.reply_in_hand = bool(self.diffs.replies)  # a chat answer: the first context is not sent to the model
+        self.reply_in_hand = reply_in_hand  # a chat answer: the first context is not sent to the model
 
     def model_asked_after(self, context) -> bool:
         asked, self.reply_in_hand = not self.reply_in_hand, False

@@ -17,7 +17,7 @@ from acp.helpers import start_tool_call, text_block, tool_content, update_agent_
 from acp.schema import PromptResponse, ToolCallLocation
 
 from ..slash import parse_fix_arguments
-from .runs import ProposedDiffs, RunView, client_writer
+from .runs import RunView, client_writer
 
 
 async def run_undo(agent, session) -> PromptResponse:
@@ -73,7 +73,7 @@ async def run_fix(agent, session, argument: str) -> PromptResponse:
 
     loop_ = asyncio.get_running_loop()
     cancel = session.cancel
-    view = FixView(agent, session, run_id, ProposedDiffs(session.root))
+    view = FixView(agent, session, run_id)
 
     def approve(proposal) -> bool:
         return view.ask_to_apply(proposal, loop_, cancel, f"Apply the edits to {', '.join(proposal.files)}"

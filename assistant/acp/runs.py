@@ -3,7 +3,7 @@ thread, shown to the editor as tool calls.
 
 - ``RunView``: the events both runs yield (``assistant.fix.events``: tests, context, the model's reply, edits
   proposed and written, notices) as ``session/update``s; each front end adds its own start and end.
-- ``ProposedDiffs``: the files an edit proposes, old and new text, as ACP diff content, so the editor shows a
+- ``proposed_diffs``: the files an edit proposes, old and new text, as ACP diff content, so the editor shows a
   real diff in the tool call and in the permission request rather than a block of text.
 - ``ClientFileWriter``: writes through the editor's ``fs/write_text_file`` (its buffers stay in step), else
   the run keeps its own atomic writer.
@@ -105,48 +105,13 @@ def answer_in_worker(asking: Coroutine, loop: asyncio.AbstractEventLoop, cancel:
                 return None
 
 
-class ProposedDiffs:
-    """The old and new text of each file a reply's edits change, for ACP ``diff`` content.
-
-    The run's events carry the proposal as one unified diff; the editor wants whole texts. Fed every event in
-    the worker thread, this keeps the last reply of each round and, when that round's edits are proposed,
-    plans the reply again exactly as the run did (``fix.edits.parse_reply`` and ``fix.apply.plan``, which read
-    the files and write nothing), before the event or the permission request reaches the editor. A reply that
-    does not plan again the same way gives no diff content; the unified diff is still shown as text."""
-
-    def __init__(self, root: Path, reply: str | None = None):
-        self.root = root
-        self.replies: dict[int, str] = {0: reply} if reply else {}
-        self.by_round: dict[int, list] = {}
-
-    def watch(self, event) -> None:
-        from assistant.fix import events as ev
-
-        if isinstance(event, ev.ReplyReceived):
-            self.replies[event.round] = event.text
-        elif isinstance(event, ev.EditsProposed):
-            self.by_round[event.round] = self._plan(event.round, event.files)
-
-    def _plan(self, round_: int, files: list[str]) -> list:
-        from assistant.fix.apply import EditRefused, plan
-        from assistant.fix.edits import FormatError, parse_reply
-
-        reply = self.replies.get(round_)
-        if reply is None:
-            return []
-        try:
-            changes = plan(self.root, parse_reply(reply).edits)
-        except (FormatError, EditRefused, OSError):
-            return []
-        if [change.path for change in changes] != list(files):
-            return []
-        return [tool_diff_content(str(self.root / change.path), _text(change.new),
-                                  None if change.old is None else _text(change.old)) for change in changes]
-
-    def content(self, round_: int, diff: str) -> list:
-        """The diff content of a round's proposal, then the unified diff as text (what a client without diff
-        rendering shows)."""
-        return [*self.by_round.get(round_, []), tool_content(text_block(f"```diff\n{diff}```"))]
+def proposed_diffs(root: Path, changes: list, diff: str) -> list:
+    """A proposal as ACP content: one ``diff`` per file, its old and new text exactly as the run planned them
+    and would write them (taken from the run's event, never read or planned again here), then the unified diff
+    as text (what a client without diff rendering shows)."""
+    diffs = [tool_diff_content(str(root / change.path), _text(change.new),
+                               None if change.old is None else _text(change.old)) for change in changes]
+    return [*diffs, tool_content(text_block(f"```diff\n{diff}```"))]
 
 
 def _text(data: bytes) -> str:
@@ -159,25 +124,19 @@ class RunView:
 
     context_title = "Localize the failure (round {round})"
 
-    def __init__(self, agent: Updates, session, run_id: str, diffs: ProposedDiffs):
-        self.agent, self.session, self.run_id, self.diffs = agent, session, run_id, diffs
+    def __init__(self, agent: Updates, session, run_id: str):
+        self.agent, self.session, self.run_id = agent, session, run_id
         self.root: Path = session.root
         self.result: Any = None  # how the run ended (its last event's result), once it has
         self.open: dict[str, str] = {}  # tool call id -> title, for calls not yet finished
         self.waiting: ModelWait | None = None  # "waiting for the model" with its clock, while a prompt is read
 
     async def play(self, events: Callable[[], Iterator], what: str) -> str:
-        """Show the events of ``events()``, run in the turn's worker thread (each seen by ``diffs`` there
-        first); the turn's stop reason: "cancelled" when the turn or the run was, else "end_turn". Any other
-        failure is the request's internal error, after the open tool calls were closed saying why."""
-
-        def watched() -> Iterator:
-            for event in events():
-                self.diffs.watch(event)
-                yield event
-
+        """Show the events of ``events()``, run in the turn's worker thread; the turn's stop reason:
+        "cancelled" when the turn or the run was, else "end_turn". Any other failure is the request's internal
+        error, after the open tool calls were closed saying why."""
         try:
-            await self.agent.run_in_worker(self.session, watched, self.show)
+            await self.agent.run_in_worker(self.session, events, self.show)
         except TurnCancelled:
             await self.close_open("cancelled")
             return "cancelled"
@@ -264,7 +223,7 @@ class RunView:
             await self.send(start_tool_call(
                 call_id, self.open[call_id], kind="edit", status="pending",
                 locations=[ToolCallLocation(path=str(self.root / f)) for f in event.files],
-                content=self.diffs.content(event.round, event.diff)))
+                content=proposed_diffs(self.root, event.changes, event.diff)))
         elif isinstance(event, ev.EditsApplied):
             await self.finish(self.edit_call(event.round), "completed",
                               f"written; /undo restores the files (checkpoint {event.checkpoint})")
@@ -279,7 +238,7 @@ class RunView:
         asking = self.agent.choose(
             self.session, self.edit_call(proposal.round), title, "edit",
             locations=[ToolCallLocation(path=str(self.root / f)) for f in proposal.files],
-            content=self.diffs.content(proposal.round, proposal.diff), options=choices)
+            content=proposed_diffs(self.root, proposal.changes, proposal.diff), options=choices)
         picked = answer_in_worker(asking, loop, cancel)
         if choices is None:
             return picked == "allow"

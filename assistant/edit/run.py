@@ -295,7 +295,7 @@ class EditRun:
         self._state.proposed = diff
         items = self._state.context.pack.items if self._state.context and self._state.context.pack else []
         entries = [ContextEntry(i.path, i.symbol, _first_line(i), _last_line(i), i.tokens, "") for i in items]
-        yield EditsProposed(0, diff, files, touched_symbols(changes, entries))
+        yield EditsProposed(0, diff, changes, touched_symbols(changes, entries))
         emptied = [c.path for c in changes if c.old and not c.new.strip()]
         guarded = [] if self.options.allow_test_config else touched_test_config(files)
         ask = self.approve or (self.confirm_test_config if guarded else None)
@@ -308,7 +308,7 @@ class EditRun:
             raise Stopped(ev.REFUSED, f"the reply changes test infrastructure ({', '.join(guarded)}), which runs code "
                                     "when the tests run; confirm it on a terminal or pass --allow-test-config. "
                                     "Nothing was written")
-        decision = ask(Proposal(0, diff, files, tuple(guarded))) if ask is not None else True
+        decision = ask(Proposal(0, diff, changes, tuple(guarded))) if ask is not None else True
         if not decision:
             self._check_cancel()  # stopped while the diff was shown is a stop, not a "no"
             raise Stopped(ev.DECLINED, "you declined the proposed changes; nothing was written")

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # apply.py loads the syntax checkers: the events stay cheap to import
+    from .apply import FileChange
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,16 @@ class ContextEntry:
 
 @dataclass(frozen=True)
 class Proposal:
-    """What ``approve`` is asked about: the diff of one reply's edits, before anything is written."""
+    """What ``approve`` is asked about: one reply's edits as planned, before anything is written."""
 
     round: int
-    diff: str
-    files: list[str]
+    diff: str  # the unified diff of ``changes``, for front ends that show text
+    changes: list[FileChange]  # each file's old and new content, exactly as they would be written
     test_config: tuple[str, ...] = ()  # files among ``files`` that change what the test run executes
+
+    @property
+    def files(self) -> list[str]:
+        return [change.path for change in self.changes]
 
 
 @dataclass(frozen=True)
@@ -148,12 +156,20 @@ class EditRejected:
 
 @dataclass(frozen=True)
 class EditsProposed:
+    """One reply's edits as planned, before approval: ``changes`` hold each file's old and new content exactly
+    as the run would write them (an editor shows them as per-file diffs without reading or planning again),
+    ``diff`` the same as one unified diff, for front ends that show text."""
+
     round: int
     diff: str
-    files: list[str]
+    changes: list[FileChange]
     symbols: list[str] = field(default_factory=list)  # symbols of the context whose lines the edit changes
     suspect_ranks: dict[str, int] = field(default_factory=dict)  # symbol -> its rank among the round's suspects
     suspects: int = 0  # how many suspects the round had
+
+    @property
+    def files(self) -> list[str]:
+        return [change.path for change in self.changes]
 
     def describe_symbols(self, name: Callable[[str], str] = str) -> str:
         """``overlaps (suspect 7 of 10), Stay``: which code the edit changes and where the failure ranked it."""

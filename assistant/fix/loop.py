@@ -232,12 +232,12 @@ class FixLoop:
             return run
         symbols = touched_symbols(changes, self._context.items if self._context else [])
         suspects = self._context.suspects if self._context else []
-        yield EditsProposed(number, diff, files, symbols,
+        yield EditsProposed(number, diff, changes, symbols,
                             {name: suspects.index(name) + 1 for name in symbols if name in suspects}, len(suspects))
         if self.options.dry_run:
             self._state.proposed = diff
             raise Stopped(DRY_RUN, f"dry run: proposed changes to {', '.join(files)}; nothing was written")
-        if ask is not None and not ask(Proposal(number, diff, files, tuple(guarded))):
+        if ask is not None and not ask(Proposal(number, diff, changes, tuple(guarded))):
             self._state.proposed = diff
             raise Stopped(DECLINED, f"round {number}: you declined the proposed changes; nothing more was written")
         self._check_cancel()
