@@ -111,13 +111,14 @@ def indexed_texts(checkout: Path, config) -> dict[str, str]:
     return texts
 
 
-def whole_file_ranking(texts: dict[str, str], query: str, depth: int = FILE_DEPTH) -> list[str]:
-    """Files best first for ``query`` by BM25 over whole files, with our lexical index's code tokenizer."""
+def whole_file_ranking(texts: dict[str, str], query: str, depth: int = FILE_DEPTH, stem: bool = False) -> list[str]:
+    """Files best first for ``query`` by BM25 over whole files, with our lexical index's code tokenizer; words
+    as written unless ``stem`` (the baseline of the tables is unstemmed, as it was before the index stemmed)."""
     from indexer.lexical import LexicalIndex, tokenize_code
 
     paths = sorted(texts)
-    index = LexicalIndex.build(paths, [tokenize_code(texts[p]) for p in paths])
-    return [path for path, _ in index.search(query, depth)]
+    index = LexicalIndex.build(paths, [tokenize_code(texts[p], stem) for p in paths])
+    return [path for path, _ in index.search(query, depth, stem)]
 
 
 def file_bm25_run(task_path: Path, root: Path, mirrors: Path) -> list[dict]:
@@ -130,12 +131,18 @@ def file_bm25_run(task_path: Path, root: Path, mirrors: Path) -> list[dict]:
             continue
         tasks_mod.checkout_base(checkout, task.base_commit)
         tasks_mod.write_assistignore(checkout)
-        files = whole_file_ranking(indexed_texts(checkout, config), task.problem_statement)
-        rank = {path: i + 1 for i, path in reversed(list(enumerate(files)))}
+        texts = indexed_texts(checkout, config)
+        files = whole_file_ranking(texts, task.problem_statement)
+        stemmed = whole_file_ranking(texts, task.problem_statement, stem=True)
         gold = [f.path for f in tasks_mod.parse_unified_diff(task.patch) if not tasks_mod.is_test_path(f.path)]
-        rows.append({"instance_id": task.instance_id, "repo": task.repo,
-                     "file_ranks": {path: rank.get(path) for path in gold}, "top_files": files[:5]})
+        rows.append({"instance_id": task.instance_id, "repo": task.repo, "file_ranks": _ranks(files, gold),
+                     "file_ranks_stemmed": _ranks(stemmed, gold), "top_files": files[:5]})
     return rows
+
+
+def _ranks(files: list[str], gold: list[str]) -> dict[str, int | None]:
+    rank = {path: i + 1 for i, path in reversed(list(enumerate(files)))}
+    return {path: rank.get(path) for path in gold}
 
 
 def measure(root: Path, mirrors: Path, only: set[str], results: Path) -> None:

@@ -1,7 +1,9 @@
 """BM25 over code-aware tokens: the lexical half of search.
 
 Identifiers are indexed whole *and* by their parts, so a query for ``parse_config`` meets a chunk that
-defines ``parseConfig`` (both give ``parseconfig``, ``parse``, ``config``).
+defines ``parseConfig`` (both give ``parseconfig``, ``parse``, ``config``). Every word is reduced to its English
+stem (Snowball), so a report's "docstrings", "parsing" or "redirects" meets ``is_docstring``, ``parse`` and
+``max_redirect``: issue text inflects the words that code spells once.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -35,23 +38,45 @@ _POINTER = "CURRENT"
 _IDS_FILE = "ids.json"
 
 
+_stemmers = threading.local()  # a PyStemmer object must not be shared between threads
+
+
+def stem_word(token: str) -> str:
+    """A lower-case word's English stem ("docstrings", "docstring" -> "docstr"); other tokens as they are."""
+    if not token.isalpha():
+        return token
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return stemmer.stemWord(token)
+
+
 @lru_cache(maxsize=200_000)
-def _word_tokens(word: str) -> tuple[str, ...]:
+def _word_tokens(word: str, stem: bool = True) -> tuple[str, ...]:
     whole = word.replace("_", "").lower()
-    tokens = [whole] if len(whole) > 1 and whole not in STOP_WORDS else []
+    words = [whole] if len(whole) > 1 and whole not in STOP_WORDS else []
     for part in _IDENTIFIER_PART.findall(word):
         part = part.lower()
         if len(part) > 1 and part != whole and part not in STOP_WORDS:
-            tokens.append(part)
-    return tuple(tokens)
+            words.append(part)
+    if not stem:
+        return tuple(words)
+    stems: list[str] = []
+    for token in map(stem_word, words):
+        if token not in stems:
+            stems.append(token)
+    return tuple(stems)
 
 
-def tokenize_code(text: str) -> list[str]:
-    """Lowercased identifiers, whole (underscores dropped) and split into their snake/camel-case parts;
-    dotted paths fall apart into their names. Syntax words and one-character tokens are dropped."""
+def tokenize_code(text: str, stem: bool = True) -> list[str]:
+    """Lowercased identifiers, whole (underscores dropped) and split into their snake/camel-case parts, each
+    reduced to its stem; dotted paths fall apart into their names. Syntax words and one-character tokens are
+    dropped. ``stem=False`` keeps the words as written (the plain baseline the benchmarks compare against)."""
     tokens: list[str] = []
     for word in _WORD.findall(text):
-        tokens.extend(_word_tokens(word))
+        tokens.extend(_word_tokens(word, stem))
     return tokens
 
 
@@ -77,12 +102,13 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """The ``k`` best chunks for ``query`` as (id, BM25 score), best first; only scores above zero."""
+    def search(self, query: str, k: int, stem: bool = True) -> list[tuple[str, float]]:
+        """The ``k`` best chunks for ``query`` as (id, BM25 score), best first; only scores above zero.
+        ``stem`` must match how the index's token lists were made."""
         if self._retriever is None or k <= 0:
             return []
         vocab: dict[str, int] = self._retriever.vocab_dict
-        token_ids = sorted({vocab[t] for t in tokenize_code(query) if t in vocab})
+        token_ids = sorted({vocab[t] for t in tokenize_code(query, stem) if t in vocab})
         if not token_ids:
             return []
         scores = self._retriever.get_scores_from_ids(token_ids)

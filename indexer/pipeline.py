@@ -36,8 +36,8 @@ ProgressCallback = Callable[[str, int, int], None]
 "model" and "embed" (the vector tier: done/total counts chunks given their vector)."""
 
 # Bumped when chunking or extraction changes what ends up in the index (2: comment lines above a definition in
-# Ruby, Bash, Elixir, Lua and Haskell, and C#/PHP attributes, join its chunk).
-PIPELINE_VERSION = "2"
+# Ruby, Bash, Elixir, Lua and Haskell, and C#/PHP attributes, join its chunk; 3: lexical tokens are stemmed).
+PIPELINE_VERSION = "3"
 
 
 @dataclass

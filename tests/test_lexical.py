@@ -16,12 +16,32 @@ FIXTURES = Path(__file__).parent / "fixtures" / "chunks"
 
 
 def test_identifiers_are_kept_whole_and_split_into_parts():
-    assert tokenize_code("getHTTPResponse2") == ["gethttpresponse2", "get", "http", "response"]
-    assert tokenize_code("parse_config") == ["parseconfig", "parse", "config"]
-    assert tokenize_code("XMLHttpRequest") == ["xmlhttprequest", "xml", "http", "request"]
-    assert tokenize_code("MAX_RETRY_COUNT") == ["maxretrycount", "max", "retry", "count"]
-    assert tokenize_code("os.path.join") == ["os", "path", "join"]
-    assert tokenize_code("int64") == ["int64", "int", "64"]
+    assert tokenize_code("getHTTPResponse2", stem=False) == ["gethttpresponse2", "get", "http", "response"]
+    assert tokenize_code("parse_config", stem=False) == ["parseconfig", "parse", "config"]
+    assert tokenize_code("XMLHttpRequest", stem=False) == ["xmlhttprequest", "xml", "http", "request"]
+    assert tokenize_code("MAX_RETRY_COUNT", stem=False) == ["maxretrycount", "max", "retry", "count"]
+    assert tokenize_code("os.path.join", stem=False) == ["os", "path", "join"]
+    assert tokenize_code("int64", stem=False) == ["int64", "int", "64"]
+
+
+def test_words_are_reduced_to_their_stems_in_code_and_in_questions():
+    assert tokenize_code("is_docstring") == ["isdocstr", "docstr"]
+    assert tokenize_code("docstrings") == tokenize_code("docstring") == ["docstr"]
+    assert tokenize_code("handling redirects") == tokenize_code("handle_redirect")[1:]
+    assert tokenize_code("getHTTPResponse2") == ["gethttpresponse2", "get", "http", "respons"]
+
+
+def test_an_inflected_word_in_a_report_finds_the_function_named_by_its_stem():
+    documents = {
+        "docstring": "def is_docstring(node):\n    return node.type == STRING",
+        "bytes": "def is_bytes(leaf):\n    return leaf.value.startswith('b')",
+        "format": "def format_file(src):\n    return render(src)",
+    }
+    ids = list(documents)
+    index = LexicalIndex.build(ids, [tokenize_code(documents[i]) for i in ids])
+    assert index.search("Fix strings being treated as docstrings", 1)[0][0] == "docstring"
+    plain = LexicalIndex.build(ids, [tokenize_code(documents[i], stem=False) for i in ids])
+    assert plain.search("Fix strings being treated as docstrings", 3, stem=False) == [], "unstemmed: no shared word"
 
 
 def test_syntax_words_and_single_characters_are_dropped():

@@ -140,9 +140,9 @@ def best_hit_why(root: Path, query: str) -> str:
         return " ".join(f"{e.signal} {e.detail}" for e in best.why.evidence)
 
 
-MESSAGE_REPORT = """Resizing an image fails
+MESSAGE_REPORT = """Making a thumbnail fails
 
-When I resize an image with a width of zero I get
+When I ask for the thumbnail box of an image with a width of zero I get
 
     ValueError: target box 0x300 has no area, pick a bigger one
 
