@@ -348,6 +348,7 @@ def test_fix_writes_through_the_editor_when_allowed_and_undo_restores(fix_agent,
     session = fix_agent.new_session(buggy_repo)
     before = (buggy_repo / PRICING).read_bytes()
     client.permission = "allow"
+    start = len(client.updates)
     response = fix_agent.prompt(session, text("/fix tests/test_pricing.py"))
     assert response.stop_reason == "end_turn"
     writes = [args["path"] for name, args in client.calls if name == "fs/write_text_file"]
@@ -355,6 +356,9 @@ def test_fix_writes_through_the_editor_when_allowed_and_undo_restores(fix_agent,
     assert (buggy_repo / PRICING).read_text() == before.decode().replace(BUG[1], BUG[0])
     edits = [u for u in client.updates if u.session_update == "tool_call" and u.kind == "edit"]
     assert edits and Path(edits[-1].locations[0].path) == buggy_repo / PRICING
+    # The run words its report with the editor's command, given to it: never the command line's.
+    report = "".join(u.content.text for u in client.updates[start:] if u.session_update == "agent_message_chunk")
+    assert f"changed {PRICING} (/undo restores them)" in report and "assist undo" not in report
 
     response = fix_agent.prompt(session, text("/undo"))
     assert response.stop_reason == "end_turn"

@@ -153,7 +153,8 @@ def test_edit_is_a_diff_tool_call_asked_about_then_written_through_the_editor_an
     assert (repo / PRICING).read_text() == before.decode().replace(OLD_DOC, NEW_DOC)
     assert final_status(updates, edits[0].tool_call_id) == "completed"
     assert not calls(updates, "execute")  # "Apply" runs no tests
-    assert "**applied**" in said and "/undo restores" in said
+    assert "**applied**" in said and f"changed {PRICING} (/undo restores them)" in said
+    assert "assist undo" not in said  # the run was told the editor's command; nothing rewrote its message
 
     stop, _, said = editor.prompt(session, "/undo", ALLOW)
     assert stop == "end_turn"

@@ -45,6 +45,7 @@ def test_fix_with_the_scripted_model_repairs_the_example_and_undo_puts_the_bug_b
     assert report["tests_before"]["failed"] == 2 and not report["tests_before"]["green"]
     assert report["tests_after"]["green"] and report["tests_after"]["passed"] == 6
     assert report["files_changed"] == ["bookings/stay.py"]
+    assert report["message"].endswith("changed bookings/stay.py (`assist undo` restores them)")  # the CLI's command
     assert "+    return first.arrival < second.departure" in report["diff"]
     assert "Traceback" not in stderr
     undone = run_assist("undo", "-C", str(bookings), "--json", env=clean_env(), timeout=120)

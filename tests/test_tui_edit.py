@@ -102,10 +102,13 @@ def test_apply_writes_the_diff_a_follow_up_gets_the_conversation_and_undo_restor
         sent = [(message.role, message.content) for message in provider.prompts[1]]
         assert sent[1] == ("user", REQUEST)
         assert sent[2][0] == "assistant" and RESERVE_EDIT.strip() in sent[2][1] and "applied" in sent[2][1]
+        # What the conversation remembers of the edit is the run's own message, worded for the chat.
+        assert "(/undo restores them)" in sent[2][1] and "assist undo" not in sent[2][1]
         assert "now do the same for `StockItem.release`" in sent[-1][1]
         await pilot.press("a")
         await finished(pilot, "edit applied: changed inventory/models.py")
-        assert any(text.startswith("edit applied") and "/undo restores them" in text for text in notices(app))
+        outcome = [text for text in notices(app) if text.startswith("edit applied: changed")][-1]
+        assert "(/undo restores them)" in outcome and "assist undo" not in outcome, outcome
         assert (repo / MODELS).read_bytes() == models_with((RESERVE_DOC, RESERVE_DOC_NEW),
                                                            (RELEASE_DOC, RELEASE_DOC_NEW))
 

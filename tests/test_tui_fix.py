@@ -52,6 +52,10 @@ def test_fix_shows_each_round_and_writes_only_after_confirmation(buggy):
         await pilot.press("y")
         await until(pilot, lambda: any(n.startswith("fix fixed") for n in notices(app)), "the run to finish")
         assert "tests ✓" in blocks(app)
+        # The run words its message with the chat's own command, given to it: never the command line's.
+        [outcome] = [n for n in notices(app) if n.startswith("fix fixed")]
+        assert f"changed {PRICING} (/undo restores them)" in outcome, outcome
+        assert outcome.count("/undo") == 1 and "assist undo" not in outcome
         await until(pilot, lambda: app.change_run is None, "the run to let go of the app")  # /fix can run again
 
     drive(app, scenario)

@@ -25,7 +25,7 @@ from acp.helpers import (
 )
 from acp.schema import PermissionOption, PromptResponse
 
-from .runs import RunView, client_writer, test_report
+from .runs import UNDO, RunView, client_writer, test_report
 
 USAGE = "/edit REQUEST, e.g. /edit add a timeout to fetch_url"
 INDEX_POLL_S = 0.2
@@ -64,7 +64,7 @@ async def run_edit(agent, session, request: str, *, reply: str | None = None,
         return view.ask_to_apply(proposal, loop_, cancel, f"Apply the fix to {files}{guarded}")
 
     options = EditOptions(use_vectors=agent.options.use_vectors, context_budget=agent.options.context_budget,
-                          max_reply_tokens=agent.options.max_reply_tokens)
+                          max_reply_tokens=agent.options.max_reply_tokens, undo=UNDO)
     conversation = session.chat.history_messages if earlier is None else earlier
     try:
         run = EditRun(session.root, session.provider, request, [], options, approve=approve,
@@ -144,8 +144,7 @@ class EditView(RunView):
         self.result = result
         await self.decline_open_edits(result.message)
         await self.close_open(result.message)
-        # The run words its message for the command line; here `/undo` is what restores the files.
-        report = [f"\n\n**{result.status}**: {result.message.replace('`assist undo`', '/undo')}"]
+        report = [f"\n\n**{result.status}**: {result.message}"]  # it names /undo: the run was given ``UNDO``
         if result.tests_before is not None:
             report.append(f"tests before the edit: {result.tests_before.headline()}")
         if result.tests_after is not None:

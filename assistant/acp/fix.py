@@ -17,7 +17,7 @@ from acp.helpers import start_tool_call, text_block, tool_content, update_agent_
 from acp.schema import PromptResponse, ToolCallLocation
 
 from ..slash import parse_fix_arguments
-from .runs import RunView, client_writer
+from .runs import UNDO, RunView, client_writer
 
 
 async def run_undo(agent, session) -> PromptResponse:
@@ -48,7 +48,7 @@ async def run_undo(agent, session) -> PromptResponse:
         locations=[ToolCallLocation(path=str(session.root / f)) for f in files]))
     said = "Restored the files of the last /fix or /edit: " + (", ".join(files) or "they were already as before") + "."
     if refused:
-        said += " " + report.refusal_note("/undo") + "."
+        said += " " + report.refusal_note(UNDO) + "."
     await agent.update(session, update_agent_message_text(said))
     return PromptResponse(stop_reason="end_turn")
 
@@ -83,7 +83,7 @@ async def run_fix(agent, session, argument: str) -> PromptResponse:
     writer = client_writer(agent, session, loop_)
     options = FixOptions(test_paths=test_paths, command=command, use_vectors=agent.options.use_vectors,
                          context_budget=agent.options.context_budget,
-                         max_reply_tokens=agent.options.max_reply_tokens)
+                         max_reply_tokens=agent.options.max_reply_tokens, undo=UNDO)
 
     def events():
         loop = FixLoop(session.root, session.provider, options, approve=approve, writer=writer,
@@ -108,11 +108,10 @@ class FixView(RunView):
             await self.decline_open_edits(result.message)
             await self.close_open(result.message)
             after = result.tests_after or result.tests_before
+            # The message names the changed files and /undo (the run was given ``UNDO``).
             report = [f"\n\n**{result.status}**: {result.message}"]
             if after is not None:
                 report.append(f"tests: {after.headline()}")
-            if result.files_changed:
-                report.append(f"changed: {', '.join(result.files_changed)} (/undo restores them)")
             if result.diff:
                 report.append(f"```diff\n{result.diff}```")
             await self.say("\n".join(report) + "\n")

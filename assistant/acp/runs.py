@@ -33,6 +33,7 @@ from acp.schema import ToolCallLocation
 from .turns import ModelWait, TurnCancelled, Updates
 
 CLIENT_WRITE_TIMEOUT_S = 120.0
+UNDO = "/undo"  # how an editor's session restores what /fix or /edit wrote: the runs name it in their messages
 ANSWER_POLL_S = 0.2
 
 
@@ -226,7 +227,7 @@ class RunView:
                 content=proposed_diffs(self.root, event.changes, event.diff)))
         elif isinstance(event, ev.EditsApplied):
             await self.finish(self.edit_call(event.round), "completed",
-                              f"written; /undo restores the files (checkpoint {event.checkpoint})")
+                              f"written; {UNDO} restores the files (checkpoint {event.checkpoint})")
         elif isinstance(event, ev.FixNotice):
             await self.send(update_agent_thought_text(event.text + "\n"))
 

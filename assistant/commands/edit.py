@@ -17,7 +17,7 @@ from rich.text import Text
 
 from ..terminal import inert, inert_lines, markup
 from .common import EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
-from .fix import RepoOpt
+from .fix import UNDO, RepoOpt
 from .fix_view import SHOWN_FAILURES, FixView, ModelClock, check_run_options, diff_syntax, drive, names_text
 
 
@@ -88,7 +88,7 @@ def edit_command(
                           max_iterations=max_iterations, timeout_s=timeout, dry_run=dry_run,
                           use_vectors=not no_vectors, context_budget=budget, max_reply_tokens=max_tokens,
                           edit_format=edit_format, sandbox=sandbox, allow_test_config=allow_test_config,
-                          commit=use_commit)
+                          commit=use_commit, undo=UNDO)
     _run(root, provider, request, list(targets or []), options, interactive, yes, as_json)
 
 

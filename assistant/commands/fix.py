@@ -16,6 +16,8 @@ import typer
 from .common import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE, JsonOpt, fail, repo_dir
 
 
+# How the command line restores what `assist fix` or `assist edit` wrote: the runs name it in their messages.
+UNDO = "`assist undo`"
 RepoOpt = Annotated[Path, typer.Option("--path", "-C", help="Repository to work in.", show_default="current directory")]
 
 
@@ -77,7 +79,7 @@ def fix_command(
     options = FixOptions(test_paths=list(test) if test else None, command=cmd, max_iterations=max_iterations,
                          timeout_s=timeout, dry_run=dry_run, use_vectors=not no_vectors, context_budget=budget,
                          max_reply_tokens=max_tokens, edit_format=edit_format, allow_test_config=allow_test_config,
-                         sandbox=sandbox)
+                         sandbox=sandbox, undo=UNDO)
 
     view = FixView(live=sys.stderr.isatty() and not as_json, quiet=as_json)
     # Under --yes a change to test infrastructure is still asked about when someone can answer; in CI
@@ -128,6 +130,6 @@ def undo_command(
         for refusal in report.refused:
             typer.echo(f"refused  {inert(refusal['path'])}: {inert(refusal['reason'])}")
     if report.refused:
-        fail(report.refusal_note("`assist undo`"))
+        fail(report.refusal_note(UNDO))
 
 

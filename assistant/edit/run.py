@@ -497,7 +497,7 @@ class EditRun:
         if changed and status not in (ev.APPLIED, ev.FIXED):
             message += f"; changed {', '.join(changed)}"
         if changed and state.commit is None:
-            message += " (`assist undo` restores them)"
+            message += f" ({self.options.undo} restores them)"
         if state.commit:
             message += f"; committed as {state.commit[:12]} (undo it with `git revert {state.commit[:12]}`)"
         message += state.commit_note

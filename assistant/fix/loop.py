@@ -81,6 +81,10 @@ class FixOptions:
     """Let replies create or change test infrastructure (conftest.py, pytest.ini, Makefile, ...) without asking.
     Such files run code on the next test run, so by default a change to one is asked about even where edits
     are otherwise written without asking; with nobody to ask, the reply is refused and the model told why."""
+    undo: str = "`assist undo`"
+    """How the front end running this restores the files, in its own words (`assist undo` on the command line,
+    /undo in the chat app and in an editor): the run's message names it when it changed files, so no front
+    end rewrites a message worded for another."""
 
 
 @dataclass
@@ -438,7 +442,7 @@ class FixLoop:
         changed = [path for path, new in state.latest.items() if state.originals[path] != new]
         message = stop.message
         if changed:
-            message += f"; changed {', '.join(changed)} (`assist undo` restores them)"
+            message += f"; changed {', '.join(changed)} ({self.options.undo} restores them)"
         return FixResult(
             status=stop.status, message=message, rounds=state.rounds, diff=diff or state.proposed,
             files_changed=changed, tests_before=self._before, tests_after=self._after,

@@ -17,7 +17,7 @@ from ..edit import events as ev
 from ..fix.events import EditRejected, EditsProposed, Proposal, ReplyReceived, RunStarted, TestsFinished
 from ..providers.types import Message
 from ..terminal import inert_lines
-from .fix import ChangeRun, FixHost, test_config_warning, tests_markdown
+from .fix import UNDO, ChangeRun, FixHost, test_config_warning, tests_markdown
 from .widgets import Choice, EditRequest, ProposedEdit, Turn
 
 APPLY = Choice("Apply", "a", ev.APPLY_ONLY, "apply")
@@ -64,7 +64,7 @@ class ChatEdit(ChangeRun):
             conversation = _without_last_exchange(conversation, self.request, self.reply)
         targets = [item.symbol or item.path for item in session.pinned]
         run = EditRun(self.app.repo_root, session.provider, self.request, targets,
-                      EditOptions(use_vectors=session.use_vectors), approve=self._approve,
+                      EditOptions(use_vectors=session.use_vectors, undo=UNDO), approve=self._approve,
                       retriever=session.retriever, conversation=conversation, reply=self.reply)
         return run.run(self.cancel)
 
@@ -125,7 +125,7 @@ class ChatEdit(ChangeRun):
     async def _finish(self, result: ev.EditResult) -> None:
         level = "info" if result.ok else "error" if result.status == ev.ERROR else "warning"
         # One line, whatever happened; a refusal because a file changed meanwhile goes on with that change.
-        first, _, rest = result.message.replace("`assist undo`", "/undo").partition("\n")
+        first, _, rest = result.message.partition("\n")  # it names /undo: the run was given ``UNDO``
         await self.app.say(f"edit {result.status.replace('_', ' ')}: {first}", level)
         if rest.strip() and result.status == ev.REFUSED:
             await self.app.say_markdown(f"```diff\n{inert_lines(rest.rstrip())}\n```")

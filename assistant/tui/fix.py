@@ -28,6 +28,7 @@ from ..fix.events import (
 from ..terminal import inert, inert_lines
 
 SHOWN_FAILURES = 5
+UNDO = "/undo"  # how the chat app restores what a /fix or /edit wrote: the runs name it in their messages
 
 
 class FixHost(Protocol):
@@ -227,10 +228,8 @@ class ChangeRun:
         elif isinstance(event, FixNotice):
             await app.say(event.text, event.level)
         elif isinstance(event, FixFinished):
-            result = event.result
-            undo = " — /undo restores the files" if result.files_changed else ""
-            await app.say(f"fix {result.status.replace('_', ' ')}: {result.message}{undo}",
-                          "info" if result.ok else "warning")
+            result = event.result  # its message names /undo when files changed (``UNDO``, given to the run)
+            await app.say(f"fix {result.status.replace('_', ' ')}: {result.message}", "info" if result.ok else "warning")
 
 
 class FixRun(ChangeRun):
@@ -246,7 +245,8 @@ class FixRun(ChangeRun):
     def events(self, session: Any) -> Iterator[FixEvent]:
         from ..fix.loop import FixLoop, FixOptions
 
-        options = FixOptions(test_paths=self.test_paths, command=self.command, use_vectors=session.use_vectors)
+        options = FixOptions(test_paths=self.test_paths, command=self.command, use_vectors=session.use_vectors,
+                             undo=UNDO)
         loop = FixLoop(self.app.repo_root, session.provider, options, approve=self._approve,
                        retriever=session.retriever)
         return loop.run(self.cancel)
