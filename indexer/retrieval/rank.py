@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import numpy as np
 
+from ..lexical import stem_word
 from ..model import FILE, MODULE, split_qualified_name
 from .config import RetrievalConfig
 from .literals import best_match, normalize
@@ -644,9 +645,10 @@ _COMMON_WORDS = frozenset("""
 
 
 def _words(text: str) -> set[str]:
-    """Lower-case words of a name or a text, split at underscores and camel humps; short and common
-    words say nothing about which function is meant."""
-    return {w.lower() for w in _WORD_SPLIT.split(text) if len(w) >= 3 and w.lower() not in _COMMON_WORDS}
+    """Stems of the lower-case words of a name or a text, split at underscores and camel humps (so "docstrings"
+    meets ``is_docstring``); short and common words say nothing about which function is meant."""
+    words = (w.lower() for w in _WORD_SPLIT.split(text) if len(w) >= 3)
+    return {stem_word(w) for w in words if w not in _COMMON_WORDS}
 
 
 def _shorten(text: str, limit: int = 60) -> str:
