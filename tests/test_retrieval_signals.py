@@ -197,3 +197,19 @@ def test_the_right_function_of_a_high_ranked_file_moves_into_the_top_three(proje
     assert "thumbnail_box" in found[:3]
     without = ranked_symbols(project, IN_FILE_REPORT, weight_in_file=0.0)
     assert "thumbnail_box" not in without[:3]
+
+
+
+def in_file_weight(root: Path, query: str, symbol: str) -> float:
+    with Retriever(root, use_vectors=False) as retriever:
+        node = next(n for n in retriever.rank(query).nodes if n.node.endswith(f"::{symbol}"))
+        return sum(e.score for e in node.why.evidence if e.signal == "in-file")
+
+
+def test_an_inflected_word_in_the_report_counts_inside_the_file_as_the_name_spells_it(project):
+    """"thumbnails" in a report is the word of ``thumbnail_box``: names and questions meet by their stems."""
+    singular = in_file_weight(project, IN_FILE_REPORT, "thumbnail_box")
+    plural = in_file_weight(project, IN_FILE_REPORT.replace("the thumbnail of", "thumbnails of"), "thumbnail_box")
+    absent = in_file_weight(project, IN_FILE_REPORT.replace("the thumbnail of", "the copy of"), "thumbnail_box")
+    assert singular > absent
+    assert plural == pytest.approx(singular, rel=0.05)
