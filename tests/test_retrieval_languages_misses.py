@@ -12,6 +12,7 @@ from fixture_graphs import indexed_project
 from indexer.retrieval import RetrievalConfig, Retriever
 
 SOURCE = "src/main/java/org/example/calendar/WeekYear.java"
+VENDORED = "_vendored/weekmath/WeekMath.java"  # the indexer skips vendor/ and third_party/ outright
 
 FILES = {
     # The build file and the release script repeat the words of a release query far more than the code does.
@@ -58,6 +59,23 @@ public final class WeekYear {
     return new WeekYear(year, week + 1);
   }
 
+  static int weeksInYear(int year) {
+    return year % 4 == 0 ? 53 : 52;
+  }
+}
+""",
+    # A vendored copy of another library shares the project's words without being its code.
+    VENDORED: """
+package weekmath;
+
+/** Week year arithmetic: the next week, the last week of a year, years with 53 weeks. */
+public final class WeekMath {
+  /** The week after a week of a year, rolling over after the last week of the year (52 or 53 weeks). */
+  public static int nextWeek(int year, int week) {
+    return week >= weeksInYear(year) ? 1 : week + 1;
+  }
+
+  /** Weeks in a year: 53 weeks in a long year, 52 weeks otherwise. */
   static int weeksInYear(int year) {
     return year % 4 == 0 ? 53 : 52;
   }
@@ -110,6 +128,15 @@ def ranked_symbols(root: Path, query: str) -> list[str]:
 def test_build_files_and_ci_scripts_rank_below_the_source_a_query_is_about(project):
     files = ranked_files(project, "snapshot release: next week after the last week of a year with 53 weeks")
     assert files[:2] == [SOURCE, "src/main/java/org/example/calendar/Calendar.java"], files
+
+
+def test_a_vendored_copy_ranks_below_the_projects_own_code_unless_named(project):
+    query = "next week after the last week of a year with 53 weeks"
+    files = ranked_files(project, query)
+    assert files[0] == SOURCE, files
+    assert files.index(VENDORED) > 1, files
+    named = ranked_files(project, f"{query} in {VENDORED}")
+    assert VENDORED in named[:2], named  # a mention lifts it again, as for pom.xml
 
 
 def test_docs_are_not_set_aside_like_build_files(project):

@@ -222,12 +222,21 @@ BUILD_FILE_NAMES = frozenset({"pom.xml", "build.xml", "BUILD", "BUILD.bazel", "W
 BUILD_FILE_ENDINGS = (".gradle", ".gradle.kts", ".lock", "-lock.json", "-lock.yaml")
 
 
+# Folders holding copies of other projects' code (the vendored paths of GitHub's linguist, less its broader
+# guesses such as extern/): a question about this project is seldom about them, though they share its words.
+VENDORED_FOLDERS = frozenset({"vendor", "vendors", "_vendor", "vendored", "_vendored", "third_party",
+                              "third-party", "thirdparty", "3rdparty", "3rd_party", "3rd-party"})
+
+
 def is_support_file(path: str) -> bool:
     """Whether a file surrounds the code rather than being it: a build or lock file (pom.xml, build.gradle,
-    BUILD, Cargo.lock, package-lock.json), or one kept under a hidden directory (.github/, .buildscript/)."""
+    BUILD, Cargo.lock, package-lock.json), one kept under a hidden directory (.github/, .buildscript/), or a
+    vendored copy of another project (vendor/, _vendored/, third_party/)."""
     directories, _, name = path.rpartition("/")
-    hidden = any(part.startswith(".") and part not in (".", "..") for part in directories.split("/") if part)
-    return hidden or name in BUILD_FILE_NAMES or name.endswith(BUILD_FILE_ENDINGS)
+    parts = [part for part in directories.split("/") if part]
+    hidden = any(part.startswith(".") and part not in (".", "..") for part in parts)
+    vendored = any(part.lower() in VENDORED_FOLDERS for part in parts)
+    return hidden or vendored or name in BUILD_FILE_NAMES or name.endswith(BUILD_FILE_ENDINGS)
 
 
 def is_constructor(dotted: str, name: str) -> bool:
