@@ -15,6 +15,11 @@ class IndexUnreadable(RetrievalError):
     """The index exists but a part of it cannot be read; rebuilding fixes it."""
 
 
+class IndexVersionMismatch(IndexUnreadable):
+    """The index was made by another version of assist's indexing code than this process runs (its tokens or
+    extracts mean something else here): searching it would quietly give wrong results."""
+
+
 class UnknownSymbol(RetrievalError):
     """A symbol or file name matched nothing in the graph."""
 

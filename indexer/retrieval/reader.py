@@ -21,7 +21,7 @@ import networkx as nx
 
 from ..model import FILE, FileExtract
 from ..state_dir import StateDir
-from .errors import IndexMissing, IndexUnreadable
+from .errors import IndexMissing, IndexUnreadable, IndexVersionMismatch
 from .names import NameIndex
 from .sources import IndexedFile, SourceFiles
 
@@ -86,6 +86,10 @@ class IndexReader:
         if not file_rows and self.meta.get("running") == "1":
             conn.close()
             raise IndexMissing(f"indexing of {self.root} never finished; {self._fix()} to complete it")
+        skew = self._version_skew()
+        if skew:
+            conn.close()
+            raise IndexVersionMismatch(skew)
         if not dirs.graph.exists() or not (dirs.lexical / "CURRENT").exists():
             conn.close()
             raise IndexMissing(f"the index at {self.root} is incomplete (no graph or lexical index); {self._fix()}")
@@ -125,6 +129,38 @@ class IndexReader:
         self._stamp_value = stamp
         self._close_vectors()
         self._exact, self._exact_error = None, None
+
+    def _version_skew(self) -> str | None:
+        """Why the index's recorded code versions are not this process's, or None when they match.
+
+        The indexer rebuilds an index whose stamps differ from its own, but a long-lived reader (an MCP server,
+        the TUI) may meet one a newer `assist index` rebuilt, or run newer code than the index: either way its
+        lexical tokens and extracts would be read with other rules. A stamp the index lacks is not compared,
+        as the indexer does not compare it either."""
+        import json
+
+        from ..languages import EXTRACTION_RULES
+        from ..pipeline import PIPELINE_VERSION
+
+        try:
+            rules = json.loads(self.meta.get("grammars") or "{}").get("assist-extraction")
+            rules = None if rules is None else str(rules)
+        except (ValueError, AttributeError):
+            rules = None
+        differing = [(what, stored, ours) for what, stored, ours in (
+            ("pipeline", self.meta.get("pipeline_version"), PIPELINE_VERSION),
+            ("extraction rules", rules, EXTRACTION_RULES),
+        ) if stored is not None and stored != ours]
+        if not differing:
+            return None
+        versions = ", ".join(f"{what} {stored} in the index, {ours} here" for what, stored, ours in differing)
+        newer_index = all(stored.isdigit() and ours.isdigit() and int(stored) > int(ours)
+                          for _, stored, ours in differing)
+        if newer_index:
+            fix = "restart this process: assist was upgraded since it started"
+        else:
+            fix = f"{self._fix()} to rebuild it (or restart this process if assist was upgraded since it started)"
+        return f"the index at {self.root} was built by a different version of assist ({versions}); {fix}"
 
     @staticmethod
     def _read_pending(conn: sqlite3.Connection) -> frozenset[str]:
