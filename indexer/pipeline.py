@@ -360,7 +360,8 @@ class _Indexer:
     def _parse(self, changed, skipped: list[SkippedFile]) -> list[ParsedFile]:
         started = time.perf_counter()
         parsed: list[ParsedFile] = []
-        for done, result in enumerate(prepare_files(changed, self.config, lambda: self.embedder.count_tokens), 1):
+        for done, result in enumerate(prepare_files(changed, self.config, lambda: self.embedder.count_tokens,
+                                                   self.notice), 1):
             if isinstance(result, SkippedFile):
                 skipped.append(result)
             else:
