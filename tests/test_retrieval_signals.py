@@ -213,3 +213,92 @@ def test_an_inflected_word_in_the_report_counts_inside_the_file_as_the_name_spel
     absent = in_file_weight(project, IN_FILE_REPORT.replace("the thumbnail of", "the copy of"), "thumbnail_box")
     assert singular > absent
     assert plural == pytest.approx(singular, rel=0.05)
+
+
+# A help renderer whose function names reuse "help" and "short" everywhere, as clap's do: the report's words
+# "help" and "short" name half the file, so a function called just ``help`` says little about which one is meant.
+HELP_FILES = {
+    "helpdesk/__init__.py": "",
+    "helpdesk/render.py": '''
+"""Rendering the help screen of a command: usage lines, option lists and their columns."""
+
+
+def help(command):
+    """The whole help screen of a command."""
+    return "\\n".join([help_usage(command), help_options(command)])
+
+
+def help_usage(command):
+    return "usage: " + command.name
+
+
+def help_options(command):
+    return "\\n".join(short(option) + "  " + option.text for option in command.options)
+
+
+def help_width(command):
+    return max(len(option.text) for option in command.options)
+
+
+def help_heading(title):
+    return title.upper() + ":"
+
+
+def short(option):
+    """The short form of an option, like -v."""
+    return "-" + option.letter
+
+
+def short_flag(option):
+    return option.letter if option.is_flag else None
+
+
+def short_name(option):
+    return option.letter or option.name[0]
+
+
+def align_short_args(options, width):
+    """The column where the text of options that take values starts."""
+    return width + max(len(option.value_name) for option in options if option.letter)
+
+
+def wrap_help_text(text, width):
+    return [text[i:i + width] for i in range(0, len(text), width)]
+''',
+    "helpdesk/cli.py": '''
+from helpdesk.render import help
+
+
+def print_help(command):
+    print(help(command))
+
+
+def help_command(command):
+    return print_help(command)
+''',
+}
+HELP_REPORT = "help shows short-only args misaligned"
+
+
+@pytest.fixture(scope="module")
+def help_project(tmp_path_factory) -> Path:
+    return indexed_project(tmp_path_factory.mktemp("helpdesk"), HELP_FILES)
+
+
+def in_file_weights(root: Path, query: str, **changes) -> dict[str, float]:
+    config = RetrievalConfig().with_changes(**changes)
+    with Retriever(root, config, use_vectors=False) as retriever:
+        return {n.node.rpartition("::")[2]: sum(e.score for e in n.why.evidence if e.signal == "in-file")
+                for n in retriever.rank(query).nodes}
+
+
+def test_a_short_name_of_common_words_matches_less_than_a_name_of_rare_ones(help_project):
+    """``help`` and ``short`` are each one word of the report, but half the file's names use them; of
+    ``align_short_args`` the report holds "short" and the rare "args", so it is the function the file brings."""
+    weights = in_file_weights(help_project, HELP_REPORT)
+    assert weights["align_short_args"] > max(weights["help"], weights["short"], weights["help_usage"])
+    assert ranked_symbols(help_project, HELP_REPORT)[0] == "align_short_args"
+    # Words weighed by rarity but a whole name always matching fully: the one-word names win again.
+    by_rarity_only = in_file_weights(help_project, HELP_REPORT, in_file_full_words=0.0)
+    assert by_rarity_only["help"] > by_rarity_only["align_short_args"]
+    assert ranked_symbols(help_project, HELP_REPORT, in_file_full_words=0.0)[0] == "help"

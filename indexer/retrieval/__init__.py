@@ -124,10 +124,11 @@ class Retriever:
             self._ranker.config = config
 
     def warm(self) -> None:
-        """Load what the first query would otherwise pay for: the embedding model, the vector store and
-        the graph walk. Call it at start-up in long-lived processes."""
+        """Load what the first query would otherwise pay for: the embedding model, the vector store, the
+        graph walk and the rarity of name words. Call it at start-up in long-lived processes."""
         with self._lock:
             self._ranker.walk()
+            self._ranker.name_word_rarity()
             if self.use_vectors and self.reader.vector_coverage()[0] and self.reader.embedder is not None:
                 self.rank("warm up")
 

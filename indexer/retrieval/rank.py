@@ -122,6 +122,39 @@ class GraphWalk:
         return x, restart * personalization
 
 
+class NameWordRarity:
+    """How rare each word of the repository's function and method names is: its inverse document frequency
+    over those names. Built once per graph (0.04 s for the 10,756 functions of commons-lang)."""
+
+    def __init__(self, document_frequency: dict[str, int], names: int):
+        self.idf = {word: math.log((names + 1) / (count + 0.5)) for word, count in document_frequency.items()}
+        self.unseen = math.log((names + 1) / 0.5)  # a word no name uses
+        values = sorted(self.idf.values())
+        self.typical = values[len(values) // 2] if values else self.unseen
+
+    @classmethod
+    def of(cls, graph: nx.MultiDiGraph) -> NameWordRarity:
+        frequency: dict[str, int] = {}
+        names = 0
+        for _, data in graph.nodes(data=True):
+            if data.get("kind") in ("function", "method"):
+                names += 1
+                for word in _words(data.get("name") or ""):
+                    frequency[word] = frequency.get(word, 0) + 1
+        return cls(frequency, names)
+
+    def weight(self, word: str) -> float:
+        return self.idf.get(word, self.unseen)
+
+    def coverage(self, name_words: set[str], query_words: set[str], full_words: float) -> float:
+        """How much of a name the query holds, 0..1: the rarity of the name's words the query uses over that of
+        all its words, or over ``full_words`` typical words when the name says less than that."""
+        if not name_words:
+            return 0.0
+        whole = max(sum(map(self.weight, name_words)), full_words * self.typical)
+        return sum(map(self.weight, name_words & query_words)) / whole if whole > 0 else 0.0
+
+
 # ------------------------------------------------------------------------------------ ranking
 
 
@@ -154,6 +187,7 @@ class Ranker:
         self.config = config
         self._walk: GraphWalk | None = None
         self._walk_key: tuple | None = None
+        self._rarity: tuple[int, NameWordRarity] | None = None
 
     def walk(self) -> GraphWalk:
         key = (id(self.reader.graph), tuple(sorted(self.config.edge_weights().items())))
@@ -161,6 +195,12 @@ class Ranker:
             self._walk = GraphWalk(self.reader.graph, self.config.edge_weights())
             self._walk_key = key
         return self._walk
+
+    def name_word_rarity(self) -> NameWordRarity:
+        graph = self.reader.graph
+        if self._rarity is None or self._rarity[0] != id(graph):
+            self._rarity = (id(graph), NameWordRarity.of(graph))
+        return self._rarity[1]
 
     # -------------------------------------------------------------------------------- public
 
@@ -517,6 +557,7 @@ class Ranker:
         named = {node for node, by_signal in seeds.evidence.items()
                  if by_signal.keys() & {"mention", "code", "trace", "literal"}}
         by_node = {ranked.node: ranked for ranked in nodes}
+        rarity = self.name_word_rarity()
         for path in best_files:
             file_factor = rolled[path] / top_file
             for _, _, qname in self.reader.names.symbols_in(path):
@@ -532,7 +573,7 @@ class Ranker:
                     # constructor).
                     name_words = _words(split_qualified_name(qname)[1].rpartition(".")[0].rpartition(".")[2])
                     share = 0.5
-                affinity = share * len(name_words & query_words) / len(name_words) if name_words else 0.0
+                affinity = share * rarity.coverage(name_words, query_words, cfg.in_file_full_words)
                 if "literal" in seeds.evidence.get(qname, {}):
                     affinity += 0.5
                 calls = {t for _, t, k in graph.out_edges(qname, keys=True) if k == "calls"}
