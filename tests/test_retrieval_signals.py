@@ -298,7 +298,7 @@ def test_a_short_name_of_common_words_matches_less_than_a_name_of_rare_ones(help
     weights = in_file_weights(help_project, HELP_REPORT)
     assert weights["align_short_args"] > max(weights["help"], weights["short"], weights["help_usage"])
     assert ranked_symbols(help_project, HELP_REPORT)[0] == "align_short_args"
-    # Words weighed by rarity but a whole name always matching fully: the one-word names win again.
-    by_rarity_only = in_file_weights(help_project, HELP_REPORT, in_file_full_words=0.0)
-    assert by_rarity_only["help"] > by_rarity_only["align_short_args"]
+    # Every word alike, as before: the one-word names match fully and win.
+    alike = in_file_weights(help_project, HELP_REPORT, in_file_full_words=0.0)
+    assert alike["help"] > alike["align_short_args"]
     assert ranked_symbols(help_project, HELP_REPORT, in_file_full_words=0.0)[0] == "help"

@@ -148,9 +148,12 @@ class NameWordRarity:
 
     def coverage(self, name_words: set[str], query_words: set[str], full_words: float) -> float:
         """How much of a name the query holds, 0..1: the rarity of the name's words the query uses over that of
-        all its words, or over ``full_words`` typical words when the name says less than that."""
+        all its words, or over ``full_words`` typical words when the name says less than that. ``full_words`` 0:
+        the share of the name's words, every word alike (the ranking before rarity counted)."""
         if not name_words:
             return 0.0
+        if full_words <= 0:
+            return len(name_words & query_words) / len(name_words)
         whole = max(sum(map(self.weight, name_words)), full_words * self.typical)
         return sum(map(self.weight, name_words & query_words)) / whole if whole > 0 else 0.0
 
