@@ -207,3 +207,23 @@ def test_a_csharp_method_that_several_imported_classes_define_is_no_guess():
         ("Mediator.cs::Mediator.Log", "Handlers/Audit.cs::Audit.Handle", "import"),
         ("Mediator.cs::Mediator.Log", "Handlers/Wrapper.cs::Wrapper", "import"),
     }
+
+
+def test_csharp_types_of_the_files_own_namespace_need_no_using():
+    _, graph = csharp_graph({
+        # Shop.Orders code sees Shop.Orders and Shop types without a using; Pricing's Invoice and Tax are others
+        # that share the names, so a unique name cannot say which is meant.
+        "Orders/Checkout.cs": "namespace Shop.Orders;\nclass Checkout {\n"
+                              "  void Pay() { new Invoice(); Tax.Add(); Ledger.Write(); }\n}\n",
+        "Orders/Invoice.cs": "namespace Shop.Orders { class Invoice {} }\n",
+        "Shop/Tax.cs": "namespace Shop { static class Tax { public static void Add() {} } }\n",
+        "Pricing/Invoice.cs": "namespace Pricing { class Invoice {} }\n",
+        "Pricing/Tax.cs": "namespace Pricing { static class Tax { public static void Add() {} } }\n",
+        "Books/Ledger.cs": "namespace Books { static class Ledger { public static void Write() {} } }\n",
+    })
+    assert edges(graph, "calls") == {
+        ("Orders/Checkout.cs::Checkout.Pay", "Orders/Invoice.cs::Invoice", "namespace"),
+        ("Orders/Checkout.cs::Checkout.Pay", "Shop/Tax.cs::Tax.Add", "namespace"),
+        # Not visible without a using, but the only Ledger.Write there is: a unique name, as before.
+        ("Orders/Checkout.cs::Checkout.Pay", "Books/Ledger.cs::Ledger.Write", "unique_name"),
+    }

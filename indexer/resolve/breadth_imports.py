@@ -65,21 +65,46 @@ class BreadthResolver:
 
     def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
         found = self.generic.resolve(path, caller, text, for_class)
-        if found is not None and found[1] == "import" and self.generic.extracts[path].language == "csharp":
-            return None if self._a_guess_among_imports(path, caller, text, found[0], for_class) else found
+        if self.generic.extracts[path].language != "csharp":
+            return found
+        if found is not None and found[1] == "import":
+            imported = self.names.imported_files.get(path, ())
+            return None if self._a_guess_among(imported, caller, text, found[0], for_class) else found
+        if found is None or found[1] == "unique_name":
+            return self._in_own_namespace(path, caller, text, for_class) or found
         return found
 
-    def _a_guess_among_imports(self, path: str, caller: str, text: str, found: str, for_class: bool) -> bool:
-        """A C# name that several classes of the imported files define, and that neither the call's qualifier
-        nor the caller's class singles out (``handler.Handle`` on a variable): ``GenericResolver`` would take
-        the first. A using imports a whole namespace, so such names are common, and a wrong callee misleads
-        more than none."""
+    def _in_own_namespace(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
+        """A C# name that no using brings: the types of the file's own namespace and of the namespaces around
+        it are visible without one, innermost first (``Shop.Orders`` code sees ``Shop.Orders`` and ``Shop``
+        types), so a name defined there and elsewhere too is no longer left to a unique-name guess."""
+        pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
+        if not pieces:
+            return None
+        name = pieces[-1]
+        symbols = self.names.symbols
+        around = self.generic.extracts[path].namespaces
+        for namespace in reversed(list(dict.fromkeys(p for n in around for p in _prefixes(n)))):
+            files = [f for f in self.csharp_namespaces().get(namespace, ()) if f != path]
+            candidates = [q for f in files for q in self.names.file_names.get((f, name), ())
+                          if not for_class or symbols[q].kind == CLASS]
+            if candidates:
+                if self._a_guess_among(files, caller, text, candidates[0], for_class):
+                    return None
+                return self.generic.closest(candidates, pieces[-2] if len(pieces) > 1 else None, caller), "namespace"
+        return None
+
+    def _a_guess_among(self, files, caller: str, text: str, found: str, for_class: bool) -> bool:
+        """A C# name that several classes of ``files`` (the imported ones, or a namespace's) define, and that
+        neither the call's qualifier nor the caller's class singles out (``handler.Handle`` on a variable):
+        ``GenericResolver`` would take the first. A using imports a whole namespace, so such names are common,
+        and a wrong callee misleads more than none."""
         pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
         name, qualifier = pieces[-1], (pieces[-2] if len(pieces) > 1 else None)
         symbols = self.names.symbols
         owners = {
             symbols[q].parent
-            for target in self.names.imported_files.get(path, ())
+            for target in files
             for q in self.names.file_names.get((target, name), ())
             if not for_class or symbols[q].kind == CLASS
         }
@@ -245,12 +270,7 @@ class BreadthResolver:
         """``using A.B;`` (or ``using X = A.B;``): the files declaring namespace A.B; ``using static A.B.C;``
         (or ``using X = A.B.C;``, a nested ``A.B.C.D``): those of them defining a type C. Inside ``namespace
         Shop``, ``using Greetings;`` may mean Shop.Greetings, as the compiler looks there too."""
-        if self._csharp_namespaces is None:
-            self._csharp_namespaces = defaultdict(list)
-            for path, extract in sorted(self.generic.extracts.items()):
-                if extract.language == "csharp":
-                    for namespace in extract.namespaces:
-                        self._csharp_namespaces[namespace].append(path)
+        self.csharp_namespaces()
         written = _strip_type_arguments(imp.module.removeprefix("global::"))
         # As written first (a using outside any namespace means nothing else), then under the namespaces
         # around the importer's code, innermost first.
@@ -261,6 +281,16 @@ class BreadthResolver:
             if found is not None:
                 return found
         return []
+
+    def csharp_namespaces(self) -> dict[str, list[str]]:
+        """Namespace -> the C# files declaring it."""
+        if self._csharp_namespaces is None:
+            self._csharp_namespaces = defaultdict(list)
+            for path, extract in sorted(self.generic.extracts.items()):
+                if extract.language == "csharp":
+                    for namespace in extract.namespaces:
+                        self._csharp_namespaces[namespace].append(path)
+        return self._csharp_namespaces
 
     def namespace_member(self, name: str) -> list[str] | None:
         """The files a C# namespace or a type of one names; None if ``name`` starts with no namespace of ours."""
