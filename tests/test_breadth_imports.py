@@ -214,8 +214,10 @@ def test_csharp_types_of_the_files_own_namespace_need_no_using():
         # Shop.Orders code sees Shop.Orders and Shop types without a using; Pricing's Invoice and Tax are others
         # that share the names, so a unique name cannot say which is meant.
         "Orders/Checkout.cs": "namespace Shop.Orders;\nclass Checkout {\n"
-                              "  void Pay() { new Invoice(); Tax.Add(); Ledger.Write(); }\n}\n",
+                              "  void Pay(Basket items) { new Invoice(); Tax.Add(); Ledger.Write(); items.Add(); }\n}\n",
         "Orders/Invoice.cs": "namespace Shop.Orders { class Invoice {} }\n",
+        "Orders/Basket.cs": "namespace Shop.Orders { class Basket { public void Add() {} } }\n",
+        "Pricing/Basket.cs": "namespace Pricing { class Basket { public void Add() {} } }\n",
         "Shop/Tax.cs": "namespace Shop { static class Tax { public static void Add() {} } }\n",
         "Pricing/Invoice.cs": "namespace Pricing { class Invoice {} }\n",
         "Pricing/Tax.cs": "namespace Pricing { static class Tax { public static void Add() {} } }\n",
@@ -226,4 +228,5 @@ def test_csharp_types_of_the_files_own_namespace_need_no_using():
         ("Orders/Checkout.cs::Checkout.Pay", "Shop/Tax.cs::Tax.Add", "namespace"),
         # Not visible without a using, but the only Ledger.Write there is: a unique name, as before.
         ("Orders/Checkout.cs::Checkout.Pay", "Books/Ledger.cs::Ledger.Write", "unique_name"),
+        # items.Add: the extract does not know the variable's type, so no namespace decides among the Adds.
     }

@@ -75,23 +75,31 @@ class BreadthResolver:
         return found
 
     def _in_own_namespace(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
-        """A C# name that no using brings: the types of the file's own namespace and of the namespaces around
+        """A C# type that no using brings: the types of the file's own namespace and of the namespaces around
         it are visible without one, innermost first (``Shop.Orders`` code sees ``Shop.Orders`` and ``Shop``
-        types), so a name defined there and elsewhere too is no longer left to a unique-name guess."""
+        types), so a type defined there and elsewhere too is no longer left to a unique-name guess. A bare name
+        is such a type (``new Invoice()``); ``Tax.Add`` is a method of such a type; a method called on a
+        variable (``items.Add``) is not looked up here, since the variable's type is unknown."""
         pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
         if not pieces:
             return None
-        name = pieces[-1]
+        name, qualifier = pieces[-1], (pieces[-2] if len(pieces) > 1 else None)
         symbols = self.names.symbols
+
+        def visible(qname: str) -> bool:
+            symbol = symbols[qname]
+            if qualifier is None or for_class:
+                return symbol.kind == CLASS
+            return symbol.parent is not None and symbols[symbol.parent].name == qualifier
+
         around = self.generic.extracts[path].namespaces
         for namespace in reversed(list(dict.fromkeys(p for n in around for p in _prefixes(n)))):
             files = [f for f in self.csharp_namespaces().get(namespace, ()) if f != path]
-            candidates = [q for f in files for q in self.names.file_names.get((f, name), ())
-                          if not for_class or symbols[q].kind == CLASS]
+            candidates = [q for f in files for q in self.names.file_names.get((f, name), ()) if visible(q)]
+            if len(candidates) == 1:
+                return candidates[0], "namespace"
             if candidates:
-                if self._a_guess_among(files, caller, text, candidates[0], for_class):
-                    return None
-                return self.generic.closest(candidates, pieces[-2] if len(pieces) > 1 else None, caller), "namespace"
+                return None  # partial classes or a name defined twice in one namespace: not a guess either
         return None
 
     def _a_guess_among(self, files, caller: str, text: str, found: str, for_class: bool) -> bool:

@@ -110,7 +110,7 @@ class GenericResolver:
                 return found, "self"
         same_file = [q for q in names.file_names.get((path, name), ()) if wanted(q)]
         if same_file:
-            return self.closest(same_file, qualifier, caller), "local"
+            return self._closest(same_file, qualifier, caller), "local"
         imported = [
             q
             for target in names.imported_files.get(path, ())
@@ -118,14 +118,14 @@ class GenericResolver:
             if wanted(q)
         ]
         if imported:
-            return self.closest(imported, qualifier, caller), "import"
+            return self._closest(imported, qualifier, caller), "import"
         if c_like:
             # Headers included through other headers, then the source files that define what they declare.
             headers, twins = self.c_includes().visible(path)
             for files, how in ((headers, "import"), (twins, "header")):
                 found_in = [q for file in files for q in names.file_names.get((file, name), ()) if wanted(q)]
                 if found_in:
-                    return self.closest(found_in, qualifier, caller), how
+                    return self._closest(found_in, qualifier, caller), how
         key = (family(language), name)
         everywhere = (*names.top_level_by_name.get(key, ()), *names.methods_by_name.get(key, ()))
         candidates = [q for q in everywhere if wanted(q)]
@@ -133,7 +133,7 @@ class GenericResolver:
             return candidates[0], "unique_name"
         return None
 
-    def closest(self, candidates: list[str], qualifier: str | None, caller: str) -> str:
+    def _closest(self, candidates: list[str], qualifier: str | None, caller: str) -> str:
         """Among same-named definitions, the one inside the class the call names or the caller's class."""
         owner_names = {qualifier, self.symbols[caller].parent if caller in self.symbols else None}
         for candidate in candidates:
