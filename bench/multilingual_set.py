@@ -134,7 +134,8 @@ def file_bm25_run(task_path: Path, root: Path, mirrors: Path) -> list[dict]:
         texts = indexed_texts(checkout, config)
         files = whole_file_ranking(texts, task.problem_statement)
         stemmed = whole_file_ranking(texts, task.problem_statement, stem=True)
-        gold = [f.path for f in tasks_mod.parse_unified_diff(task.patch) if not tasks_mod.is_test_path(f.path)]
+        gold = [f.path for f in tasks_mod.parse_unified_diff(task.patch)  # as gold_labels: no test, no new file
+                if not tasks_mod.is_test_path(f.path) and f.old_path is not None]
         rows.append({"instance_id": task.instance_id, "repo": task.repo, "file_ranks": _ranks(files, gold),
                      "file_ranks_stemmed": _ranks(stemmed, gold), "top_files": files[:5]})
     return rows

@@ -159,6 +159,9 @@ class GoldLabels:
     functions: list[str]  # qualified names of the changed symbols in those files
     module_level_hunks: int = 0  # hunks that labelled their file only
     test_files: list[str] = field(default_factory=list)  # changed test files, not labels
+    created_files: list[str] = field(default_factory=list)
+    """Files the patch creates, not labels either: the base commit has no such file to rank, so a task whose
+    labels held one could be won by no retriever."""
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     """What a context pack must show per label: the whole touched function or method (two definitions
     can share a qualified name, a property's getter and setter: only the touched one counts); for a
@@ -247,9 +250,10 @@ def gold_labels(patch: str, graph, root: Path) -> GoldLabels:
         if is_test_path(path):
             labels.test_files.append(path)
             continue
-        labels.files.append(path)
-        if file_patch.old_path is None:  # a new file has no symbols at the base commit
+        if file_patch.old_path is None:  # a new file: nothing at the base commit to find
+            labels.created_files.append(path)
             continue
+        labels.files.append(path)
         defs = _definitions(path, root, graph)
         try:
             source_lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
