@@ -214,7 +214,8 @@ def test_csharp_types_of_the_files_own_namespace_need_no_using():
         # Shop.Orders code sees Shop.Orders and Shop types without a using; Pricing's Invoice and Tax are others
         # that share the names, so a unique name cannot say which is meant.
         "Orders/Checkout.cs": "namespace Shop.Orders;\nclass Checkout {\n"
-                              "  void Pay(Basket items) { new Invoice(); Tax.Add(); Ledger.Write(); items.Add(); }\n}\n",
+                              "  void Pay(Basket items) {\n"
+                              "    new Invoice(); Tax.Add(); Ledger.Write(); items.Add();\n  }\n}\n",
         "Orders/Invoice.cs": "namespace Shop.Orders { class Invoice {} }\n",
         "Orders/Basket.cs": "namespace Shop.Orders { class Basket { public void Add() {} } }\n",
         "Pricing/Basket.cs": "namespace Pricing { class Basket { public void Add() {} } }\n",
@@ -230,3 +231,23 @@ def test_csharp_types_of_the_files_own_namespace_need_no_using():
         ("Orders/Checkout.cs::Checkout.Pay", "Books/Ledger.cs::Ledger.Write", "unique_name"),
         # items.Add: the extract does not know the variable's type, so no namespace decides among the Adds.
     }
+
+
+def test_a_using_of_a_large_namespace_links_only_the_files_whose_types_the_importer_names():
+    """Linking each of a namespace's hundreds of files from every file using it made millions of import edges
+    on a large C# solution; past 64 files a using links the files defining what the importer calls or derives
+    from."""
+    sources = {f"Core/Part{i}.cs": f"namespace Big.Core {{ class Part{i} {{ public void Run() {{}} }} }}\n"
+               for i in range(80)}
+    sources["App/Page.cs"] = ("using Big.Core;\nnamespace Big.App;\n"
+                              "class Page : Part7 {\n  void Show() { new Part3(); Part3.Run(); items.Add(); }\n}\n")
+    sources["App/Small.cs"] = "using Big.Small;\nnamespace Big.App;\nclass Small { }\n"
+    sources["Small/One.cs"] = "namespace Big.Small { class One {} }\n"
+    sources["Small/Two.cs"] = "namespace Big.Small { class Two {} }\n"
+    _, graph = csharp_graph(sources)
+    assert {(s, t) for s, t in edges(graph, "imports") if s.startswith("App/")} == {
+        ("App/Page.cs", "Core/Part3.cs"), ("App/Page.cs", "Core/Part7.cs"),
+        # A small namespace is still linked whole: its types may be named only in fields or parameters.
+        ("App/Small.cs", "Small/One.cs"), ("App/Small.cs", "Small/Two.cs"),
+    }
+    assert ("App/Page.cs::Page.Show", "Core/Part3.cs::Part3", "import") in edges(graph, "calls")

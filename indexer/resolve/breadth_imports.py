@@ -12,7 +12,9 @@ itself finds them:
 - a declared namespace: C#'s ``using A.B;`` is every file declaring ``namespace A.B`` (its folders need not
   say so), ``using static A.B.C;`` and ``using X = A.B.C;`` those of them defining the type C. Every file, not
   only those whose types the importer calls: the extract knows calls and bases, not the types a file names in
-  fields, parameters or ``typeof``, which are as much what it uses (as Java's ``.*`` links the whole package);
+  fields, parameters or ``typeof``, which are as much what it uses (as Java's ``.*`` links the whole package).
+  Past 64 files a namespace is linked by the files whose types the importer calls or derives from only: every
+  file of a namespace of thousands, from each of its hundreds of users, made millions of edges;
 - a module folder: Swift's ``import Greetings`` is the SwiftPM target ``Sources/Greetings/``.
 
 Calls then resolve through the imported files as in every language (``GenericResolver``: ``import``); in C#
@@ -42,6 +44,8 @@ _RUBY_LOAD_DIRS = frozenset({"", "lib", "test", "spec"})
 _LANGUAGE_EXTENSIONS = {
     "kotlin": (".kt", ".kts"), "scala": (".scala", ".sc"), "swift": (".swift",), "elixir": (".ex", ".exs"),
 }
+# A using of a namespace with more files than this links only the files whose types the importer names.
+_WHOLE_NAMESPACE_FILES = 64
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -55,6 +59,7 @@ class BreadthResolver:
         self._elixir_modules: dict[str, list[str]] | None = None
         self._swift_targets: dict[str, list[str]] = {}
         self._csharp_namespaces: dict[str, list[str]] | None = None
+        self._csharp_names: dict[str, dict[str, list[str]]] | None = None
 
     @property
     def index(self) -> FileIndex:
@@ -93,9 +98,10 @@ class BreadthResolver:
             return symbol.parent is not None and symbols[symbol.parent].name == qualifier
 
         around = self.generic.extracts[path].namespaces
+        by_namespace = self._names_by_namespace()
         for namespace in reversed(list(dict.fromkeys(p for n in around for p in _prefixes(n)))):
-            files = [f for f in self.csharp_namespaces().get(namespace, ()) if f != path]
-            candidates = [q for f in files for q in self.names.file_names.get((f, name), ()) if visible(q)]
+            candidates = [q for q in by_namespace.get(namespace, {}).get(name, ())
+                          if symbols[q].path != path and visible(q)]
             if len(candidates) == 1:
                 return candidates[0], "namespace"
             if candidates:
@@ -285,10 +291,24 @@ class BreadthResolver:
         around = self.generic.extracts[importer].namespaces
         enclosing = list(dict.fromkeys(p for n in around for p in _prefixes(n)))
         for prefix in ("", *reversed(enclosing)):
-            found = self.namespace_member(f"{prefix}.{written}" if prefix else written)
+            qualified = f"{prefix}.{written}" if prefix else written
+            found = self.namespace_member(qualified)
             if found is not None:
+                if len(found) > _WHOLE_NAMESPACE_FILES and qualified in self.csharp_namespaces():
+                    return self._files_named_in(importer, qualified)
                 return found
         return []
+
+    def _files_named_in(self, importer: str, namespace: str) -> list[str]:
+        """Of a large namespace, the files defining a type that the importer's calls or bases name: linking every
+        file of a namespace of thousands from each of the hundreds of files using it made millions of edges."""
+        extract = self.generic.extracts[importer]
+        used = {piece for text in [*(c.callee for c in extract.calls), *(i.base for i in extract.inherits)]
+                for piece in _NAME_SEPARATORS.split(_strip_type_arguments(text).replace("()", "")) if piece}
+        by_name = self._names_by_namespace().get(namespace, {})
+        symbols = self.names.symbols
+        return sorted({symbols[q].path for name in used for q in by_name.get(name, ())
+                       if symbols[q].kind == CLASS and symbols[q].parent is None})
 
     def csharp_namespaces(self) -> dict[str, list[str]]:
         """Namespace -> the C# files declaring it."""
@@ -299,6 +319,20 @@ class BreadthResolver:
                     for namespace in extract.namespaces:
                         self._csharp_namespaces[namespace].append(path)
         return self._csharp_namespaces
+
+    def _names_by_namespace(self) -> dict[str, dict[str, list[str]]]:
+        """Namespace -> name -> the symbols so named in the files declaring it: built in one pass over the names,
+        so that looking a call up costs a few dict lookups, not a scan of a namespace's thousands of files."""
+        if self._csharp_names is None:
+            namespaces_of: dict[str, list[str]] = defaultdict(list)
+            for namespace, files in self.csharp_namespaces().items():
+                for file in files:
+                    namespaces_of[file].append(namespace)
+            self._csharp_names = {}
+            for (file, name), qnames in self.names.file_names.items():
+                for namespace in namespaces_of.get(file, ()):
+                    self._csharp_names.setdefault(namespace, {}).setdefault(name, []).extend(qnames)
+        return self._csharp_names
 
     def namespace_member(self, name: str) -> list[str] | None:
         """The files a C# namespace or a type of one names; None if ``name`` starts with no namespace of ours."""
