@@ -251,3 +251,15 @@ def test_a_using_of_a_large_namespace_links_only_the_files_whose_types_the_impor
         ("App/Small.cs", "Small/One.cs"), ("App/Small.cs", "Small/Two.cs"),
     }
     assert ("App/Page.cs::Page.Show", "Core/Part3.cs::Part3", "import") in edges(graph, "calls")
+
+
+def test_an_import_of_a_large_swift_target_links_only_the_files_defining_what_the_importer_calls():
+    sources = {f"Sources/Core/Thing{i}.swift": f"public struct Thing{i} {{ public func run() {{ }} }}\n"
+               for i in range(70)}
+    sources["Sources/Core/Greet.swift"] = "public func greet(_ name: String) -> String { name }\n"
+    sources["Sources/App/main.swift"] = "import Core\n\nfunc start() {\n    Thing3().run()\n    greet(\"a\")\n}\n"
+    extracts = {path: extract_file(path, text.encode(), "swift") for path, text in sources.items()}
+    graph = build_graph(extracts)
+    assert {t for s, t in edges(graph, "imports") if s == "Sources/App/main.swift"} == {
+        "Sources/Core/Thing3.swift", "Sources/Core/Greet.swift"}
+    assert ("Sources/App/main.swift::start", "Sources/Core/Greet.swift::greet", "import") in edges(graph, "calls")

@@ -15,7 +15,8 @@ itself finds them:
   fields, parameters or ``typeof``, which are as much what it uses (as Java's ``.*`` links the whole package).
   Past 64 files a namespace is linked by the files whose types the importer calls or derives from only: every
   file of a namespace of thousands, from each of its hundreds of users, made millions of edges;
-- a module folder: Swift's ``import Greetings`` is the SwiftPM target ``Sources/Greetings/``.
+- a module folder: Swift's ``import Greetings`` is the SwiftPM target ``Sources/Greetings/`` (past 64 files,
+  those of its files defining what the importer calls or derives from, as for a C# namespace).
 
 Calls then resolve through the imported files as in every language (``GenericResolver``: ``import``); in C#
 not to a method several imported classes define when the call does not say which (a whole namespace is
@@ -44,8 +45,9 @@ _RUBY_LOAD_DIRS = frozenset({"", "lib", "test", "spec"})
 _LANGUAGE_EXTENSIONS = {
     "kotlin": (".kt", ".kts"), "scala": (".scala", ".sc"), "swift": (".swift",), "elixir": (".ex", ".exs"),
 }
-# A using of a namespace with more files than this links only the files whose types the importer names.
-_WHOLE_NAMESPACE_FILES = 64
+# An import of a C# namespace or a Swift module with more files than this links only the files defining what the
+# importer names: each of thousands of files, from each of hundreds of importers, made millions of edges.
+_WHOLE_MODULE_FILES = 64
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -58,6 +60,7 @@ class BreadthResolver:
         self.names = generic.names
         self._elixir_modules: dict[str, list[str]] | None = None
         self._swift_targets: dict[str, list[str]] = {}
+        self._swift_names: dict[str, dict[str, list[str]]] = {}  # a large target's top-level names -> symbols
         self._csharp_namespaces: dict[str, list[str]] | None = None
         self._csharp_names: dict[str, dict[str, list[str]]] | None = None
 
@@ -278,7 +281,17 @@ class BreadthResolver:
             self._swift_targets[module] = sorted(
                 p for p in self.index.files if p.endswith(".swift") and p.startswith(folders)
             ) if folders else []
-        return self._swift_targets[module]
+        files = self._swift_targets[module]
+        if len(files) <= _WHOLE_MODULE_FILES:
+            return files
+        if module not in self._swift_names:
+            inside = set(files)
+            names: dict[str, list[str]] = {}
+            for qname, symbol in self.names.symbols.items():
+                if symbol.path in inside and symbol.parent is None:
+                    names.setdefault(symbol.name, []).append(qname)
+            self._swift_names[module] = names
+        return self._files_named_in(importer, self._swift_names[module], None)
 
     def csharp(self, importer: str, imp: Import) -> list[str]:
         """``using A.B;`` (or ``using X = A.B;``): the files declaring namespace A.B; ``using static A.B.C;``
@@ -294,21 +307,20 @@ class BreadthResolver:
             qualified = f"{prefix}.{written}" if prefix else written
             found = self.namespace_member(qualified)
             if found is not None:
-                if len(found) > _WHOLE_NAMESPACE_FILES and qualified in self.csharp_namespaces():
-                    return self._files_named_in(importer, qualified)
+                if len(found) > _WHOLE_MODULE_FILES and qualified in self.csharp_namespaces():
+                    return self._files_named_in(importer, self._names_by_namespace().get(qualified, {}), CLASS)
                 return found
         return []
 
-    def _files_named_in(self, importer: str, namespace: str) -> list[str]:
-        """Of a large namespace, the files defining a type that the importer's calls or bases name: linking every
-        file of a namespace of thousands from each of the hundreds of files using it made millions of edges."""
+    def _files_named_in(self, importer: str, by_name: dict[str, list[str]], kind: str | None) -> list[str]:
+        """Of a large namespace or module (``by_name``: its names -> symbols), the files defining a top-level symbol
+        (of ``kind``, if given) that the importer's calls or bases name."""
         extract = self.generic.extracts[importer]
         used = {piece for text in [*(c.callee for c in extract.calls), *(i.base for i in extract.inherits)]
                 for piece in _NAME_SEPARATORS.split(_strip_type_arguments(text).replace("()", "")) if piece}
-        by_name = self._names_by_namespace().get(namespace, {})
         symbols = self.names.symbols
         return sorted({symbols[q].path for name in used for q in by_name.get(name, ())
-                       if symbols[q].kind == CLASS and symbols[q].parent is None})
+                       if symbols[q].parent is None and (kind is None or symbols[q].kind == kind)})
 
     def csharp_namespaces(self) -> dict[str, list[str]]:
         """Namespace -> the C# files declaring it."""
