@@ -62,3 +62,20 @@ def test_the_package_of_a_file():
     assert package_of("core/src/test/java/com/acme/OrderTest.java") == ("core/", "com/acme")
     assert package_of("src/main/java/Main.java") == ("", "")
     assert package_of("lib/com/acme/Order.java") == ("", "lib/com/acme")
+
+
+def test_an_on_demand_import_of_a_large_package_links_only_the_classes_the_file_names():
+    """Every file of a package of thousands, from each of its hundreds of importers, made millions of import edges;
+    past 64 files an import with ``.*`` links the files whose classes the importer calls or extends."""
+    from indexer.extract import extract_file
+    from indexer.graph import build_graph
+
+    core = "src/main/java/big/core/"
+    sources = {f"{core}Part{i}.java": f"package big.core;\npublic class Part{i} {{ public void run() {{ }} }}\n"
+               for i in range(70)}
+    page = "src/main/java/big/app/Page.java"
+    sources[page] = ("package big.app;\nimport big.core.*;\n"
+                     "public class Page extends Part7 {\n  void show() { new Part3().run(); }\n}\n")
+    graph = build_graph({path: extract_file(path, text.encode(), "java") for path, text in sources.items()})
+    assert {t for s, t in edges(graph, "imports") if s == page} == {f"{core}Part3.java", f"{core}Part7.java"}
+    assert (f"{page}::Page.show", f"{core}Part3.java::Part3", "import") in edges(graph, "calls")

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from ..model import CLASS, FileExtract, Import
 from .generic import _NAME_SEPARATORS, GenericResolver
 from .import_paths import FileIndex, _normalized, _shared_dirs
-from .names import family
+from .names import family, names_written
 
 # Roots of the platforms' own packages: a lone definition of ours with the imported name is not what
 # `import kotlin.text.uppercase` means.
@@ -315,9 +315,7 @@ class BreadthResolver:
     def _files_named_in(self, importer: str, by_name: dict[str, list[str]], kind: str | None) -> list[str]:
         """Of a large namespace or module (``by_name``: its names -> symbols), the files defining a top-level symbol
         (of ``kind``, if given) that the importer's calls or bases name."""
-        extract = self.generic.extracts[importer]
-        used = {piece for text in [*(c.callee for c in extract.calls), *(i.base for i in extract.inherits)]
-                for piece in _NAME_SEPARATORS.split(_strip_type_arguments(text).replace("()", "")) if piece}
+        used = names_written(self.generic.extracts[importer])
         symbols = self.names.symbols
         return sorted({symbols[q].path for name in used for q in by_name.get(name, ())
                        if symbols[q].parent is None and (kind is None or symbols[q].kind == kind)})

@@ -3,8 +3,9 @@
 A class name means, in order: a class nested in the enclosing classes, a top-level class of the file, the
 class a single-type import names, a class of the same package (every file of the package directory, in
 ``src/main/java`` and ``src/test/java`` alike, or in the source directories a pom.xml declares), a class of
-a package imported with ``.*``. A method name written alone, or after ``this.``/``super.``, is a method of
-the enclosing class or of a class or interface it extends, then of an outer class, then a static import.
+a package imported with ``.*`` (of a package of more than 64 files, only those whose classes the file's calls
+or bases name: each of them is an import edge). A method name written alone, or after ``this.``/``super.``, is
+a method of the enclosing class or of a class or interface it extends, then of an outer class, then a static import.
 ``Class.method`` is a method of that class, however the class was found. A variable's method (``repo.save``)
 is left to ``GenericResolver``, as is anything these rules do not find (a method of an anonymous class, a
 base class from a library).
@@ -20,7 +21,10 @@ from collections.abc import Sequence
 
 from ..model import CLASS, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
+from .names import names_written
 
+# A package imported with `.*` that has more files than this links only the files whose classes the importer names.
+_WHOLE_PACKAGE_FILES = 64
 # What precedes the package directories in a file's path: a Maven/Gradle source root, or nothing.
 _SOURCE_ROOT = re.compile(r"^(.*?/)?src/(?:main|test)/java/")
 
@@ -62,12 +66,23 @@ class JavaResolver:
             if not targets:
                 continue
             if imp.names and imp.names[0][0] == "*":
+                if len(targets) > _WHOLE_PACKAGE_FILES:
+                    targets = self._named_by(extract, targets)
+                    links[:] = [(t, m) for t, m in links if m != imp.module or t in targets]
                 on_demand.extend(targets)
             else:
                 found = self._imported(targets[0], imp)
                 if found is not None:
                     single.setdefault(split_qualified_name(found)[1].rpartition(".")[2], found)
         return links
+
+    @staticmethod
+    def _named_by(extract: FileExtract, files: list[str]) -> list[str]:
+        """Of a large package imported with ``.*``, the files whose class (the file's name) the importer's calls or
+        bases name: every file of a package of thousands, from each of its hundreds of importers, made millions of
+        edges."""
+        used = names_written(extract)
+        return [file for file in files if file.rpartition("/")[2].removesuffix(".java") in used]
 
     def _imported(self, file: str, imp: Import) -> str | None:
         """The class or static member ``com.acme.Order`` / ``com.acme.Money.format`` names in ``file``."""

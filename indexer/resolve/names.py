@@ -6,9 +6,10 @@ Values are always qualified names; a bare name is only ever a lookup key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from ..model import CLASS, METHOD, Symbol, is_redefinition
+from ..model import CLASS, METHOD, FileExtract, Symbol, is_redefinition
 
 # Languages whose files call into each other, for repository-wide unique-name resolution.
 _FAMILIES = {"javascript": "js", "typescript": "js", "tsx": "js", "c": "c", "cpp": "c"}
@@ -16,6 +17,16 @@ _FAMILIES = {"javascript": "js", "typescript": "js", "tsx": "js", "c": "c", "cpp
 
 def family(language: str) -> str:
     return _FAMILIES.get(language, language)
+
+
+_NOT_IDENTIFIER = re.compile(r"[^\w$]+")
+
+
+def names_written(extract: FileExtract) -> set[str]:
+    """Every identifier in the file's calls and base classes as written (``a.B<C>.run()``: a, B, C, run): what the
+    file names, for rules that link a large package or namespace by the files defining those names only."""
+    texts = [*(call.callee for call in extract.calls), *(inheritance.base for inheritance in extract.inherits)]
+    return {piece for text in texts for piece in _NOT_IDENTIFIER.split(text) if piece}
 
 
 class NameTable:
