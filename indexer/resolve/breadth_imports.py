@@ -33,7 +33,7 @@ from collections.abc import Callable
 from ..model import CLASS, FileExtract, Import
 from .generic import _NAME_SEPARATORS, GenericResolver
 from .import_paths import FileIndex, _normalized, _shared_dirs
-from .names import family, names_written
+from .names import WHOLE_IMPORT_MAX_FILES, family, names_written
 
 # Roots of the platforms' own packages: a lone definition of ours with the imported name is not what
 # `import kotlin.text.uppercase` means.
@@ -45,9 +45,6 @@ _RUBY_LOAD_DIRS = frozenset({"", "lib", "test", "spec"})
 _LANGUAGE_EXTENSIONS = {
     "kotlin": (".kt", ".kts"), "scala": (".scala", ".sc"), "swift": (".swift",), "elixir": (".ex", ".exs"),
 }
-# An import of a C# namespace or a Swift module with more files than this links only the files defining what the
-# importer names: each of thousands of files, from each of hundreds of importers, made millions of edges.
-_WHOLE_MODULE_FILES = 64
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -282,7 +279,7 @@ class BreadthResolver:
                 p for p in self.index.files if p.endswith(".swift") and p.startswith(folders)
             ) if folders else []
         files = self._swift_targets[module]
-        if len(files) <= _WHOLE_MODULE_FILES:
+        if len(files) <= WHOLE_IMPORT_MAX_FILES:
             return files
         if module not in self._swift_names:
             inside = set(files)
@@ -297,7 +294,6 @@ class BreadthResolver:
         """``using A.B;`` (or ``using X = A.B;``): the files declaring namespace A.B; ``using static A.B.C;``
         (or ``using X = A.B.C;``, a nested ``A.B.C.D``): those of them defining a type C. Inside ``namespace
         Shop``, ``using Greetings;`` may mean Shop.Greetings, as the compiler looks there too."""
-        self.csharp_namespaces()
         written = _strip_type_arguments(imp.module.removeprefix("global::"))
         # As written first (a using outside any namespace means nothing else), then under the namespaces
         # around the importer's code, innermost first.
@@ -307,7 +303,7 @@ class BreadthResolver:
             qualified = f"{prefix}.{written}" if prefix else written
             found = self.namespace_member(qualified)
             if found is not None:
-                if len(found) > _WHOLE_MODULE_FILES and qualified in self.csharp_namespaces():
+                if len(found) > WHOLE_IMPORT_MAX_FILES and qualified in self.csharp_namespaces():
                     return self._files_named_in(importer, self._names_by_namespace().get(qualified, {}), CLASS)
                 return found
         return []
@@ -346,7 +342,7 @@ class BreadthResolver:
 
     def namespace_member(self, name: str) -> list[str] | None:
         """The files a C# namespace or a type of one names; None if ``name`` starts with no namespace of ours."""
-        namespaces = self._csharp_namespaces or {}
+        namespaces = self.csharp_namespaces()
         if name in namespaces:
             return namespaces[name]
         segments = name.split(".")

@@ -21,10 +21,8 @@ from collections.abc import Sequence
 
 from ..model import CLASS, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
-from .names import names_written
+from .names import WHOLE_IMPORT_MAX_FILES, names_written
 
-# A package imported with `.*` that has more files than this links only the files whose classes the importer names.
-_WHOLE_PACKAGE_FILES = 64
 # What precedes the package directories in a file's path: a Maven/Gradle source root, or nothing.
 _SOURCE_ROOT = re.compile(r"^(.*?/)?src/(?:main|test)/java/")
 
@@ -66,7 +64,7 @@ class JavaResolver:
             if not targets:
                 continue
             if imp.names and imp.names[0][0] == "*":
-                if len(targets) > _WHOLE_PACKAGE_FILES:
+                if len(targets) > WHOLE_IMPORT_MAX_FILES:
                     targets = self._named_by(extract, targets)
                     links[:] = [(t, m) for t, m in links if m != imp.module or t in targets]
                 on_demand.extend(targets)
