@@ -182,9 +182,11 @@ def _prepare_in_workers(jobs: list[tuple[discovery.Candidate, bytes]], config: I
             yield result
             done += 1
     except CodeChangedOnDisk:
-        _code_changed = True
-        pool.shutdown(wait=True, cancel_futures=True)
-        notice(CODE_CHANGED_NOTICE)
-        yield from _prepare_here(jobs[done:], config, count_tokens)
+        _code_changed = refused = True
+    else:
+        refused = False
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if refused:  # the rest is parsed here, once the pool is gone
+        notice(CODE_CHANGED_NOTICE)
+        yield from _prepare_here(jobs[done:], config, count_tokens)
