@@ -71,6 +71,23 @@ def test_a_report_not_about_tests_ranks_the_code_above_the_test_that_shares_its_
     assert found.index("inventory/pricing.py::bulk_discount_percent") < found.index(test)
 
 
+def test_tests_named_below_a_reports_title_do_not_make_it_a_question_about_tests(retriever):
+    # A report says how the problem was checked ("Added a test"); where it lives is the code, not the test.
+    report = ("bulk discount and extra discount stack before taxes in the price of a line\n\n"
+              "Added a test that prices a line with both discounts.")
+    assert not parse_query(report).about_tests
+    found = [node.node for node in retriever.rank(report).nodes]
+    test = "tests/test_pricing.py::test_price_line_stacks_bulk_and_extra_discount_then_taxes"
+    assert found.index("inventory/pricing.py::bulk_discount_percent") < found.index(test)
+
+
+def test_a_question_about_tests_keeps_the_test_beside_the_code(retriever):
+    question = "which test checks that bulk and extra discount stack before taxes"
+    assert parse_query(question).about_tests
+    hits = retriever.search(question, top=5)
+    assert "tests/test_pricing.py::test_price_line_stacks_bulk_and_extra_discount_then_taxes" in symbols(hits)
+
+
 def test_a_stack_trace_finds_the_frame_function_first_and_its_callee_next(retriever):
     trace = (FIXTURES / "pricing_traceback.txt").read_text()
     hits = retriever.search(trace, top=5)

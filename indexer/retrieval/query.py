@@ -135,8 +135,16 @@ def parse_query(text: str) -> ParsedQuery:
     blocks = code_blocks(rest)
     if blocks and not code_only:
         mentions = _with_code_mentions(mentions, blocks)
-    # Test files in a traceback do not make the question one about tests.
-    return ParsedQuery(text, frames, mentions, code_only, bool(_TEST_WORDS.search(rest)), literals(rest, blocks))
+    return ParsedQuery(text, frames, mentions, code_only, _about_tests(rest), literals(rest, blocks))
+
+
+def _about_tests(rest: str) -> bool:
+    """Whether the question is about test code: its first line (a one-line question, a report's title) speaks
+    of tests. Further down a report, tests are how the problem was found or checked ("Added a test", a
+    reproduction's ``def test_...``), not where it lives; test files in a traceback never count (``rest`` is
+    the query without its frames)."""
+    first_line = rest.strip().split("\n", 1)[0]
+    return bool(_TEST_WORDS.search(first_line))
 
 
 def code_blocks(text: str) -> list[str]:
