@@ -24,6 +24,9 @@ from .safe_fs import atomic_write, sync_directory
 
 _WORD = re.compile(r"\w+")
 _IDENTIFIER_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# A word and the number written onto it are also one part ("f32" of deserialize_f32, "Float64" of Float64Slice,
+# "utf8" of utf8Decode): a report writes them whole, and "f" alone is too short to keep.
+_NUMBERED_PART = re.compile(r"(?:[A-Z]?[a-z]+|[A-Z]+)\d+")
 
 # Words in nearly every chunk of code or prose: they only add noise to BM25 scores.
 STOP_WORDS = frozenset(
@@ -63,6 +66,7 @@ def _word_tokens(word: str, stem: bool = True) -> tuple[str, ...]:
             words.append(part)
     if not stem:
         return tuple(words)
+    words += [part for part in map(str.lower, _NUMBERED_PART.findall(word)) if part != whole and part not in words]
     stems: list[str] = []
     for token in map(stem_word, words):
         if token not in stems:
@@ -73,7 +77,8 @@ def _word_tokens(word: str, stem: bool = True) -> tuple[str, ...]:
 def tokenize_code(text: str, stem: bool = True) -> list[str]:
     """Lowercased identifiers, whole (underscores dropped) and split into their snake/camel-case parts, each
     reduced to its stem; dotted paths fall apart into their names. Syntax words and one-character tokens are
-    dropped. ``stem=False`` keeps the words as written (the plain baseline the benchmarks compare against)."""
+    dropped. ``stem=False`` gives the plain baseline the benchmarks compare against: words as written, and no
+    word-and-number parts ("f32" of ``deserialize_f32``), as before either existed."""
     tokens: list[str] = []
     for word in _WORD.findall(text):
         tokens.extend(_word_tokens(word, stem))

@@ -36,8 +36,9 @@ ProgressCallback = Callable[[str, int, int], None]
 "model" and "embed" (the vector tier: done/total counts chunks given their vector)."""
 
 # Bumped when chunking or extraction changes what ends up in the index (2: comment lines above a definition in
-# Ruby, Bash, Elixir, Lua and Haskell, and C#/PHP attributes, join its chunk; 3: lexical tokens are stemmed).
-PIPELINE_VERSION = "3"
+# Ruby, Bash, Elixir, Lua and Haskell, and C#/PHP attributes, join its chunk; 3: lexical tokens are stemmed;
+# 4: a word and its number, "f32" of deserialize_f32, are also a lexical token).
+PIPELINE_VERSION = "4"
 
 
 @dataclass

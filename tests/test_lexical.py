@@ -28,7 +28,20 @@ def test_words_are_reduced_to_their_stems_in_code_and_in_questions():
     assert tokenize_code("is_docstring") == ["isdocstr", "docstr"]
     assert tokenize_code("docstrings") == tokenize_code("docstring") == ["docstr"]
     assert tokenize_code("handling redirects") == tokenize_code("handle_redirect")[1:]
-    assert tokenize_code("getHTTPResponse2") == ["gethttpresponse2", "get", "http", "respons"]
+    assert tokenize_code("getHTTPResponse2") == ["gethttpresponse2", "get", "http", "respons", "response2"]
+
+
+def test_a_word_and_its_number_are_one_token_as_a_report_writes_them():
+    assert "f32" in tokenize_code("deserialize_f32")
+    assert "float64" in tokenize_code("Float64Slice") and "float" in tokenize_code("Float64Slice")
+    documents = {
+        "f32": "fn deserialize_f32<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
+        "f64": "fn deserialize_f64<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
+        "i32": "fn deserialize_i32<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
+    }
+    ids = list(documents)
+    index = LexicalIndex.build(ids, [tokenize_code(documents[i]) for i in ids])
+    assert index.search("Fix f32 deserialization in arbitrary precision mode", 1)[0][0] == "f32"
 
 
 def test_an_inflected_word_in_a_report_finds_the_function_named_by_its_stem():
