@@ -203,7 +203,8 @@ class TaskRun:
         data["gold"] = {"files": self.labels.files, "functions": self.labels.functions,
                         "spans": self.labels.spans,
                         "module_level_hunks": self.labels.module_level_hunks,
-                        "test_files": self.labels.test_files, "created_files": self.labels.created_files}
+                        "test_files": self.labels.test_files, "created_files": self.labels.created_files,
+                        "test_symbols": self.labels.test_symbols}
         data["index"] = self.index
         data["signals"] = {name: {
             "file_ranks": r.file_ranks, "function_ranks": r.function_ranks, "top_files": r.top_files,

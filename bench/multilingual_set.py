@@ -180,6 +180,12 @@ def _file_flags(file_ranks: list[dict], k: int) -> tuple[list[bool], list[bool]]
     return hit, acc
 
 
+def _same_gold(ranks: dict[str, int | None], run: dict) -> dict[str, int | None]:
+    """The baseline's ranks of the files the assist run labels (a file whose change is all test code in it,
+    Rust's ``mod tests``, is no label there, and the baseline reads only the patch)."""
+    return {path: rank for path, rank in ranks.items() if path in run["gold"]["files"]}
+
+
 def figures(results: Path, language: str, measured_parts: tuple[str, ...]) -> dict | None:
     """The issue's columns for one language over these parts, from the saved runs; None when one was not measured."""
     runs, baseline = [], {}
@@ -193,7 +199,7 @@ def figures(results: Path, language: str, measured_parts: tuple[str, ...]) -> di
     runs = [t for t in runs if t["instance_id"] in baseline]
     out = {"tasks": len(runs), "with_functions": sum(1 for t in runs if t["gold"]["functions"])}
     for label, ranks in (("assist", [t["signals"]["novector"]["file_ranks"] for t in runs]),
-                         ("filebm25", [baseline[t["instance_id"]]["file_ranks"] for t in runs])):
+                         ("filebm25", [_same_gold(baseline[t["instance_id"]]["file_ranks"], t) for t in runs])):
         hit, acc = _file_flags(ranks, 5)
         out[f"{label}_fH5"], out[f"{label}_fA5"] = _share(hit), _share(acc)
     for signal in ("novector", "bm25"):

@@ -159,6 +159,9 @@ class GoldLabels:
     functions: list[str]  # qualified names of the changed symbols in those files
     module_level_hunks: int = 0  # hunks that labelled their file only
     test_files: list[str] = field(default_factory=list)  # changed test files, not labels
+    test_symbols: list[str] = field(default_factory=list)
+    """Changed test code inside a source file (Rust's ``#[cfg(test)] mod tests``), not labels either, as a test
+    file is not: a fix's new regression test says where the fix was checked, not where it is."""
     created_files: list[str] = field(default_factory=list)
     """Files the patch creates, not labels either: the base commit has no such file to rank, so a task whose
     labels held one could be won by no retriever."""
@@ -253,8 +256,8 @@ def gold_labels(patch: str, graph, root: Path) -> GoldLabels:
         if file_patch.old_path is None:  # a new file: nothing at the base commit to find
             labels.created_files.append(path)
             continue
-        labels.files.append(path)
         defs = _definitions(path, root, graph)
+        only_test_code = True
         try:
             source_lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
@@ -267,10 +270,16 @@ def gold_labels(patch: str, graph, root: Path) -> GoldLabels:
             found = [(_lift_nested(owner, defs), line) for owner, line in touched if owner is not None]
             if not found:
                 labels.module_level_hunks += 1
+                only_test_code = False
             for owner, line in found:
                 # Labels name a symbol as written: a property's setter or an overload (``value~2`` in the
                 # graph) is found by whichever of its definitions ranks first, as a name-based gold label reads.
                 name = as_written(owner.qname)
+                if graph.nodes[owner.qname].get("test_code"):
+                    if name not in labels.test_symbols:
+                        labels.test_symbols.append(name)
+                    continue
+                only_test_code = False
                 if name not in labels.functions:
                     labels.functions.append(name)
                 if owner.kind == "class":
@@ -283,6 +292,7 @@ def gold_labels(patch: str, graph, root: Path) -> GoldLabels:
                 spans = labels.spans.setdefault(name, [])
                 if span not in spans:
                     spans.append(span)
+        (labels.test_files if only_test_code and file_patch.hunks else labels.files).append(path)
     return labels
 
 

@@ -185,6 +185,10 @@ class _GraphBuilder:
             )
             if graph.nodes[qname]["is_test"] or self._in_test_code(symbol):
                 self.test_code.add(qname)
+                if symbol.path not in self.test_files:
+                    # Test code in a source file (Rust's `#[cfg(test)] mod tests`, a `#[test]` function): retrieval
+                    # weighs it as test code, as it does a test file. Set only where true, to keep the graph small.
+                    graph.nodes[qname]["test_code"] = True
         for qname, symbol in self.symbols.items():
             container = symbol.parent if symbol.parent in self.symbols else symbol.path
             self._edge(container, qname, CONTAINS)
@@ -425,7 +429,7 @@ _ATTR_TYPES = {
     **dict.fromkeys(("start_line", "end_line", "start_byte", "end_byte", "line", "count"), _WHOLE),
     **dict.fromkeys(("kind", "name", "path", "language", "signature", "docstring", "parent", "module",
                      "resolution", "via"), _TEXT),
-    **dict.fromkeys(("is_test", "has_errors"), frozenset({bool})),
+    **dict.fromkeys(("is_test", "test_code", "has_errors"), frozenset({bool})),
     **dict.fromkeys(("unresolved_calls", "external_imports"), frozenset({list})),
 }
 _EDGE_KINDS = frozenset(EDGE_KINDS)

@@ -37,7 +37,8 @@ ProgressCallback = Callable[[str, int, int], None]
 
 # Bumped when chunking or extraction changes what ends up in the index (2: comment lines above a definition in
 # Ruby, Bash, Elixir, Lua and Haskell, and C#/PHP attributes, join its chunk; 3: lexical tokens are stemmed;
-# 4: a word and its number, "f32" of deserialize_f32, are also a lexical token).
+# 4: a word and its number, "f32" of deserialize_f32, are also a lexical token, and test code inside a source
+# file, Rust's `#[cfg(test)] mod tests`, is marked in the graph).
 PIPELINE_VERSION = "4"
 
 

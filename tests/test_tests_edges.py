@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fixture_graphs import indexed_project
+
 from indexer.extract import extract_file
 from indexer.graph import build_graph
 from indexer.languages import language_for_path
+from indexer.retrieval import Retriever
 
 FIXTURES = Path(__file__).parent / "fixtures" / "languages"
 
@@ -94,3 +97,18 @@ def test_the_same_code_outside_test_paths_draws_no_tests_edges():
         "web/service.ts": "typescript/service.ts", "web/service_checks.ts": "typescript/service.test.ts",
     })
     assert edges_of_tests(graph) == set() and nodes_that_test(graph) == set()
+
+
+def test_test_code_in_a_source_file_is_marked_and_weighs_as_test_code_in_retrieval(tmp_path):
+    graph = graph_of({"src/units.rs": "rust/units.rs", "tests/units.rs": "rust/units_integration.rs"})
+    # Everything inside `#[cfg(test)] mod tests`, helpers too; test files need no mark (their path says so).
+    assert {n for n, a in graph.nodes(data=True) if a.get("test_code")} == {
+        "src/units.rs::tests", "src/units.rs::tests.close", "src/units.rs::tests.round_trip"}
+
+    root = indexed_project(tmp_path, {"Cargo.toml": '[package]\nname = "units"\nversion = "0.1.0"\n',
+                                      "src/lib.rs": (FIXTURES / "rust" / "lengths.rs").read_text()})
+    with Retriever(root, use_vectors=False) as retriever:
+        report = "converting a length from feet to metres and back does not give the same length"
+        found = [node.node for node in retriever.rank(report).nodes]
+        assert retriever.is_test_code("src/lib.rs::tests.feet_to_metres_and_back_keeps_the_length")
+        assert found[0] == "src/lib.rs::to_metres"

@@ -27,7 +27,7 @@ class NameIndex:
         self.files_by_module: dict[str, list[str]] = {}  # "pkg.mod", "mod" (only with a dot-free root) -> paths
         self._spans: dict[str, list[tuple[int, int, str]]] = {}  # path -> (start, end, qname), by start line
         self.directories: set[str] = set()
-        self.test_nodes: set[str] = set()  # test files and every symbol in them
+        self.test_nodes: set[str] = set()  # test files, every symbol in them, and test code in source files
         self.support_nodes: set[str] = set()  # build and lock files, hidden folders (CI), and their symbols
         module_of: dict[str, str] = {}
         for node, data in graph.nodes(data=True):
@@ -51,7 +51,7 @@ class NameIndex:
             if data.get("kind") not in _SYMBOL_KINDS:
                 continue
             path, dotted = split_qualified_name(node)
-            if path in self.test_nodes:
+            if path in self.test_nodes or data.get("test_code"):
                 self.test_nodes.add(node)
             elif path in self.support_nodes:
                 self.support_nodes.add(node)
