@@ -302,3 +302,51 @@ def test_a_short_name_of_common_words_matches_less_than_a_name_of_rare_ones(help
     alike = in_file_weights(help_project, HELP_REPORT, in_file_full_words=0.0)
     assert alike["help"] > alike["align_short_args"]
     assert ranked_symbols(help_project, HELP_REPORT, in_file_full_words=0.0)[0] == "help"
+
+
+# A JavaScript server whose TypeScript declaration file repeats its names and documents them at more length.
+DECLARATION_FILES = {
+    "package.json": '{"name": "tinyserve", "main": "lib/request.js", "types": "types/request.d.ts"}\n',
+    "lib/request.js": '''
+function getHeader(request, name) {
+  return request.headers[name];
+}
+
+function getQuery(request) {
+  return new URLSearchParams(request.url.split("?")[1] || "");
+}
+
+module.exports = { getHeader, getQuery };
+''',
+    "types/request.d.ts": '''
+/** The value of a request header, looked up by the header name; undefined when the request has no such header. */
+export declare function getHeader(request: IncomingRequest, name: string): string | undefined;
+
+/** The query of a request URL, as search parameters. */
+export declare function getQuery(request: IncomingRequest): URLSearchParams;
+
+/** A request as the server received it: its URL and its headers by header name. */
+export interface IncomingRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+''',
+}
+
+
+@pytest.fixture(scope="module")
+def declaration_project(tmp_path_factory) -> Path:
+    return indexed_project(tmp_path_factory.mktemp("tinyserve"), DECLARATION_FILES)
+
+
+def test_a_declaration_file_weighs_less_than_the_code_it_describes_unless_the_question_is_about_types(
+        declaration_project):
+    behaviour = "Looking up a request header by a name in another case gives undefined"
+    assert ranked_symbols(declaration_project, behaviour)[:2] == ["getHeader", "getQuery"]  # the code, not its types
+    assert ranked_files(declaration_project, behaviour).index("types/request.d.ts") > 1
+    types = "Wrong type for the request header lookup: it can be undefined"
+    assert parse_query(types).about_types and not parse_query(behaviour).about_types
+    assert ranked_symbols(declaration_project, types)[:2] == ["getHeader", "IncomingRequest"]
+    assert ranked_files(declaration_project, types)[:2] == ["lib/request.js", "types/request.d.ts"]
+    # Named, a declaration is found whatever the question is about.
+    assert ranked_symbols(declaration_project, "IncomingRequest headers")[0] == "IncomingRequest"

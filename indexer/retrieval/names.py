@@ -29,6 +29,7 @@ class NameIndex:
         self.directories: set[str] = set()
         self.test_nodes: set[str] = set()  # test files, every symbol in them, and test code in source files
         self.support_nodes: set[str] = set()  # build and lock files, hidden folders (CI), and their symbols
+        self.declaration_nodes: set[str] = set()  # TypeScript declaration files (.d.ts) and their symbols
         module_of: dict[str, str] = {}
         for node, data in graph.nodes(data=True):
             kind = data.get("kind")
@@ -37,6 +38,8 @@ class NameIndex:
                     self.test_nodes.add(node)
                 elif is_support_file(node):
                     self.support_nodes.add(node)
+                elif node.endswith(DECLARATION_FILE_ENDINGS):
+                    self.declaration_nodes.add(node)
                 self.files_by_basename.setdefault(node.rpartition("/")[2], []).append(node)
                 module = data.get("module") or _module_from_path(node)
                 module_of[node] = module
@@ -55,6 +58,8 @@ class NameIndex:
                 self.test_nodes.add(node)
             elif path in self.support_nodes:
                 self.support_nodes.add(node)
+            elif path in self.declaration_nodes:
+                self.declaration_nodes.add(node)
             name = data.get("name") or dotted.rpartition(".")[2]
             # A constructor named as its class (Java, C#, C++) is not what a query naming the class means:
             # the bare name finds the class; "WeekYear.WeekYear" still finds the constructor.
@@ -226,6 +231,11 @@ BUILD_FILE_ENDINGS = (".gradle", ".gradle.kts", ".lock", "-lock.json", "-lock.ya
 # guesses such as extern/): a question about this project is seldom about them, though they share its words.
 VENDORED_FOLDERS = frozenset({"vendor", "vendors", "_vendor", "vendored", "_vendored", "third_party",
                               "third-party", "thirdparty", "3rdparty", "3rd_party", "3rd-party"})
+
+
+# TypeScript declaration files: the types of code written elsewhere (the .js beside them), which repeat its names
+# and doc comments.
+DECLARATION_FILE_ENDINGS = (".d.ts", ".d.mts", ".d.cts")
 
 
 def is_support_file(path: str) -> bool:

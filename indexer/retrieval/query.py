@@ -66,6 +66,7 @@ _CODE_LOOKING = re.compile(r"[=(){}\[\];]|^\s*(?:>>>|\.\.\.|\$|#|%|def |class |i
 _MAX_LITERALS = 8
 
 _TEST_WORDS = re.compile(r"\btest|\bspec\b|\bfixture", re.IGNORECASE)
+_TYPE_WORDS = re.compile(r"\b(?:typ(?:e|es|ed|ing|ings)|typescript|ts|declarations?|definitions?)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class ParsedQuery:
     mentions: list[Mention] = field(default_factory=list)
     code_only: bool = False  # the query is nothing but code names
     about_tests: bool = False
+    about_types: bool = False  # TypeScript's declaration files (.d.ts) are what such a question may be about
     literals: list[str] = field(default_factory=list)  # messages the code may hold verbatim, longest first
 
 
@@ -135,16 +137,12 @@ def parse_query(text: str) -> ParsedQuery:
     blocks = code_blocks(rest)
     if blocks and not code_only:
         mentions = _with_code_mentions(mentions, blocks)
-    return ParsedQuery(text, frames, mentions, code_only, _about_tests(rest), literals(rest, blocks))
-
-
-def _about_tests(rest: str) -> bool:
-    """Whether the question is about test code: its first line (a one-line question, a report's title) speaks
-    of tests. Further down a report, tests are how the problem was found or checked ("Added a test", a
-    reproduction's ``def test_...``), not where it lives; test files in a traceback never count (``rest`` is
-    the query without its frames)."""
+    # Whether it is about tests or types is read from the first line (a one-line question, a report's title):
+    # further down a report, tests are how the problem was found or checked ("Added a test", a reproduction's
+    # ``def test_...``), not where it lives. Test files in a traceback never count (``rest`` has no frames).
     first_line = rest.strip().split("\n", 1)[0]
-    return bool(_TEST_WORDS.search(first_line))
+    return ParsedQuery(text, frames, mentions, code_only, about_tests=bool(_TEST_WORDS.search(first_line)),
+                       about_types=bool(_TYPE_WORDS.search(first_line)), literals=literals(rest, blocks))
 
 
 def code_blocks(text: str) -> list[str]:

@@ -258,13 +258,17 @@ class Ranker:
         return Ranking(query, nodes, seed_scores, notes, timings)
 
     def _set_aside(self, query: ParsedQuery, node: str, by_signal: Mapping[str, Evidence]) -> bool:
-        """Whether ``node`` is code the query is not about and weighs less (``test_penalty``): test code
-        unless the query speaks of tests; files around the code (build and lock files, CI scripts under hidden
-        folders) unless the query names them or a trace passes through them. Every language alike: both are
-        told by path, not by a language's conventions alone."""
+        """Whether ``node`` is code the query is not about and weighs less (``test_penalty``):
+        - test code (test files; test modules inside source files) unless the query speaks of tests;
+        - files around the code (build and lock files, CI scripts under hidden folders, vendored copies) unless
+          the query names them or a trace passes through them;
+        - TypeScript declaration files, which repeat the names of the code they describe, unless the query
+          names them or speaks of types."""
         names = self.reader.names
         if node in names.test_nodes:
             return not query.about_tests
+        if node in names.declaration_nodes:
+            return not query.about_types and not by_signal.keys() & _NAMING_SIGNALS
         return node in names.support_nodes and not by_signal.keys() & _NAMING_SIGNALS
 
     def explain_path(self, ranking: Ranking, node: RankedNode) -> None:
