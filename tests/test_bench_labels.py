@@ -210,6 +210,28 @@ class Element:
 '''
 
 
+RUST_UNITS = Path(__file__).parent / "fixtures" / "languages" / "rust" / "units.rs"
+# 3-5: to_feet   13-26: #[cfg(test)] mod tests (16-18: its helper close, 20-25: the #[test] round_trip)
+UNITS_CODE_HUNK = "@@ -4 +4 @@ pub fn to_feet(metres: f64) -> f64 {\n-    metres * 3.28084\n+    metres / 0.3048\n"
+UNITS_TEST_HUNK = "@@ -24 +24 @@ mod tests {\n-        assert!(same);\n+        assert!(same, \"{back}\");\n"
+
+
+def units_patch(*hunks: str) -> str:
+    return "diff --git a/src/units.rs b/src/units.rs\n--- a/src/units.rs\n+++ b/src/units.rs\n" + "".join(hunks)
+
+
+def test_test_code_inside_a_source_file_is_no_label_either(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "units.rs").write_bytes(RUST_UNITS.read_bytes())
+    graph = graph_of(tmp_path, "src/units.rs")
+    labels = gold_labels(units_patch(UNITS_CODE_HUNK, UNITS_TEST_HUNK), graph, tmp_path)
+    assert labels.files == ["src/units.rs"] and labels.functions == ["src/units.rs::to_feet"]
+    assert labels.test_symbols == ["src/units.rs::tests.round_trip"]
+    # A source file whose only change is in its test module is no gold file, as a test file is not.
+    only_test = gold_labels(units_patch(UNITS_TEST_HUNK), graph, tmp_path)
+    assert only_test.files == [] and only_test.functions == [] and only_test.test_files == ["src/units.rs"]
+
+
 def test_a_change_in_a_property_setter_labels_the_shared_name_with_the_setters_span(tmp_path):
     (tmp_path / "m.py").write_text(PROPERTY_SOURCE)
     patch = ("diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n"
