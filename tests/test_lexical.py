@@ -39,9 +39,11 @@ def test_a_word_and_its_number_are_one_token_as_a_report_writes_them():
         "f64": "fn deserialize_f64<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
         "i32": "fn deserialize_i32<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
     }
-    ids = list(documents)
-    index = LexicalIndex.build(ids, [tokenize_code(documents[i]) for i in ids])
-    assert index.search("Fix f32 deserialization in arbitrary precision mode", 1)[0][0] == "f32"
+    assert index_of(documents).search("Fix f32 deserialization in arbitrary precision mode", 1)[0][0] == "f32"
+
+
+def index_of(documents: dict[str, str], stem: bool = True) -> LexicalIndex:
+    return LexicalIndex.build(list(documents), [tokenize_code(text, stem) for text in documents.values()])
 
 
 def test_an_inflected_word_in_a_report_finds_the_function_named_by_its_stem():
@@ -50,10 +52,8 @@ def test_an_inflected_word_in_a_report_finds_the_function_named_by_its_stem():
         "bytes": "def is_bytes(leaf):\n    return leaf.value.startswith('b')",
         "format": "def format_file(src):\n    return render(src)",
     }
-    ids = list(documents)
-    index = LexicalIndex.build(ids, [tokenize_code(documents[i]) for i in ids])
-    assert index.search("Fix strings being treated as docstrings", 1)[0][0] == "docstring"
-    plain = LexicalIndex.build(ids, [tokenize_code(documents[i], stem=False) for i in ids])
+    assert index_of(documents).search("Fix strings being treated as docstrings", 1)[0][0] == "docstring"
+    plain = index_of(documents, stem=False)
     assert plain.search("Fix strings being treated as docstrings", 3, stem=False) == [], "unstemmed: no shared word"
 
 
