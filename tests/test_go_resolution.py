@@ -65,3 +65,20 @@ def test_the_name_an_import_binds():
     assert package_name("github.com/jackc/pgx/v5") == "pgx"
     assert package_name("gopkg.in/yaml.v3") == "yaml"
     assert package_name("fmt") == "fmt"
+
+
+def test_an_import_of_a_large_package_links_only_the_files_defining_what_the_importer_calls():
+    """300 files importing a 2,000-file package made 600,000 import edges; past 64 files an import links the
+    files defining the names the importer writes, and calls resolve as before."""
+    sources = {f"big/part{i}.go": f"package big\n\nfunc Part{i}() int {{ return {i} }}\n" for i in range(70)}
+    sources["app/main.go"] = ('package main\n\nimport "example.com/m/big"\n\n'
+                              "func main() {\n\tbig.Part3()\n\tbig.Part7()\n}\n")
+    sources["app/small.go"] = 'package main\n\nimport "example.com/m/small"\n\nfunc helper() {}\n'
+    sources["small/a.go"] = "package small\n\nfunc A() {}\n"
+    sources["small/b.go"] = "package small\n\nfunc B() {}\n"
+    graph = build_graph({path: extract_file(path, text.encode(), "go") for path, text in sources.items()})
+    assert {t for s, t in edges(graph, "imports") if s == "app/main.go"} == {"big/part3.go", "big/part7.go"}
+    # A small package is still linked whole: what the importer takes may be written only as a type.
+    assert {t for s, t in edges(graph, "imports") if s == "app/small.go"} == {"small/a.go", "small/b.go"}
+    assert {(t, r) for s, t, r in edges(graph, "calls") if s == "app/main.go::main"} == {
+        ("big/part3.go::Part3", "import"), ("big/part7.go::Part7", "import")}

@@ -8,7 +8,8 @@ repository names nothing of ours, however the function is called. In a method, t
 wherever in the package it is written. Anything else (a local variable's method, a field's) is left to
 ``GenericResolver``. Which directory an import path is comes from the go.mod above the file (its module
 path, its replace directives) when there is one, else from the longest tail of the path that names a
-directory (``manifest_imports.py``, ``import_paths.py``).
+directory (``manifest_imports.py``, ``import_paths.py``). An import of a package of more than
+``WHOLE_IMPORT_MAX_FILES`` files links only the files defining a name the importer writes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from ..model import CLASS, METHOD, FileExtract, split_qualified_name
 from .generic import GenericResolver
+from .names import WHOLE_IMPORT_MAX_FILES, names_written
 
 _RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
 _MAJOR_VERSION = re.compile(r"v\d+")
@@ -54,6 +56,9 @@ class GoResolver:
         bound = self._bound[path] = {}
         for imp in extract.imports:
             targets = self.generic.linked_targets(extract.language, path, imp, links)
+            if len(targets) > WHOLE_IMPORT_MAX_FILES:
+                named = self._defining(targets, names_written(extract))
+                links[:] = [(t, m) for t, m in links if m != imp.module or t in named]
             if imp.alias == ".":
                 self._dot_imported.setdefault(path, []).extend(targets)
             elif imp.alias != "_":
@@ -69,10 +74,12 @@ class GoResolver:
             return self._bare(path, head, for_class)
         bound = self._bound.get(path, {})
         if head in bound:
-            rest = ".".join(pieces[1:])
-            for file in bound[head]:  # [] for a package outside the repository: nothing of ours
-                qname = f"{file}::{rest}"
-                if qname in self.symbols and (not for_class or self.symbols[qname].kind == CLASS):
+            files = bound[head]  # [] for a package outside the repository: nothing of ours
+            if not files:
+                return None
+            # One lookup in the package's names, not one per file: packages of thousands of files exist.
+            for qname in self._package_table().get((files[0].rpartition("/")[0], ".".join(pieces[1:])), []):
+                if not _in_test_file(qname) and (not for_class or self.symbols[qname].kind == CLASS):
                     return qname, "import"
             return None
         if len(pieces) == 2 and not for_class:
@@ -95,6 +102,13 @@ class GoResolver:
                     key = (symbol.path.rpartition("/")[0], split_qualified_name(qname)[1])
                     self._in_package_table.setdefault(key, []).append(qname)
         return self._in_package_table
+
+    def _defining(self, files: list[str], written: set[str]) -> set[str]:
+        """Of a large package's ``files`` (one directory), those defining a name the importer writes: each file of
+        a package of thousands, from each of its hundreds of importers, made hundreds of thousands of edges."""
+        directory = files[0].rpartition("/")[0]
+        table = self._package_table()
+        return {qname.partition("::")[0] for name in written for qname in table.get((directory, name), ())}
 
     def _in_package(self, path: str, dotted: str) -> list[str]:
         """``dotted`` defined in the package of file ``path``, that file's own definition first. A test file

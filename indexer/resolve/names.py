@@ -21,9 +21,9 @@ def family(language: str) -> str:
 
 _NOT_IDENTIFIER = re.compile(r"[^\w$]+")
 
-# An import of a whole namespace, package or module (C#'s using, Java's `.*`, Swift's import) with more files than
-# this links only the files defining what the importer names: each of thousands of files, from each of hundreds of
-# importers, made millions of edges.
+# An import of a whole namespace, package or module (C#'s using, Java's `.*`, Swift's and Go's import) with more
+# files than this links only the files defining what the importer names: each of thousands of files, from each of
+# hundreds of importers, made millions of edges.
 WHOLE_IMPORT_MAX_FILES = 64
 
 
