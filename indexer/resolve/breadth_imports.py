@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ..model import CLASS, FileExtract, Import
-from .generic import _NAME_SEPARATORS, GenericResolver
+from .generic import GenericResolver, name_and_qualifier
 from .import_paths import FileIndex, _normalized, _shared_dirs
 from .names import WHOLE_IMPORT_MAX_FILES, family, names_written
 
@@ -73,8 +73,7 @@ class BreadthResolver:
         if self.generic.extracts[path].language != "csharp":
             return found
         if found is not None and found[1] == "import":
-            imported = self.names.imported_files.get(path, ())
-            return None if self._a_guess_among(imported, caller, text, found[0], for_class) else found
+            return None if self._a_guess_among_imports(path, caller, text, found[0], for_class) else found
         if found is None or found[1] == "unique_name":
             return self._in_own_namespace(path, caller, text, for_class) or found
         return found
@@ -85,10 +84,10 @@ class BreadthResolver:
         types), so a type defined there and elsewhere too is no longer left to a unique-name guess. A bare name
         is such a type (``new Invoice()``); ``Tax.Add`` is a method of such a type; a method called on a
         variable (``items.Add``) is not looked up here, since the variable's type is unknown."""
-        pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
-        if not pieces:
+        written = name_and_qualifier(text)
+        if written is None:
             return None
-        name, qualifier = pieces[-1], (pieces[-2] if len(pieces) > 1 else None)
+        name, qualifier = written
         symbols = self.names.symbols
 
         def visible(qname: str) -> bool:
@@ -108,17 +107,18 @@ class BreadthResolver:
                 return None  # partial classes or a name defined twice in one namespace: not a guess either
         return None
 
-    def _a_guess_among(self, files, caller: str, text: str, found: str, for_class: bool) -> bool:
-        """A C# name that several classes of ``files`` (the imported ones, or a namespace's) define, and that
-        neither the call's qualifier nor the caller's class singles out (``handler.Handle`` on a variable):
-        ``GenericResolver`` would take the first. A using imports a whole namespace, so such names are common,
-        and a wrong callee misleads more than none."""
-        pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
-        name, qualifier = pieces[-1], (pieces[-2] if len(pieces) > 1 else None)
+    def _a_guess_among_imports(self, path: str, caller: str, text: str, found: str, for_class: bool) -> bool:
+        """A C# name that several classes of the imported files define, and that neither the call's qualifier
+        nor the caller's class singles out (``handler.Handle`` on a variable): ``GenericResolver`` would take
+        the first. A using imports a whole namespace, so such names are common, and a wrong callee misleads
+        more than none."""
+        written = name_and_qualifier(text)
+        assert written is not None  # GenericResolver found a callee for it, so the text names one
+        name, qualifier = written
         symbols = self.names.symbols
         owners = {
             symbols[q].parent
-            for target in files
+            for target in self.names.imported_files.get(path, ())
             for q in self.names.file_names.get((target, name), ())
             if not for_class or symbols[q].kind == CLASS
         }

@@ -22,6 +22,15 @@ from .names import NameTable, family
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
 
 
+def name_and_qualifier(text: str) -> tuple[str, str | None] | None:
+    """The name a callee or base-type expression ends with and the name written before it (``a.b->run()``: run,
+    b); None when it holds no name."""
+    pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
+    if not pieces:
+        return None
+    return pieces[-1], (pieces[-2] if len(pieces) > 1 else None)
+
+
 class GenericResolver:
     def __init__(self, names: NameTable, extracts: Mapping[str, FileExtract], other_files: list[str],
                  manifests: Manifests | None = None):
@@ -82,11 +91,10 @@ class GenericResolver:
     def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
         """(qname, resolution) for a callee or base-type expression written in ``path`` inside ``caller``."""
         names = self.names
-        pieces = [p for p in _NAME_SEPARATORS.split(text.replace("()", "")) if p]
-        if not pieces:
+        written = name_and_qualifier(text)
+        if written is None:
             return None
-        name = pieces[-1]
-        qualifier = pieces[-2] if len(pieces) > 1 else None
+        name, qualifier = written
         wanted = (lambda q: self.symbols[q].kind == CLASS) if for_class else (lambda q: True)
         language = self.extracts[path].language
         c_like = family(language) == "c"
