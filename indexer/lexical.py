@@ -25,8 +25,10 @@ from .safe_fs import atomic_write, sync_directory
 _WORD = re.compile(r"\w+")
 _IDENTIFIER_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # A word and the number written onto it are also one part ("f32" of deserialize_f32, "Float64" of Float64Slice,
-# "utf8" of utf8Decode): a report writes them whole, and "f" alone is too short to keep.
-_NUMBERED_PART = re.compile(r"(?:[A-Z]?[a-z]+|[A-Z]+)\d+")
+# "utf8" of utf8Decode, "IPv6" of isValidIPv6): a report writes them whole, and "f" alone is too short to keep. An
+# acronym keeps the one lower-case letter before its number ("IPv6", "TLSv1"); a longer run starts a new word, as
+# "Response2" of getHTTPResponse2.
+_NUMBERED_PART = re.compile(r"[A-Z]{2,}[a-z]\d+|(?:[A-Z]?[a-z]+|[A-Z]+)\d+")
 
 # Words in nearly every chunk of code or prose: they only add noise to BM25 scores.
 STOP_WORDS = frozenset(

@@ -38,8 +38,9 @@ ProgressCallback = Callable[[str, int, int], None]
 # Bumped when chunking or extraction changes what ends up in the index (2: comment lines above a definition in
 # Ruby, Bash, Elixir, Lua and Haskell, and C#/PHP attributes, join its chunk; 3: lexical tokens are stemmed;
 # 4: a word and its number, "f32" of deserialize_f32, are also a lexical token, and test code inside a source
-# file, Rust's `#[cfg(test)] mod tests`, is marked in the graph).
-PIPELINE_VERSION = "4"
+# file, Rust's `#[cfg(test)] mod tests`, is marked in the graph; 5: that word may start in capitals, "IPv6" of
+# isValidIPv6).
+PIPELINE_VERSION = "5"
 
 
 @dataclass

@@ -34,12 +34,19 @@ def test_words_are_reduced_to_their_stems_in_code_and_in_questions():
 def test_a_word_and_its_number_are_one_token_as_a_report_writes_them():
     assert "f32" in tokenize_code("deserialize_f32")
     assert "float64" in tokenize_code("Float64Slice") and "float" in tokenize_code("Float64Slice")
+    assert "ipv6" in tokenize_code("isValidIPv6") and "tlsv1" in tokenize_code("useTLSv1")
     documents = {
         "f32": "fn deserialize_f32<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
         "f64": "fn deserialize_f64<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
         "i32": "fn deserialize_i32<V>(self, visitor: V) -> Result<V::Value> { self.deserialize_number(visitor) }",
     }
     assert index_of(documents).search("Fix f32 deserialization in arbitrary precision mode", 1)[0][0] == "f32"
+    addresses = {
+        "v6": "export function isValidIPv6(address: string): boolean { return address.includes(':') }",
+        "v4": "export function isValidIPv4(address: string): boolean { return address.split('.').length === 4 }",
+        "cidr": "export function isValidCidr(range: string, version: 'v4' | 'v6'): boolean { return Boolean(range) }",
+    }
+    assert index_of(addresses).search("Reject IPv6 addresses with two '::'", 1)[0][0] == "v6"
 
 
 def index_of(documents: dict[str, str], stem: bool = True) -> LexicalIndex:

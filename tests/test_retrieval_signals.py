@@ -346,6 +346,8 @@ def test_a_declaration_file_weighs_less_than_the_code_it_describes_unless_the_qu
     assert ranked_files(declaration_project, behaviour).index("types/request.d.ts") > 1
     types = "Wrong type for the request header lookup: it can be undefined"
     assert parse_query(types).about_types and not parse_query(behaviour).about_types
+    assert parse_query("TS types of getHeader").about_types and parse_query("fix TS build").about_types
+    assert not parse_query("getHeader crashes in request.ts on a missing header").about_types
     assert ranked_symbols(declaration_project, types)[:2] == ["getHeader", "IncomingRequest"]
     assert ranked_files(declaration_project, types)[:2] == ["lib/request.js", "types/request.d.ts"]
     # Named, a declaration is found whatever the question is about.

@@ -66,7 +66,9 @@ _CODE_LOOKING = re.compile(r"[=(){}\[\];]|^\s*(?:>>>|\.\.\.|\$|#|%|def |class |i
 _MAX_LITERALS = 8
 
 _TEST_WORDS = re.compile(r"\btest|\bspec\b|\bfixture", re.IGNORECASE)
-_TYPE_WORDS = re.compile(r"\b(?:typ(?:e|es|ed|ing|ings)|typescript|ts|declarations?|definitions?)\b", re.IGNORECASE)
+# "TS" for TypeScript, but not the extension of a file the title names ("crash in router.ts").
+_TYPE_WORDS = re.compile(r"\b(?:typ(?:e|es|ed|ing|ings)|typescript|(?<!\.)ts|declarations?|definitions?)\b",
+                         re.IGNORECASE)
 
 
 @dataclass(frozen=True)
