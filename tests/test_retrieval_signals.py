@@ -352,3 +352,72 @@ def test_a_declaration_file_weighs_less_than_the_code_it_describes_unless_the_qu
     assert ranked_files(declaration_project, types)[:2] == ["lib/request.js", "types/request.d.ts"]
     # Named, a declaration is found whatever the question is about.
     assert ranked_symbols(declaration_project, "IncomingRequest headers")[0] == "IncomingRequest"
+
+
+# A worker pool whose everyday methods are named by words too common to say anything (close, get, run, add).
+POOL_FILES = {
+    "workers/__init__.py": "",
+    "workers/pool.py": '''
+"""A pool of worker threads that run submitted jobs."""
+
+import threading
+
+
+class WorkerPool:
+    """Runs jobs on a fixed number of worker threads."""
+
+    def __init__(self, size):
+        self.size = size
+        self.threads = []
+        self.jobs = []
+
+    def add(self, job):
+        self.jobs.append(job)
+
+    def get(self):
+        return self.jobs.pop(0) if self.jobs else None
+
+    def run(self):
+        while self.jobs:
+            self.get()()
+
+    def close(self):
+        for thread in self.threads:
+            thread.join()
+
+    def restart_workers(self):
+        """Stop every worker and start the pool again."""
+        self.close()
+        self.threads = [self._spawn_thread() for _ in range(self.size)]
+
+    def _spawn_thread(self):
+        thread = threading.Thread(target=self.run)
+        thread.start()
+        return thread
+''',
+    "workers/jobs.py": '''
+"""Jobs the pool runs."""
+
+
+def make_job(function, *args):
+    return lambda: function(*args)
+''',
+}
+POOL_REPORT = "WorkerPool leaks a spawned thread each time it restarts"
+
+
+@pytest.fixture(scope="module")
+def pool_project(tmp_path_factory) -> Path:
+    return indexed_project(tmp_path_factory.mktemp("workers"), POOL_FILES)
+
+
+def test_a_method_named_by_common_words_does_not_borrow_its_class_name(pool_project):
+    """``close``, ``get``, ``run`` and ``add`` say nothing the report could match: they earn nothing inside the
+    file, where they used to earn half of their class's name as a constructor does, and rank above the thread
+    spawner the report describes."""
+    weights = {name.rpartition(".")[2]: weight for name, weight in in_file_weights(pool_project, POOL_REPORT).items()}
+    assert all(weights.get(name, 0) == 0 for name in ("close", "get", "run", "add"))
+    assert weights["__init__"] > 0  # a constructor is still half its class
+    assert weights["_spawn_thread"] > weights["__init__"] and weights["restart_workers"] > weights["__init__"]
+    found = ranked_symbols(pool_project, POOL_REPORT)
+    assert set(found[1:3]) == {"WorkerPool._spawn_thread", "WorkerPool.restart_workers"}

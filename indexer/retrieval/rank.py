@@ -574,10 +574,11 @@ class Ranker:
                 name = data.get("name") or ""
                 name_words = _words(name)
                 share = 1.0
-                if not name_words or is_constructor(split_qualified_name(qname)[1], name):
-                    # __init__, __call__, Java's `WeekYear(...)`: the method is its class's constructor, call, ...;
+                if (not name_words and _is_dunder(name)) or is_constructor(split_qualified_name(qname)[1], name):
+                    # __init__, Java's `WeekYear(...)`: the method is its class's constructor;
                     # the class's name says half as much about it (a report naming a class is not about its
-                    # constructor).
+                    # constructor). A plain name of common words (``close``, ``get``) says nothing and earns nothing:
+                    # given its class's name, every such method of a class the report names would rise alike.
                     name_words = _words(split_qualified_name(qname)[1].rpartition(".")[0].rpartition(".")[2])
                     share = 0.5
                 affinity = share * rarity.coverage(name_words, query_words, cfg.in_file_full_words)
@@ -690,6 +691,10 @@ _COMMON_WORDS = frozenset("""
     get set the and for from with not none self init new add run all has use
     fix fixed fixes fixing bug bugs issue issues close closes closed added support
     """.split())
+
+
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 def _words(text: str) -> set[str]:
