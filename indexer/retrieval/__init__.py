@@ -341,12 +341,11 @@ class Retriever:
         by_file: dict[str, list[RankedNode]] = {}
         for node in ranking.nodes:
             by_file.setdefault(node.path, []).append(node)
-        extra = self.config.file_rollup_extra
+        file_scores = self._ranker.file_scores(ranking.nodes)
         scored = []
         for path, nodes in by_file.items():
             nodes.sort(key=lambda n: -n.score)
-            score = nodes[0].score + extra * sum(n.score for n in nodes[1:3])
-            scored.append((score, path, nodes))
+            scored.append((file_scores[path], path, nodes))
         scored.sort(key=lambda t: (-t[0], t[1]))
         hits: list[Hit] = []
         for score, path, nodes in scored:

@@ -540,6 +540,15 @@ class Ranker:
             ranked = [r for r in ranked if r.score >= floor]
         return ranked
 
+    def file_scores(self, nodes: list[RankedNode]) -> dict[str, float]:
+        """A file's score: its best item's plus ``file_rollup_extra`` of its next two."""
+        by_file: dict[str, list[float]] = {}
+        for ranked in nodes:
+            by_file.setdefault(ranked.path, []).append(ranked.score)
+        extra = self.config.file_rollup_extra
+        return {path: top[0] + extra * sum(top[1:3])
+                for path, top in ((path, sorted(scores, reverse=True)) for path, scores in by_file.items())}
+
     def _rank_inside_files(self, query: ParsedQuery, nodes: list[RankedNode], seeds: _Seeds) -> list[RankedNode]:
         """Re-rank the functions of the best few files against the query: a function whose name's words
         the query uses, that holds a literal it quotes, or that calls what it names, earns up to
@@ -547,11 +556,7 @@ class Ranker:
         cfg = self.config
         graph = self.reader.graph
         node_data = graph._node
-        file_scores: dict[str, list[float]] = {}
-        for ranked in nodes:
-            file_scores.setdefault(ranked.path, []).append(ranked.score)
-        rolled = {path: s[0] + cfg.file_rollup_extra * sum(s[1:3]) for path, s in
-                  ((path, sorted(scores, reverse=True)) for path, scores in file_scores.items())}
+        rolled = self.file_scores(nodes)
         best_files = sorted(rolled, key=lambda path: (-rolled[path], path))[: cfg.in_file_files]
         if not best_files:
             return nodes
