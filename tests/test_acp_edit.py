@@ -23,6 +23,7 @@ from acp.schema import (
 from test_acp import Agent, RecordingClient, agent_args, text
 
 from assistant.fix.checkpoint import fix_lock
+from indexer.status import index_status
 
 pytestmark = pytest.mark.slow
 
@@ -155,11 +156,13 @@ def test_edit_is_a_diff_tool_call_asked_about_then_written_through_the_editor_an
     assert not calls(updates, "execute")  # "Apply" runs no tests
     assert "**applied**" in said and f"changed {PRICING} (/undo restores them)" in said
     assert "assist undo" not in said  # the run was told the editor's command; nothing rewrote its message
+    assert not index_status(repo).is_stale  # the session's next question reads the edited code
 
     stop, _, said = editor.prompt(session, "/undo", ALLOW)
     assert stop == "end_turn"
     assert f"Restored the files of the last /fix or /edit: {PRICING}" in said
     assert (repo / PRICING).read_bytes() == before
+    assert not index_status(repo).is_stale, "and after /undo, the restored code"
 
 
 def test_unsaved_changes_in_the_editors_buffer_are_never_overwritten(editor, repo):

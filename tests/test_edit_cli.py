@@ -16,6 +16,8 @@ import pytest
 from fix_support import snapshot
 from support import PROJECT_ROOT, git, run_assist, run_on_terminal, scripted_model
 from test_fix_cli import BOOKINGS, clean_env
+
+from indexer.status import index_status
 ROOMS = "bookings/rooms.py"
 STATUSES = {"applied", "fixed", "tests_fail", "dry_run", "declined", "answered", "not_applied", "refused",
             "cancelled", "error", "busy"}
@@ -91,6 +93,9 @@ def test_the_request_can_come_from_stdin_and_the_human_report_says_what_changed(
     assert stdout.startswith("applied") and f"request: {REQUEST}" in stdout
     assert f"+{NEW_FREE}" in stdout and "tests: none run" in stdout and "assist undo" in stdout
     assert "edit: proposed changes to bookings/rooms.py" in stderr
+    # No test run re-indexed the change: the edit did, so the next question reads the code as it now is.
+    assert "edit: re-indexed: 1 changed files" in stderr
+    assert not index_status(bookings).is_stale
 
 
 def test_a_dry_run_shows_the_diff_and_writes_nothing(bookings):

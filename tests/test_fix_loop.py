@@ -65,6 +65,23 @@ def test_a_fix_in_one_round(buggy):
     undo_restores(buggy, before, before_git)
 
 
+def test_after_an_undo_the_index_follows_and_a_busy_index_is_a_warning_naming_reindex(buggy):
+    """What /undo in the chat app and in an editor does once the files are back (index_refresh.py)."""
+    from assistant.fix.index_refresh import refresh_after_undo
+    from indexer.lock import IndexLock
+    from indexer.state_dir import StateDir
+    from indexer.status import index_status
+
+    source = buggy / PRICING
+    source.write_text(source.read_text() + "\n# put back by an undo\n")
+    with IndexLock(StateDir(buggy).path):  # another window indexing this repository
+        warning = refresh_after_undo(buggy)
+    assert warning is not None and "another assist process" in warning, warning
+    assert warning.endswith("run /reindex to retry") and index_status(buggy).is_stale
+    assert refresh_after_undo(buggy) is None
+    assert not index_status(buggy).is_stale
+
+
 def test_a_wrong_first_fix_is_corrected_in_round_two_from_the_new_failure(buggy):
     before, before_git = snapshot(buggy), git_state(buggy)
     wrong = sr(PRICING, "        if quantity > minimum:", "        if quantity >= minimum - 1:")

@@ -15,6 +15,7 @@ from assistant.fix.checkpoint import fix_lock
 from assistant.providers.scripted import ScriptedProvider
 from assistant.tui.app import ChatApp
 from assistant.tui.widgets import InfoBlock, ProposedEdit, Turn
+from indexer.status import index_status
 
 MODELS = "inventory/models.py"
 RESERVE_DOC = '        """Promise ``quantity`` units to an order."""'
@@ -94,6 +95,7 @@ def test_apply_writes_the_diff_a_follow_up_gets_the_conversation_and_undo_restor
         await pilot.click("#apply")
         await finished(pilot, "edit applied")
         assert (repo / MODELS).read_bytes() == models_with((RESERVE_DOC, RESERVE_DOC_NEW))
+        assert not index_status(repo).is_stale, "the next question reads the code as the edit left it"
         assert not any("the edit** · tests" in block.source for block in app.query(InfoBlock))  # Apply runs none
         assert app.focused is app.prompt_input
 
@@ -115,6 +117,7 @@ def test_apply_writes_the_diff_a_follow_up_gets_the_conversation_and_undo_restor
         await type_line(pilot, "/undo")
         await until(pilot, lambda: said(app, "undone"), "the first undo")
         assert (repo / MODELS).read_bytes() == models_with((RESERVE_DOC, RESERVE_DOC_NEW))
+        assert not index_status(repo).is_stale, "nor does the restored code wait for /reindex"
         await type_line(pilot, "/undo")
         await until(pilot, lambda: sum(text.startswith("undone") for text in notices(app)) == 2, "the second")
         assert any(text == f"undone: restored {MODELS}" for text in notices(app))

@@ -22,6 +22,7 @@ from .runs import UNDO, RunView, client_writer
 
 async def run_undo(agent, session) -> PromptResponse:
     from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+    from assistant.fix.index_refresh import refresh_after_undo
     from indexer.lock import IndexBusy
 
     call_id = f"undo-{session.turns}"
@@ -40,6 +41,7 @@ async def run_undo(agent, session) -> PromptResponse:
             f"Undo failed: {exc}. The saved originals are kept under .assist/checkpoints/; run /undo again."))
         return PromptResponse(stop_reason="end_turn")
     files = report.restored + report.deleted
+    index_warning = await asyncio.to_thread(refresh_after_undo, session.root) if files else None
     refused = [f"{refusal['path']} ({refusal['reason']})" for refusal in report.refused]
     await agent.update(session, start_tool_call(
         call_id, f"Restored {len(report.restored)} files, deleted {len(report.deleted)}"
@@ -49,6 +51,8 @@ async def run_undo(agent, session) -> PromptResponse:
     said = "Restored the files of the last /fix or /edit: " + (", ".join(files) or "they were already as before") + "."
     if refused:
         said += " " + report.refusal_note(UNDO) + "."
+    if index_warning:
+        said += f" {index_warning[0].upper()}{index_warning[1:]}."
     await agent.update(session, update_agent_message_text(said))
     return PromptResponse(stop_reason="end_turn")
 

@@ -148,7 +148,8 @@ class EditView(FixView):
         elif isinstance(event, fx.RunStarted):  # the fix loop, checking the written edit
             self.line(f"Checking the edit: {markup(event.test_command)} (then up to {event.max_iterations} fix "
                       "rounds while it fails)")
-        elif getattr(event, "round", None) == 0 and isinstance(event, (fx.TestsStarted, fx.TestsFinished)):
+        elif getattr(event, "round", None) == 0 and isinstance(event, (fx.TestsStarted, fx.TestsFinished, fx.Working,
+                                                                       fx.Reindexed)):
             self._edit_step(event)
         elif self._editing and getattr(event, "round", None) == 0 and not isinstance(event, fx.ReadingPrompt):
             self._edit_step(event)
@@ -182,6 +183,8 @@ class EditView(FixView):
             self._doing(f"after the edit: running {event.command}…")
         elif isinstance(event, fx.TestsFinished):
             self._tests_line("tests after the edit", event.summary)
+        elif isinstance(event, fx.Reindexed):
+            self.line(Text(f"edit: {inert(event.text)}"), "dim")
 
     def _tests_line(self, label: str, summary) -> None:
         style = "green" if summary.green else "red"

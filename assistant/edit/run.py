@@ -33,9 +33,10 @@ from ..fix.checkpoint import Checkpoint, fix_lock
 from ..fix.edits import FORMATS, FormatError, looks_like_edits, parse_reply
 from ..fix.events import (
     ContextBuilt, ContextEntry, EditRejected, EditsApplied, EditsProposed, FixFinished, FixNotice, FixResult,
-    Proposal, ReadingPrompt, ReplyDelta, ReplyReceived, Stopped, TestSummary, Working,
+    Proposal, ReadingPrompt, Reindexed, ReplyDelta, ReplyReceived, Stopped, TestSummary, Working,
 )
 from ..fix.formats import FormatRecord
+from ..fix.index_refresh import refresh_index
 from ..fix.loop import Continuation, FixLoop, FixOptions, summarize_run, touched_symbols, touched_test_config
 from ..fix.prompt import Attempt, shorten
 from ..fix.sandbox import SandboxUnavailable
@@ -170,25 +171,23 @@ class EditRun:
         changes = self._still_current(parsed, changes)
         yield from self._test_before(changes)
         yield from self._write(changes)
+        yield from self._reindex_written()
         yield from self._test_after()
         yield from self._commit()
         raise Stopped(ev.APPLIED, f"changed {', '.join(self._changed())}")
 
     def _open_index(self) -> Iterator:
-        from indexer.lifecycle import IndexingError, ensure_fresh
-
         yield Working(0, "checking the index")
-        try:
-            refresh = ensure_fresh(self.root)
-        except IndexingError as exc:
-            yield FixNotice(f"indexing failed ({exc}); using the index as it is", "warning")
-        else:
-            for text in refresh.notices:
-                yield FixNotice(text)
-            if refresh.warning:
-                yield FixNotice(refresh.warning, "warning")
+        yield from refresh_index(self.root, "indexing")
         if self._retriever is None:
             self._retriever = Retriever(self.root, use_vectors=self.options.use_vectors)
+
+    def _reindex_written(self) -> Iterator:
+        """The next question (a chat stays open after its /edit) must read the code as the edit left it."""
+        yield Working(0, "re-indexing the changed files")
+        report = yield from refresh_index(self.root, "re-indexing the changed files")
+        if report is not None:
+            yield Reindexed(0, f"re-indexed: {report.files_changed} changed files")
 
     # ------------------------------------------------------------------------------- the model
 

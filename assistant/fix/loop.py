@@ -40,6 +40,7 @@ from .events import (
     TestsFinished, TestsStarted, TestSummary, Working,
 )
 from .formats import FormatRecord
+from .index_refresh import refresh_index
 from indexer.safe_fs import PathRefused
 from .sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from .testrun import TestRunError
@@ -302,18 +303,7 @@ class FixLoop:
 
     def _index(self, doing: str) -> Iterator[FixEvent]:
         """Bring the index up to date (structural tier: localisation never waits for embedding)."""
-        from indexer.lifecycle import IndexingError, ensure_fresh
-
-        try:
-            refresh = ensure_fresh(self.root)
-        except IndexingError as exc:
-            yield FixNotice(f"{doing} failed ({exc}); using the index as it is", "warning")
-            return None
-        for text in refresh.notices:
-            yield FixNotice(text)
-        if refresh.warning:
-            yield FixNotice(refresh.warning, "warning")
-        return refresh.report
+        return (yield from refresh_index(self.root, doing))
 
     def _reindex(self, number: int) -> Iterator[FixEvent]:
         if not self.options.reindex:

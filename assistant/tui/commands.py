@@ -126,6 +126,7 @@ class SlashCommands:
         from indexer.lock import IndexBusy
 
         from ..fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+        from ..fix.index_refresh import refresh_after_undo
 
         host = self.host
         try:
@@ -137,7 +138,11 @@ class SlashCommands:
             host.on_loop(host.say, f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/: "
                                    "run /undo again", "error")
             return
+        # The index first, so that once "undone" shows, the next question reads the restored code.
+        index_warning = refresh_after_undo(host.repo_root) if report.restored or report.deleted else None
         host.on_loop(host.say, f"undone: {report.summary('/undo')}", "warning" if report.refused else "info")
+        if index_warning:
+            host.on_loop(host.say, index_warning, "warning")
 
     async def clear(self, argument: str) -> None:
         host = self.host

@@ -1,0 +1,38 @@
+"""The index kept in step with what a fix run, an edit or an undo wrote: the structural tier only (names, graph and
+text search of the changed files, about a second), so the next question, here or in a chat that stays open, reads
+the code as it now is. Vectors follow in the background (a chat's filler) or at the next `assist index`."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+
+from indexer.pipeline import IndexReport
+
+from .events import FixNotice
+
+
+def refresh_index(root: Path, doing: str) -> Generator[FixNotice, None, IndexReport | None]:
+    """Bring the index at ``root`` up to date; what the indexer says comes as notices. Returns the index run's
+    report, None when nothing needed doing or it failed (a warning says so; the index stays as it was)."""
+    from indexer.lifecycle import IndexingError, ensure_fresh
+
+    try:
+        refresh = ensure_fresh(root)
+    except IndexingError as exc:
+        yield FixNotice(f"{doing} failed ({exc}); using the index as it is", "warning")
+        return None
+    for text in refresh.notices:
+        yield FixNotice(text)
+    if refresh.warning:
+        yield FixNotice(refresh.warning, "warning")
+    return refresh.report
+
+
+def refresh_after_undo(root: Path, reindex: str = "/reindex") -> str | None:
+    """After an undo put files back: refresh the index, and return a warning for the user when that failed
+    (``reindex`` names how they retry), else None."""
+    warnings = [notice.text for notice in refresh_index(root, "re-indexing the restored files")
+                if notice.level == "warning"]
+    return f"{'; '.join(warnings)}; run {reindex} to retry" if warnings else None
+
