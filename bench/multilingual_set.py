@@ -5,7 +5,8 @@ part that no tuning may look at, and the figures the issue asks for on both part
 Usage:
     python bench/multilingual_set.py mine [--per-repo 16]      # clones + <language>.<part>.jsonl
     python bench/multilingual_set.py measure [--only go.tune]   # localize_bench + whole-file BM25 -> results/
-    python bench/multilingual_set.py table                      # the Markdown tables of bench/README.md
+    python bench/multilingual_set.py measure --vectors          # the same, indexed with vectors: signals `all`
+    python bench/multilingual_set.py table [--signal all]       # the Markdown tables of bench/README.md
     python bench/multilingual_set.py throughput REPO ...        # parse + graph lines/s of assist index --vectors off
 
 Needs each repository's bare mirror under ``$ASSIST_BENCH_MIRRORS`` (what `fetch` makes); clones, task files and
@@ -146,8 +147,15 @@ def _ranks(files: list[str], gold: list[str]) -> dict[str, int | None]:
     return {path: rank.get(path) for path in gold}
 
 
-def measure(root: Path, mirrors: Path, only: set[str], results: Path) -> None:
+def measure(root: Path, mirrors: Path, only: set[str], results: Path, vectors: bool = False) -> None:
+    """``vectors``: index with the embedding model too (as a user's `assist index` does), in clones of their own
+    under ROOT/vectors/ (the vector-less ones stay as they are), and score the signal set ``all`` beside the
+    others; the whole-file baseline reads the same files either way."""
     results.mkdir(parents=True, exist_ok=True)
+    signals, index_set, clones = "novector,bm25", ["--index-set", "vectors=off"], root
+    if vectors:
+        signals, index_set, clones = "all,novector,bm25", [], root / "vectors"
+        clones.mkdir(exist_ok=True)
     for language in REPOSITORIES:
         for part in PARTS:
             name = f"{language}.{part}"
@@ -155,8 +163,8 @@ def measure(root: Path, mirrors: Path, only: set[str], results: Path) -> None:
                 continue
             task_path = tasks_file(root, language, part)
             started = time.perf_counter()
-            localize_bench.main(["--tasks", str(task_path), "--repos-dir", str(root), "--mirrors", str(mirrors),
-                                 "--signals", "novector,bm25", "--no-context", "--index-set", "vectors=off",
+            localize_bench.main(["--tasks", str(task_path), "--repos-dir", str(clones), "--mirrors", str(mirrors),
+                                 "--signals", signals, "--no-context", *index_set,
                                  "--index-set", "extra_ignore=" + ",".join(REINCLUDE),
                                  "--json", str(results / f"{name}.assist.json")])
             rows = file_bm25_run(task_path, root, mirrors)
@@ -186,8 +194,9 @@ def _same_gold(ranks: dict[str, int | None], run: dict) -> dict[str, int | None]
     return {path: rank for path, rank in ranks.items() if path in run["gold"]["files"]}
 
 
-def figures(results: Path, language: str, measured_parts: tuple[str, ...]) -> dict | None:
-    """The issue's columns for one language over these parts, from the saved runs; None when one was not measured."""
+def figures(results: Path, language: str, measured_parts: tuple[str, ...], signal: str = "novector") -> dict | None:
+    """The issue's columns for one language over these parts, from the saved runs; None when one was not measured.
+    ``signal``: the signal set scored as assist (``all`` where the runs were measured with vectors)."""
     runs, baseline = [], {}
     for part in measured_parts:
         assist_path = results / f"{language}.{part}.assist.json"
@@ -198,18 +207,18 @@ def figures(results: Path, language: str, measured_parts: tuple[str, ...]) -> di
         baseline.update({row["instance_id"]: row for row in json.loads(bm25_path.read_text())["tasks"]})
     runs = [t for t in runs if t["instance_id"] in baseline]
     out = {"tasks": len(runs), "with_functions": sum(1 for t in runs if t["gold"]["functions"])}
-    for label, ranks in (("assist", [t["signals"]["novector"]["file_ranks"] for t in runs]),
+    for label, ranks in (("assist", [t["signals"][signal]["file_ranks"] for t in runs]),
                          ("filebm25", [_same_gold(baseline[t["instance_id"]]["file_ranks"], t) for t in runs])):
         hit, acc = _file_flags(ranks, 5)
         out[f"{label}_fH5"], out[f"{label}_fA5"] = _share(hit), _share(acc)
-    for signal in ("novector", "bm25"):
-        with_functions = [t["signals"][signal]["function_ranks"] for t in runs if t["gold"]["functions"]]
-        out[f"{signal}_fnH10"] = _share([any(r is not None and r <= 10 for r in ranks.values())
-                                         for ranks in with_functions])
+    for label, scored in (("assist", signal), ("bm25", "bm25")):
+        with_functions = [t["signals"][scored]["function_ranks"] for t in runs if t["gold"]["functions"]]
+        out[f"{label}_fnH10"] = _share([any(r is not None and r <= 10 for r in ranks.values())
+                                        for ranks in with_functions])
     return out
 
 
-def table(results: Path) -> str:
+def table(results: Path, signal: str = "novector") -> str:
     lines = ["| language | part (repositories) | tasks (with fns) | file Hit@5 assist / whole-file BM25 "
              "| file Acc@5 assist / whole-file BM25 | fn Hit@10 assist / symbol BM25 | Acc@5 ≥ BM25+15 "
              "| fn Hit@10 ≥ 70 |",
@@ -218,15 +227,15 @@ def table(results: Path) -> str:
         split_parts = parts(language)
         for part, names in [*split_parts.items(), ("both", split_parts["tune"] + split_parts["held"])]:
             short = ", ".join(name.split("/")[1] for name in names)
-            f = figures(results, language, PARTS if part == "both" else (part,))
+            f = figures(results, language, PARTS if part == "both" else (part,), signal)
             if f is None:
                 lines.append(f"| {language} | {part} ({short}) | not measured | | | | | |")
                 continue
             acc_met = f["assist_fA5"] != "-" and int(f["assist_fA5"]) >= int(f["filebm25_fA5"]) + 15
-            fn_met = f["novector_fnH10"] != "-" and int(f["novector_fnH10"]) >= 70
+            fn_met = f["assist_fnH10"] != "-" and int(f["assist_fnH10"]) >= 70
             lines.append(f"| {language} | {part} ({short}) | {f['tasks']} ({f['with_functions']}) "
                          f"| {f['assist_fH5']} / {f['filebm25_fH5']} | {f['assist_fA5']} / {f['filebm25_fA5']} "
-                         f"| {f['novector_fnH10']} / {f['bm25_fnH10']} | {'met' if acc_met else 'not met'} "
+                         f"| {f['assist_fnH10']} / {f['bm25_fnH10']} | {'met' if acc_met else 'not met'} "
                          f"| {'met' if fn_met else 'not met'} |")
     return "\n".join(lines)
 
@@ -295,7 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     mine_cmd.add_argument("--max-commits", type=int, default=3000, help="newest commits scanned per repository")
     measure_cmd = commands.add_parser("measure", help="run assist and whole-file BM25 on the mined tasks")
     measure_cmd.add_argument("--only", default="", help="comma-separated languages or language.part (go.tune)")
-    commands.add_parser("table", help="print the per-language table from the saved results")
+    measure_cmd.add_argument("--vectors", action="store_true",
+                             help="index with vectors as well and score the signal set `all` (slow: embeds)")
+    table_cmd = commands.add_parser("table", help="print the per-language table from the saved results")
+    table_cmd.add_argument("--signal", default="novector", choices=("novector", "all"),
+                           help="the signal set scored as assist (`all` for runs measured with --vectors)")
     speed = commands.add_parser("throughput", help="parse + graph lines/s of assist index --vectors off")
     speed.add_argument("checkouts", type=Path, nargs="+")
     speed.add_argument("--runs", type=int, default=3)
@@ -305,9 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "mine":
         mine_all(args.root, args.mirrors, args.per_repo, args.since, args.until, args.max_commits)
     elif args.command == "measure":
-        measure(args.root, args.mirrors, {w.strip() for w in args.only.split(",") if w.strip()}, results)
+        measure(args.root, args.mirrors, {w.strip() for w in args.only.split(",") if w.strip()}, results,
+                args.vectors)
     elif args.command == "table":
-        print(table(results))
+        print(table(results, args.signal))
     else:
         rows = throughput(args.checkouts, args.runs)
         results.mkdir(parents=True, exist_ok=True)
