@@ -77,7 +77,7 @@ def ensure_fresh(root: Path, config: IndexConfig | None = None, *,
     if status.embedding_model:
         config.embedding_model = status.embedding_model
     changed = sum(len(paths) for paths in status.stale.values())
-    say(f"{changed} files changed since indexing; refreshing the index" if changed
+    say(f"{changed} {'file' if changed == 1 else 'files'} changed since indexing; refreshing the index" if changed
         else "the last index run was interrupted; refreshing the index")
     try:
         result.report = _run(root, config, progress, say)

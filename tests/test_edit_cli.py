@@ -94,7 +94,7 @@ def test_the_request_can_come_from_stdin_and_the_human_report_says_what_changed(
     assert f"+{NEW_FREE}" in stdout and "tests: none run" in stdout and "assist undo" in stdout
     assert "edit: proposed changes to bookings/rooms.py" in stderr
     # No test run re-indexed the change: the edit did, so the next question reads the code as it now is.
-    assert "edit: re-indexed: 1 changed files" in stderr
+    assert "edit: re-indexed: 1 changed file\n" in stderr
     assert not index_status(bookings).is_stale
 
 

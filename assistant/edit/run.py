@@ -187,7 +187,8 @@ class EditRun:
         yield Working(0, "re-indexing the changed files")
         report = yield from refresh_index(self.root, "re-indexing the changed files")
         if report is not None:
-            yield Reindexed(0, f"re-indexed: {report.files_changed} changed files")
+            changed = report.files_changed
+            yield Reindexed(0, f"re-indexed: {changed} changed {'file' if changed == 1 else 'files'}")
 
     # ------------------------------------------------------------------------------- the model
 
