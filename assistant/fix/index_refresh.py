@@ -29,10 +29,8 @@ def refresh_index(root: Path, doing: str) -> Generator[FixNotice, None, IndexRep
     return refresh.report
 
 
-def refresh_after_undo(root: Path, reindex: str = "/reindex") -> str | None:
-    """After an undo put files back: refresh the index, and return a warning for the user when that failed
-    (``reindex`` names how they retry), else None."""
+def refresh_after_undo(root: Path) -> str | None:
+    """After an undo put files back: refresh the index; a warning for the user when that failed, else None."""
     warnings = [notice.text for notice in refresh_index(root, "re-indexing the restored files")
                 if notice.level == "warning"]
-    return f"{'; '.join(warnings)}; run {reindex} to retry" if warnings else None
-
+    return f"{'; '.join(warnings)}; run /reindex to retry" if warnings else None
