@@ -14,6 +14,8 @@ import pytest
 from fix_support import alive, snapshot
 from support import PROJECT_ROOT, run_assist, run_on_terminal
 
+from indexer.status import index_status
+
 BOOKINGS = PROJECT_ROOT / "examples" / "bookings"
 STATUSES = {"fixed", "already_green", "dry_run", "declined", "max_iterations", "repeated_reply", "stuck",
             "cancelled", "error", "busy"}
@@ -48,9 +50,13 @@ def test_fix_with_the_scripted_model_repairs_the_example_and_undo_puts_the_bug_b
     assert report["message"].endswith("changed bookings/stay.py (`assist undo` restores them)")  # the CLI's command
     assert "+    return first.arrival < second.departure" in report["diff"]
     assert "Traceback" not in stderr
+    assert not index_status(bookings).is_stale  # the run re-indexed what it wrote
     undone = run_assist("undo", "-C", str(bookings), "--json", env=clean_env(), timeout=120)
     assert undone.returncode == 0 and json.loads(undone.stdout)["restored"] == ["bookings/stay.py"]
+    assert json.loads(undone.stdout)["index_warning"] is None
     assert snapshot(bookings) == before
+    # The index follows the file put back: the next `assist ask` reads the bug again, not the fix.
+    assert not index_status(bookings).is_stale
 
 
 def test_fix_refuses_to_run_unattended_without_yes_and_bad_options_are_usage_errors(bookings):

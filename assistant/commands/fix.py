@@ -103,6 +103,7 @@ def undo_command(
     repository is written or deleted); the refusals are listed and the exit status is then 1.
     """
     from assistant.fix.checkpoint import NothingToUndo, UndoConflict, undo_latest
+    from assistant.fix.index_refresh import refresh_after_undo
     from assistant.terminal import inert
     from indexer.lock import IndexBusy
 
@@ -117,8 +118,12 @@ def undo_command(
         fail(str(exc), EXIT_BUSY)
     except OSError as exc:
         fail(f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/, run it again")
+    # The index follows the files put back, so the next `assist ask` or editor question reads them as they are.
+    index_warning = refresh_after_undo(root, "`assist index`") if report.restored or report.deleted else None
+    if index_warning:
+        typer.echo(f"assist: {index_warning}", err=True)
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
+        typer.echo(json.dumps(report.to_json() | {"index_warning": index_warning}, indent=2))
     else:
         # Paths and reasons come from the repository (a file name can hold ESC or CR): shown inert.
         for rel in report.restored:

@@ -29,8 +29,13 @@ def refresh_index(root: Path, doing: str) -> Generator[FixNotice, None, IndexRep
     return refresh.report
 
 
-def refresh_after_undo(root: Path) -> str | None:
-    """After an undo put files back: refresh the index; a warning for the user when that failed, else None."""
+def refresh_after_undo(root: Path, retry: str = "/reindex") -> str | None:
+    """After an undo put files back: refresh the index, if there is one (an undo does not build one); a warning
+    for the user when that failed, ending in ``retry``, the command that re-indexes in that front end; else None."""
+    from indexer.state_dir import StateDir
+
+    if not StateDir(root).exists():
+        return None
     warnings = [notice.text for notice in refresh_index(root, "re-indexing the restored files")
                 if notice.level == "warning"]
-    return f"{'; '.join(warnings)}; run /reindex to retry" if warnings else None
+    return f"{'; '.join(warnings)}; run {retry} to retry" if warnings else None
