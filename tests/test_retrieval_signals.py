@@ -415,9 +415,93 @@ def test_a_method_named_by_common_words_does_not_borrow_its_class_name(pool_proj
     """``close``, ``get``, ``run`` and ``add`` say nothing the report could match: they earn nothing inside the
     file, where they used to earn half of their class's name as a constructor does, and rank above the thread
     spawner the report describes."""
-    weights = {name.rpartition(".")[2]: weight for name, weight in in_file_weights(pool_project, POOL_REPORT).items()}
+    weights = {name.rpartition(".")[2]: weight  # the name's part alone: no floor for being in a best file
+               for name, weight in in_file_weights(pool_project, POOL_REPORT, in_file_prior=0.0).items()}
     assert all(weights.get(name, 0) == 0 for name in ("close", "get", "run", "add"))
     assert weights["__init__"] > 0  # a constructor is still half its class
     assert weights["_spawn_thread"] > weights["__init__"] and weights["restart_workers"] > weights["__init__"]
     found = ranked_symbols(pool_project, POOL_REPORT)
     assert set(found[1:3]) == {"WorkerPool._spawn_thread", "WorkerPool.restart_workers"}
+
+
+# A report that names its file and says what goes wrong there, in words none of the file's functions are named by:
+# the file's look-alikes elsewhere (``edge_direction``, ``draw_directed_edges``) share the report's words.
+PROPAGATION_FILES = {
+    "netkit/__init__.py": "",
+    "netkit/propagation.py": '''
+"""Communities found by label propagation."""
+
+
+def label_propagation(graph):
+    """Communities of a graph: every node takes the label most of its neighbours hold."""
+    labels = {node: node for node in graph.nodes}
+    while not _settled(graph, labels):
+        labels = {node: _most_frequent(graph, labels, node) for node in graph.nodes}
+    return labels
+
+
+def asyn_lpa(net, seed=None):
+    """The same, one vertex at a time in random order."""
+    tags = {vertex: vertex for vertex in net.vertices()}
+    for source, target in net.pairs():
+        tags[target] = tags[source]
+    return tags
+
+
+def _most_frequent(graph, labels, node):
+    counts = {}
+    for other in graph.around(node):
+        counts[labels[other]] = counts.get(labels[other], 0) + 1
+    return max(counts, key=counts.get)
+
+
+def _settled(graph, labels):
+    return all(labels[node] == _most_frequent(graph, labels, node) for node in graph.nodes)
+''',
+    "netkit/edges.py": '''
+"""Edges of directed graphs."""
+
+
+def edge_direction(graph, source, target):
+    """The direction of the edge between two nodes of a directed graph."""
+    return 1 if graph.has_edge(source, target) else -1
+
+''',
+    "netkit/drawing.py": '''
+def draw_directed_edges(graph, canvas):
+    """Arrows between the nodes a graph links."""
+    for source, target in graph.pairs():
+        canvas.arrow(source, target)
+''',
+    "netkit/convert.py": '''
+def to_directed(graph):
+    """A directed graph with both directions of every edge."""
+    return graph.doubled()
+''',
+    "netkit/layout.py": '''
+def community_layout(communities):
+    """Positions that keep the nodes of communities together."""
+    return {node: index for index, community in enumerate(communities) for node in community}
+''',
+}
+PROPAGATION_REPORT = "Fix the direction of edges in propagation.py: communities are wrong for directed graphs"
+
+
+@pytest.fixture(scope="module")
+def propagation_project(tmp_path_factory) -> Path:
+    return indexed_project(tmp_path_factory.mktemp("netkit"), PROPAGATION_FILES)
+
+
+def test_each_function_of_a_small_file_the_report_points_to_ranks_above_look_alikes_elsewhere(propagation_project):
+    """``asyn_lpa`` shares no word with the report; the file it is in is the one the report names, and it holds
+    four functions, so each is likelier the one meant than a weak look-alike in another file."""
+    assert ranked_files(propagation_project, PROPAGATION_REPORT)[0] == "netkit/propagation.py"
+    found = ranked_symbols(propagation_project, PROPAGATION_REPORT)
+    look_alikes = ("draw_directed_edges", "community_layout")  # in files the report does not name
+    assert all(found.index("asyn_lpa") < found.index(name) for name in look_alikes), found
+    without = ranked_symbols(propagation_project, PROPAGATION_REPORT, in_file_prior=0.0)
+    assert all(without.index("asyn_lpa") > without.index(name) for name in look_alikes), without
+    # A floor, not a bonus: what the evidence ranked first stays first, and files keep their order.
+    assert found[0] == without[0]
+    assert ranked_files(propagation_project, PROPAGATION_REPORT) == ranked_files(
+        propagation_project, PROPAGATION_REPORT, in_file_prior=0.0)

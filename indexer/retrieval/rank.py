@@ -54,6 +54,7 @@ class RankedNode:
     graph_score: float
     why: Why
     chunk: str | None = None  # the best-matching chunk, which says which part of a file matched
+    prior: float = 0.0  # what ``in_file_prior`` added: it follows from its file's rank, so it never adds to it
 
 
 @dataclass
@@ -544,7 +545,7 @@ class Ranker:
         """A file's score: its best item's plus ``file_rollup_extra`` of its next two."""
         by_file: dict[str, list[float]] = {}
         for ranked in nodes:
-            by_file.setdefault(ranked.path, []).append(ranked.score)
+            by_file.setdefault(ranked.path, []).append(ranked.score - ranked.prior)
         extra = self.config.file_rollup_extra
         return {path: top[0] + extra * sum(top[1:3])
                 for path, top in ((path, sorted(scores, reverse=True)) for path, scores in by_file.items())}
@@ -552,7 +553,8 @@ class Ranker:
     def _rank_inside_files(self, query: ParsedQuery, nodes: list[RankedNode], seeds: _Seeds) -> list[RankedNode]:
         """Re-rank the functions of the best few files against the query: a function whose name's words
         the query uses, that holds a literal it quotes, or that calls what it names, earns up to
-        ``weight_in_file`` of the best score, scaled by how its file ranks against the best file."""
+        ``weight_in_file`` of the best score, scaled by how its file ranks against the best file; and each
+        function of a file with few earns ``in_file_prior`` of it for being there."""
         cfg = self.config
         graph = self.reader.graph
         node_data = graph._node
@@ -572,10 +574,12 @@ class Ranker:
         rarity = self.name_word_rarity()
         for path in best_files:
             file_factor = rolled[path] / top_file
-            for _, _, qname in self.reader.names.symbols_in(path):
-                data = node_data.get(qname)
-                if data is None or data.get("kind") not in ("function", "method"):
-                    continue
+            functions = [qname for _, _, qname in self.reader.names.symbols_in(path)
+                         if node_data.get(qname, {}).get("kind") in ("function", "method")]
+            few = min(1.0, cfg.in_file_prior_span / max(len(functions), 1))
+            prior = cfg.in_file_prior * top_score * file_factor * few
+            for qname in functions:
+                data = node_data[qname]
                 name = data.get("name") or ""
                 name_words = _words(name)
                 share = 1.0
@@ -592,19 +596,24 @@ class Ranker:
                 calls = {t for _, t, k in graph.out_edges(qname, keys=True) if k == "calls"}
                 if calls & named:
                     affinity += 0.5
-                bonus = cfg.weight_in_file * top_score * file_factor * min(affinity, 1.0)
-                if self._set_aside(query, qname, seeds.evidence.get(qname, {})):
-                    bonus *= cfg.test_penalty
+                like = cfg.weight_in_file * top_score * file_factor * min(affinity, 1.0)
+                # The prior is a floor, not a bonus: it lifts what little else found, and leaves the order of
+                # what the evidence already ranks above it as it was.
+                ranked = by_node.get(qname)
+                lift = max(0.0, prior - (ranked.score if ranked is not None else 0.0) - like)
+                penalty = cfg.test_penalty if self._set_aside(query, qname, seeds.evidence.get(qname, {})) else 1.0
+                bonus = (like + lift) * penalty
                 if bonus <= 0:
                     continue
-                evidence = Evidence("in-file", bonus, None, f"in {path}, one of the best files, and like the query")
-                ranked = by_node.get(qname)
+                detail = f"in {path}, one of the best files" + (", and like the query" if affinity > 0 else "")
+                evidence = Evidence("in-file", bonus, None, detail)
                 if ranked is None:
                     ranked = RankedNode(node=qname, kind=data.get("kind"), path=path, symbol=qname,
                                         start_line=data.get("start_line"), end_line=data.get("end_line"),
                                         score=0.0, seed_score=0.0, graph_score=0.0, why=Why(score=0.0, evidence=[]))
                     by_node[qname] = ranked
                 ranked.score += bonus
+                ranked.prior += lift * penalty
                 ranked.why.score = ranked.score
                 ranked.why.evidence.append(evidence)
         ranked_nodes = sorted(by_node.values(), key=lambda r: (-r.score, r.node))
