@@ -505,3 +505,18 @@ def test_each_function_of_a_small_file_the_report_points_to_ranks_above_look_ali
     assert found[0] == without[0]
     assert ranked_files(propagation_project, PROPAGATION_REPORT) == ranked_files(
         propagation_project, PROPAGATION_REPORT, in_file_prior=0.0)
+
+
+def test_a_stack_trace_gets_no_floor_for_the_rest_of_its_files(propagation_project):
+    """The trace says which function ran; lifting its file's other functions would crowd it out of a pack."""
+    traced = PROPAGATION_REPORT + """
+
+Traceback (most recent call last):
+  File "/home/me/netkit/netkit/propagation.py", line 8, in label_propagation
+    labels = {node: _most_frequent(graph, labels, node) for node in graph.nodes}
+KeyError: 3
+"""
+    with Retriever(propagation_project, use_vectors=False) as retriever:
+        assert retriever.rank(traced).nodes[0].node == "netkit/propagation.py::label_propagation"
+        assert all(node.prior == 0 for node in retriever.rank(traced).nodes)
+        assert any(node.prior > 0 for node in retriever.rank(PROPAGATION_REPORT).nodes)

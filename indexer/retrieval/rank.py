@@ -572,12 +572,14 @@ class Ranker:
                  if by_signal.keys() & {"mention", "code", "trace", "literal"}}
         by_node = {ranked.node: ranked for ranked in nodes}
         rarity = self.name_word_rarity()
+        # A trace says which functions ran; a guess at the rest of their files would only crowd them out.
+        prior_weight = 0.0 if query.frames else cfg.in_file_prior
         for path in best_files:
             file_factor = rolled[path] / top_file
             functions = [qname for _, _, qname in self.reader.names.symbols_in(path)
                          if node_data.get(qname, {}).get("kind") in ("function", "method")]
             few = min(1.0, cfg.in_file_prior_span / max(len(functions), 1))
-            prior = cfg.in_file_prior * top_score * file_factor * few
+            prior = prior_weight * top_score * file_factor * few
             for qname in functions:
                 data = node_data[qname]
                 name = data.get("name") or ""
