@@ -507,8 +507,9 @@ def test_each_function_of_a_small_file_the_report_points_to_ranks_above_look_ali
         propagation_project, PROPAGATION_REPORT, in_file_prior=0.0)
 
 
-def test_a_stack_trace_gets_no_floor_for_the_rest_of_its_files(propagation_project):
-    """The trace says which function ran; lifting its file's other functions would crowd it out of a pack."""
+def test_a_stack_trace_or_a_fix_runs_own_seeds_get_no_floor_for_the_rest_of_their_files(propagation_project):
+    """The trace, or the failing frames `assist fix` passes as seeds, says which function ran; lifting its file's
+    other functions would crowd it out of a pack."""
     traced = PROPAGATION_REPORT + """
 
 Traceback (most recent call last):
@@ -519,4 +520,6 @@ KeyError: 3
     with Retriever(propagation_project, use_vectors=False) as retriever:
         assert retriever.rank(traced).nodes[0].node == "netkit/propagation.py::label_propagation"
         assert all(node.prior == 0 for node in retriever.rank(traced).nodes)
+        failing = {"netkit/propagation.py::label_propagation": (1.0, "failure: raised here")}
+        assert all(node.prior == 0 for node in retriever.rank(PROPAGATION_REPORT, extra_seeds=failing).nodes)
         assert any(node.prior > 0 for node in retriever.rank(PROPAGATION_REPORT).nodes)

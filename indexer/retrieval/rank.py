@@ -572,8 +572,10 @@ class Ranker:
                  if by_signal.keys() & {"mention", "code", "trace", "literal"}}
         by_node = {ranked.node: ranked for ranked in nodes}
         rarity = self.name_word_rarity()
-        # A trace says which functions ran; a guess at the rest of their files would only crowd them out.
-        prior_weight = 0.0 if query.frames else cfg.in_file_prior
+        # A trace, or the caller's own seeds (a fix run's failing frames), says which functions ran; a guess at
+        # the rest of their files would only crowd them out.
+        traced = query.frames or any("hint" in by_signal for by_signal in seeds.evidence.values())
+        prior_weight = 0.0 if traced else cfg.in_file_prior
         for path in best_files:
             file_factor = rolled[path] / top_file
             functions = [qname for _, _, qname in self.reader.names.symbols_in(path)
