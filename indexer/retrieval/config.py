@@ -121,12 +121,12 @@ class RetrievalConfig:
     ranks against the best file, times ``min(1, in_file_prior_span / the file's functions)``, whatever its name.
     Once a file is likely the one meant, so is each of its few functions, more than a weak look-alike elsewhere,
     and less so the more functions the file has ("the direction of edges in propagation.py" → ``asyn_lpa``, in
-    tests/test_retrieval_signals.py). A floor, not a bonus: what already scores above it keeps its place, and what it
-    adds never counts toward its file's rank; and none when the query holds a stack trace or the caller passes
-    seeds of its own (a fix run's failing frames): those say which functions ran. 0 turns it off. On the tuning sets (vectors off) 0.6 raised
-    function Acc@5 from 49.0 to 51.0 %, Acc@10 from 64.1 to 64.8 % and ctx@8k from 66.2 to 66.9 % (Python) and
-    function Acc@10 from 62.7 to 63.6 % (Go, Rust, Java, JS/TS), file ranks unchanged; 0.4-0.8 did about as well
-    (bench/README "A floor inside the best files")."""
+    tests/test_retrieval_signals.py). A floor, not a bonus: what already scores above it keeps its place, and
+    what it adds never counts toward its file's rank. None when the query holds a stack trace or the caller
+    passes seeds of its own (a fix run's failing frames): those say which functions ran. 0 turns it off. On the
+    tuning sets (vectors off) 0.6 raised function Acc@5 from 49.0 to 51.0 %, Acc@10 from 64.1 to 64.8 % and
+    ctx@8k from 66.2 to 66.9 % (Python) and function Acc@10 from 62.7 to 63.6 % (Go, Rust, Java, JS/TS), file
+    ranks unchanged; 0.4-0.8 did about as well (bench/README "A floor inside the best files")."""
     in_file_prior_span: float = 5.0
     """How many functions a best file may have and each still earn the whole ``in_file_prior``."""
 
