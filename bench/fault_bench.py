@@ -90,6 +90,27 @@ class Record:
 # ------------------------------------------------------------------------------------------- setup
 
 
+_NOT_COPIED = ("__pycache__", ".pytest_cache", "*.egg-info")
+
+
+def restore_pristine(source: Path, root: Path) -> list[str]:
+    """Make every file of the copy at ``root`` byte-equal to the sdist's again; returns what it put back. A run
+    killed by a signal (SIGTERM, SIGKILL) never reaches the ``finally`` that undoes its mutant, and every later
+    run would otherwise inject its mutants into, and score against, code that already holds one."""
+    restored = []
+    for original in sorted(source.rglob("*.py")):
+        rel = original.relative_to(source)
+        if any(part == "__pycache__" or part.endswith(".egg-info") for part in rel.parts):
+            continue
+        copy = root / rel
+        data = original.read_bytes()
+        if not copy.is_file() or copy.read_bytes() != data:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(data)
+            restored.append(rel.as_posix())
+    return restored
+
+
 def prepare(project: Project, corpus: Path, work: Path, log) -> Path:
     """A private copy of the project (the sdist stays pristine) with an index."""
     from indexer.pipeline import index_repository
@@ -99,7 +120,10 @@ def prepare(project: Project, corpus: Path, work: Path, log) -> Path:
         raise SystemExit(f"{source} is missing: unpack the sdist there (see bench/README.md)")
     root = work / project.name
     if not root.exists():
-        shutil.copytree(source, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.egg-info"))
+        shutil.copytree(source, root, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+    restored = restore_pristine(source, root)
+    if restored:
+        log(f"{project.name}: put back {len(restored)} file(s) a killed run left mutated: {', '.join(restored)}")
     started = time.perf_counter()
     report = index_repository(root)
     log(f"{project.name}: indexed {report.files_indexed} files, {report.chunks} chunks "

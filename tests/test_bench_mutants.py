@@ -80,3 +80,20 @@ def test_choice_is_deterministic_and_spreads_operators():
     again = [m.describe() for m in choose(mutants, random.Random("seed"))]
     assert first == again
     assert len({m.split()[1] for m in first[: len(OPERATORS)]}) == len(OPERATORS)
+
+
+def test_a_mutant_left_by_a_killed_run_is_put_back_before_the_next_run(tmp_path):
+    """SIGKILL skips the `finally` that undoes a mutant: the next run must not mutate mutated code."""
+    from fault_bench import restore_pristine
+
+    sdist, copy = tmp_path / "sdist", tmp_path / "work"
+    (sdist / "pkg").mkdir(parents=True)
+    (sdist / "pkg" / "window.py").write_text(SOURCE)
+    (sdist / "README.rst").write_text("not Python: never mutated\n")
+    (copy / "pkg").mkdir(parents=True)
+    (copy / "pkg" / "window.py").write_text(SOURCE.replace("step < 0", "step <= 0"))
+    (copy / "pkg" / "generated.py").write_text("made by the test run\n")
+    assert restore_pristine(sdist, copy) == ["pkg/window.py"]
+    assert (copy / "pkg" / "window.py").read_text() == SOURCE
+    assert (copy / "pkg" / "generated.py").exists()  # files the sdist lacks are the run's, and stay
+    assert restore_pristine(sdist, copy) == []
