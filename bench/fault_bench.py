@@ -90,9 +90,6 @@ class Record:
 # ------------------------------------------------------------------------------------------- setup
 
 
-_NOT_COPIED = ("__pycache__", ".pytest_cache", "*.egg-info")
-
-
 def restore_pristine(source: Path, root: Path) -> list[str]:
     """Make every file of the copy at ``root`` byte-equal to the sdist's again; returns what it put back. A run
     killed by a signal (SIGTERM, SIGKILL) never reaches the ``finally`` that undoes its mutant, and every later
@@ -120,7 +117,7 @@ def prepare(project: Project, corpus: Path, work: Path, log) -> Path:
         raise SystemExit(f"{source} is missing: unpack the sdist there (see bench/README.md)")
     root = work / project.name
     if not root.exists():
-        shutil.copytree(source, root, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+        shutil.copytree(source, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.egg-info"))
     restored = restore_pristine(source, root)
     if restored:
         log(f"{project.name}: put back {len(restored)} file(s) a killed run left mutated: {', '.join(restored)}")

@@ -99,6 +99,7 @@ def undo_command(
     """Put back the files the last `assist fix` run changed, byte for byte, and delete the files it created.
 
     Only those files are touched: untracked and ignored files, git's history and its index stay as they are.
+    assist's own index, if there is one, is then brought up to date with the files put back.
     A path that now leads through a symbolic link is refused and left as it is (nothing outside the
     repository is written or deleted); the refusals are listed and the exit status is then 1.
     """

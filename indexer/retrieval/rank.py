@@ -554,7 +554,8 @@ class Ranker:
         """Re-rank the functions of the best few files against the query: a function whose name's words
         the query uses, that holds a literal it quotes, or that calls what it names, earns up to
         ``weight_in_file`` of the best score, scaled by how its file ranks against the best file; and each
-        function of a file with few earns ``in_file_prior`` of it for being there."""
+        function of a file with few functions is lifted to at least ``in_file_prior`` of it for being there,
+        unless a trace or the caller's own seeds say which functions ran."""
         cfg = self.config
         graph = self.reader.graph
         node_data = graph._node
