@@ -154,6 +154,8 @@ def test_a_quoted_error_message_finds_the_function_that_raises_it(project):
     assert found[0] == "check_size"
     why = best_hit_why(project, MESSAGE_REPORT)
     assert "literal" in why and "has no area" in why
+    with Retriever(project, use_vectors=False) as retriever:
+        assert "literal" in retriever.search(MESSAGE_REPORT, top=1)[0].why.signals
     without = ranked_symbols(project, MESSAGE_REPORT, weight_literal=0.0)
     assert without[0] != "check_size"
 
@@ -501,6 +503,10 @@ def test_each_function_of_a_small_file_the_report_points_to_ranks_above_look_ali
     assert all(found.index("asyn_lpa") < found.index(name) for name in look_alikes), found
     without = ranked_symbols(propagation_project, PROPAGATION_REPORT, in_file_prior=0.0)
     assert all(without.index("asyn_lpa") > without.index(name) for name in look_alikes), without
+    with Retriever(propagation_project, use_vectors=False) as retriever:  # and the reason is shown
+        hits = retriever.search(PROPAGATION_REPORT, top=10)
+        lifted = next(hit for hit in hits if (hit.symbol or "").endswith("asyn_lpa"))
+        assert "in-file" in lifted.why.signals
     # A floor, not a bonus: what the evidence ranked first stays first, and files keep their order.
     assert found[0] == without[0]
     assert ranked_files(propagation_project, PROPAGATION_REPORT) == ranked_files(
