@@ -67,6 +67,7 @@ def test_a_fix_in_one_round(buggy):
 
 def test_after_an_undo_the_index_follows_and_a_busy_index_is_a_warning_naming_reindex(buggy):
     """What /undo in the chat app and in an editor does once the files are back (index_refresh.py)."""
+    from assistant.fix.checkpoint import UndoReport
     from assistant.fix.index_refresh import refresh_after_undo
     from indexer.lock import IndexLock
     from indexer.state_dir import StateDir
@@ -74,11 +75,13 @@ def test_after_an_undo_the_index_follows_and_a_busy_index_is_a_warning_naming_re
 
     source = buggy / PRICING
     source.write_text(source.read_text() + "\n# put back by an undo\n")
+    assert refresh_after_undo(buggy, UndoReport("run-0")) is None and index_status(buggy).is_stale  # nothing put back
+    undone = UndoReport("run-1", restored=[PRICING])
     with IndexLock(StateDir(buggy).path):  # another window indexing this repository
-        warning = refresh_after_undo(buggy)
+        warning = refresh_after_undo(buggy, undone)
     assert warning is not None and "another assist process" in warning, warning
     assert warning.endswith("run /reindex to retry") and index_status(buggy).is_stale
-    assert refresh_after_undo(buggy) is None
+    assert refresh_after_undo(buggy, undone) is None
     assert not index_status(buggy).is_stale
 
 

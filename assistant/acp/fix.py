@@ -41,7 +41,7 @@ async def run_undo(agent, session) -> PromptResponse:
             f"Undo failed: {exc}. The saved originals are kept under .assist/checkpoints/; run /undo again."))
         return PromptResponse(stop_reason="end_turn")
     files = report.restored + report.deleted
-    index_warning = await asyncio.to_thread(refresh_after_undo, session.root) if files else None
+    index_warning = await asyncio.to_thread(refresh_after_undo, session.root, report)
     refused = [f"{refusal['path']} ({refusal['reason']})" for refusal in report.refused]
     await agent.update(session, start_tool_call(
         call_id, f"Restored {len(report.restored)} files, deleted {len(report.deleted)}"

@@ -120,7 +120,7 @@ def undo_command(
     except OSError as exc:
         fail(f"undo failed: {exc}; the saved originals are kept under .assist/checkpoints/, run it again")
     # The index follows the files put back, so the next `assist ask` or editor question reads them as they are.
-    index_warning = refresh_after_undo(root, "`assist index`") if report.restored or report.deleted else None
+    index_warning = refresh_after_undo(root, report, "`assist index`")
     if index_warning:
         typer.echo(f"assist: {index_warning}", err=True)
     if as_json:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from indexer.pipeline import IndexReport
 
+from .checkpoint import UndoReport
 from .events import FixNotice
 
 
@@ -29,12 +30,13 @@ def refresh_index(root: Path, doing: str) -> Generator[FixNotice, None, IndexRep
     return refresh.report
 
 
-def refresh_after_undo(root: Path, retry: str = "/reindex") -> str | None:
-    """After an undo put files back: refresh the index, if there is one (an undo does not build one); a warning
-    for the user when that failed, ending in ``retry``, the command that re-indexes in that front end; else None."""
+def refresh_after_undo(root: Path, report: UndoReport, retry: str = "/reindex") -> str | None:
+    """After an undo: refresh the index, if the undo put back or deleted a file and there is an index (an undo does
+    not build one); a warning for the user when that failed, ending in ``retry``, the command that re-indexes in
+    that front end; else None."""
     from indexer.state_dir import StateDir
 
-    if not StateDir(root).exists():
+    if not (report.restored or report.deleted) or not StateDir(root).exists():
         return None
     warnings = [notice.text for notice in refresh_index(root, "re-indexing the restored files")
                 if notice.level == "warning"]

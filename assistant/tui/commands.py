@@ -139,7 +139,7 @@ class SlashCommands:
                                    "run /undo again", "error")
             return
         # The index first, so that once "undone" shows, the next question reads the restored code.
-        index_warning = refresh_after_undo(host.repo_root) if report.restored or report.deleted else None
+        index_warning = refresh_after_undo(host.repo_root, report)
         host.on_loop(host.say, f"undone: {report.summary('/undo')}", "warning" if report.refused else "info")
         if index_warning:
             host.on_loop(host.say, index_warning, "warning")
