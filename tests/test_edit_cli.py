@@ -18,6 +18,7 @@ from support import PROJECT_ROOT, git, run_assist, run_on_terminal, scripted_mod
 from test_fix_cli import BOOKINGS, clean_env
 
 from indexer.status import index_status
+
 ROOMS = "bookings/rooms.py"
 STATUSES = {"applied", "fixed", "tests_fail", "dry_run", "declined", "answered", "not_applied", "refused",
             "cancelled", "error", "busy"}
