@@ -196,14 +196,16 @@ def test_csharp_using_inside_a_namespace_may_name_a_namespace_relative_to_it():
 
 def test_a_csharp_method_that_several_imported_classes_define_is_no_guess():
     _, graph = csharp_graph({
-        "Mediator.cs": "using Shop.Handlers;\nclass Mediator {\n  void Send(Wrapper handler) { handler.Handle(); }\n"
+        "Mediator.cs": "using Shop.Handlers;\nclass Mediator {\n  void Send(IHandler handler) { handler.Handle(); }\n"
+                       "  void Wrap(Wrapper wrapper) { wrapper.Handle(); }\n"
                        "  void Log() { Audit.Handle(); new Wrapper(); }\n}\n",
         "Handlers/Wrapper.cs": "namespace Shop.Handlers { class Wrapper { public void Handle() {} } }\n",
         "Handlers/Audit.cs": "namespace Shop.Handlers { static class Audit { public static void Handle() {} } }\n",
     })
-    # A variable's Handle could be either class's (the extract does not know handler's type): no edge, where
-    # the first imported file's would be a guess; the class named in the call decides.
+    # handler's Handle could be either class's (its type, IHandler, is none of ours): no edge, where the first
+    # imported file's would be a guess; the class named in the call, or the parameter's declared one, decides.
     assert edges(graph, "calls") == {
+        ("Mediator.cs::Mediator.Wrap", "Handlers/Wrapper.cs::Wrapper.Handle", "parameter"),
         ("Mediator.cs::Mediator.Log", "Handlers/Audit.cs::Audit.Handle", "import"),
         ("Mediator.cs::Mediator.Log", "Handlers/Wrapper.cs::Wrapper", "import"),
     }

@@ -2,7 +2,7 @@
 
 Their extracts record names as written, without the binding rules Python's resolver follows, so a name is
 looked for in order: ``this``/``self`` members through the class hierarchy (in C++ a bare name inside a
-method too), definitions in the same file, definitions in the files it imports (for C/C++ also the headers
+method too), a parameter's method through the type its signature gives it (``parameters.py``), definitions in the same file, definitions in the files it imports (for C/C++ also the headers
 those include, then the headers' source twins: ``c_family.py``), and a definition whose name is unique in
 its language family.
 """
@@ -18,6 +18,7 @@ from .import_paths import FileIndex
 from .manifest_imports import ManifestImports
 from .manifests import Manifests
 from .names import NameTable, family
+from .parameters import parameter_type
 
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
 
@@ -116,9 +117,15 @@ class GenericResolver:
                 found = sibling if sibling in self.symbols else None
             if found is not None:
                 return found, "self"
+        if qualifier is not None and qualifier not in ("this", "self") and not for_class and caller in self.symbols:
+            written = parameter_type(language, self.symbols[caller].signature, qualifier)
+            owner = self.resolve(path, caller, written, True) if written and written != qualifier else None
+            found = names.in_class_hierarchy(owner[0], name, include_self=True) if owner is not None else None
+            if found is not None:
+                return found, "parameter"
         same_file = [q for q in names.file_names.get((path, name), ()) if wanted(q)]
         if same_file:
-            return self._closest(same_file, qualifier, caller), "local"
+            return self._closest(same_file, qualifier, caller, "local")
         imported = [
             q
             for target in names.imported_files.get(path, ())
@@ -126,14 +133,14 @@ class GenericResolver:
             if wanted(q)
         ]
         if imported:
-            return self._closest(imported, qualifier, caller), "import"
+            return self._closest(imported, qualifier, caller, "import")
         if c_like:
             # Headers included through other headers, then the source files that define what they declare.
             headers, twins = self.c_includes().visible(path)
             for files, how in ((headers, "import"), (twins, "header")):
                 found_in = [q for file in files for q in names.file_names.get((file, name), ()) if wanted(q)]
                 if found_in:
-                    return self._closest(found_in, qualifier, caller), how
+                    return self._closest(found_in, qualifier, caller, how)
         key = (family(language), name)
         everywhere = (*names.top_level_by_name.get(key, ()), *names.methods_by_name.get(key, ()))
         candidates = [q for q in everywhere if wanted(q)]
@@ -141,11 +148,36 @@ class GenericResolver:
             return candidates[0], "unique_name"
         return None
 
-    def _closest(self, candidates: list[str], qualifier: str | None, caller: str) -> str:
-        """Among same-named definitions, the one inside the class the call names or the caller's class."""
+    def _closest(self, candidates: list[str], qualifier: str | None, caller: str,
+                 resolution: str) -> tuple[str, str] | None:
+        """Among same-named definitions, the one inside the class the call names or the caller's class, else
+        that of the class a receiver variable is named after (``fish.write()`` → ``Fish.write``,
+        ``headers.set()`` → ``AxiosHeaders.set``). A method that several classes define, called on a
+        variable that says nothing of its type, resolves to none: the first of them would be a guess that
+        is wrong as often as there are others (``fish.write_registration`` drew an edge to Bash's)."""
         owner_names = {qualifier, self.symbols[caller].parent if caller in self.symbols else None}
         for candidate in candidates:
             parent = self.symbols[candidate].parent
             if parent is not None and (parent in owner_names or self.symbols[parent].name in owner_names):
-                return candidate
-        return candidates[0]
+                return candidate, resolution
+        owners = {self.symbols[candidate].parent for candidate in candidates}
+        if qualifier is None or len(owners) == 1:
+            return candidates[0], resolution
+        named_after = [c for c in candidates if _named_after(qualifier, self._owner_name(c))]
+        if len({self.symbols[c].parent for c in named_after}) == 1:
+            return named_after[0], resolution
+        return None
+
+    def _owner_name(self, qname: str) -> str | None:
+        parent = self.symbols[qname].parent
+        return self.symbols[parent].name if parent is not None and parent in self.symbols else None
+
+
+def _named_after(variable: str, class_name: str | None) -> bool:
+    """Whether a variable's name is its class's, as code often names them: ``fish`` for a ``Fish``,
+    ``line_wrapper`` for a ``LineWrapper``, ``headers`` for an ``AxiosHeaders``."""
+    if not class_name:
+        return False
+    wanted = variable.replace("_", "").lower()
+    name = class_name.lower()
+    return wanted == name or (len(wanted) >= 4 and name.endswith(wanted))

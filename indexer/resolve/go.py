@@ -5,8 +5,8 @@ another file of the package. Another package is reached only through the name it
 (``store.New``: the import's alias, else the last element of its path), and an import from outside the
 repository names nothing of ours, however the function is called. In a method, the receiver (``s`` in
 ``func (s *Server) Handle``) names its type: ``s.Get`` is a method of ``Server`` or of a type it embeds,
-wherever in the package it is written. Anything else (a local variable's method, a field's) is left to
-``GenericResolver``. Which directory an import path is comes from the go.mod above the file (its module
+wherever in the package it is written; so does a parameter's type (``c`` in ``func Serve(c *gin.Context)``:
+``parameter``). Anything else (a local variable's method, a field's) is left to ``GenericResolver``. Which directory an import path is comes from the go.mod above the file (its module
 path, its replace directives) when there is one, else from the longest tail of the path that names a
 directory (``manifest_imports.py``, ``import_paths.py``). An import of a package of more than
 ``WHOLE_IMPORT_MAX_FILES`` files links only the files defining a name the importer writes.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from ..model import CLASS, METHOD, FileExtract, split_qualified_name
 from .generic import GenericResolver
+from .parameters import parameter_type
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
 
 _RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
@@ -88,7 +89,17 @@ class GoResolver:
                 found = self._method(receiver[1], pieces[1])
                 if found is not None:
                     return found, "receiver"
+            found = self._parameter_method(path, caller, head, pieces[1])
+            if found is not None:
+                return found, "parameter"
         return self.generic.resolve(path, caller, text, for_class)
+
+    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
+        """Method ``name`` of the type the caller's signature gives parameter ``variable`` (``c *gin.Context``)."""
+        symbol = self.symbols.get(caller)
+        written = parameter_type("go", symbol.signature, variable) if symbol is not None else None
+        owner = self.resolve(path, caller, written, True) if written else None
+        return self._method(owner[0], name) if owner is not None else None
 
     # ------------------------------------------------------------------------------------------------ scopes
 

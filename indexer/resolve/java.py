@@ -6,12 +6,13 @@ class a single-type import names, a class of the same package (every file of the
 a package imported with ``.*`` (of a package of more than 64 files, only those whose classes the file's calls
 or bases name: each of them is an import edge). A method name written alone, or after ``this.``/``super.``, is
 a method of the enclosing class or of a class or interface it extends, then of an outer class, then a static import.
-``Class.method`` is a method of that class, however the class was found. A variable's method (``repo.save``)
-is left to ``GenericResolver``, as is anything these rules do not find (a method of an anonymous class, a
-base class from a library).
+``Class.method`` is a method of that class, however the class was found, and a parameter's method
+(``repo.save`` in ``void store(Repository repo)``) one of the class its declaration names. A local
+variable's method is left to ``GenericResolver``, as is anything these rules do not find (a method of an
+anonymous class, a base class from a library).
 
 Edges say how: ``self`` (through the class hierarchy), ``local`` (a class of this file), ``package``,
-``import`` (a single-type, static or on-demand import).
+``import`` (a single-type, static or on-demand import), ``parameter`` (the parameter's declared class).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 
 from ..model import CLASS, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
+from .parameters import parameter_type
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
 
 # What precedes the package directories in a file's path: a Maven/Gradle source root, or nothing.
@@ -174,6 +176,11 @@ class JavaResolver:
             imported = self._single.get(path, {}).get(name)  # import static ...Money.format
             return (imported, "import") if imported is not None else None
         owner = self._class_path(path, caller, pieces[:-1])
+        if owner is None and len(pieces) == 2:
+            symbol = self.symbols.get(caller)
+            written = parameter_type("java", symbol.signature, pieces[0]) if symbol is not None else None
+            owner = self._class_path(path, caller, written.split(".")) if written else None
+            owner = (owner[0], "parameter") if owner is not None else None
         if owner is None:
             return None
         found = self._member(owner[0], pieces[-1])

@@ -10,11 +10,13 @@ the traits it implements (their default methods). A path into the standard crate
 type of the prelude such as ``String``, a name a ``use std::...`` binds) names nothing of ours, nor does one
 into a crate the package's Cargo.toml takes from crates.io or git. Another crate of the repository is
 found by the name Cargo.toml gives it (a path dependency, the package's own library from ``tests/``, a
-workspace member), else by its directory. What the syntax does not tell (a variable's method,
-``self.field.method``) is left to ``GenericResolver``.
+workspace member), else by its directory. A parameter's method is its type's (``shell.register()`` with
+``shell: &Fish``). What the syntax does not tell (a local variable's method, ``self.field.method``) is left to
+``GenericResolver``.
 
 Edges say how: ``local`` (this module), ``import`` (through a name the file binds), ``path`` (a path from
-``crate``/``self``/``super`` written at the call), ``self`` (the impl's own type).
+``crate``/``self``/``super`` written at the call), ``self`` (the impl's own type), ``parameter`` (the type a
+parameter is declared with).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import NamedTuple
 
 from ..model import CLASS, FUNCTION, METHOD, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
+from .parameters import parameter_type
 from .import_paths import FileIndex, rust_crate_root, rust_module_dir, rust_module_file
 from .manifests import CARGO_TOML
 
@@ -290,6 +293,9 @@ class RustResolver:
                 owner = self._impl_type(path, caller)
                 found = self._method(owner, method) if owner else None
                 return (found, "self") if found else None  # a method of a trait from another crate
+            found = self._parameter_method(path, caller, receiver, method) if "." not in method else None
+            if found is not None:
+                return found, "parameter"
             return self.generic.resolve(path, caller, text, for_class)
         segments = [s for s in text.split("::") if s]
         if not segments or any("." in s or "(" in s for s in segments):
@@ -304,6 +310,15 @@ class RustResolver:
         if for_class and self.symbols[found[0]].kind != CLASS:
             return None
         return found
+
+    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
+        """Method ``name`` of the type the caller's signature gives parameter ``variable`` (``shell: &Fish``)."""
+        symbol = self.symbols.get(caller)
+        written = parameter_type("rust", symbol.signature, variable) if symbol is not None else None
+        if not written or written == "Self":
+            return None
+        owner = self.resolve(path, caller, written, True)
+        return self._method(owner[0], name) if owner is not None else None
 
     def _path(self, path: str, caller: str, segments: list[str]) -> tuple[str, str] | None:
         head = segments[0]

@@ -1,0 +1,102 @@
+"""The type a function's signature gives one of its parameters, as written: ``c`` in Go's
+``func Serve(c *gin.Context)`` is ``gin.Context``, ``shell`` in Rust's ``fn install(shell: &mut Fish)`` is
+``Fish``, ``bell`` in Java's ``void ring(final Bell bell)`` and TypeScript's ``ring(bell: Bell)`` is ``Bell``.
+
+A method called on that parameter (``c.JSON()``) is then a method of that type, which the language's resolver
+looks up as it looks up any type name. Only a named type counts: a slice, map, function, tuple or array type
+says nothing about whose method is called. Local variables are not read: the resolver sees signatures, not
+bodies.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAMED = re.compile(r"[A-Za-z_][\w.:]*")
+_GO_HEAD = re.compile(r"\s*func\s*(?:\([^()]*\)\s*)?\w+\s*(?:\[[^\]]*\]\s*)?\(")
+_NAME_FIRST = {"rust", "typescript", "tsx", "kotlin", "scala", "swift"}  # `name: Type`
+_TYPE_FIRST = {"java", "csharp", "dart"}  # `Type name`
+_RUST_PREFIXES = re.compile(r"^(?:&\s*)?(?:'\w+\s+)?(?:mut\s+)?(?:dyn\s+|impl\s+)?")
+_TYPE_ARGUMENTS = re.compile(r"<[^<>]*>")
+_JAVA_MODIFIERS = re.compile(r"(?:@[\w.]+(?:\([^()]*\))?\s*|\bfinal\s+|\b(?:ref|out|in|params|this)\s+)")
+
+
+def parameter_type(language: str, signature: str, variable: str) -> str | None:
+    """The named type ``signature`` gives parameter ``variable`` (``pkg.Type``, ``crate::a::Type``), or None."""
+    if language == "go":
+        return _go_parameters(signature).get(variable)
+    inner = _parameter_list(signature, signature.find("("))
+    if inner is None:
+        return None
+    for piece in _top_level(inner):
+        if language in _NAME_FIRST:
+            name, colon, written = piece.partition(":")
+            name = name.split()[-1].rstrip("?") if name.split() else ""
+            if colon and name == variable:
+                return _head(_RUST_PREFIXES.sub("", written.strip()))
+        elif language in _TYPE_FIRST:
+            words = _without_type_arguments(_JAVA_MODIFIERS.sub("", piece)).split("=")[0].split()
+            if len(words) >= 2 and words[-1] == variable and "[" not in words[-2] and "..." not in words[-2]:
+                return _head(words[-2])
+    return None
+
+
+def _go_parameters(signature: str) -> dict[str, str]:
+    head = _GO_HEAD.match(signature)
+    inner = _parameter_list(signature, head.end() - 1) if head else None
+    types: dict[str, str] = {}
+    waiting: list[str] = []  # `a, b *Node`: names before the one that carries their type
+    for piece in _top_level(inner or ""):
+        words = piece.split(None, 1)
+        if len(words) == 1:
+            waiting.append(words[0])
+            continue
+        written = words[1].strip().lstrip("*")
+        named = None if written.startswith(("[", "map[", "func", "chan", "...", "interface", "struct")) else _head(written)
+        for name in (*waiting, words[0]):
+            if named:
+                types[name] = named
+        waiting = []
+    return types
+
+
+def _parameter_list(signature: str, opening: int) -> str | None:
+    """The text between the parenthesis at ``opening`` and the one closing it."""
+    if opening < 0 or opening >= len(signature) or signature[opening] != "(":
+        return None
+    depth = 0
+    for i in range(opening, len(signature)):
+        depth += {"(": 1, ")": -1}.get(signature[i], 0)
+        if depth == 0:
+            return signature[opening + 1:i]
+    return None
+
+
+def _top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets (``Map<K, V> m, int n`` is two pieces)."""
+    pieces, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "(<[{":
+            depth += 1
+        elif ch in ")>]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append(text[start:i])
+            start = i + 1
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _without_type_arguments(text: str) -> str:
+    """``Map<K, List<V>> m`` as ``Map m``."""
+    while True:
+        shorter = _TYPE_ARGUMENTS.sub("", text)
+        if shorter == text:
+            return text
+        text = shorter
+
+
+def _head(written: str) -> str | None:
+    """The type's name without its arguments: ``Map<K, V>`` is ``Map``, ``Vec<T>`` is ``Vec``."""
+    match = _NAMED.match(written)
+    return match.group(0).rstrip(".:") if match else None

@@ -1,0 +1,83 @@
+"""A method called on a variable (``shell.register()``) when several classes define that method: the type the
+function's signature gives the parameter, else the class the variable is named after, else no edge at all.
+Picking the first of them drew edges to the wrong class (clap's ``fish.write_registration`` went to Bash's),
+and the graph walk then carried a report about one shell's registration to another's."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixture_graphs import edges
+from indexer.extract import extract_file
+from indexer.graph import build_graph
+
+RUST = b"""
+pub struct Bash;
+pub struct Fish;
+impl Bash { pub fn register(&self) {} }
+impl Fish { pub fn register(&self) {} }
+pub fn install() { let fish = Fish; fish.register(); }
+pub fn setup(shell: &mut Fish) { shell.register(); }
+pub fn setup_all(shells: Vec<Fish>) { for shell in shells { shell.register(); } }
+"""
+
+GO = b"""
+package shells
+
+type Bash struct{}
+type Fish struct{}
+
+func (b *Bash) Register() {}
+func (f *Fish) Register() {}
+
+func Setup(name string, shell *Fish) { shell.Register() }
+func SetupAll(shells []Fish) { for _, shell := range shells { shell.Register() } }
+"""
+
+TYPESCRIPT = b"""
+export class AxiosHeaders { set(name: string) {} }
+export class Cookies { set(name: string) {} }
+export function send() { const headers = new AxiosHeaders(); headers.set("a"); }
+export function store(jar?: Cookies) { jar.set("b"); }
+export function storeAll(jars) { for (const jar of jars) { jar.set("c"); } }
+"""
+
+JAVA = b"""
+class Shop {
+    void open() { Register register = new Register(); register.ring(); }
+    void close(final java.util.Map<String, Bell> byName, Bell doorbell) { doorbell.ring(); }
+    void closeAll(java.util.List<Bell> bells) { for (var item : bells) { item.ring(); } }
+}
+class Register { void ring() {} }
+class Bell { void ring() {} }
+"""
+
+CASES = {
+    "rust": ("src/lib.rs", RUST, {
+        ("install", "Fish.register", "local"),
+        ("setup", "Fish.register", "parameter"),
+    }),
+    "go": ("shells/shells.go", GO, {
+        ("Setup", "Fish.Register", "parameter"),
+    }),
+    "typescript": ("src/http.ts", TYPESCRIPT, {
+        ("send", "AxiosHeaders.set", "local"),
+        ("store", "Cookies.set", "parameter"),
+    }),
+    "java": ("src/Shop.java", JAVA, {
+        ("Shop.open", "Register.ring", "local"),
+        ("Shop.close", "Bell.ring", "parameter"),
+    }),
+}
+
+
+@pytest.mark.parametrize("language", sorted(CASES))
+def test_a_variable_s_method_is_its_declared_or_named_class_s_and_else_none(language):
+    path, source, expected = CASES[language]
+    graph = build_graph({path: extract_file(path, source, language)})
+    found = {
+        (caller.partition("::")[2], callee.partition("::")[2], how)
+        for caller, callee, how in edges(graph, "calls")
+        if callee.rpartition(".")[2].lower() in ("register", "set", "ring")
+    }
+    assert found == expected
