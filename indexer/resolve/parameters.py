@@ -1,6 +1,7 @@
 """The type a function's signature gives one of its parameters, as written: ``c`` in Go's
 ``func Serve(c *gin.Context)`` is ``gin.Context``, ``shell`` in Rust's ``fn install(shell: &mut Fish)`` is
-``Fish``, ``bell`` in Java's ``void ring(final Bell bell)`` and TypeScript's ``ring(bell: Bell)`` is ``Bell``.
+``Fish``, ``bell`` in Java's ``void ring(final Bell bell)``, TypeScript's ``ring(bell: Bell)`` and Python's
+``def ring(bell: Bell | None = None)`` is ``Bell``.
 
 A method called on that parameter (``c.JSON()``) is then a method of that type, which the language's resolver
 looks up as it looks up any type name. Only a named type counts: a slice, map, function, tuple or array type
@@ -14,7 +15,8 @@ import re
 
 _NAMED = re.compile(r"[A-Za-z_][\w.:]*")
 _GO_HEAD = re.compile(r"\s*func\s*(?:\([^()]*\)\s*)?\w+\s*(?:\[[^\]]*\]\s*)?\(")
-_NAME_FIRST = {"rust", "typescript", "tsx", "kotlin", "scala", "swift"}  # `name: Type`
+_NAME_FIRST = {"python", "rust", "typescript", "tsx", "kotlin", "scala", "swift"}  # `name: Type`
+_OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
 _TYPE_FIRST = {"java", "csharp", "dart"}  # `Type name`
 _RUST_PREFIXES = re.compile(r"^(?:&\s*)?(?:'\w+\s+)?(?:mut\s+)?(?:dyn\s+|impl\s+)?")
 _TYPE_ARGUMENTS = re.compile(r"<[^<>]*>")
@@ -33,12 +35,23 @@ def parameter_type(language: str, signature: str, variable: str) -> str | None:
             name, colon, written = piece.partition(":")
             name = name.split()[-1].rstrip("?") if name.split() else ""
             if colon and name == variable:
-                return _head(_RUST_PREFIXES.sub("", written.strip()))
+                written = written.partition("=")[0].strip() if language == "python" else written.strip()
+                return _head(_RUST_PREFIXES.sub("", _python_annotation(written)))
         elif language in _TYPE_FIRST:
             words = _without_type_arguments(_JAVA_MODIFIERS.sub("", piece)).split("=")[0].split()
             if len(words) >= 2 and words[-1] == variable and "[" not in words[-2] and "..." not in words[-2]:
                 return _head(words[-2])
     return None
+
+
+def _python_annotation(written: str) -> str:
+    """``"Order"``, ``Optional[Order]`` and ``Order | None`` as ``Order``."""
+    written = written.strip("'\" ")
+    optional = _OPTIONAL.match(written)
+    if optional:
+        written = optional.group(1)
+    parts = [p.strip() for p in written.split("|") if p.strip() != "None"]
+    return parts[0] if len(parts) == 1 else written
 
 
 def _go_parameters(signature: str) -> dict[str, str]:

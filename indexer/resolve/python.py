@@ -2,7 +2,7 @@
 
 Names are looked up the way Python would: the caller's enclosing functions, the file's own definitions, the
 names its imports bind (followed through re-exports and star imports), ``self``/``super()`` through the class
-hierarchy, and, failing all that, a definition whose name is unique in the repository.
+hierarchy, a parameter's method through the class its annotation names (``parameter``), and, failing all that, a definition whose name is unique in the repository.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from ..model import CLASS, FileExtract, Import
 from .names import NameTable
+from .parameters import parameter_type
 from .python_modules import PythonModules
 
 BUILTINS = frozenset(dir(builtins))
@@ -213,6 +214,10 @@ class PythonResolver:
         if local is not None:
             found = self._attribute(local, ".".join(parts[1:]))
             return (found, "class") if found is not None else None
+        if len(parts) == 2 and not for_class:
+            found = self._parameter_method(path, caller, head, parts[1])
+            if found is not None:
+                return found, "parameter"
         for cut in range(len(parts) - 1, 0, -1):
             binding = self._binding(path, scopes, ".".join(parts[:cut]))
             if binding is None:
@@ -231,6 +236,14 @@ class PythonResolver:
             if found is not None:
                 return found, "import"
         return self._unique(caller, parts[-1], for_class, attribute=True)
+
+    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
+        """Method ``name`` of the class the caller's signature annotates parameter ``variable`` with
+        (``order.total()`` in ``def pay(order: Order)``)."""
+        symbol = self.symbols.get(caller)
+        written = parameter_type("python", symbol.signature, variable) if symbol is not None else None
+        owner = self.resolve(path, caller, written, for_class=True) if written and written != variable else None
+        return self._attribute(owner[0], name) if owner is not None else None
 
     def _resolve_name(
         self, path: str, caller: str, scopes: list[str | None], name: str, for_class: bool
