@@ -18,7 +18,7 @@ from .import_paths import FileIndex
 from .manifest_imports import ManifestImports
 from .manifests import Manifests
 from .names import NameTable, family
-from .parameters import parameter_type
+from .parameters import declared_type
 
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
 
@@ -117,8 +117,8 @@ class GenericResolver:
                 found = sibling if sibling in self.symbols else None
             if found is not None:
                 return found, "self"
-        if qualifier is not None and qualifier not in ("this", "self") and not for_class and caller in self.symbols:
-            written = parameter_type(language, self.symbols[caller].signature, qualifier)
+        if qualifier is not None and qualifier not in ("this", "self") and not for_class:
+            written = declared_type(self.symbols, caller, qualifier)
             owner = self.resolve(path, caller, written, True) if written and written != qualifier else None
             found = names.in_class_hierarchy(owner[0], name, include_self=True) if owner is not None else None
             if found is not None:

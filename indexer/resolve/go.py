@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from ..model import CLASS, METHOD, FileExtract, split_qualified_name
 from .generic import GenericResolver
-from .parameters import parameter_type
+from .parameters import declared_type
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
 
 _RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
@@ -96,8 +96,7 @@ class GoResolver:
 
     def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
         """Method ``name`` of the type the caller's signature gives parameter ``variable`` (``c *gin.Context``)."""
-        symbol = self.symbols.get(caller)
-        written = parameter_type("go", symbol.signature, variable) if symbol is not None else None
+        written = declared_type(self.symbols, caller, variable)
         owner = self.resolve(path, caller, written, True) if written else None
         return self._method(owner[0], name) if owner is not None else None
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ..model import CLASS, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
-from .parameters import parameter_type
+from .parameters import declared_type
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
 
 # What precedes the package directories in a file's path: a Maven/Gradle source root, or nothing.
@@ -177,8 +177,7 @@ class JavaResolver:
             return (imported, "import") if imported is not None else None
         owner = self._class_path(path, caller, pieces[:-1])
         if owner is None and len(pieces) == 2:
-            symbol = self.symbols.get(caller)
-            written = parameter_type("java", symbol.signature, pieces[0]) if symbol is not None else None
+            written = declared_type(self.symbols, caller, pieces[0])
             owner = self._class_path(path, caller, written.split(".")) if written else None
             owner = (owner[0], "parameter") if owner is not None else None
         if owner is None:

@@ -12,6 +12,9 @@ bodies.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from ..model import Symbol
 
 _NAMED = re.compile(r"[A-Za-z_][\w.:]*")
 _GO_HEAD = re.compile(r"\s*func\s*(?:\([^()]*\)\s*)?\w+\s*(?:\[[^\]]*\]\s*)?\(")
@@ -21,6 +24,12 @@ _TYPE_FIRST = {"java", "csharp", "dart"}  # `Type name`
 _RUST_PREFIXES = re.compile(r"^(?:&\s*)?(?:'\w+\s+)?(?:mut\s+)?(?:dyn\s+|impl\s+)?")
 _TYPE_ARGUMENTS = re.compile(r"<[^<>]*>")
 _JAVA_MODIFIERS = re.compile(r"(?:@[\w.]+(?:\([^()]*\))?\s*|\bfinal\s+|\b(?:ref|out|in|params|this)\s+)")
+
+
+def declared_type(symbols: Mapping[str, Symbol], function: str, variable: str) -> str | None:
+    """The named type the signature of ``function`` (a qname) gives its parameter ``variable``, or None."""
+    symbol = symbols.get(function)
+    return parameter_type(symbol.language, symbol.signature, variable) if symbol is not None else None
 
 
 def parameter_type(language: str, signature: str, variable: str) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ..model import CLASS, FileExtract, Import
 from .names import NameTable
-from .parameters import parameter_type
+from .parameters import declared_type
 from .python_modules import PythonModules
 
 BUILTINS = frozenset(dir(builtins))
@@ -240,8 +240,7 @@ class PythonResolver:
     def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
         """Method ``name`` of the class the caller's signature annotates parameter ``variable`` with
         (``order.total()`` in ``def pay(order: Order)``)."""
-        symbol = self.symbols.get(caller)
-        written = parameter_type("python", symbol.signature, variable) if symbol is not None else None
+        written = declared_type(self.symbols, caller, variable)
         owner = self.resolve(path, caller, written, for_class=True) if written and written != variable else None
         return self._attribute(owner[0], name) if owner is not None else None
 

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from ..model import CLASS, FUNCTION, METHOD, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
-from .parameters import parameter_type
+from .parameters import declared_type
 from .import_paths import FileIndex, rust_crate_root, rust_module_dir, rust_module_file
 from .manifests import CARGO_TOML
 
@@ -313,8 +313,7 @@ class RustResolver:
 
     def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
         """Method ``name`` of the type the caller's signature gives parameter ``variable`` (``shell: &Fish``)."""
-        symbol = self.symbols.get(caller)
-        written = parameter_type("rust", symbol.signature, variable) if symbol is not None else None
+        written = declared_type(self.symbols, caller, variable)
         if not written or written == "Self":
             return None
         owner = self.resolve(path, caller, written, True)
