@@ -68,7 +68,7 @@ LAYOUTS = {
             (
                 "src/main/kotlin/shop/App.kt::App.run",
                 "src/main/kotlin/shop/greetings/Greeter.kt::Greeter.greet",
-                "import",
+                "result",  # Greeter().greet: the class made
             ),
         },
         # The platform's function, though shop/text/Case.kt is the one file of ours defining an uppercase.
@@ -99,7 +99,7 @@ LAYOUTS = {
         {("Sources/App/App.swift", "Sources/Greetings/Greeter.swift")},
         {
             ("Sources/App/App.swift::App.run", "Sources/Greetings/Greeter.swift::Greeter", "import"),
-            ("Sources/App/App.swift::App.run", "Sources/Greetings/Greeter.swift::Greeter.greet", "import"),
+            ("Sources/App/App.swift::App.run", "Sources/Greetings/Greeter.swift::Greeter.greet", "result"),
         },
         {},
     ),

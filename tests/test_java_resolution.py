@@ -38,7 +38,7 @@ def test_calls_resolve_through_imports_the_package_and_the_class_hierarchy():
         (PAYS, CHECKOUT + "Checkout", "package"),
         (PAYS, CHECKOUT + "Checkout.pay", "unique_name"),
         (PAYS, LEDGER + "Ledger", "package"),
-        (PAYS, LEDGER + "Ledger.record", "unique_name"),
+        (PAYS, LEDGER + "Ledger.record", "result"),  # new Ledger().record
         (PAYS, ORDER + "Order", "import"),  # through import com.acme.shop.model.*
     }
     # A library's class is not ours, whatever its methods are called: String.format is not Money.format.

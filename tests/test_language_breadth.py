@@ -295,7 +295,7 @@ SAMPLES = {
             ("app.dart::App.run", "greeter.dart::Greeter", "import"),
             ("app.dart::App.run", "greeter.dart::Greeter.greet", "import"),
             ("app.dart::main", "app.dart::App", "local"),
-            ("app.dart::main", "app.dart::App.run", "local"),
+            ("app.dart::main", "app.dart::App.run", "result"),  # App().run(): the class made
             ("greeter.dart::Greeter._decorate", "greeter.dart::shout", "local"),
             ("greeter.dart::Greeter.greet", "greeter.dart::Greeter._decorate", "local"),
         },

@@ -142,7 +142,7 @@ def test_java_source_directories_declared_in_a_parent_pom_make_one_package():
         (f"{money}.of", money, "local"),
         (f"{money}.plus", money, "local"),
         (f"{test}.addsCents", f"{money}.of", "package"),  # core/src and core/test hold one package com.acme.core
-        (f"{test}.addsCents", f"{money}.plus", "unique_name"),  # a method of an expression's value
+        (f"{test}.addsCents", f"{money}.plus", "result"),  # a method of what Money.of returns
     }
     without = project_graph(PROJECTS / "java", with_manifests=False)
     assert "Money.of" in without.nodes[f"{test}.addsCents"]["unresolved_calls"]

@@ -57,10 +57,13 @@ def test_related_and_neighbourhood_answer_with_typed_neighbours(indexed_copy):
     assert "inventory/cli.py::cmd_order" in {n.node for n in callers}
     assert all(n.edge == "calls" and n.line for n in callers)
     assert "inventory/orders.py::Order._require_status" in {n.node for n in callees}
+    # warehouse.reserve(...) with `warehouse: Warehouse` in the signature: a method of that class
+    reserve = next(n for n in callees if n.node == "inventory/models.py::Warehouse.reserve")
+    assert reserve.detail == "parameter"
     assert tests and all(_in_tests_folder(n.path) for n in tests)
     assert hood.info.parent == "inventory/orders.py::Order" and hood.info.kind == "method"
     assert [n.node for n in hood.calls] == [n.node for n in callees]
-    assert "warehouse.reserve" in hood.info.unresolved_calls
+    assert "reserved.append" in hood.info.unresolved_calls  # a list's method, nothing of ours
 
 
 def _in_tests_folder(path: str | None) -> bool:

@@ -81,3 +81,47 @@ def test_a_variable_s_method_is_its_declared_or_named_class_s_and_else_none(lang
         if callee.rpartition(".")[2].lower() in ("register", "set", "ring")
     }
     assert found == expected
+
+
+CHAINS = {
+    "rust": ("src/lib.rs", b"""
+pub struct Bash;
+pub struct Fish;
+impl Bash { pub fn new() -> Self { Bash } pub fn register(&self) {} }
+impl Fish { pub fn new() -> Self { Fish } pub fn register(&self) {} }
+pub fn install() { Fish::new().register(); }
+""", {("install", "Fish.register", "result")}),
+    "go": ("shells/shells.go", b"""
+package shells
+
+type Bash struct{}
+type Fish struct{}
+
+func NewFish() (*Fish, error) { return &Fish{}, nil }
+func (b *Bash) Register() {}
+func (f *Fish) Register() {}
+
+func Install() { NewFish().Register() }
+""", {("Install", "Fish.Register", "result")}),
+    "java": ("src/Shop.java", b"""
+class Shop {
+    void open() { new Bell().ring(); Bell.quiet().ring(); }
+}
+class Register { void ring() {} }
+class Bell { static Bell quiet() { return new Bell(); } void ring() {} }
+""", {("Shop.open", "Bell.ring", "result")}),
+}
+
+
+@pytest.mark.parametrize("language", sorted(CHAINS))
+def test_a_method_called_on_what_a_call_returns_is_that_type_s(language):
+    # `Fish::new().register()`, `NewFish().Register()`, `new Bell().ring()`: the class made, or the type the
+    # signature of the function before the dot says it returns (`-> Self`, `(*Fish, error)`, `static Bell`).
+    path, source, expected = CHAINS[language]
+    graph = build_graph({path: extract_file(path, source, language)})
+    found = {
+        (caller.partition("::")[2], callee.partition("::")[2], how)
+        for caller, callee, how in edges(graph, "calls")
+        if callee.rpartition(".")[2].lower() in ("register", "ring")
+    }
+    assert found == expected

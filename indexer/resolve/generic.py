@@ -18,9 +18,10 @@ from .import_paths import FileIndex
 from .manifest_imports import ManifestImports
 from .manifests import Manifests
 from .names import NameTable, family
-from .parameters import declared_type
+from .parameters import declared_type, returned_type
 
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
+_CHAINED = re.compile(r"(.+?)\(\)(?:\.|::|->)(\w+)")  # `Foo().bar`, `Man::new().generate_to`
 
 
 def name_and_qualifier(text: str) -> tuple[str, str | None] | None:
@@ -92,6 +93,11 @@ class GenericResolver:
     def resolve(self, path: str, caller: str, text: str, for_class: bool) -> tuple[str, str] | None:
         """(qname, resolution) for a callee or base-type expression written in ``path`` inside ``caller``."""
         names = self.names
+        chained = None if for_class else _CHAINED.fullmatch(text)
+        if chained is not None:
+            found = self._on_result(path, caller, chained.group(1), chained.group(2))
+            if found is not None:
+                return found, "result"
         written = name_and_qualifier(text)
         if written is None:
             return None
@@ -147,6 +153,24 @@ class GenericResolver:
         if len(candidates) == 1:
             return candidates[0], "unique_name"
         return None
+
+    def _on_result(self, path: str, caller: str, made_by: str, name: str) -> str | None:
+        """Method ``name`` of what ``made_by()`` makes: a class constructed (``new Foo().bar()``, written
+        ``Foo().bar``), or the type a function's signature says it returns (``Man::new(cmd).generate_to()``
+        with ``fn new(..) -> Self``, ``NewServer().Start()`` with ``func NewServer() *Server``)."""
+        made = self.resolve(path, caller, made_by, False)
+        if made is None:
+            return None
+        maker = self.symbols[made[0]]
+        owner: str | None = maker.qname if maker.kind == CLASS else None
+        if owner is None:
+            returned = returned_type(maker.language, maker.signature, maker.name)
+            if returned == "Self":
+                owner = maker.parent
+            elif returned:
+                found = self.resolve(maker.path, maker.qname, returned, True)
+                owner = found[0] if found is not None else None
+        return self.names.in_class_hierarchy(owner, name, include_self=True) if owner is not None else None
 
     def _closest(self, candidates: list[str], qualifier: str | None, caller: str,
                  resolution: str) -> tuple[str, str] | None:

@@ -19,6 +19,9 @@ from ..model import Symbol
 _NAMED = re.compile(r"[A-Za-z_][\w.:]*")
 _GO_HEAD = re.compile(r"\s*func\s*(?:\([^()]*\)\s*)?\w+\s*(?:\[[^\]]*\]\s*)?\(")
 _NAME_FIRST = {"python", "rust", "typescript", "tsx", "kotlin", "scala", "swift"}  # `name: Type`
+_RUST_WRAPPER = re.compile(r"^(?:Result|Option|Box|Rc|Arc)<(.*)>$")
+_MODIFIERS = frozenset({"public", "private", "protected", "internal", "static", "final", "abstract", "override",
+                        "virtual", "sealed", "async", "synchronized", "native", "default", "new", "extern"})
 _OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
 _TYPE_FIRST = {"java", "csharp", "dart"}  # `Type name`
 _RUST_PREFIXES = re.compile(r"^(?:&\s*)?(?:'\w+\s+)?(?:mut\s+)?(?:dyn\s+|impl\s+)?")
@@ -50,6 +53,34 @@ def parameter_type(language: str, signature: str, variable: str) -> str | None:
             words = _without_type_arguments(_JAVA_MODIFIERS.sub("", piece)).split("=")[0].split()
             if len(words) >= 2 and words[-1] == variable and "[" not in words[-2] and "..." not in words[-2]:
                 return _head(words[-2])
+    return None
+
+
+def returned_type(language: str, signature: str, name: str) -> str | None:
+    """The named type a function returns, as its signature writes it: ``Self`` or ``Man`` for Rust's
+    ``fn new() -> Self``, ``Foo`` for Go's ``func NewFoo() (*Foo, error)``, Java's ``static Foo of(int x)`` and
+    TypeScript's ``static of(x: number): Foo``; Rust's ``Result<Self, E>``/``Option<T>``/``Box<T>`` unwrapped."""
+    if language == "rust":
+        arrow = signature.rpartition("->")[2] if "->" in signature else ""
+        written = _RUST_PREFIXES.sub("", arrow.split(" where ")[0].strip())
+        wrapper = _RUST_WRAPPER.match(written)
+        return _head(_RUST_PREFIXES.sub("", wrapper.group(1))) if wrapper else _head(written)
+    if language == "go":
+        head = _GO_HEAD.match(signature)
+        inner = _parameter_list(signature, head.end() - 1) if head else None
+        if inner is None:
+            return None
+        results = signature[head.end() + len(inner) + 1:].strip().lstrip("(").strip().lstrip("*")
+        return _head(results) if results and not results.startswith(("[", "map[", "func", "chan")) else None
+    if language in _TYPE_FIRST:
+        before = _without_type_arguments(signature.partition("(")[0]).split()
+        named = len(before) >= 2 and before[-1] == name and before[-2] not in _MODIFIERS
+        return _head(before[-2]) if named else None
+    if language in ("typescript", "tsx"):
+        opening = signature.find("(")
+        inner = _parameter_list(signature, opening)
+        after = signature[opening + len(inner) + 2:].strip() if inner is not None else ""
+        return _head(after[1:].strip()) if after.startswith(":") else None
     return None
 
 
