@@ -2,9 +2,11 @@
 
 Their extracts record names as written, without the binding rules Python's resolver follows, so a name is
 looked for in order: ``this``/``self`` members through the class hierarchy (in C++ a bare name inside a
-method too), a parameter's method through the type its signature gives it (``parameters.py``), definitions in the same file, definitions in the files it imports (for C/C++ also the headers
-those include, then the headers' source twins: ``c_family.py``), and a definition whose name is unique in
-its language family.
+method too), a method of what the call before it makes or returns (``Foo().bar``, ``Man::new().generate_to``),
+a parameter's method through the type its signature gives it (``parameters.py``), definitions in the same
+file, definitions in the files it imports (for C/C++ also the headers those include, then the headers' source
+twins: ``c_family.py``), and a definition whose name is unique in its language family. A method that several
+classes define, called on a variable of unknown type, is none of them rather than a guess.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """Names in Go by Go's own scoping rules, before the name-based guesses every other language gets.
 
 A package is a directory: its files share one namespace, so a bare name is a definition of the file or of
-another file of the package. Another package is reached only through the name its import binds
-(``store.New``: the import's alias, else the last element of its path), and an import from outside the
-repository names nothing of ours, however the function is called. In a method, the receiver (``s`` in
-``func (s *Server) Handle``) names its type: ``s.Get`` is a method of ``Server`` or of a type it embeds,
-wherever in the package it is written; so does a parameter's type (``c`` in ``func Serve(c *gin.Context)``:
-``parameter``). Anything else (a local variable's method, a field's) is left to ``GenericResolver``. Which directory an import path is comes from the go.mod above the file (its module
-path, its replace directives) when there is one, else from the longest tail of the path that names a
-directory (``manifest_imports.py``, ``import_paths.py``). An import of a package of more than
-``WHOLE_IMPORT_MAX_FILES`` files links only the files defining a name the importer writes.
+another file of the package. Another package is reached only through the name its import binds (``store.New``:
+the import's alias, else the last element of its path), and an import from outside the repository names
+nothing of ours, however the function is called. In a method, the receiver (``s`` in ``func (s *Server)
+Handle``) names its type: ``s.Get`` is a method of ``Server`` or of a type it embeds, wherever in the package
+it is written; so does a parameter's type (``c`` in ``func Serve(c *gin.Context)``: ``parameter``). Anything
+else (a local variable's method, a field's) is left to ``GenericResolver``. Which directory an import path is
+comes from the go.mod above the file (its module path, its replace directives) when there is one, else from
+the longest tail of the path that names a directory (``manifest_imports.py``, ``import_paths.py``). An import
+of a package of more than ``WHOLE_IMPORT_MAX_FILES`` files links only the files defining a name the importer
+writes.
 """
 
 from __future__ import annotations

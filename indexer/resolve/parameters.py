@@ -18,6 +18,7 @@ from ..model import Symbol
 
 _NAMED = re.compile(r"[A-Za-z_][\w.:]*")
 _GO_HEAD = re.compile(r"\s*func\s*(?:\([^()]*\)\s*)?\w+\s*(?:\[[^\]]*\]\s*)?\(")
+_GO_UNNAMED = ("[", "map[", "func", "chan", "...", "interface", "struct")  # types that are no class of ours
 _NAME_FIRST = {"python", "rust", "typescript", "tsx", "kotlin", "scala", "swift"}  # `name: Type`
 _RUST_WRAPPER = re.compile(r"^(?:Result|Option|Box|Rc|Arc)<(.*)>$")
 _MODIFIERS = frozenset({"public", "private", "protected", "internal", "static", "final", "abstract", "override",
@@ -71,7 +72,7 @@ def returned_type(language: str, signature: str, name: str) -> str | None:
         if inner is None:
             return None
         results = signature[head.end() + len(inner) + 1:].strip().lstrip("(").strip().lstrip("*")
-        return _head(results) if results and not results.startswith(("[", "map[", "func", "chan")) else None
+        return _head(results) if results and not results.startswith(_GO_UNNAMED) else None
     if language in _TYPE_FIRST:
         before = _without_type_arguments(signature.partition("(")[0]).split()
         named = len(before) >= 2 and before[-1] == name and before[-2] not in _MODIFIERS
@@ -105,7 +106,7 @@ def _go_parameters(signature: str) -> dict[str, str]:
             waiting.append(words[0])
             continue
         written = words[1].strip().lstrip("*")
-        named = None if written.startswith(("[", "map[", "func", "chan", "...", "interface", "struct")) else _head(written)
+        named = None if written.startswith(_GO_UNNAMED) else _head(written)
         for name in (*waiting, words[0]):
             if named:
                 types[name] = named

@@ -2,7 +2,8 @@
 
 Names are looked up the way Python would: the caller's enclosing functions, the file's own definitions, the
 names its imports bind (followed through re-exports and star imports), ``self``/``super()`` through the class
-hierarchy, a parameter's method through the class its annotation names (``parameter``), and, failing all that, a definition whose name is unique in the repository.
+hierarchy, a parameter's method through the class its annotation names (``parameter``), and, failing all that,
+a definition whose name is unique in the repository.
 """
 
 from __future__ import annotations
