@@ -52,6 +52,16 @@ class Register { void ring() {} }
 class Bell { void ring() {} }
 """
 
+def method_calls(path: str, source: bytes, language: str) -> set[tuple[str, str, str]]:
+    """(caller, callee, resolution) of the calls to ``register``, ``set`` and ``ring``, names without the file."""
+    graph = build_graph({path: extract_file(path, source, language)})
+    return {
+        (caller.partition("::")[2], callee.partition("::")[2], how)
+        for caller, callee, how in edges(graph, "calls")
+        if callee.rpartition(".")[2].lower() in ("register", "set", "ring")
+    }
+
+
 CASES = {
     "rust": ("src/lib.rs", RUST, {
         ("install", "Fish.register", "local"),
@@ -74,13 +84,7 @@ CASES = {
 @pytest.mark.parametrize("language", sorted(CASES))
 def test_a_variable_s_method_is_its_declared_or_named_class_s_and_else_none(language):
     path, source, expected = CASES[language]
-    graph = build_graph({path: extract_file(path, source, language)})
-    found = {
-        (caller.partition("::")[2], callee.partition("::")[2], how)
-        for caller, callee, how in edges(graph, "calls")
-        if callee.rpartition(".")[2].lower() in ("register", "set", "ring")
-    }
-    assert found == expected
+    assert method_calls(path, source, language) == expected
 
 
 CHAINS = {
@@ -118,10 +122,4 @@ def test_a_method_called_on_what_a_call_returns_is_that_type_s(language):
     # `Fish::new().register()`, `NewFish().Register()`, `new Bell().ring()`: the class made, or the type the
     # signature of the function before the dot says it returns (`-> Self`, `(*Fish, error)`, `static Bell`).
     path, source, expected = CHAINS[language]
-    graph = build_graph({path: extract_file(path, source, language)})
-    found = {
-        (caller.partition("::")[2], callee.partition("::")[2], how)
-        for caller, callee, how in edges(graph, "calls")
-        if callee.rpartition(".")[2].lower() in ("register", "ring")
-    }
-    assert found == expected
+    assert method_calls(path, source, language) == expected
