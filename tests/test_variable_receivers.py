@@ -17,7 +17,7 @@ pub struct Fish;
 impl Bash { pub fn register(&self) {} }
 impl Fish { pub fn register(&self) {} }
 pub fn install() { let fish = Fish; fish.register(); }
-pub fn setup(shell: &mut Fish) { shell.register(); }
+pub fn setup(done: impl Fn(u8) -> u8, shell: &mut Fish) { shell.register(); }
 pub fn setup_all(shells: Vec<Fish>) { for shell in shells { shell.register(); } }
 """
 
@@ -38,7 +38,7 @@ TYPESCRIPT = b"""
 export class AxiosHeaders { set(name: string) {} }
 export class Cookies { set(name: string) {} }
 export function send() { const headers = new AxiosHeaders(); headers.set("a"); }
-export function store(jar?: Cookies) { jar.set("b"); }
+export function store(done: (ok: boolean) => void, jar?: Cookies) { jar.set("b"); }
 export function storeAll(jars) { for (const jar of jars) { jar.set("c"); } }
 """
 

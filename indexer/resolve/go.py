@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from ..model import CLASS, METHOD, FileExtract, split_qualified_name
 from .generic import GenericResolver
-from .parameters import declared_type
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
+from .parameters import declared_type
 
 _RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
 _MAJOR_VERSION = re.compile(r"v\d+")

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 from ..model import CLASS, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
-from .parameters import declared_type
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
+from .parameters import declared_type
 
 # What precedes the package directories in a file's path: a Maven/Gradle source root, or nothing.
 _SOURCE_ROOT = re.compile(r"^(.*?/)?src/(?:main|test)/java/")

@@ -4,9 +4,10 @@
 ``def ring(bell: Bell | None = None)`` is ``Bell``.
 
 A method called on that parameter (``c.JSON()``) is then a method of that type, which the language's resolver
-looks up as it looks up any type name. Only a named type counts: a slice, map, function, tuple or array type
-says nothing about whose method is called. Local variables are not read: the resolver sees signatures, not
-bodies.
+looks up as it looks up any type name; likewise a method called on what a function returns
+(``NewServer().Start()``) is one of the type its signature says it returns (``returned_type``). Only a named
+type counts: a slice, map, function, tuple or array type says nothing about whose method is called. Local
+variables are not read: the resolver sees signatures, not bodies.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def _top_level(text: str) -> list[str]:
     for i, ch in enumerate(text):
         if ch in "(<[{":
             depth += 1
-        elif ch in ")>]}":
+        elif ch in ")]}" or (ch == ">" and text[i - 1:i] not in ("-", "=")):  # not Rust's `->`, JS's `=>`
             depth -= 1
         elif ch == "," and depth == 0:
             pieces.append(text[start:i])

@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 from ..model import CLASS, FUNCTION, METHOD, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
-from .parameters import declared_type
 from .import_paths import FileIndex, rust_crate_root, rust_module_dir, rust_module_file
 from .manifests import CARGO_TOML
+from .parameters import declared_type
 
 _ANCHORS = ("crate", "self", "super")
 # Paths that never lead into this repository: the standard crates and the prelude's types. Any other crate
