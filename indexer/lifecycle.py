@@ -235,7 +235,7 @@ class VectorFiller:
     def _look(self) -> tuple[int, int]:
         try:
             now = coverage(self.root)
-        except IndexingError:
+        except (IndexingError, OSError):  # a state that an indexer rewrites this instant: look again next time
             now = self.coverage
         if now != self.coverage:
             self.coverage = now

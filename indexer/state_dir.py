@@ -193,12 +193,26 @@ class StateDir:
         return _fingerprint(self.graph) + "|" + _fingerprint(self.lexical)
 
     def size_on_disk(self) -> dict[str, int]:
+        """Bytes of each part of the state. The indexer may swap the lexical index or the vectors while this
+        runs (a re-index beside a status poll): a file or folder that vanishes mid-count counts as gone."""
+
         def size(path: Path) -> int:
-            if path.is_symlink():
+            try:
+                if path.is_symlink():
+                    return 0
+                if path.is_file():
+                    return path.stat().st_size
+            except OSError:
                 return 0
-            if path.is_file():
-                return path.stat().st_size
-            return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+            total = 0
+            for folder, _, files in os.walk(path):  # os.walk skips a folder it can no longer list
+                for name in files:
+                    try:
+                        found = os.lstat(os.path.join(folder, name))
+                    except OSError:
+                        continue
+                    total += found.st_size if stat.S_ISREG(found.st_mode) else 0
+            return total
 
         sizes = {
             "manifest": sum(size(Path(f"{self.index_db}{s}")) for s in ("", "-wal", "-shm")),

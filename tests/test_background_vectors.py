@@ -260,3 +260,46 @@ def test_a_damaged_vector_store_leaves_commands_working_without_vectors_saying_w
     assert any("vector store is damaged" in n for n in json.loads(repaired.stdout)["notices"])
     result = run_assist("context", "-C", str(indexed_copy), "which region is the service in", "--budget", "600")
     assert result.returncode == 0 and "vector" not in result.stderr
+
+
+def test_a_status_read_while_the_indexer_swaps_its_files_counts_them_as_gone(indexed_copy, monkeypatch):
+    # A re-index replaces .assist/lexical while a front end's filler polls the status: a file listed and then
+    # gone before its size is read once raised FileNotFoundError out of size_on_disk (and so out of the
+    # filler's watcher thread, which died: CI saw the model-switch test above time out that way).
+    import os
+
+    import indexer.state_dir as state_dir
+
+    real_lstat = os.lstat
+    lexical = str(indexed_copy / ".assist" / "lexical")
+
+    def vanished(path, *args, **kwargs):
+        if str(path).startswith(lexical + os.sep):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(state_dir.os, "lstat", vanished)
+    sizes = index_status(indexed_copy, check_stale=False).size_on_disk
+    assert sizes["lexical"] == 0 and sizes["graph"] > 0 and sizes["total"] > 0
+
+
+def test_the_filler_s_watcher_outlives_a_status_read_that_fails_once(tmp_path, monkeypatch):
+    import indexer.lifecycle as lifecycle
+
+    failures = iter([FileNotFoundError(2, "No such file or directory", ".assist/lexical")])
+
+    def flaky(root):
+        for failure in failures:
+            raise failure
+        return coverage(root)
+
+    monkeypatch.setattr(lifecycle, "coverage", flaky)
+    repo = structural_copy(tmp_path)
+    filler = VectorFiller(repo, IndexConfig(vectors="later"), poll_s=0.2)
+    filler.coverage = (1, 2)  # what it saw before the failed read
+    try:
+        filler.start()
+        # A watcher killed by the failed read would leave the state at "stopped" and fill nothing.
+        wait_for(lambda: filler.state in ("filling", "complete"), 30)
+    finally:
+        filler.stop()
