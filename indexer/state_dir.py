@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from .safe_fs import atomic_write
@@ -204,15 +205,7 @@ class StateDir:
                     return path.stat().st_size
             except OSError:
                 return 0
-            total = 0
-            for folder, _, files in os.walk(path):  # os.walk skips a folder it can no longer list
-                for name in files:
-                    try:
-                        found = os.lstat(os.path.join(folder, name))
-                    except OSError:
-                        continue
-                    total += found.st_size if stat.S_ISREG(found.st_mode) else 0
-            return total
+            return sum(found.st_size for _, found in _files_under(path) if stat.S_ISREG(found.st_mode))
 
         sizes = {
             "manifest": sum(size(Path(f"{self.index_db}{s}")) for s in ("", "-wal", "-shm")),
@@ -232,16 +225,22 @@ def _fingerprint(path: Path) -> str:
         except OSError:
             return f"{path.name}:missing"
         return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
-    parts = []
-    for dirpath, _, filenames in os.walk(path):
-        for name in filenames:
-            full = os.path.join(dirpath, name)
+    parts = [f"{os.path.relpath(full, path)}:{st.st_size}:{st.st_mtime_ns}" for full, st in _files_under(path)]
+    return "|".join(sorted(parts))
+
+
+def _files_under(path: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, lstat) of each file under ``path`` that still exists when it is reached: the indexer may swap a
+    folder while a reader walks it, and a file or folder gone by then is skipped (os.walk skips what it can no
+    longer list)."""
+    for folder, _, names in os.walk(path):
+        for name in names:
+            full = os.path.join(folder, name)
             try:
-                st = os.lstat(full)
+                found = os.lstat(full)
             except OSError:
                 continue
-            parts.append(f"{os.path.relpath(full, path)}:{st.st_size}:{st.st_mtime_ns}")
-    return "|".join(sorted(parts))
+            yield full, found
 
 
 def adopt_copied_index(root: Path) -> None:
