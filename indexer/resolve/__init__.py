@@ -96,3 +96,4 @@ class Resolvers:
         self.names.forget_lookups()
         self._python.forget_lookups()
         self._rust.forget_lookups()
+        self._other.forget_lookups()

@@ -47,6 +47,11 @@ class GenericResolver:
         self._manifest_imports: ManifestImports | None = None
         self._c_includes: CIncludes | None = None
         self.import_via: dict[tuple[str, str], str] = {}  # (importer, file) -> the manifest that resolved it
+        self._chains: dict[tuple[str, str, str], str | None] = {}  # (path, caller, `a().b`) -> what it resolved to
+
+    def forget_lookups(self) -> None:
+        """Drop what chains resolved to before every base was known: a method may be inherited."""
+        self._chains.clear()
 
     def is_builtin(self, callee: str) -> bool:
         return False
@@ -97,9 +102,13 @@ class GenericResolver:
         names = self.names
         chained = None if for_class else _CHAINED.fullmatch(text)
         if chained is not None:
-            found = self._on_result(path, caller, chained.group(1), chained.group(2))
-            if found is not None:
-                return found, "result"
+            # A builder chain (`Command::new().arg().arg().about`) is recorded once per call in it, and each
+            # resolves the chain before it: remembered, each link is resolved once, not once per later link.
+            key = (path, caller, text)
+            if key not in self._chains:
+                self._chains[key] = self._on_result(path, caller, chained.group(1), chained.group(2))
+            if self._chains[key] is not None:
+                return self._chains[key], "result"
         written = name_and_qualifier(text)
         if written is None:
             return None
