@@ -112,13 +112,22 @@ class LexicalIndex:
     def search(self, query: str, k: int, stem: bool = True) -> list[tuple[str, float]]:
         """The ``k`` best chunks for ``query`` as (id, BM25 score), best first; only scores above zero.
         ``stem`` must match how the index's token lists were made."""
-        if self._retriever is None or k <= 0:
-            return []
+        return self.best(self.scores(query, stem), k)
+
+    def scores(self, query: str, stem: bool = True) -> numpy.ndarray | None:
+        """Every chunk's BM25 score for ``query``, in the order of ``ids``; None when no query word is indexed."""
+        if self._retriever is None:
+            return None
         vocab: dict[str, int] = self._retriever.vocab_dict
         token_ids = sorted({vocab[t] for t in tokenize_code(query, stem) if t in vocab})
         if not token_ids:
+            return None
+        return self._retriever.get_scores_from_ids(token_ids)
+
+    def best(self, scores: numpy.ndarray | None, k: int) -> list[tuple[str, float]]:
+        """The ``k`` best of ``scores`` (from ``scores()``) as (id, score), best first; only scores above zero."""
+        if scores is None or k <= 0:
             return []
-        scores = self._retriever.get_scores_from_ids(token_ids)
         if k < len(scores):
             top = numpy.argpartition(-scores, k - 1)[:k]
         else:

@@ -156,7 +156,8 @@ def test_a_quoted_error_message_finds_the_function_that_raises_it(project):
     assert "literal" in why and "has no area" in why
     with Retriever(project, use_vectors=False) as retriever:
         assert "literal" in retriever.search(MESSAGE_REPORT, top=1)[0].why.signals
-    without = ranked_symbols(project, MESSAGE_REPORT, weight_literal=0.0)
+    # The words of the message are also the words of check_size's text, which its file's re-ranking reads.
+    without = ranked_symbols(project, MESSAGE_REPORT, weight_literal=0.0, in_file_text=0.0)
     assert without[0] != "check_size"
 
 
@@ -297,11 +298,12 @@ def in_file_weights(root: Path, query: str, **changes) -> dict[str, float]:
 def test_a_short_name_of_common_words_matches_less_than_a_name_of_rare_ones(help_project):
     """``help`` and ``short`` are each one word of the report, but half the file's names use them; of
     ``align_short_args`` the report holds "short" and the rare "args", so it is the function the file brings."""
-    weights = in_file_weights(help_project, HELP_REPORT)
+    # The name's part alone: the text of the functions is what in_file_text weighs.
+    weights = in_file_weights(help_project, HELP_REPORT, in_file_text=0.0)
     assert weights["align_short_args"] > max(weights["help"], weights["short"], weights["help_usage"])
     assert ranked_symbols(help_project, HELP_REPORT)[0] == "align_short_args"
     # Every word alike, as before: the one-word names match fully and win.
-    alike = in_file_weights(help_project, HELP_REPORT, in_file_full_words=0.0)
+    alike = in_file_weights(help_project, HELP_REPORT, in_file_full_words=0.0, in_file_text=0.0)
     assert alike["help"] > alike["align_short_args"]
     assert ranked_symbols(help_project, HELP_REPORT, in_file_full_words=0.0)[0] == "help"
 
@@ -417,8 +419,9 @@ def test_a_method_named_by_common_words_does_not_borrow_its_class_name(pool_proj
     """``close``, ``get``, ``run`` and ``add`` say nothing the report could match: they earn nothing inside the
     file, where they used to earn half of their class's name as a constructor does, and rank above the thread
     spawner the report describes."""
-    weights = {name.rpartition(".")[2]: weight  # the name's part alone: no floor for being in a best file
-               for name, weight in in_file_weights(pool_project, POOL_REPORT, in_file_prior=0.0).items()}
+    weights = {name.rpartition(".")[2]: weight  # the name's part alone: no floor, no text likeness
+               for name, weight in in_file_weights(pool_project, POOL_REPORT, in_file_prior=0.0,
+                                                   in_file_text=0.0).items()}
     assert all(weights.get(name, 0) == 0 for name in ("close", "get", "run", "add"))
     assert weights["__init__"] > 0  # a constructor is still half its class
     assert weights["_spawn_thread"] > weights["__init__"] and weights["restart_workers"] > weights["__init__"]
@@ -529,3 +532,134 @@ KeyError: 3
         failing = {"netkit/propagation.py::label_propagation": (1.0, "failure: raised here")}
         assert all(node.prior == 0 for node in retriever.rank(PROPAGATION_REPORT, extra_seeds=failing).nodes)
         assert any(node.prior > 0 for node in retriever.rank(PROPAGATION_REPORT).nodes)
+
+
+# A shop whose ledger settles chargebacks in a method named for something else, beside reports, disputes and
+# refunds that share the report's words: only the method's text says it is the one meant.
+SHOP_FILES = {
+    "shop/__init__.py": "",
+    "shop/ledger.py": '''
+"""The shop's ledger: every order's money in and out."""
+
+
+class Ledger:
+    def __init__(self):
+        self.entries = []
+
+    def post(self, entry):
+        """Add an entry to the ledger."""
+        self.entries.append(entry)
+
+    def balance(self):
+        """What the ledger holds now."""
+        return sum(entry.amount for entry in self.entries)
+
+    def close_day(self, day):
+        """Close a day of the ledger."""
+        return [entry for entry in self.entries if entry.day == day]
+
+    def export(self, path):
+        """Write the ledger to a file."""
+        with open(path, "w") as out:
+            out.writelines(str(entry) for entry in self.entries)
+
+    def settle(self, entry):
+        """Bring an entry in line with what the bank paid."""
+        if entry.chargeback and entry.kind == "refund":
+            self.post(entry.inverse())
+        return entry
+
+    def audit(self):
+        """Entries whose amounts do not add up."""
+        return [entry for entry in self.entries if entry.amount != entry.expected]
+
+    def rename(self, old, new):
+        """Move entries from one account to another."""
+        for entry in self.entries:
+            if entry.account == old:
+                entry.account = new
+''',
+    "shop/reports.py": '''
+"""Reports over the ledger: balances by day and by account."""
+
+
+def balance_report(ledger):
+    """The ledger balance, and the balance of each account of the ledger."""
+    return {"balance": ledger.balance(), "accounts": account_balances(ledger)}
+
+
+def account_balances(ledger):
+    """The balance of each account in the ledger."""
+    balances = {}
+    for entry in ledger.entries:
+        balances[entry.account] = balances.get(entry.account, 0) + entry.amount
+    return balances
+
+
+def daily_balance(ledger, day):
+    """The ledger balance at the end of a day."""
+    return sum(entry.amount for entry in ledger.close_day(day))
+''',
+    "shop/disputes.py": '''
+"""Disputes: a customer asks the bank for a chargeback and the bank pays it back."""
+
+
+def open_chargeback(order, reason):
+    """Open a chargeback dispute for an order: the chargeback waits for the bank."""
+    return {"order": order, "reason": reason, "chargeback": "open"}
+
+
+def chargeback_fee(chargeback):
+    """The bank fee for a dispute."""
+    return 15 if chargeback["reason"] == "fraud" else 25
+
+
+def chargeback_report(chargebacks):
+    """A report of every chargeback: open, won or lost, with each chargeback's fee."""
+    return [(c["order"], c["chargeback"], chargeback_fee(c)) for c in chargebacks]
+''',
+    "shop/refunds.py": '''
+"""Refunds: giving a customer's money back."""
+
+
+def refund_order(order, ledger):
+    """Refund an order: the refund is posted to the ledger."""
+    refund = order.total
+    ledger.post(refund)
+    return refund
+
+
+def refund_total(orders):
+    """The total of every refund of these orders."""
+    return sum(order.refund for order in orders)
+
+
+def partial_refund(order, amount, ledger):
+    """Refund part of an order; a refund above the order total is refused."""
+    if amount > order.total:
+        raise ValueError("refund above the order total")
+    ledger.post(amount)
+''',
+}
+
+CHARGEBACK_REPORT = "A refund that comes back as a chargeback is posted twice to the ledger, so the balance report is wrong"
+
+
+@pytest.fixture(scope="module")
+def shop_project(tmp_path_factory) -> Path:
+    return indexed_project(tmp_path_factory.mktemp("shop"), SHOP_FILES)
+
+
+def test_the_function_whose_text_is_its_files_most_like_the_report_rises_with_that_file(shop_project):
+    """``Ledger.settle`` is the only code of ledger.py that speaks of chargebacks and refunds; across the whole
+    project it is a middling BM25 hit behind the reports and disputes that repeat those words, but measured
+    against its own file's functions it is the best, and its file ranks among the first."""
+    assert "shop/ledger.py" in ranked_files(shop_project, CHARGEBACK_REPORT)[:3]
+    found = ranked_symbols(shop_project, CHARGEBACK_REPORT)
+    without = ranked_symbols(shop_project, CHARGEBACK_REPORT, in_file_text=0.0)
+    assert found.index("Ledger.settle") < 5 <= without.index("Ledger.settle"), (found, without)
+    weights = in_file_weights(shop_project, CHARGEBACK_REPORT)
+    plain = in_file_weights(shop_project, CHARGEBACK_REPORT, in_file_text=0.0)
+    # The methods whose text holds none of the report's words gain nothing.
+    assert weights["Ledger.rename"] == pytest.approx(plain["Ledger.rename"])
+    assert weights["Ledger.settle"] > plain["Ledger.settle"]

@@ -168,6 +168,7 @@ class _Seeds:
     def __init__(self) -> None:
         self.evidence: dict[str, dict[str, Evidence]] = {}
         self.chunks: dict[str, tuple[float, str]] = {}
+        self.lexical_scores: np.ndarray | None = None  # every chunk's BM25 score, in the lexical index's order
 
     def add(self, node: str, evidence: Evidence, chunk: str | None = None) -> None:
         by_signal = self.evidence.setdefault(node, {})
@@ -192,6 +193,7 @@ class Ranker:
         self._walk: GraphWalk | None = None
         self._walk_key: tuple | None = None
         self._rarity: tuple[int, NameWordRarity] | None = None
+        self._chunk_positions: tuple[int, dict[str, list[int]]] | None = None
 
     def walk(self) -> GraphWalk:
         key = (id(self.reader.graph), tuple(sorted(self.config.edge_weights().items())))
@@ -205,6 +207,20 @@ class Ranker:
         if self._rarity is None or self._rarity[0] != id(graph):
             self._rarity = (id(graph), NameWordRarity.of(graph))
         return self._rarity[1]
+
+    def chunk_positions(self) -> dict[str, list[int]]:
+        """Each node's chunks, as positions in the lexical index's score vector."""
+        lexical = self.reader.lexical
+        if self._chunk_positions is None or self._chunk_positions[0] != id(lexical):
+            positions: dict[str, list[int]] = {}
+            chunks = self.reader.chunks
+            for i, chunk_id in enumerate(lexical.ids):
+                chunk = chunks.get(chunk_id)
+                node = self.reader.node_of_chunk(chunk) if chunk is not None else None
+                if node is not None:
+                    positions.setdefault(node, []).append(i)
+            self._chunk_positions = (id(lexical), positions)
+        return self._chunk_positions[1]
 
     # -------------------------------------------------------------------------------- public
 
@@ -290,7 +306,8 @@ class Ranker:
     def _lexical_seeds(self, text: str, seeds: _Seeds, weight: float) -> None:
         reader = self.reader
         ranked: dict[str, int] = {}
-        for chunk_id, score in reader.lexical.search(text, self.config.bm25_k):
+        seeds.lexical_scores = reader.lexical.scores(text)
+        for chunk_id, score in reader.lexical.best(seeds.lexical_scores, self.config.bm25_k):
             chunk = reader.chunks.get(chunk_id)
             node = reader.node_of_chunk(chunk) if chunk is not None else None
             if node is None:
@@ -552,10 +569,10 @@ class Ranker:
 
     def _rank_inside_files(self, query: ParsedQuery, nodes: list[RankedNode], seeds: _Seeds) -> list[RankedNode]:
         """Re-rank the functions of the best few files against the query: a function whose name's words
-        the query uses, that holds a literal it quotes, or that calls what it names, earns up to
-        ``weight_in_file`` of the best score, scaled by how its file ranks against the best file; and each
-        function of a file with few functions is lifted to at least ``in_file_prior`` of it for being there,
-        unless a trace or the caller's own seeds say which functions ran."""
+        the query uses, that holds a literal it quotes, that calls what it names, or whose text is its file's
+        most like the query, earns up to ``weight_in_file`` of the best score, scaled by how its file ranks
+        against the best file; and each function of a file with few functions is lifted to at least
+        ``in_file_prior`` of it for being there, unless a trace or the caller's own seeds say which functions ran."""
         cfg = self.config
         graph = self.reader.graph
         node_data = graph._node
@@ -583,6 +600,7 @@ class Ranker:
                          if node_data.get(qname, {}).get("kind") in ("function", "method")]
             few = min(1.0, cfg.in_file_prior_span / max(len(functions), 1))
             prior = prior_weight * top_score * file_factor * few
+            text_likeness = self._text_likeness(functions, seeds.lexical_scores)
             for qname in functions:
                 data = node_data[qname]
                 name = data.get("name") or ""
@@ -601,6 +619,7 @@ class Ranker:
                 calls = {t for _, t, k in graph.out_edges(qname, keys=True) if k == "calls"}
                 if calls & named:
                     affinity += 0.5
+                affinity += cfg.in_file_text * text_likeness.get(qname, 0.0)
                 like = cfg.weight_in_file * top_score * file_factor * min(affinity, 1.0)
                 # The prior is a floor, not a bonus: it lifts what little else found, and leaves the order of
                 # what the evidence already ranks above it as it was.
@@ -623,6 +642,18 @@ class Ranker:
                 ranked.why.evidence.append(evidence)
         ranked_nodes = sorted(by_node.values(), key=lambda r: (-r.score, r.node))
         return ranked_nodes
+
+    def _text_likeness(self, functions: list[str], scores: np.ndarray | None) -> dict[str, float]:
+        """Each function's BM25 score for the query (its best chunk's) over the best in its file, 0..1."""
+        if scores is None or self.config.in_file_text <= 0:
+            return {}
+        positions = self.chunk_positions()
+        best = {q: max((float(scores[i]) for i in positions.get(q, ())), default=0.0) for q in functions}
+        top = max(best.values(), default=0.0)
+        if top <= 0:
+            return {}
+        power = self.config.in_file_text_power
+        return {q: (score / top) ** power for q, score in best.items() if score > 0}
 
     # ------------------------------------------------------------------------------ explaining
 
