@@ -489,6 +489,12 @@ def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list]:
     return check
 
 
+def _dict_of_str(value: Any) -> dict[str, str]:
+    if type(value) is not dict:
+        raise ValueError("expected an object")
+    return {_STR(k): _STR(v) for k, v in value.items()}
+
+
 def _record(cls: type, fields: dict[str, Callable[[Any], Any]]) -> Callable[[Any], Any]:
     return lambda value: _build(cls, value, fields)
 
@@ -503,7 +509,7 @@ _STR, _OPT_STR, _INT, _BOOL = _of(str), _of(str, type(None)), _of(int), _of(bool
 _SYMBOL_FIELDS = {
     "qname": _STR, "name": _STR, "kind": _STR, "path": _STR, "language": _STR, "start_line": _INT,
     "end_line": _INT, "start_byte": _INT, "end_byte": _INT, "signature": _STR, "docstring": _OPT_STR,
-    "parent": _OPT_STR,
+    "parent": _OPT_STR, "local_types": _dict_of_str,
 }
 _IMPORT_FIELDS = {
     "module": _STR, "line": _INT, "names": _list_of(_name_alias), "alias": _OPT_STR, "level": _INT,

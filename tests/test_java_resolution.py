@@ -36,7 +36,7 @@ def test_calls_resolve_through_imports_the_package_and_the_class_hierarchy():
         (ORDER + "Order.isEmpty", MAIN + "model/Entity.java::Entity.describe", "self"),  # inherited
         # the test, in src/test/java, sees the main classes of its package without importing them
         (PAYS, CHECKOUT + "Checkout", "package"),
-        (PAYS, CHECKOUT + "Checkout.pay", "unique_name"),
+        (PAYS, CHECKOUT + "Checkout.pay", "variable"),  # Checkout checkout = new Checkout()
         (PAYS, LEDGER + "Ledger", "package"),
         (PAYS, LEDGER + "Ledger.record", "result"),  # new Ledger().record
         (PAYS, ORDER + "Order", "import"),  # through import com.acme.shop.model.*

@@ -58,5 +58,5 @@ def test_typescript_implements_and_namespace_imports():
         (headers + ".get", "utils.ts::normalize", "import"),  # utils.normalize through `import * as utils`
         (headers + ".set", "utils.ts::normalize", "import"),
         (headers + ".from", headers, "local"),  # new AxiosHeaders()
-        (headers + ".from", headers + ".set", "local"),  # headers.set: a variable named like its class
+        (headers + ".from", headers + ".set", "variable"),  # headers.set: `const headers = new AxiosHeaders()`
     }

@@ -80,7 +80,7 @@ def test_rust_workspace_crates_are_found_by_their_cargo_names():
     }
     assert edges(graph, "calls") == {
         (f"{cli}::main", core + "soil.rs::Soil.new", "import"),
-        (f"{cli}::main", core + "soil.rs::Soil.water", "import"),
+        (f"{cli}::main", core + "soil.rs::Soil.water", "variable"),  # a variable made by Soil::new()
         (f"{cli}::main", core + "lib.rs::plant", "import"),
         (core + "lib.rs::plant", core + "soil.rs::Soil.new", "import"),
         (f"{test}::planting_gives_dry_soil", core + "lib.rs::plant", "import"),

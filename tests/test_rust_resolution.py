@@ -21,7 +21,7 @@ def test_calls_resolve_through_use_mod_paths_and_impl_blocks():
     graph = garden_graph()
     assert edges(graph, "calls") == {
         (LIB + "tend", PLANTS + "Plant.new", "import"),  # Plant::new, Plant brought in by `use crate::plants::Plant`
-        (LIB + "tend", PLANTS + "Plant.grow", "import"),  # seedling.grow: a variable, found in the imported files
+        (LIB + "tend", PLANTS + "Plant.grow", "variable"),  # seedling.grow: `let seedling = Plant::new(…)`
         (LIB + "tend", WATER + "schedule", "import"),  # plan(p): `use water::schedule as plan`
         (LIB + "tend", WATER + "pour", "import"),  # water::pour through `mod water;`
         (PLANTS + "Plant.new", PLANTS + "Plant.with_height", "self"),  # Self::with_height

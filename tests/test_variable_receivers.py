@@ -71,11 +71,11 @@ CASES = {
         ("Setup", "Fish.Register", "parameter"),
     }),
     "typescript": ("src/http.ts", TYPESCRIPT, {
-        ("send", "AxiosHeaders.set", "local"),
+        ("send", "AxiosHeaders.set", "variable"),
         ("store", "Cookies.set", "parameter"),
     }),
     "java": ("src/Shop.java", JAVA, {
-        ("Shop.open", "Register.ring", "local"),
+        ("Shop.open", "Register.ring", "variable"),
         ("Shop.close", "Bell.ring", "parameter"),
     }),
 }
@@ -122,4 +122,62 @@ def test_a_method_called_on_what_a_call_returns_is_that_type_s(language):
     # `Fish::new().register()`, `NewFish().Register()`, `new Bell().ring()`: the class made, or the type the
     # signature of the function before the dot says it returns (`-> Self`, `(*Fish, error)`, `static Bell`).
     path, source, expected = CHAINS[language]
+    assert method_calls(path, source, language) == expected
+
+
+LOCALS = {
+    "rust": ("src/lib.rs", b"""
+pub struct Bash;
+pub struct Fish;
+impl Bash { pub fn new() -> Self { Bash } pub fn register(&self) {} }
+impl Fish {
+    pub fn new() -> Self { Fish }
+    pub fn register(&self) {}
+    pub fn again(&self) { let next = Self::new(); next.register(); }
+}
+pub fn made() { let s = Fish::new(); s.register(); }
+pub fn typed() { let t: &Fish = pick(); t.register(); }
+pub fn shadowed() { let u = Bash::new(); let u = Fish::new(); u.register(); }
+pub fn returned() { let v = pick(); v.register(); }
+""", {("made", "Fish.register", "variable"), ("typed", "Fish.register", "variable"),
+      ("Fish.again", "Fish.register", "variable")}),
+    "go": ("shells/shells.go", b"""
+package shells
+
+type Bash struct{}
+type Fish struct{}
+
+func NewFish() (*Fish, error) { return &Fish{}, nil }
+func (b *Bash) Register() {}
+func (f *Fish) Register() {}
+
+func Made() { s := &Fish{}; s.Register() }
+func Typed() { var t *Fish; t.Register() }
+func Returned() { u, _ := NewFish(); u.Register() }
+""", {("Made", "Fish.Register", "variable"), ("Typed", "Fish.Register", "variable")}),
+    "typescript": ("src/http.ts", b"""
+export class AxiosHeaders { set(name: string) {} }
+export class Cookies { set(name: string) {} }
+export function made() { const s = new Cookies(); s.set("a"); }
+export function typed() { let t: Cookies | null = pick(); t.set("b"); }
+export function returned() { const u = pick(); u.set("c"); }
+""", {("made", "Cookies.set", "variable"), ("typed", "Cookies.set", "variable")}),
+    "java": ("src/Shop.java", b"""
+class Shop {
+    void made() { var b = new Bell(); b.ring(); }
+    void typed() { final Bell c = pick(); c.ring(); }
+    void returned() { var d = pick(); d.ring(); }
+}
+class Register { void ring() {} }
+class Bell { void ring() {} }
+""", {("Shop.made", "Bell.ring", "variable"), ("Shop.typed", "Bell.ring", "variable")}),
+}
+
+
+@pytest.mark.parametrize("language", sorted(LOCALS))
+def test_a_local_variable_s_method_is_the_type_its_declaration_writes_or_makes(language):
+    # `let s = Fish::new()`, `s := &Fish{}`, `const s = new Cookies()`, `var b = new Bell()`, or the type written
+    # (`let t: &Fish`, `var t *Fish`, `let t: Cookies | null`, `final Bell c`). What another call returns into a
+    # variable is not read, and a name declared twice with different types says nothing: those get no edge.
+    path, source, expected = LOCALS[language]
     assert method_calls(path, source, language) == expected

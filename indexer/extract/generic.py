@@ -536,6 +536,116 @@ _READERS = {
 READ_HERE = frozenset(_READERS)
 """The languages this module reads node by node; the others' query files name every part (``tagged.py``)."""
 
+# ------------------------------------------------------------------------------------------ local variables
+
+
+def _go_made_type(source: bytes, value: Node | None) -> str | None:
+    """``Foo`` of ``Foo{…}`` and ``&pkg.Foo{…}``: the type a composite literal makes."""
+    if value is not None and value.type == "unary_expression" and _text(source, value).startswith("&"):
+        value = value.child_by_field_name("operand")
+    if value is not None and value.type == "composite_literal":
+        written = value.child_by_field_name("type")
+        return _text(source, written) if written is not None else None
+    return None
+
+
+def _go_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
+    if node.type == "short_var_declaration":
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        names = [c for c in left.named_children] if left is not None else []
+        values = [c for c in right.named_children] if right is not None else []
+        if len(names) != len(values):  # `x, err := NewX()`: what a call returns is not read
+            return []
+        pairs = ((_text(source, n), _go_made_type(source, v)) for n, v in zip(names, values) if n.type == "identifier")
+        return [(name, made) for name, made in pairs if made]
+    written = node.child_by_field_name("type")  # var_spec
+    value = node.child_by_field_name("value")
+    values = value.named_children if value is not None else []
+    if written is not None:
+        made = _text(source, written)
+    else:
+        made = _go_made_type(source, values[0]) if len(values) == 1 else None
+    names = [_text(source, c) for c in node.children_by_field_name("name")]
+    return [(name, made) for name in names] if made else []
+
+
+_RUST_CONSTRUCTORS = frozenset({"new", "default"})
+
+
+def _rust_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
+    pattern = node.child_by_field_name("pattern")
+    if pattern is None or pattern.type != "identifier":
+        return []
+    written = node.child_by_field_name("type")
+    if written is not None:
+        return [(_text(source, pattern), _text(source, written))]
+    value = node.child_by_field_name("value")
+    if value is not None and value.type == "struct_expression":
+        made = value.child_by_field_name("name")
+        return [(_text(source, pattern), _text(source, made))] if made is not None else []
+    function = value.child_by_field_name("function") if value is not None and value.type == "call_expression" else None
+    if function is not None and function.type == "scoped_identifier":
+        # `Foo::new(…)`, `Foo::default()`: by convention they make a Foo; other functions may return anything.
+        owner, name = function.child_by_field_name("path"), function.child_by_field_name("name")
+        if owner is not None and name is not None and _text(source, name) in _RUST_CONSTRUCTORS:
+            return [(_text(source, pattern), _text(source, owner))]
+    return []
+
+
+def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
+    written = node.child_by_field_name("type")
+    found = []
+    for declarator in node.children_by_field_name("declarator"):
+        name = declarator.child_by_field_name("name")
+        made = _text(source, written) if written is not None else ""
+        if made == "var":  # `var x = new Foo<>()`
+            value = declarator.child_by_field_name("value")
+            created = value is not None and value.type == "object_creation_expression"
+            made_by = value.child_by_field_name("type") if created else None
+            made = _text(source, made_by) if made_by is not None else ""
+        if name is not None and made:
+            found.append((_text(source, name), made))
+    return found
+
+
+def _js_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
+    name = node.child_by_field_name("name")
+    if name is None or name.type != "identifier":
+        return []
+    written = node.child_by_field_name("type")  # TypeScript's `: Foo`
+    if written is not None:
+        return [(_text(source, name), _text(source, written).lstrip(":").strip())]
+    value = node.child_by_field_name("value")
+    made = value.child_by_field_name("constructor") if value is not None and value.type == "new_expression" else None
+    return [(_text(source, name), _text(source, made))] if made is not None else []
+
+
+_LOCAL_READERS = {
+    "go": _go_locals,
+    "rust": _rust_locals,
+    "java": _java_locals,
+    "javascript": _js_locals,
+    "typescript": _js_locals,
+    "tsx": _js_locals,
+}
+
+
+def _add_local_types(extract: FileExtract, source: bytes, nodes, intervals: list[tuple[int, int, str]]) -> None:
+    """Record on each function the types its local variables are declared with or made as; a name that two
+    declarations in one function give different types is recorded as unknown (an empty type)."""
+    read = _LOCAL_READERS.get(extract.language)
+    if read is None:
+        return
+    functions = {s.qname: s for s in extract.symbols if s.kind in (FUNCTION, METHOD)}
+    for node, owner in _owners(nodes, intervals):
+        function = functions.get(owner) if owner is not None else None
+        if function is None:
+            continue
+        for name, written in read(source, node):
+            written = _one_line(written)
+            known = function.local_types.get(name)
+            function.local_types[name] = written if known in (None, written) else ""
+
 # ------------------------------------------------------------------------------------------------- imports
 
 
@@ -917,6 +1027,7 @@ def extract_generic(path: str, source: bytes, tree: tree_sitter.Tree, language: 
                 imp.scope = owner
                 extract.imports.append(imp)
     extract.imports.sort(key=lambda i: i.line)
+    _add_local_types(extract, source, captures.get("local", ()), intervals)
 
     defined = {s.name for s in extract.symbols if s.parent is None}
     names = (_text(source, n) for n in _in_source_order(captures.get("module_name", ())))

@@ -135,11 +135,12 @@ class GenericResolver:
             if found is not None:
                 return found, "self"
         if qualifier is not None and qualifier not in ("this", "self") and not for_class:
-            written = declared_type(self.symbols, caller, qualifier)
+            declared = declared_type(self.symbols, caller, qualifier)
+            written = declared[0] if declared else None
             owner = self.resolve(path, caller, written, True) if written and written != qualifier else None
             found = names.in_class_hierarchy(owner[0], name, include_self=True) if owner is not None else None
-            if found is not None:
-                return found, "parameter"
+            if found is not None and declared:
+                return found, declared[1]
         same_file = [q for q in names.file_names.get((path, name), ()) if wanted(q)]
         if same_file:
             return self._closest(same_file, qualifier, caller, "local")

@@ -92,14 +92,16 @@ class GoResolver:
                     return found, "receiver"
             found = self._parameter_method(path, caller, head, pieces[1])
             if found is not None:
-                return found, "parameter"
+                return found
         return self.generic.resolve(path, caller, text, for_class)
 
-    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
-        """Method ``name`` of the type the caller's signature gives parameter ``variable`` (``c *gin.Context``)."""
-        written = declared_type(self.symbols, caller, variable)
-        owner = self.resolve(path, caller, written, True) if written else None
-        return self._method(owner[0], name) if owner is not None else None
+    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
+        """(method ``name`` of the type the caller gives ``variable``, "parameter" or "variable"): its signature's
+        ``c *gin.Context``, or a local ``r := &Router{}``."""
+        declared = declared_type(self.symbols, caller, variable)
+        owner = self.resolve(path, caller, declared[0], True) if declared else None
+        found = self._method(owner[0], name) if owner is not None else None
+        return (found, declared[1]) if found is not None else None
 
     # ------------------------------------------------------------------------------------------------ scopes
 

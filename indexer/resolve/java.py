@@ -177,9 +177,9 @@ class JavaResolver:
             return (imported, "import") if imported is not None else None
         owner = self._class_path(path, caller, pieces[:-1])
         if owner is None and len(pieces) == 2:
-            written = declared_type(self.symbols, caller, pieces[0])
-            owner = self._class_path(path, caller, written.split(".")) if written else None
-            owner = (owner[0], "parameter") if owner is not None else None
+            declared = declared_type(self.symbols, caller, pieces[0])
+            owner = self._class_path(path, caller, declared[0].split(".")) if declared else None
+            owner = (owner[0], declared[1]) if owner is not None and declared else None
         if owner is None:
             return None
         found = self._member(owner[0], pieces[-1])

@@ -6,8 +6,11 @@
 A method called on that parameter (``c.JSON()``) is then a method of that type, which the language's resolver
 looks up as it looks up any type name; likewise a method called on what a function returns
 (``NewServer().Start()``) is one of the type its signature says it returns (``returned_type``). Only a named
-type counts: a slice, map, function, tuple or array type says nothing about whose method is called. Local
-variables are not read: the resolver sees signatures, not bodies.
+type counts: a slice, map, function, tuple or array type says nothing about whose method is called.
+
+A local variable counts where its declaration writes its type or makes it (``let x: Foo``, ``x := &Foo{}``,
+``Foo x = …``, ``const x = new Foo()``, Rust's ``Foo::new()``/``Foo::default()``): the extractor records
+those on the function (``Symbol.local_types``). What another call returns into a variable is not read.
 """
 
 from __future__ import annotations
@@ -33,10 +36,30 @@ _TYPE_ARGUMENTS = re.compile(r"<[^<>]*>")
 _JAVA_MODIFIERS = re.compile(r"(?:@[\w.]+(?:\([^()]*\))?\s*|\bfinal\s+|\b(?:ref|out|in|params|this)\s+)")
 
 
-def declared_type(symbols: Mapping[str, Symbol], function: str, variable: str) -> str | None:
-    """The named type the signature of ``function`` (a qname) gives its parameter ``variable``, or None."""
+def declared_type(symbols: Mapping[str, Symbol], function: str, variable: str) -> tuple[str, str] | None:
+    """(named type, how it is known) of ``variable`` inside ``function`` (a qname): "parameter" when the
+    function's signature types it, "variable" when a local declaration writes or makes it; else None."""
     symbol = symbols.get(function)
-    return parameter_type(symbol.language, symbol.signature, variable) if symbol is not None else None
+    if symbol is None:
+        return None
+    written = parameter_type(symbol.language, symbol.signature, variable)
+    if written is not None:
+        return written, "parameter"
+    local = symbol.local_types.get(variable)
+    written = local_type(symbol.language, local) if local else None
+    return (written, "variable") if written else None
+
+
+def local_type(language: str, written: str) -> str | None:
+    """The named type a local declaration writes (``*gin.Context``, ``&mut Fish``, ``Map<K, V>``,
+    ``Cookies | null``), read as a parameter's would be."""
+    if language == "go":
+        written = written.lstrip("*&")
+        return None if written.startswith(_GO_UNNAMED) else _head(written)
+    if language in _TYPE_FIRST:
+        return _head(_without_type_arguments(written))
+    written = _RUST_PREFIXES.sub("", written) if language == "rust" else written.split("|")[0].strip()
+    return _head(written)
 
 
 def parameter_type(language: str, signature: str, variable: str) -> str | None:

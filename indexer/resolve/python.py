@@ -241,7 +241,8 @@ class PythonResolver:
     def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
         """Method ``name`` of the class the caller's signature annotates parameter ``variable`` with
         (``order.total()`` in ``def pay(order: Order)``)."""
-        written = declared_type(self.symbols, caller, variable)
+        declared = declared_type(self.symbols, caller, variable)
+        written = declared[0] if declared else None
         owner = self.resolve(path, caller, written, for_class=True) if written and written != variable else None
         return self._attribute(owner[0], name) if owner is not None else None
 

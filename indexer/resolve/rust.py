@@ -295,7 +295,7 @@ class RustResolver:
                 return (found, "self") if found else None  # a method of a trait from another crate
             found = self._parameter_method(path, caller, receiver, method) if "." not in method else None
             if found is not None:
-                return found, "parameter"
+                return found
             return self.generic.resolve(path, caller, text, for_class)
         segments = [s for s in text.split("::") if s]
         if not segments or any("." in s or "(" in s for s in segments):
@@ -311,13 +311,19 @@ class RustResolver:
             return None
         return found
 
-    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
-        """Method ``name`` of the type the caller's signature gives parameter ``variable`` (``shell: &Fish``)."""
-        written = declared_type(self.symbols, caller, variable)
-        if not written or written == "Self":
+    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
+        """(method ``name`` of the type the caller gives ``variable``, "parameter" or "variable"): its signature's
+        ``shell: &Fish``, or a local ``let fish = Fish::new()``; ``Self`` is the type of the caller's impl."""
+        declared = declared_type(self.symbols, caller, variable)
+        if declared is None:
             return None
-        owner = self.resolve(path, caller, written, True)
-        return self._method(owner[0], name) if owner is not None else None
+        if declared[0] == "Self":
+            owner = self._impl_type(path, caller)
+        else:
+            found_type = self.resolve(path, caller, declared[0], True)
+            owner = found_type[0] if found_type is not None else None
+        found = self._method(owner, name) if owner is not None else None
+        return (found, declared[1]) if found is not None else None
 
     def _path(self, path: str, caller: str, segments: list[str]) -> tuple[str, str] | None:
         head = segments[0]

@@ -1,5 +1,5 @@
 ; Definitions, call sites, imports and module-level names for Go.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @import, @module_name.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import, @module_name.
 
 (type_spec) @definition
 (type_alias) @definition
@@ -13,3 +13,7 @@
 (source_file (var_declaration (var_spec name: (identifier) @module_name)))
 (source_file (var_declaration (var_spec_list (var_spec name: (identifier) @module_name))))
 (source_file (const_declaration (const_spec name: (identifier) @module_name)))
+
+; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
+(short_var_declaration) @local
+(var_spec) @local

@@ -1,5 +1,5 @@
 ; Definitions, call sites and imports for Java.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @import.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import.
 
 (class_declaration) @definition
 (interface_declaration) @definition
@@ -15,3 +15,6 @@
 (explicit_constructor_invocation) @call
 
 (import_declaration) @import
+
+; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
+(local_variable_declaration) @local

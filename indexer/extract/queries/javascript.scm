@@ -1,5 +1,5 @@
 ; Definitions, call sites, imports and module-level names for JavaScript.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @import, @module_name.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import, @module_name.
 
 (class_declaration) @definition
 (class name: (_)) @definition  ; named class expressions, also what error recovery turns declarations into
@@ -27,3 +27,6 @@
 (program (export_statement
   declaration: [(lexical_declaration (variable_declarator name: (identifier) @module_name))
                 (variable_declaration (variable_declarator name: (identifier) @module_name))]))
+
+; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
+(variable_declarator) @local

@@ -1,5 +1,5 @@
 ; Definitions, call sites, imports and module-level names for Rust.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @import, @module_name.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import, @module_name.
 ; `impl` blocks are captured as definitions too: they name the type their methods belong to.
 
 (struct_item) @definition
@@ -17,3 +17,6 @@
 
 (source_file (const_item name: (identifier) @module_name))
 (source_file (static_item name: (identifier) @module_name))
+
+; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
+(let_declaration) @local
