@@ -96,7 +96,8 @@ class Symbol:
     docstring: str | None = None
     parent: str | None = None  # qname of the enclosing symbol; None for top-level (the file contains it)
     # A function's local variables -> the type their declarations write or make (`let x: Foo`, `x := &Foo{}`,
-    # `Foo x = …`, `const x = new Foo()`), for the calls made on them; "" where two declarations disagree.
+    # `Foo x = …`, `const x = new Foo()`), or the callee whose result they hold with "()" (`NewServer()`), for
+    # the calls made on them; "" where two declarations disagree.
     local_types: dict[str, str] = field(default_factory=dict)
 
 

@@ -35,7 +35,7 @@ def test_calls_resolve_through_imports_the_package_and_receivers():
         (main + "main", store + "store.go::New", "import"),
         (main + "main", main + "New", "local"),
         (main + "main", api + "NewServer", "import"),
-        (main + "main", api + "Server.Item", "import"),  # srv.Item: a variable, found in the imported files
+        (main + "main", api + "Server.Item", "result"),  # srv.Item: srv := api.NewServer(…) returns a *Server
         (api + "NewServer", store + "store.go::New", "import"),  # through the alias kv
         # srv.Get: Server embeds *kv.Store, whose Get it calls through the receiver
         (api + "Server.Item", store + "store.go::Store.Get", "receiver"),

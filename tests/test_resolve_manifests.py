@@ -52,7 +52,7 @@ def test_go_imports_follow_the_module_path_and_replace_directives():
     }
     assert edges(graph, "calls") == {
         (f"{main}::main", "internal/cache/cache.go::New", "import"),
-        (f"{main}::main", "internal/cache/cache.go::Cache.Put", "import"),
+        (f"{main}::main", "internal/cache/cache.go::Cache.Put", "result"),  # what cache.New() returns
         (f"{main}::main", "third_party/codec/json/json.go::Encode", "import"),
     }
     # github.com/other/cache is another module's package, although our internal/cache ends like it.

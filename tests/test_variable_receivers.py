@@ -139,8 +139,11 @@ pub fn made() { let s = Fish::new(); s.register(); }
 pub fn typed() { let t: &Fish = pick(); t.register(); }
 pub fn shadowed() { let u = Bash::new(); let u = Fish::new(); u.register(); }
 pub fn returned() { let v = pick(); v.register(); }
+pub fn grow() -> Result<Fish, String> { Ok(Fish) }
+pub fn grown() -> Result<(), String> { let w = grow()?; w.register(); Ok(()) }
+pub fn looped() { let a = b.get(); let b = a.get(); b.register(); let c = c.get(); c.register(); }
 """, {("made", "Fish.register", "variable"), ("typed", "Fish.register", "variable"),
-      ("Fish.again", "Fish.register", "variable")}),
+      ("Fish.again", "Fish.register", "variable"), ("grown", "Fish.register", "result")}),
     "go": ("shells/shells.go", b"""
 package shells
 
@@ -154,30 +157,38 @@ func (f *Fish) Register() {}
 func Made() { s := &Fish{}; s.Register() }
 func Typed() { var t *Fish; t.Register() }
 func Returned() { u, _ := NewFish(); u.Register() }
-""", {("Made", "Fish.Register", "variable"), ("Typed", "Fish.Register", "variable")}),
+func Unknown() { v := pick(); v.Register() }
+""", {("Made", "Fish.Register", "variable"), ("Typed", "Fish.Register", "variable"),
+      ("Returned", "Fish.Register", "result")}),
     "typescript": ("src/http.ts", b"""
 export class AxiosHeaders { set(name: string) {} }
 export class Cookies { set(name: string) {} }
 export function made() { const s = new Cookies(); s.set("a"); }
 export function typed() { let t: Cookies | null = pick(); t.set("b"); }
 export function returned() { const u = pick(); u.set("c"); }
-""", {("made", "Cookies.set", "variable"), ("typed", "Cookies.set", "variable")}),
+export function jar(): Cookies { return new Cookies(); }
+export async function fromJar() { const w = await jar(); w.set("d"); }
+""", {("made", "Cookies.set", "variable"), ("typed", "Cookies.set", "variable"), ("fromJar", "Cookies.set", "result")}),
     "java": ("src/Shop.java", b"""
 class Shop {
     void made() { var b = new Bell(); b.ring(); }
     void typed() { final Bell c = pick(); c.ring(); }
     void returned() { var d = pick(); d.ring(); }
+    void quiet() { var e = Bell.quiet(); e.ring(); }
 }
 class Register { void ring() {} }
-class Bell { void ring() {} }
-""", {("Shop.made", "Bell.ring", "variable"), ("Shop.typed", "Bell.ring", "variable")}),
+class Bell { static Bell quiet() { return new Bell(); } void ring() {} }
+""", {("Shop.made", "Bell.ring", "variable"), ("Shop.typed", "Bell.ring", "variable"),
+      ("Shop.quiet", "Bell.ring", "result")}),
 }
 
 
 @pytest.mark.parametrize("language", sorted(LOCALS))
-def test_a_local_variable_s_method_is_the_type_its_declaration_writes_or_makes(language):
+def test_a_local_variable_s_method_is_the_type_its_declaration_writes_makes_or_gets(language):
     # `let s = Fish::new()`, `s := &Fish{}`, `const s = new Cookies()`, `var b = new Bell()`, or the type written
-    # (`let t: &Fish`, `var t *Fish`, `let t: Cookies | null`, `final Bell c`). What another call returns into a
-    # variable is not read, and a name declared twice with different types says nothing: those get no edge.
+    # (`let t: &Fish`, `var t *Fish`, `let t: Cookies | null`, `final Bell c`), else the type the function it
+    # was assigned from returns (`grow()?` -> Result<Fish, _>, `NewFish()` -> (*Fish, error), `await jar()`,
+    # `Bell.quiet()`). A call of nothing of ours, a name declared twice with different types, or variables made
+    # from each other (`let b = a.get()` after `let a = b.get()`): no edge, and no endless lookup.
     path, source, expected = LOCALS[language]
     assert method_calls(path, source, language) == expected

@@ -539,6 +539,19 @@ READ_HERE = frozenset(_READERS)
 # ------------------------------------------------------------------------------------------ local variables
 
 
+_CALLS = frozenset({"call_expression", "method_invocation"})
+_UNWRAPPED = frozenset({"try_expression", "await_expression"})  # Rust's `make()?`, JavaScript's `await make()`
+
+
+def _made_by_call(source: bytes, value: Node | None) -> str | None:
+    """``make()`` for a value another call returns (``make(…)``, ``make(…)?``, ``await make(…)``): the callee as a
+    call site records it, with ``()`` to tell it from a type; the resolver reads what that function returns."""
+    if value is not None and value.type in _UNWRAPPED and value.named_child_count == 1:
+        value = value.named_children[0]
+    callee = _callee(source, value) if value is not None and value.type in _CALLS else None
+    return f"{callee}()" if callee else None
+
+
 def _go_made_type(source: bytes, value: Node | None) -> str | None:
     """``Foo`` of ``Foo{…}`` and ``&pkg.Foo{…}``: the type a composite literal makes."""
     if value is not None and value.type == "unary_expression" and _text(source, value).startswith("&"):
@@ -554,9 +567,12 @@ def _go_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
         names = [c for c in left.named_children] if left is not None else []
         values = [c for c in right.named_children] if right is not None else []
-        if len(names) != len(values):  # `x, err := NewX()`: what a call returns is not read
+        if len(values) == 1 and len(names) > 1:  # `x, err := NewX()`: x is what NewX returns first
+            names = names[:1]
+        elif len(names) != len(values):
             return []
-        pairs = ((_text(source, n), _go_made_type(source, v)) for n, v in zip(names, values) if n.type == "identifier")
+        pairs = ((_text(source, n), _go_made_type(source, v) or _made_by_call(source, v))
+                 for n, v in zip(names, values) if n.type == "identifier")
         return [(name, made) for name, made in pairs if made]
     written = node.child_by_field_name("type")  # var_spec
     value = node.child_by_field_name("value")
@@ -564,7 +580,7 @@ def _go_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
     if written is not None:
         made = _text(source, written)
     else:
-        made = _go_made_type(source, values[0]) if len(values) == 1 else None
+        made = _go_made_type(source, values[0]) or _made_by_call(source, values[0]) if len(values) == 1 else None
     names = [_text(source, c) for c in node.children_by_field_name("name")]
     return [(name, made) for name in names] if made else []
 
@@ -589,7 +605,8 @@ def _rust_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
         owner, name = function.child_by_field_name("path"), function.child_by_field_name("name")
         if owner is not None and name is not None and _text(source, name) in _RUST_CONSTRUCTORS:
             return [(_text(source, pattern), _text(source, owner))]
-    return []
+    made = _made_by_call(source, value)
+    return [(_text(source, pattern), made)] if made else []
 
 
 def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
@@ -602,7 +619,7 @@ def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
             value = declarator.child_by_field_name("value")
             created = value is not None and value.type == "object_creation_expression"
             made_by = value.child_by_field_name("type") if created else None
-            made = _text(source, made_by) if made_by is not None else ""
+            made = _text(source, made_by) if made_by is not None else _made_by_call(source, value) or ""
         if name is not None and made:
             found.append((_text(source, name), made))
     return found
@@ -617,7 +634,10 @@ def _js_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
         return [(_text(source, name), _text(source, written).lstrip(":").strip())]
     value = node.child_by_field_name("value")
     made = value.child_by_field_name("constructor") if value is not None and value.type == "new_expression" else None
-    return [(_text(source, name), _text(source, made))] if made is not None else []
+    if made is not None:
+        return [(_text(source, name), _text(source, made))]
+    called = _made_by_call(source, value)
+    return [(_text(source, name), called)] if called else []
 
 
 _LOCAL_READERS = {

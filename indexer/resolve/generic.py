@@ -12,7 +12,7 @@ classes define, called on a variable of unknown type, is none of them rather tha
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..model import CLASS, METHOD, FileExtract, Import
 from .c_family import CIncludes
@@ -20,7 +20,10 @@ from .import_paths import FileIndex
 from .manifest_imports import ManifestImports
 from .manifests import Manifests
 from .names import NameTable, family
-from .parameters import declared_type, returned_type
+from .parameters import declared_type, made_by, returned_type
+
+Resolve = Callable[[str, str, str, bool], "tuple[str, str] | None"]  # (path, caller, text, for_class) -> (qname, how)
+MethodOf = Callable[[str, str], "str | None"]  # (class qname, method name) -> the method's qname
 
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
 _CHAINED = re.compile(r"(.+?)\(\)(?:\.|::|->)(\w+)")  # `Foo().bar`, `Man::new().generate_to`
@@ -48,10 +51,12 @@ class GenericResolver:
         self._c_includes: CIncludes | None = None
         self.import_via: dict[tuple[str, str], str] = {}  # (importer, file) -> the manifest that resolved it
         self._chains: dict[tuple[str, str, str], str | None] = {}  # (path, caller, `a().b`) -> what it resolved to
+        self._results: dict[tuple[str, str, str, str], str | None] = {}  # the same for `x = a(); x.b()`, by resolver
 
     def forget_lookups(self) -> None:
         """Drop what chains resolved to before every base was known: a method may be inherited."""
         self._chains.clear()
+        self._results.clear()
 
     def is_builtin(self, callee: str) -> bool:
         return False
@@ -141,6 +146,9 @@ class GenericResolver:
             found = names.in_class_hierarchy(owner[0], name, include_self=True) if owner is not None else None
             if found is not None and declared:
                 return found, declared[1]
+            found = self.variable_result(path, caller, qualifier, name) if "." not in qualifier else None
+            if found is not None:
+                return found, "result"
         same_file = [q for q in names.file_names.get((path, name), ()) if wanted(q)]
         if same_file:
             return self._closest(same_file, qualifier, caller, "local")
@@ -166,11 +174,14 @@ class GenericResolver:
             return candidates[0], "unique_name"
         return None
 
-    def _on_result(self, path: str, caller: str, made_by: str, name: str) -> str | None:
+    def _on_result(self, path: str, caller: str, made_by: str, name: str,
+                   resolve: Resolve | None = None, method: MethodOf | None = None) -> str | None:
         """Method ``name`` of what ``made_by()`` makes: a class constructed (``new Foo().bar()``, written
         ``Foo().bar``), or the type a function's signature says it returns (``Man::new(cmd).generate_to()``
-        with ``fn new(..) -> Self``, ``NewServer().Start()`` with ``func NewServer() *Server``)."""
-        made = self.resolve(path, caller, made_by, False)
+        with ``fn new(..) -> Self``, ``NewServer().Start()`` with ``func NewServer() *Server``). A language's
+        resolver passes its own ``resolve`` and method lookup (Go's package scope, Rust's impl blocks)."""
+        resolve = resolve or self.resolve
+        made = resolve(path, caller, made_by, False)
         if made is None:
             return None
         maker = self.symbols[made[0]]
@@ -180,9 +191,25 @@ class GenericResolver:
             if returned == "Self":
                 owner = maker.parent
             elif returned:
-                found = self.resolve(maker.path, maker.qname, returned, True)
+                found = resolve(maker.path, maker.qname, returned, True)
                 owner = found[0] if found is not None else None
-        return self.names.in_class_hierarchy(owner, name, include_self=True) if owner is not None else None
+        if owner is None:
+            return None
+        return method(owner, name) if method else self.names.in_class_hierarchy(owner, name, include_self=True)
+
+    def variable_result(self, path: str, caller: str, variable: str, name: str,
+                        resolve: Resolve | None = None, method: MethodOf | None = None) -> str | None:
+        """Method ``name`` of what the call whose result local ``variable`` holds returns (``s.Start()`` after
+        ``s, err := NewServer()``), each once per caller: a variable is usually called on many times."""
+        maker = made_by(self.symbols, caller, variable)
+        if maker is None:
+            return None
+        key = (path, caller, f"{maker}().{name}", getattr(resolve, "__qualname__", ""))
+        if key not in self._results:
+            # None while it resolves: `let x = x.build()` or two variables made from each other would loop.
+            self._results[key] = None
+            self._results[key] = self._on_result(path, caller, maker, name, resolve, method)
+        return self._results[key]
 
     def _closest(self, candidates: list[str], qualifier: str | None, caller: str,
                  resolution: str) -> tuple[str, str] | None:

@@ -90,18 +90,22 @@ class GoResolver:
                 found = self._method(receiver[1], pieces[1])
                 if found is not None:
                     return found, "receiver"
-            found = self._parameter_method(path, caller, head, pieces[1])
+            found = self._variable_method(path, caller, head, pieces[1])
             if found is not None:
                 return found
         return self.generic.resolve(path, caller, text, for_class)
 
-    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
-        """(method ``name`` of the type the caller gives ``variable``, "parameter" or "variable"): its signature's
-        ``c *gin.Context``, or a local ``r := &Router{}``."""
+    def _variable_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
+        """(method ``name`` of the type the caller gives ``variable``, how): its signature's ``c *gin.Context``
+        ("parameter"), a local ``r := &Router{}`` ("variable"), or what ``s, err := NewServer()`` returns
+        ("result")."""
         declared = declared_type(self.symbols, caller, variable)
         owner = self.resolve(path, caller, declared[0], True) if declared else None
         found = self._method(owner[0], name) if owner is not None else None
-        return (found, declared[1]) if found is not None else None
+        if found is not None and declared:
+            return found, declared[1]
+        found = self.generic.variable_result(path, caller, variable, name, self.resolve, self._method)
+        return (found, "result") if found is not None else None
 
     # ------------------------------------------------------------------------------------------------ scopes
 

@@ -180,6 +180,9 @@ class JavaResolver:
             declared = declared_type(self.symbols, caller, pieces[0])
             owner = self._class_path(path, caller, declared[0].split(".")) if declared else None
             owner = (owner[0], declared[1]) if owner is not None and declared else None
+            if owner is None:  # `var bell = Bell.quiet(); bell.ring()`: what the call returns
+                found = self.generic.variable_result(path, caller, pieces[0], pieces[-1], self.resolve, self._member)
+                return (found, "result") if found is not None else None
         if owner is None:
             return None
         found = self._member(owner[0], pieces[-1])

@@ -10,7 +10,8 @@ type counts: a slice, map, function, tuple or array type says nothing about whos
 
 A local variable counts where its declaration writes its type or makes it (``let x: Foo``, ``x := &Foo{}``,
 ``Foo x = …``, ``const x = new Foo()``, Rust's ``Foo::new()``/``Foo::default()``): the extractor records
-those on the function (``Symbol.local_types``). What another call returns into a variable is not read.
+those on the function (``Symbol.local_types``). Where another call's result is assigned (``s, err :=
+NewServer()``) it records the callee (``made_by``), and the resolver reads what that function returns.
 """
 
 from __future__ import annotations
@@ -46,8 +47,16 @@ def declared_type(symbols: Mapping[str, Symbol], function: str, variable: str) -
     if written is not None:
         return written, "parameter"
     local = symbol.local_types.get(variable)
-    written = local_type(symbol.language, local) if local else None
+    written = local_type(symbol.language, local) if local and not local.endswith("()") else None
     return (written, "variable") if written else None
+
+
+def made_by(symbols: Mapping[str, Symbol], function: str, variable: str) -> str | None:
+    """The callee whose result local ``variable`` of ``function`` holds (``NewServer`` of ``s, err :=
+    NewServer()``, ``Foo::builder().build`` of ``let b = Foo::builder().build()?``), or None."""
+    symbol = symbols.get(function)
+    local = symbol.local_types.get(variable) if symbol is not None else None
+    return local[:-2] if local and local.endswith("()") else None
 
 
 def local_type(language: str, written: str) -> str | None:

@@ -293,7 +293,7 @@ class RustResolver:
                 owner = self._impl_type(path, caller)
                 found = self._method(owner, method) if owner else None
                 return (found, "self") if found else None  # a method of a trait from another crate
-            found = self._parameter_method(path, caller, receiver, method) if "." not in method else None
+            found = self._variable_method(path, caller, receiver, method) if "." not in method else None
             if found is not None:
                 return found
             return self.generic.resolve(path, caller, text, for_class)
@@ -311,12 +311,14 @@ class RustResolver:
             return None
         return found
 
-    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
-        """(method ``name`` of the type the caller gives ``variable``, "parameter" or "variable"): its signature's
-        ``shell: &Fish``, or a local ``let fish = Fish::new()``; ``Self`` is the type of the caller's impl."""
+    def _variable_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
+        """(method ``name`` of the type the caller gives ``variable``, how): its signature's ``shell: &Fish``
+        ("parameter"), a local ``let fish = Fish::new()`` ("variable"; ``Self`` is the type of the caller's impl),
+        or what ``let cmd = build()?`` returns ("result")."""
         declared = declared_type(self.symbols, caller, variable)
         if declared is None:
-            return None
+            found = self.generic.variable_result(path, caller, variable, name, self.resolve, self._method)
+            return (found, "result") if found is not None else None
         if declared[0] == "Self":
             owner = self._impl_type(path, caller)
         else:
