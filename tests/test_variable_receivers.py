@@ -87,15 +87,8 @@ def test_a_variable_s_method_is_its_declared_or_named_class_s_and_else_none(lang
     assert method_calls(path, source, language) == expected
 
 
-CHAINS = {
-    "rust": ("src/lib.rs", b"""
-pub struct Bash;
-pub struct Fish;
-impl Bash { pub fn new() -> Self { Bash } pub fn register(&self) {} }
-impl Fish { pub fn new() -> Self { Fish } pub fn register(&self) {} }
-pub fn install() { Fish::new().register(); }
-""", {("install", "Fish.register", "result")}),
-    "go": ("shells/shells.go", b"""
+# Two shells with a Register each, and a function that makes a Fish (and an error).
+GO_SHELLS = b"""
 package shells
 
 type Bash struct{}
@@ -104,7 +97,17 @@ type Fish struct{}
 func NewFish() (*Fish, error) { return &Fish{}, nil }
 func (b *Bash) Register() {}
 func (f *Fish) Register() {}
+"""
 
+CHAINS = {
+    "rust": ("src/lib.rs", b"""
+pub struct Bash;
+pub struct Fish;
+impl Bash { pub fn new() -> Self { Bash } pub fn register(&self) {} }
+impl Fish { pub fn new() -> Self { Fish } pub fn register(&self) {} }
+pub fn install() { Fish::new().register(); }
+""", {("install", "Fish.register", "result")}),
+    "go": ("shells/shells.go", GO_SHELLS + b"""
 func Install() { NewFish().Register() }
 """, {("Install", "Fish.Register", "result")}),
     "java": ("src/Shop.java", b"""
@@ -144,16 +147,7 @@ pub fn grown() -> Result<(), String> { let w = grow()?; w.register(); Ok(()) }
 pub fn looped() { let a = b.get(); let b = a.get(); b.register(); let c = c.get(); c.register(); }
 """, {("made", "Fish.register", "variable"), ("typed", "Fish.register", "variable"),
       ("Fish.again", "Fish.register", "variable"), ("grown", "Fish.register", "result")}),
-    "go": ("shells/shells.go", b"""
-package shells
-
-type Bash struct{}
-type Fish struct{}
-
-func NewFish() (*Fish, error) { return &Fish{}, nil }
-func (b *Bash) Register() {}
-func (f *Fish) Register() {}
-
+    "go": ("shells/shells.go", GO_SHELLS + b"""
 func Made() { s := &Fish{}; s.Register() }
 func Typed() { var t *Fish; t.Register() }
 func Returned() { u, _ := NewFish(); u.Register() }
