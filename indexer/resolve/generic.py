@@ -50,12 +50,12 @@ class GenericResolver:
         self._manifest_imports: ManifestImports | None = None
         self._c_includes: CIncludes | None = None
         self.import_via: dict[tuple[str, str], str] = {}  # (importer, file) -> the manifest that resolved it
-        self._chains: dict[tuple[str, str, str], str | None] = {}  # (path, caller, `a().b`) -> what it resolved to
-        self._results: dict[tuple[str, str, str, str], str | None] = {}  # the same for `x = a(); x.b()`, by resolver
+        # (path, caller, `a().b`, the resolver that asked) -> the method `b` of what `a()` returns, for chains and
+        # for `x = a(); x.b()` alike
+        self._results: dict[tuple[str, str, str, str], str | None] = {}
 
     def forget_lookups(self) -> None:
         """Drop what chains resolved to before every base was known: a method may be inherited."""
-        self._chains.clear()
         self._results.clear()
 
     def is_builtin(self, callee: str) -> bool:
@@ -107,13 +107,9 @@ class GenericResolver:
         names = self.names
         chained = None if for_class else _CHAINED.fullmatch(text)
         if chained is not None:
-            # A builder chain (`Command::new().arg().arg().about`) is recorded once per call in it, and each
-            # resolves the chain before it: remembered, each link is resolved once, not once per later link.
-            key = (path, caller, text)
-            if key not in self._chains:
-                self._chains[key] = self._on_result(path, caller, chained.group(1), chained.group(2))
-            if self._chains[key] is not None:
-                return self._chains[key], "result"
+            found = self._result_method(path, caller, chained.group(1), chained.group(2))
+            if found is not None:
+                return found, "result"
         written = name_and_qualifier(text)
         if written is None:
             return None
@@ -200,10 +196,14 @@ class GenericResolver:
     def variable_result(self, path: str, caller: str, variable: str, name: str,
                         resolve: Resolve | None = None, method: MethodOf | None = None) -> str | None:
         """Method ``name`` of what the call whose result local ``variable`` holds returns (``s.Start()`` after
-        ``s, err := NewServer()``), each once per caller: a variable is usually called on many times."""
+        ``s, err := NewServer()``)."""
         maker = made_by(self.symbols, caller, variable)
-        if maker is None:
-            return None
+        return self._result_method(path, caller, maker, name, resolve, method) if maker is not None else None
+
+    def _result_method(self, path: str, caller: str, maker: str, name: str,
+                       resolve: Resolve | None = None, method: MethodOf | None = None) -> str | None:
+        """``_on_result``, remembered: a builder chain (`Command::new().arg().arg().about`) is recorded once per
+        call in it and each resolves the chain before it, and a variable is usually called on many times."""
         key = (path, caller, f"{maker}().{name}", getattr(resolve, "__qualname__", ""))
         if key not in self._results:
             # None while it resolves: `let x = x.build()` or two variables made from each other would loop.

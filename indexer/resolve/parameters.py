@@ -47,7 +47,7 @@ def declared_type(symbols: Mapping[str, Symbol], function: str, variable: str) -
     if written is not None:
         return written, "parameter"
     local = symbol.local_types.get(variable)
-    written = local_type(symbol.language, local) if local and not local.endswith("()") else None
+    written = _named(symbol.language, local) if local and not local.endswith("()") else None
     return (written, "variable") if written else None
 
 
@@ -57,18 +57,6 @@ def made_by(symbols: Mapping[str, Symbol], function: str, variable: str) -> str 
     symbol = symbols.get(function)
     local = symbol.local_types.get(variable) if symbol is not None else None
     return local[:-2] if local and local.endswith("()") else None
-
-
-def local_type(language: str, written: str) -> str | None:
-    """The named type a local declaration writes (``*gin.Context``, ``&mut Fish``, ``Map<K, V>``,
-    ``Cookies | null``), read as a parameter's would be."""
-    if language == "go":
-        written = written.lstrip("*&")
-        return None if written.startswith(_GO_UNNAMED) else _head(written)
-    if language in _TYPE_FIRST:
-        return _head(_without_type_arguments(written))
-    written = _RUST_PREFIXES.sub("", written) if language == "rust" else written.split("|")[0].strip()
-    return _head(written)
 
 
 def parameter_type(language: str, signature: str, variable: str) -> str | None:
@@ -91,11 +79,11 @@ def _parameter_types(language: str, signature: str) -> Mapping[str, str | None]:
             name = name.split()[-1].rstrip("?") if name.split() else ""
             if colon and name not in types:
                 written = written.partition("=")[0].strip() if language == "python" else written.strip()
-                types[name] = _head(_RUST_PREFIXES.sub("", _python_annotation(written)))
+                types[name] = _named(language, written)
         elif language in _TYPE_FIRST:
             words = _without_type_arguments(_JAVA_MODIFIERS.sub("", piece)).split("=")[0].split()
             if len(words) >= 2 and "[" not in words[-2] and "..." not in words[-2]:
-                types.setdefault(words[-1], _head(words[-2]))
+                types.setdefault(words[-1], _named(language, words[-2]))
     return MappingProxyType(types)
 
 
@@ -127,6 +115,18 @@ def returned_type(language: str, signature: str, name: str) -> str | None:
     return None
 
 
+def _named(language: str, written: str) -> str | None:
+    """The named type a parameter's or a local variable's declaration writes: ``*gin.Context`` → ``gin.Context``,
+    ``&mut Fish`` → ``Fish``, ``Map<K, V>`` → ``Map``, ``Optional[Order]`` and ``Cookies | null`` → the class;
+    None for Go's slice, map, function, channel, interface and struct types."""
+    if language == "go":
+        written = written.strip().lstrip("*")
+        return None if written.startswith(_GO_UNNAMED) else _head(written)
+    if language in _TYPE_FIRST:
+        return _head(_without_type_arguments(written))
+    return _head(_RUST_PREFIXES.sub("", _python_annotation(written)))
+
+
 def _python_annotation(written: str) -> str:
     """``"Order"``, ``Optional[Order]`` and ``Order | None`` as ``Order``."""
     written = written.strip("'\" ")
@@ -147,8 +147,7 @@ def _go_parameters(signature: str) -> dict[str, str]:
         if len(words) == 1:
             waiting.append(words[0])
             continue
-        written = words[1].strip().lstrip("*")
-        named = None if written.startswith(_GO_UNNAMED) else _head(written)
+        named = _named("go", words[1])
         for name in (*waiting, words[0]):
             if named:
                 types[name] = named
