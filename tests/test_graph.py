@@ -77,7 +77,7 @@ def test_calls_resolve_through_every_route(graph):
         (R + "::summary", M + "::Cart.count", "parameter"),
         # a method on an object of unknown type, defined once in the repository
         (P + "::total", P + "::Discount.apply", "unique_name"),
-        (P + "::sample_cart", M + "::Cart.put", "unique_name"),
+        (P + "::sample_cart", M + "::Cart.put", "variable"),
     }
 
 

@@ -163,6 +163,47 @@ export function returned() { const u = pick(); u.set("c"); }
 export function jar(): Cookies { return new Cookies(); }
 export async function fromJar() { const w = await jar(); w.set("d"); }
 """, {("made", "Cookies.set", "variable"), ("typed", "Cookies.set", "variable"), ("fromJar", "Cookies.set", "result")}),
+    "python": ("shop/bells.py", b"""
+from typing import Optional, Self
+class Bell:
+    def ring(self): ...
+    def copy(self) -> Self: ...
+class Cart:
+    def ring(self): ...
+def load() -> Optional[Cart]: ...
+def made():
+    c = Cart()
+    c.ring()
+def typed():
+    d: Cart = pick()
+    d.ring()
+def returned():
+    e = load()
+    e.ring()
+async def awaited():
+    w = await load()
+    w.ring()
+def copied():
+    f = Bell().copy()
+    f.ring()
+def unknown():
+    g = pick()
+    g.ring()
+def twice():
+    h = Bell()
+    h = Cart()
+    h.ring()
+def maybe(flag):
+    m = None
+    if flag:
+        m = Cart()
+    m.ring()
+def looped():
+    x = x.copy()
+    x.ring()
+    a = b.get(); b = a.get(); b.ring()
+""", {("made", "Cart.ring", "variable"), ("typed", "Cart.ring", "variable"), ("returned", "Cart.ring", "result"),
+      ("awaited", "Cart.ring", "result"), ("copied", "Bell.ring", "result"), ("maybe", "Cart.ring", "variable")}),
     "java": ("src/Shop.java", b"""
 class Shop {
     void made() { var b = new Bell(); b.ring(); }
@@ -182,7 +223,8 @@ def test_a_local_variable_s_method_is_the_type_its_declaration_writes_makes_or_g
     # `let s = Fish::new()`, `s := &Fish{}`, `const s = new Cookies()`, `var b = new Bell()`, or the type written
     # (`let t: &Fish`, `var t *Fish`, `let t: Cookies | null`, `final Bell c`), else the type the function it
     # was assigned from returns (`grow()?` -> Result<Fish, _>, `NewFish()` -> (*Fish, error), `await jar()`,
-    # `Bell.quiet()`). A call of nothing of ours, a name declared twice with different types, or variables made
+    # `Bell.quiet()`); Python's `c = Cart()`, `d: Cart = pick()`, `e = load()` with `def load() -> Optional[Cart]`,
+    # and `m = None` before `m = Cart()`. A call of nothing of ours, a name declared twice with different types, or variables made
     # from each other (`let b = a.get()` after `let a = b.get()`): no edge, and no endless lookup.
     path, source, expected = LOCALS[language]
     assert method_calls(path, source, language) == expected

@@ -33,6 +33,7 @@ _QUERY_SOURCE = """
 (call) @call
 (import_statement) @import
 (import_from_statement) @import
+(assignment) @local
 """
 
 # Statements whose bodies still run at module level, so assignments inside them bind module names.
@@ -73,6 +74,7 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
     # Enclosing definitions: (end_byte, qname, dotted name, kind).
     stack: list[tuple[int, str, str, str]] = []
     names = DistinctNames()  # a property's setter or an @overload stub is a definition of its own
+    functions: dict[str, Symbol] = {}
     for node in nodes:
         start = node.start_byte
         while stack and stack[-1][0] <= start:
@@ -87,16 +89,48 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
         elif node_type == "import_statement" or node_type == "import_from_statement":
             scope = stack[-1][1] if stack else None
             extract.imports.extend(_imports(node, source, scope))
+        elif node_type == "assignment":
+            function = functions.get(stack[-1][1]) if stack else None
+            local = _local_type(node, source) if function is not None else None
+            if local is not None:
+                name, written = local
+                known = function.local_types.get(name)
+                if written or known is not None:  # `x = None` then `x = Cart()` is still a Cart
+                    function.local_types[name] = written if known in (None, written) else ""
         else:
             symbol = _symbol(node, source, path, stack[-1] if stack else None, names)
             if symbol is None:
                 continue
             extract.symbols.append(symbol)
+            if symbol.kind != CLASS:
+                functions[symbol.qname] = symbol
             dotted = symbol.qname.partition("::")[2]
             stack.append((node.end_byte, symbol.qname, dotted, symbol.kind))
             if symbol.kind == CLASS:
                 extract.inherits.extend(_bases(node, source, symbol.qname))
     return extract
+
+
+def _local_type(node: tree_sitter.Node, source: bytes) -> tuple[str, str] | None:
+    """(name, type) of a local variable an assignment gives one: the annotation (``cart: Cart = load()``), else
+    ``make()`` for a call's result (``cart = Cart()``, ``cart = await load()``), which the resolver reads as the
+    class made or what the function returns; else (name, "") for any other value, so that a name bound to a
+    call's result and to something else in one function is known as neither."""
+    left = node.child_by_field_name("left")
+    if left is None or left.type != "identifier":
+        return None
+    name = _text(left, source)
+    annotation = node.child_by_field_name("type")
+    if annotation is not None:
+        return name, _one_line(_text(annotation, source))
+    value = node.child_by_field_name("right")
+    if value is not None and value.type == "await" and value.named_child_count == 1:
+        value = value.named_children[0]
+    function = value.child_by_field_name("function") if value is not None and value.type == "call" else None
+    if function is None or function.type not in ("identifier", "attribute"):
+        return name, ""
+    callee = _callee_text(function, source, 0)
+    return name, (f"{callee}()" if "<" not in callee else "")
 
 
 def _text(node: tree_sitter.Node, source: bytes) -> str:

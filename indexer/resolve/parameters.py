@@ -90,7 +90,8 @@ def _parameter_types(language: str, signature: str) -> Mapping[str, str | None]:
 def returned_type(language: str, signature: str, name: str) -> str | None:
     """The named type a function returns, as its signature writes it: ``Self`` or ``Man`` for Rust's
     ``fn new() -> Self``, ``Foo`` for Go's ``func NewFoo() (*Foo, error)``, Java's ``static Foo of(int x)`` and
-    TypeScript's ``static of(x: number): Foo``; Rust's ``Result<Self, E>``/``Option<T>``/``Box<T>`` unwrapped."""
+    TypeScript's ``static of(x: number): Foo``, Python's ``def load() -> Optional[Cart]:``; Rust's
+    ``Result<Self, E>``/``Option<T>``/``Box<T>`` unwrapped."""
     if language == "rust":
         arrow = signature.rpartition("->")[2] if "->" in signature else ""
         written = _RUST_PREFIXES.sub("", arrow.split(" where ")[0].strip())
@@ -107,6 +108,9 @@ def returned_type(language: str, signature: str, name: str) -> str | None:
         before = _without_type_arguments(signature.partition("(")[0]).split()
         named = len(before) >= 2 and before[-1] == name and before[-2] not in _MODIFIERS
         return _head(before[-2]) if named else None
+    if language == "python":
+        written = signature.rpartition("->")[2].removesuffix(":").strip() if "->" in signature else ""
+        return _named(language, written) if written else None
     if language in ("typescript", "tsx"):
         opening = signature.find("(")
         inner = _parameter_list(signature, opening)

@@ -2,7 +2,9 @@
 
 Names are looked up the way Python would: the caller's enclosing functions, the file's own definitions, the
 names its imports bind (followed through re-exports and star imports), ``self``/``super()`` through the class
-hierarchy, a parameter's method through the class its annotation names (``parameter``), and, failing all that,
+hierarchy, a parameter's method through the class its annotation names (``parameter``), a local variable's
+through its annotation or the class its call made (``variable``: ``cart = Cart()``) or the class the function
+it was assigned from returns (``result``: ``cart = load()`` with ``def load() -> Cart``), and, failing all that,
 a definition whose name is unique in the repository.
 """
 
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 
 from ..model import CLASS, FileExtract, Import
 from .names import NameTable
-from .parameters import declared_type
+from .parameters import declared_type, made_by, returned_type
 from .python_modules import PythonModules
 
 BUILTINS = frozenset(dir(builtins))
@@ -53,9 +55,11 @@ class PythonResolver:
         self.star_imports: dict[str, list[str]] = {}
         self.external_star_imports: set[str] = set()
         self._member_cache: dict[tuple[str, str], str | None] = {}
+        self._results: dict[tuple[str, str, str, str], tuple[str, str] | None] = {}
 
     def forget_lookups(self) -> None:
         self._member_cache.clear()
+        self._results.clear()
 
     def is_builtin(self, callee: str) -> bool:
         return callee in BUILTINS
@@ -216,9 +220,10 @@ class PythonResolver:
             found = self._attribute(local, ".".join(parts[1:]))
             return (found, "class") if found is not None else None
         if len(parts) == 2 and not for_class:
-            found = self._parameter_method(path, caller, head, parts[1])
+            found = self._parameter_method(path, caller, head, parts[1]) or self._variable_method(
+                path, caller, head, parts[1])
             if found is not None:
-                return found, "parameter"
+                return found
         for cut in range(len(parts) - 1, 0, -1):
             binding = self._binding(path, scopes, ".".join(parts[:cut]))
             if binding is None:
@@ -238,13 +243,48 @@ class PythonResolver:
                 return found, "import"
         return self._unique(caller, parts[-1], for_class, attribute=True)
 
-    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> str | None:
+    def _parameter_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of the class the caller's signature annotates parameter ``variable`` with
-        (``order.total()`` in ``def pay(order: Order)``)."""
+        (``order.total()`` in ``def pay(order: Order)``, resolution "parameter") or a local annotation
+        (``order: Order = load()``, "variable")."""
         declared = declared_type(self.symbols, caller, variable)
-        written = declared[0] if declared else None
-        owner = self.resolve(path, caller, written, for_class=True) if written and written != variable else None
-        return self._attribute(owner[0], name) if owner is not None else None
+        if declared is None or declared[0] == variable:
+            return None
+        owner = self.resolve(path, caller, declared[0], for_class=True)
+        found = self._attribute(owner[0], name) if owner is not None else None
+        return (found, declared[1]) if found is not None else None
+
+    def _variable_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
+        """Method ``name`` of what local ``variable`` was assigned from a call: ``cart = Cart()``, remembered
+        (a variable is usually called on many times) and guarded (``x = x.copy()`` would loop)."""
+        maker = made_by(self.symbols, caller, variable)
+        if maker is None:
+            return None
+        key = (path, caller, maker, name)
+        if key not in self._results:
+            self._results[key] = None
+            self._results[key] = self._made_method(path, caller, maker, name)
+        return self._results[key]
+
+    def _made_method(self, path: str, caller: str, maker: str, name: str) -> tuple[str, str] | None:
+        """Method ``name`` of what calling ``maker`` gives: the class it constructs (resolution "variable"), or
+        the class its signature says it returns (``def load() -> Cart``, ``-> Self``; "result")."""
+        made = self.resolve(path, caller, maker, for_class=False)
+        if made is None:
+            return None
+        symbol = self.symbols[made[0]]
+        owner: str | None = symbol.qname
+        how = "variable"
+        if symbol.kind != CLASS:
+            how = "result"
+            returned = returned_type(symbol.language, symbol.signature, symbol.name)
+            if returned == "Self":
+                owner = symbol.parent
+            else:
+                found = self.resolve(symbol.path, symbol.qname, returned, for_class=True) if returned else None
+                owner = found[0] if found is not None else None
+        found = self._attribute(owner, name) if owner is not None else None
+        return (found, how) if found is not None else None
 
     def _resolve_name(
         self, path: str, caller: str, scopes: list[str | None], name: str, for_class: bool
@@ -280,12 +320,10 @@ class PythonResolver:
             return (found, "self") if found is not None else None
         match = _INSTANCE_CALL.fullmatch(text)
         if match is not None:
-            # Foo().method: the method of the class just constructed.
-            made = self.resolve(path, caller, match.group(1), for_class=True)
-            if made is not None:
-                found = self._attribute(made[0], match.group(2))
-                if found is not None:
-                    return found, "class"
+            # Foo().method: the method of the class just constructed; load().method: of the class load returns.
+            found = self._made_method(path, caller, match.group(1), match.group(2))
+            if found is not None:
+                return found[0], ("class" if found[1] == "variable" else found[1])
         return None
 
     def _unique(self, caller: str, name: str, for_class: bool, attribute: bool) -> tuple[str, str] | None:
