@@ -130,6 +130,7 @@ class RetrievalConfig:
     ctx@8k from 66.2 to 66.9 % (Python) and function Acc@10 from 62.7 to 63.6 % (Go, Rust, Java, JS/TS), file
     ranks unchanged; 0.4-0.8 did about as well (bench/README "A floor inside the best files")."""
     in_file_prior_span: float = 5.0
+    """How many functions a best file may have and each still earn the whole ``in_file_prior``."""
     in_file_text: float = 0.5
     """Inside each of the best files, a function whose text is the file's most like the query (its BM25 score for
     the query, its best chunk's, over the best of its file's functions) earns this much likeness, in the same
@@ -143,7 +144,6 @@ class RetrievalConfig:
     in_file_text_power: float = 2.0
     """How sharply ``in_file_text`` favours its file's best-matching function: 2 gives one that scores half the
     best a quarter of the likeness."""
-    """How many functions a best file may have and each still earn the whole ``in_file_prior``."""
 
     # -- ranking output --------------------------------------------------------------------------
     min_score_ratio: float = 0.02
