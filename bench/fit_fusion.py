@@ -55,7 +55,7 @@ FIELDS: tuple[tuple[str, tuple[float, ...]], ...] = (
     ("weak_mention_factor", (0.0, 0.15, 0.3, 0.5)),  # a capitalized plain word that happens to name a class
     ("weight_graph", (0.2, 0.4, 0.6, 0.8, 1.0, 1.3)),   # what the walk spreads from the seeds
     ("rrf_k", (4.0, 8.0, 16.0, 32.0)),             # how fast BM25's (and the literal search's) ranks lose weight
-    ("test_penalty", (0.2, 0.3, 0.4, 0.6)),        # test code below source unless the query is about tests
+    ("test_penalty", (0.15, 0.2, 0.3, 0.4)),       # test code below source unless the query is about tests
     ("weight_literal", (1.5, 3.0, 5.0)),           # a quoted message found as a string literal
     ("weight_in_file", (0.0, 0.25, 0.5, 0.75)),    # a best file's functions re-ranked against the query
     ("file_rollup_extra", (0.0, 0.15, 0.3, 0.5)),  # a file's score: its best item plus this of its next two

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from indexer.retrieval import RetrievalConfig
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import fit_fusion  # noqa: E402
@@ -115,7 +117,7 @@ def test_the_fitted_penalty_finds_what_the_bad_start_buries(two_fits):
     assert fit["start_summary"]["file_acc@5"] < 1.0  # the bad start: test files crowd a source file out of the top 5
     assert fit["fitted"]["test_penalty"] < 1.0
     # every value of the grid finds all three here; among equals the fit takes the default, the fewest changes
-    assert fit["fitted"]["test_penalty"] == 0.4
+    assert fit["fitted"]["test_penalty"] == RetrievalConfig().test_penalty
     assert fit["objective"] > fit["start_objective"]
     assert fit["summary"]["file_acc@5"] == 1.0
     assert fit["summary"]["func_acc@10"] == 1.0
