@@ -224,7 +224,7 @@ def test_a_local_variable_s_method_is_the_type_its_declaration_writes_makes_or_g
     # (`let t: &Fish`, `var t *Fish`, `let t: Cookies | null`, `final Bell c`), else the type the function it
     # was assigned from returns (`grow()?` -> Result<Fish, _>, `NewFish()` -> (*Fish, error), `await jar()`,
     # `Bell.quiet()`); Python's `c = Cart()`, `d: Cart = pick()`, `e = load()` with `def load() -> Optional[Cart]`,
-    # and `m = None` before `m = Cart()`. A call of nothing of ours, a name declared twice with different types, or variables made
-    # from each other (`let b = a.get()` after `let a = b.get()`): no edge, and no endless lookup.
+    # and `m = None` before `m = Cart()`. A call of nothing of ours, a name declared twice with different types, or
+    # variables made from each other (`let b = a.get()` after `let a = b.get()`): no edge, and no endless lookup.
     path, source, expected = LOCALS[language]
     assert method_calls(path, source, language) == expected
