@@ -270,9 +270,9 @@ class PythonResolver:
         """Method ``name`` of what calling ``maker`` gives: the class it constructs (resolution "variable"), or
         the class its signature says it returns (``def load() -> Cart``, ``-> Self``; "result")."""
         made = self.resolve(path, caller, maker, for_class=False)
-        if made is None:
+        symbol = self.symbols.get(made[0]) if made is not None else None
+        if symbol is None:
             return None
-        symbol = self.symbols[made[0]]
         owner: str | None = symbol.qname
         how = "variable"
         if symbol.kind != CLASS:
