@@ -20,9 +20,7 @@ from .import_paths import FileIndex
 from .manifest_imports import ManifestImports
 from .manifests import Manifests
 from .names import NameTable, family
-from .parameters import declared_type, made_by, returned_type
-
-Resolve = Callable[[str, str, str, bool], "tuple[str, str] | None"]  # (path, caller, text, for_class) -> (qname, how)
+from .parameters import Resolve, declared_type, made_by, made_type
 MethodOf = Callable[[str, str], "str | None"]  # (class qname, method name) -> the method's qname
 
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
@@ -176,21 +174,10 @@ class GenericResolver:
         ``Foo().bar``), or the type a function's signature says it returns (``Man::new(cmd).generate_to()``
         with ``fn new(..) -> Self``, ``NewServer().Start()`` with ``func NewServer() *Server``). A language's
         resolver passes its own ``resolve`` and method lookup (Go's package scope, Rust's impl blocks)."""
-        resolve = resolve or self.resolve
-        made = resolve(path, caller, made_by, False)
+        made = made_type(self.symbols, resolve or self.resolve, path, caller, made_by)
         if made is None:
             return None
-        maker = self.symbols[made[0]]
-        owner: str | None = maker.qname if maker.kind == CLASS else None
-        if owner is None:
-            returned = returned_type(maker.language, maker.signature, maker.name)
-            if returned == "Self":
-                owner = maker.parent
-            elif returned:
-                found = resolve(maker.path, maker.qname, returned, True)
-                owner = found[0] if found is not None else None
-        if owner is None:
-            return None
+        owner = made[0]
         return method(owner, name) if method else self.names.in_class_hierarchy(owner, name, include_self=True)
 
     def variable_result(self, path: str, caller: str, variable: str, name: str,

@@ -17,11 +17,13 @@ NewServer()``) it records the callee (``made_by``), and the resolver reads what 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
-from ..model import Symbol
+from ..model import CLASS, Symbol
+
+Resolve = Callable[[str, str, str, bool], "tuple[str, str] | None"]  # (path, caller, text, for_class) -> (qname, how)
 
 _NAMED = re.compile(r"[A-Za-z_][\w.:]*")
 _GO_HEAD = re.compile(r"\s*func\s*(?:\([^()]*\)\s*)?\w+\s*(?:\[[^\]]*\]\s*)?\(")
@@ -57,6 +59,25 @@ def made_by(symbols: Mapping[str, Symbol], function: str, variable: str) -> str 
     symbol = symbols.get(function)
     local = symbol.local_types.get(variable) if symbol is not None else None
     return local[:-2] if local and local.endswith("()") else None
+
+
+def made_type(symbols: Mapping[str, Symbol], resolve: Resolve, path: str, caller: str,
+              maker: str) -> tuple[str, bool] | None:
+    """The class that calling ``maker`` inside ``caller`` gives, and whether the call constructs it: (``Foo``,
+    True) for ``Foo()``/``new Foo()``; (the class, False) for a function whose signature says it returns one
+    (``def load() -> Cart``, ``func NewServer() *Server``; ``-> Self`` is the function's own class). ``resolve``
+    is the language's resolver, which finds both the callee and the returned type's name."""
+    made = resolve(path, caller, maker, False)
+    symbol = symbols.get(made[0]) if made is not None else None
+    if symbol is None:
+        return None
+    if symbol.kind == CLASS:
+        return symbol.qname, True
+    returned = returned_type(symbol.language, symbol.signature, symbol.name)
+    if returned == "Self":
+        return (symbol.parent, False) if symbol.parent else None
+    found = resolve(symbol.path, symbol.qname, returned, True) if returned else None
+    return (found[0], False) if found is not None else None
 
 
 def parameter_type(language: str, signature: str, variable: str) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from ..model import CLASS, FileExtract, Import
 from .names import NameTable
-from .parameters import declared_type, made_by, returned_type
+from .parameters import declared_type, made_by, made_type
 from .python_modules import PythonModules
 
 BUILTINS = frozenset(dir(builtins))
@@ -269,22 +269,9 @@ class PythonResolver:
     def _made_method(self, path: str, caller: str, maker: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of what calling ``maker`` gives: the class it constructs (resolution "variable"), or
         the class its signature says it returns (``def load() -> Cart``, ``-> Self``; "result")."""
-        made = self.resolve(path, caller, maker, for_class=False)
-        symbol = self.symbols.get(made[0]) if made is not None else None
-        if symbol is None:
-            return None
-        owner: str | None = symbol.qname
-        how = "variable"
-        if symbol.kind != CLASS:
-            how = "result"
-            returned = returned_type(symbol.language, symbol.signature, symbol.name)
-            if returned == "Self":
-                owner = symbol.parent
-            else:
-                found = self.resolve(symbol.path, symbol.qname, returned, for_class=True) if returned else None
-                owner = found[0] if found is not None else None
-        found = self._attribute(owner, name) if owner is not None else None
-        return (found, how) if found is not None else None
+        made = made_type(self.symbols, self.resolve, path, caller, maker)
+        found = self._attribute(made[0], name) if made is not None else None
+        return (found, "variable" if made[1] else "result") if found is not None else None
 
     def _resolve_name(
         self, path: str, caller: str, scopes: list[str | None], name: str, for_class: bool
