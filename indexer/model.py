@@ -97,7 +97,8 @@ class Symbol:
     parent: str | None = None  # qname of the enclosing symbol; None for top-level (the file contains it)
     # A function's local variables -> the type their declarations write or make (`let x: Foo`, `x := &Foo{}`,
     # `Foo x = …`, `const x = new Foo()`), or the callee whose result they hold with "()" (`NewServer()`), for
-    # the calls made on them; "" where two declarations disagree.
+    # the calls made on them; "" where two declarations disagree. On a Python class: its instance attributes
+    # (`self.x = Foo()` in a method, `x: Foo` in the body), the same way.
     local_types: dict[str, str] = field(default_factory=dict)
 
 

@@ -228,3 +228,58 @@ def test_a_local_variable_s_method_is_the_type_its_declaration_writes_makes_or_g
     # variables made from each other (`let b = a.get()` after `let a = b.get()`): no edge, and no endless lookup.
     path, source, expected = LOCALS[language]
     assert method_calls(path, source, language) == expected
+
+
+ATTRIBUTES = b"""
+from typing import Optional
+class Bell:
+    def ring(self): ...
+class Cart:
+    def ring(self): ...
+def load() -> Cart: ...
+class Shop:
+    annotated: Cart
+    maybe: Optional[Bell] = None
+    def __init__(self):
+        self.made = Bell()
+        self.loaded = load()
+        self.later = None
+        self.later = Cart()
+        self.mixed = Bell()
+        self.unknown = pick()
+        self.looped = self.looped.copy()
+    def swap(self):
+        self.mixed = Cart()
+    def by_made(self): self.made.ring()
+    def by_result(self): self.loaded.ring()
+    def by_class_annotation(self): self.annotated.ring()
+    def by_optional(self): self.maybe.ring()
+    def by_later(self): self.later.ring()
+    def by_mixed(self): self.mixed.ring()
+    def by_unknown(self): self.unknown.ring()
+    def by_loop(self): self.looped.ring()
+    def by_missing(self): self.missing.ring()
+    def closure(self):
+        def inner():
+            self.made.ring()
+        return inner
+class Outlet(Shop):
+    def sell(self): self.made.ring()
+class Stall:
+    def __init__(self):
+        self.shop = Shop()
+    def deeper(self): self.shop.made.ring()
+"""
+
+
+def test_a_python_instance_attribute_s_method_is_the_type_its_class_gives_it():
+    # `self.made = Bell()` in any method, what `self.loaded = load()` returns, or the class body's annotation
+    # (`annotated: Cart`, `maybe: Optional[Bell] = None`); a base class's attributes count for its subclasses, and
+    # `None` before a class does not make the attribute unknown. An attribute two methods assign different
+    # classes, a call of nothing of ours, an attribute made from itself or never assigned: no edge.
+    assert method_calls("shop/stores.py", ATTRIBUTES, "python") == {
+        ("Shop.by_made", "Bell.ring", "attribute"), ("Shop.by_result", "Cart.ring", "attribute"),
+        ("Shop.by_class_annotation", "Cart.ring", "attribute"), ("Shop.by_optional", "Bell.ring", "attribute"),
+        ("Shop.by_later", "Cart.ring", "attribute"), ("Shop.closure.inner", "Bell.ring", "attribute"),
+        ("Outlet.sell", "Bell.ring", "attribute"),
+    }

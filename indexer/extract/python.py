@@ -75,6 +75,7 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
     stack: list[tuple[int, str, str, str]] = []
     names = DistinctNames()  # a property's setter or an @overload stub is a definition of its own
     functions: dict[str, Symbol] = {}
+    classes: dict[str, Symbol] = {}
     for node in nodes:
         start = node.start_byte
         while stack and stack[-1][0] <= start:
@@ -89,26 +90,37 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
         elif node_type == "import_statement" or node_type == "import_from_statement":
             scope = stack[-1][1] if stack else None
             extract.imports.extend(_imports(node, source, scope))
-        elif node_type == "assignment":
-            function = functions.get(stack[-1][1]) if stack else None
-            local = _local_type(node, source) if function is not None else None
-            if local is not None:
-                name, written = local
-                known = function.local_types.get(name)
-                if written or known is not None:  # `x = None` then `x = Cart()` is still a Cart
-                    function.local_types[name] = written if known in (None, written) else ""
+        elif node_type == "assignment" and stack:
+            function = functions.get(stack[-1][1])
+            if function is not None:
+                _remember(function.local_types, _local_type(node, source))
+                cls = classes.get(function.parent or "")
+                if cls is not None:  # a method's `self.cart = Cart()`: the instance's attribute
+                    _remember(cls.local_types, _self_attribute_type(node, source))
+            elif stack[-1][1] in classes:  # the class body's `cart: Cart` or `cart = Cart()`
+                _remember(classes[stack[-1][1]].local_types, _local_type(node, source))
         else:
             symbol = _symbol(node, source, path, stack[-1] if stack else None, names)
             if symbol is None:
                 continue
             extract.symbols.append(symbol)
-            if symbol.kind != CLASS:
-                functions[symbol.qname] = symbol
+            (classes if symbol.kind == CLASS else functions)[symbol.qname] = symbol
             dotted = symbol.qname.partition("::")[2]
             stack.append((node.end_byte, symbol.qname, dotted, symbol.kind))
             if symbol.kind == CLASS:
                 extract.inherits.extend(_bases(node, source, symbol.qname))
     return extract
+
+
+def _remember(types: dict[str, str], typed: tuple[str, str] | None) -> None:
+    """Record what one more assignment says of a name: a name given two different types is known as neither,
+    and a value first bound to something untyped (`x = None` then `x = Cart()`) is still a Cart."""
+    if typed is None:
+        return
+    name, written = typed
+    known = types.get(name)
+    if written or known is not None:
+        types[name] = written if known in (None, written) else ""
 
 
 def _local_type(node: tree_sitter.Node, source: bytes) -> tuple[str, str] | None:
@@ -119,18 +131,32 @@ def _local_type(node: tree_sitter.Node, source: bytes) -> tuple[str, str] | None
     left = node.child_by_field_name("left")
     if left is None or left.type != "identifier":
         return None
-    name = _text(left, source)
+    return _text(left, source), _assigned_type(node, source)
+
+
+def _self_attribute_type(node: tree_sitter.Node, source: bytes) -> tuple[str, str] | None:
+    """(attribute, type) for ``self.cart = Cart()`` or ``self.cart: Cart = …`` in a method, as ``_local_type``."""
+    left = node.child_by_field_name("left")
+    if left is None or left.type != "attribute":
+        return None
+    owner, attribute = left.child_by_field_name("object"), left.child_by_field_name("attribute")
+    if owner is None or attribute is None or owner.type != "identifier" or _text(owner, source) != "self":
+        return None
+    return _text(attribute, source), _assigned_type(node, source)
+
+
+def _assigned_type(node: tree_sitter.Node, source: bytes) -> str:
     annotation = node.child_by_field_name("type")
     if annotation is not None:
-        return name, _one_line(_text(annotation, source))
+        return _one_line(_text(annotation, source))
     value = node.child_by_field_name("right")
     if value is not None and value.type == "await" and value.named_child_count == 1:
         value = value.named_children[0]
     function = value.child_by_field_name("function") if value is not None and value.type == "call" else None
     if function is None or function.type not in ("identifier", "attribute"):
-        return name, ""
+        return ""
     callee = _callee_text(function, source, 0)
-    return name, (f"{callee}()" if "<" not in callee else "")
+    return f"{callee}()" if "<" not in callee else ""
 
 
 def _text(node: tree_sitter.Node, source: bytes) -> str:

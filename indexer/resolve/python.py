@@ -4,8 +4,10 @@ Names are looked up the way Python would: the caller's enclosing functions, the 
 names its imports bind (followed through re-exports and star imports), ``self``/``super()`` through the class
 hierarchy, a parameter's method through the class its annotation names (``parameter``), a local variable's
 through its annotation or the class its call made (``variable``: ``cart = Cart()``) or the class the function
-it was assigned from returns (``result``: ``cart = load()`` with ``def load() -> Cart``), and, failing all that,
-a definition whose name is unique in the repository.
+it was assigned from returns (``result``: ``cart = load()`` with ``def load() -> Cart``), an instance attribute's
+(``self.cart.put()``) through the type its class or a base gives it (``attribute``: ``self.cart = Cart()`` in a
+method, ``cart: Cart`` in the class body), and, failing all that, a definition whose name is unique in the
+repository.
 """
 
 from __future__ import annotations
@@ -212,6 +214,11 @@ class PythonResolver:
             if cls is not None:
                 found = self.names.in_class_hierarchy(cls, parts[1], include_self=True)
                 return (found, "self") if found is not None else None
+        if head == "self" and len(parts) == 3 and not for_class:
+            cls = self.names.enclosing_class(caller)
+            found = self._attribute_method(cls, parts[1], parts[2]) if cls is not None else None
+            if found is not None:
+                return found
         scopes = self._scopes(caller)
         if len(parts) == 1:
             return self._resolve_name(path, caller, scopes, head, for_class)
@@ -265,6 +272,41 @@ class PythonResolver:
             self._results[key] = None
             self._results[key] = self._made_method(path, caller, maker, name)
         return self._results[key]
+
+    def _attribute_method(self, cls: str, attribute: str, name: str) -> tuple[str, str] | None:
+        """Method ``name`` of instance attribute ``attribute`` of class ``cls`` or a base (resolution "attribute"):
+        of the class a method's assignment makes (``self.cart = Cart()``) or the function it calls returns, or of
+        the class an annotation names (``self.cart: Cart``, or ``cart: Cart`` in the class body). The type names
+        are read in the scope of the class that assigns them; remembered and guarded as ``_variable_method``."""
+        holder = self._attribute_holder(cls, attribute)
+        if holder is None:
+            return None
+        key = (holder, "self", attribute, name)
+        if key not in self._results:
+            self._results[key] = None
+            path = self.symbols[holder].path
+            found = self._parameter_method(path, holder, attribute, name)
+            maker = made_by(self.symbols, holder, attribute) if found is None else None
+            if maker is not None:
+                found = self._made_method(path, holder, maker, name)
+            self._results[key] = (found[0], "attribute") if found is not None else None
+        return self._results[key]
+
+    def _attribute_holder(self, cls: str, attribute: str) -> str | None:
+        """The first class of ``cls``'s hierarchy (itself first, then its bases breadth-first) that gives
+        ``attribute`` a type; None when none does or the first that assigns it says nothing of its type."""
+        queue, seen = [cls], {cls}
+        while queue:
+            current = queue.pop(0)
+            symbol = self.symbols.get(current)
+            written = symbol.local_types.get(attribute) if symbol is not None else None
+            if written is not None:
+                return current if written else None
+            for base in self.names.bases.get(current, ()):
+                if base not in seen:
+                    seen.add(base)
+                    queue.append(base)
+        return None
 
     def _made_method(self, path: str, caller: str, maker: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of what calling ``maker`` gives: the class it constructs (resolution "variable"), or
