@@ -40,8 +40,9 @@ ProgressCallback = Callable[[str, int, int], None]
 # 4: a word and its number, "f32" of deserialize_f32, are also a lexical token, and test code inside a source
 # file, Rust's `#[cfg(test)] mod tests`, is marked in the graph; 5: that word may start in capitals, "IPv6" of
 # isValidIPv6; 6: extracts record the types of a function's local variables, `Symbol.local_types`; 7: in Python too;
-# 8: and a Python class's, the types its methods' `self.x = Foo()` and its body's `x: Foo` give its attributes).
-PIPELINE_VERSION = "8"
+# 8: and a Python class's, the types its methods' `self.x = Foo()` and its body's `x: Foo` give its attributes;
+# 9: and the types of a Rust, Go, Java or TypeScript class's or struct's fields).
+PIPELINE_VERSION = "9"
 
 
 @dataclass

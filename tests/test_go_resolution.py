@@ -41,7 +41,7 @@ def test_calls_resolve_through_imports_the_package_and_receivers():
         (api + "Server.Item", store + "store.go::Store.Get", "receiver"),
         (store + "store.go::New", store + "cache.go::newCache", "package"),  # another file of the package
         (store + "store.go::Store.Get", store + "load.go::Store.load", "receiver"),  # a method in load.go
-        (store + "store.go::Store.Get", store + "cache.go::cache.lookup", "unique_name"),  # s.cache.lookup
+        (store + "store.go::Store.Get", store + "cache.go::cache.lookup", "field"),  # s.cache.lookup, `cache *cache`
     }
     # Packages outside the repository are never a name of ours.
     assert graph.nodes[main + "main"]["unresolved_calls"] == ["fmt.Println"]

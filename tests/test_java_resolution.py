@@ -27,7 +27,7 @@ def test_calls_resolve_through_imports_the_package_and_the_class_hierarchy():
         (CHECKOUT + "Checkout.pay", MAIN + "util/Money.java::Money.format", "import"),  # import static
         (CHECKOUT + "Checkout.pay", ORDER + "Order.isEmpty", "parameter"),  # order.isEmpty: pay(Order order)
         (CHECKOUT + "Checkout.pay", ORDER + "Order.price", "parameter"),
-        (CHECKOUT + "Checkout.pay", LEDGER + "Ledger.record", "unique_name"),  # ledger.record: a field's
+        (CHECKOUT + "Checkout.pay", LEDGER + "Ledger.record", "field"),  # ledger.record: field `Ledger ledger`
         (CHECKOUT + "Checkout.refuse", ORDER + "Order.empty", "import"),  # a static method of an imported class
         (CHECKOUT + "Checkout.refuse", CHECKOUT + "Checkout.Receipt.of", "local"),  # a nested class
         (CHECKOUT + "Checkout.Receipt.of", CHECKOUT + "Checkout.total", "self"),  # the outer class's method

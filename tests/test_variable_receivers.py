@@ -283,3 +283,79 @@ def test_a_python_instance_attribute_s_method_is_the_type_its_class_gives_it():
         ("Shop.by_later", "Cart.ring", "attribute"), ("Shop.closure.inner", "Bell.ring", "attribute"),
         ("Outlet.sell", "Bell.ring", "attribute"),
     }
+
+
+FIELDS = {
+    "rust": ("src/lib.rs", b"""
+pub struct Bash;
+pub struct Fish;
+impl Bash { pub fn register(&self) {} }
+impl Fish { pub fn register(&self) {} }
+pub struct Shell { fish: Fish, boxed: Box<Bash>, many: Vec<Fish> }
+impl Shell {
+    pub fn direct(&self) { self.fish.register(); }
+    pub fn boxed(&self) { self.boxed.register(); }
+    pub fn many(&self) { self.many.register(); }
+    pub fn missing(&self) { self.nothing.register(); }
+}
+""", {("Shell.direct", "Fish.register", "field"), ("Shell.boxed", "Bash.register", "field")}),
+    "go": ("shells/shells.go", b"""
+package shells
+type Bash struct{}
+type Fish struct{}
+func (b *Bash) Register() {}
+func (f *Fish) Register() {}
+type Base struct { inner *Bash }
+type Shell struct { Base; fish *Fish; all []Fish }
+func (s *Shell) Direct() { s.fish.Register() }
+func (s *Shell) Promoted() { s.inner.Register() }
+func (s *Shell) Slice() { s.all.Register() }
+func Param(sh *Shell) { sh.fish.Register() }
+""", {("Shell.Direct", "Fish.Register", "field"), ("Shell.Promoted", "Bash.Register", "field"),
+                                             ("Param", "Fish.Register", "field")}),
+    "java": ("src/Shop.java", b"""
+class Base { protected Bell inherited; }
+class Shop extends Base {
+    private final Bell bell = new Bell();
+    Register register;
+    void direct() { bell.ring(); }
+    void viaThis() { this.register.ring(); }
+    void shadowed(Register bell) { bell.ring(); }
+    void fromBase() { inherited.ring(); }
+    class Inner { void outer() { bell.ring(); } }
+}
+class Register { void ring() {} }
+class Bell { void ring() {} }
+""", {("Shop.direct", "Bell.ring", "field"), ("Shop.viaThis", "Register.ring", "field"),
+                                        ("Shop.fromBase", "Bell.ring", "field"),
+                                        ("Shop.Inner.outer", "Bell.ring", "field"),
+                                        ("Shop.shadowed", "Register.ring", "parameter")}),
+    "typescript": ("src/http.ts", b"""
+export class AxiosHeaders { set(name: string) {} }
+export class Cookies { set(name: string) {} }
+class Base { protected inherited: Cookies; }
+export class Client extends Base {
+    private headers: AxiosHeaders;
+    jar = new Cookies();
+    maybe: Cookies | null = null;
+    send() { this.headers.set("a"); }
+    store() { this.jar.set("b"); }
+    fromBase() { this.inherited.set("c"); }
+    optional() { this.maybe.set("d"); }
+    missing() { this.nothing.set("e"); }
+}
+""", {("Client.send", "AxiosHeaders.set", "field"), ("Client.store", "Cookies.set", "field"),
+                                           ("Client.fromBase", "Cookies.set", "field"),
+                                           ("Client.optional", "Cookies.set", "field")}),
+}
+
+
+@pytest.mark.parametrize("language", sorted(FIELDS))
+def test_a_method_called_on_a_field_is_the_field_type_s(language):
+    # `self.fish.register()` with `fish: Fish` (through `Box<Bash>` too), `s.fish.Register()` on the receiver or a
+    # parameter and a field promoted from an embedded struct, Java's `bell.ring()` and `this.register.ring()` on
+    # fields of the class, a superclass or the outer class, TypeScript's `this.headers.set()` with `headers:
+    # AxiosHeaders` or `jar = new Cookies()`. A parameter named like a field is the parameter; a `Vec<Fish>`, a
+    # `[]Fish` or a field nobody declared: no edge.
+    path, source, expected = FIELDS[language]
+    assert method_calls(path, source, language) == expected

@@ -20,6 +20,7 @@ Conventions of the resulting ``FileExtract``:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -626,8 +627,9 @@ def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
 
 
 def _js_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
+    """A variable's (``const x = new Foo()``, ``let x: Foo``) or, alike, a TypeScript class field's."""
     name = node.child_by_field_name("name")
-    if name is None or name.type != "identifier":
+    if name is None or name.type not in ("identifier", "property_identifier"):
         return []
     written = node.child_by_field_name("type")  # TypeScript's `: Foo`
     if written is not None:
@@ -650,21 +652,42 @@ _LOCAL_READERS = {
 }
 
 
-def _add_local_types(extract: FileExtract, source: bytes, nodes, intervals: list[tuple[int, int, str]]) -> None:
-    """Record on each function the types its local variables are declared with or made as; a name that two
-    declarations in one function give different types is recorded as unknown (an empty type)."""
-    read = _LOCAL_READERS.get(extract.language)
+def _named_fields(source: bytes, node: Node) -> list[tuple[str, str]]:
+    """Rust's ``pool: Arc<Pool>`` and Go's ``a, b *Cart``: each name with the type written (Go's embedded
+    fields have no name: they are bases, read elsewhere)."""
+    written = node.child_by_field_name("type")
+    if written is None:
+        return []
+    return [(_text(source, name), _text(source, written)) for name in node.children_by_field_name("name")]
+
+
+_FIELD_READERS = {
+    "go": _named_fields,
+    "rust": _named_fields,
+    "java": _java_locals,  # `private final Bell bell = …;` is shaped as a local declaration
+    "typescript": _js_locals,
+    "tsx": _js_locals,
+}
+
+
+def _add_local_types(extract: FileExtract, source: bytes, nodes, intervals: list[tuple[int, int, str]],
+                     readers: Mapping[str, Callable[[bytes, Node], list[tuple[str, str]]]] = _LOCAL_READERS,
+                     kinds: tuple[str, ...] = (FUNCTION, METHOD)) -> None:
+    """Record on each function the types its local variables are declared with or made as (with the field
+    readers and the class kind: on each class its fields' types); a name that two declarations in one symbol
+    give different types is recorded as unknown (an empty type)."""
+    read = readers.get(extract.language)
     if read is None:
         return
-    functions = {s.qname: s for s in extract.symbols if s.kind in (FUNCTION, METHOD)}
+    owners = {s.qname: s for s in extract.symbols if s.kind in kinds}
     for node, owner in _owners(nodes, intervals):
-        function = functions.get(owner) if owner is not None else None
-        if function is None:
+        symbol = owners.get(owner) if owner is not None else None
+        if symbol is None:
             continue
         for name, written in read(source, node):
             written = _one_line(written)
-            known = function.local_types.get(name)
-            function.local_types[name] = written if known in (None, written) else ""
+            known = symbol.local_types.get(name)
+            symbol.local_types[name] = written if known in (None, written) else ""
 
 # ------------------------------------------------------------------------------------------------- imports
 
@@ -1048,6 +1071,7 @@ def extract_generic(path: str, source: bytes, tree: tree_sitter.Tree, language: 
                 extract.imports.append(imp)
     extract.imports.sort(key=lambda i: i.line)
     _add_local_types(extract, source, captures.get("local", ()), intervals)
+    _add_local_types(extract, source, captures.get("field", ()), intervals, _FIELD_READERS, (CLASS,))
 
     defined = {s.name for s in extract.symbols if s.parent is None}
     names = (_text(source, n) for n in _in_source_order(captures.get("module_name", ())))

@@ -19,7 +19,7 @@ import re
 from ..model import CLASS, METHOD, FileExtract, split_qualified_name
 from .generic import GenericResolver
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
-from .parameters import declared_type
+from .parameters import attribute_holder, declared_type
 
 _RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
 _MAJOR_VERSION = re.compile(r"v\d+")
@@ -84,6 +84,10 @@ class GoResolver:
                 if not _in_test_file(qname) and (not for_class or self.symbols[qname].kind == CLASS):
                     return qname, "import"
             return None
+        if len(pieces) == 3 and not for_class:
+            found = self._field_method(path, caller, *pieces)
+            if found is not None:
+                return found
         if len(pieces) == 2 and not for_class:
             receiver = self._receiver(caller)
             if receiver is not None and receiver[0] == head:
@@ -106,6 +110,23 @@ class GoResolver:
             return found, declared[1]
         found = self.generic.variable_result(path, caller, variable, name, self.resolve, self._method)
         return (found, "result") if found is not None else None
+
+    def _field_method(self, path: str, caller: str, variable: str, field: str, name: str) -> tuple[str, str] | None:
+        """Method ``name`` of the type of field ``field`` of ``variable``'s struct, ``variable`` being the receiver
+        or a parameter or local whose declaration gives its type (``c.engine.handle()``; "field"); promoted
+        fields of embedded structs count. The field's type is read where the struct is declared."""
+        receiver = self._receiver(caller)
+        if receiver is not None and receiver[0] == variable:
+            owner: str | None = receiver[1]
+        else:
+            declared = declared_type(self.symbols, caller, variable)
+            found_type = self.resolve(path, caller, declared[0], True) if declared else None
+            owner = found_type[0] if found_type is not None else None
+        holder = attribute_holder(self.symbols, self.names.bases, owner, field) if owner else None
+        declared = declared_type(self.symbols, holder, field) if holder else None
+        field_type = self.resolve(self.symbols[holder].path, holder, declared[0], True) if declared else None
+        found = self._method(field_type[0], name) if field_type is not None else None
+        return (found, "field") if found else None
 
     # ------------------------------------------------------------------------------------------------ scopes
 

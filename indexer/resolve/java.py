@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from ..model import CLASS, FileExtract, Import, split_qualified_name
 from .generic import GenericResolver
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
-from .parameters import declared_type
+from .parameters import attribute_holder, declared_type
 
 # What precedes the package directories in a file's path: a Maven/Gradle source root, or nothing.
 _SOURCE_ROOT = re.compile(r"^(.*?/)?src/(?:main|test)/java/")
@@ -160,6 +160,19 @@ class JavaResolver:
                 return None
         return qname, how
 
+    def _field_type(self, cls: str, field: str, outer: bool) -> str | None:
+        """The class field ``field`` of ``cls`` or a superclass is declared with (``private final Bell bell``), read
+        where the field is declared; with ``outer``, an enclosing class's field too (an inner class sees it)."""
+        scope: str | None = cls
+        while scope is not None:
+            holder = attribute_holder(self.symbols, self.names.bases, scope, field)
+            declared = declared_type(self.symbols, holder, field) if holder is not None else None
+            if declared is not None:
+                found = self._class_path(self.symbols[holder].path, holder, declared[0].split("."))
+                return found[0] if found is not None else None
+            scope = self._outer(scope) if outer else None
+        return None
+
     def _method(self, path: str, caller: str, pieces: list[str]) -> tuple[str, str] | None:
         """``m``, ``this.m``, ``super.m`` or ``Class.m``."""
         cls = self.names.enclosing_class(caller)
@@ -175,11 +188,18 @@ class JavaResolver:
                 scope = self._outer(scope)
             imported = self._single.get(path, {}).get(name)  # import static ...Money.format
             return (imported, "import") if imported is not None else None
+        if len(pieces) == 3 and pieces[0] == "this":
+            owner = self._field_type(cls, pieces[1], outer=False) if cls is not None else None
+            found = self._member(owner, pieces[2]) if owner is not None else None
+            return (found, "field") if found is not None else None
         owner = self._class_path(path, caller, pieces[:-1])
         if owner is None and len(pieces) == 2:
             declared = declared_type(self.symbols, caller, pieces[0])
             owner = self._class_path(path, caller, declared[0].split(".")) if declared else None
             owner = (owner[0], declared[1]) if owner is not None and declared else None
+            if owner is None and not declared and cls is not None:  # `bell.ring()` on a field `Bell bell`
+                field_type = self._field_type(cls, pieces[0], outer=True)
+                owner = (field_type, "field") if field_type is not None else None
             if owner is None:  # `var bell = Bell.quiet(); bell.ring()`: what the call returns
                 found = self.generic.variable_result(path, caller, pieces[0], pieces[-1], self.resolve, self._member)
                 return (found, "result") if found is not None else None

@@ -11,7 +11,9 @@ type counts: a slice, map, function, tuple or array type says nothing about whos
 A local variable counts where its declaration writes its type or makes it (``let x: Foo``, ``x := &Foo{}``,
 ``Foo x = …``, ``const x = new Foo()``, Rust's ``Foo::new()``/``Foo::default()``): the extractor records
 those on the function (``Symbol.local_types``). Where another call's result is assigned (``s, err :=
-NewServer()``) it records the callee (``made_by``), and the resolver reads what that function returns.
+NewServer()``) it records the callee (``made_by``), and the resolver reads what that function returns. A class's
+or struct's fields are recorded on it the same way (``pool: Pool``, ``Ledger ledger``, Python's ``self.pool =
+Pool()``), and ``attribute_holder`` finds the class of a hierarchy that types one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _GO_HEAD = re.compile(r"\s*func\s*(?:\([^()]*\)\s*)?\w+\s*(?:\[[^\]]*\]\s*)?\(")
 _GO_UNNAMED = ("[", "map[", "func", "chan", "...", "interface", "struct")  # types that are no class of ours
 _NAME_FIRST = {"python", "rust", "typescript", "tsx", "kotlin", "scala", "swift"}  # `name: Type`
 _RUST_WRAPPER = re.compile(r"^(?:Result|Option|Box|Rc|Arc)<(.*)>$")
+_RUST_POINTER = re.compile(r"^(?:Box|Rc|Arc)<(.*)>$")  # a method call goes through them to what they hold
 _MODIFIERS = frozenset({"public", "private", "protected", "internal", "static", "final", "abstract", "override",
                         "virtual", "sealed", "async", "synchronized", "native", "default", "new", "extern"})
 _OPTIONAL = re.compile(r"^(?:typing\.)?Optional\[(.*)\]$")
@@ -51,6 +54,27 @@ def declared_type(symbols: Mapping[str, Symbol], function: str, variable: str) -
     local = symbol.local_types.get(variable)
     written = _named(symbol.language, local) if local and not local.endswith("()") else None
     return (written, "variable") if written else None
+
+
+def attribute_holder(symbols: Mapping[str, Symbol], bases: Mapping[str, list[str]], cls: str,
+                     attribute: str) -> str | None:
+    """The first class of ``cls``'s hierarchy (itself, then its bases breadth-first) that gives ``attribute`` a
+    type, as fields and instance attributes are recorded on a class (``Symbol.local_types``: Rust's ``pool:
+    Pool``, Go's ``pool *Pool``, Java's ``Pool pool``, TypeScript's ``pool: Pool``, Python's ``self.pool =
+    Pool()``); None when none does, or the first to declare it says nothing of its type. ``declared_type`` and
+    ``made_by`` then read it there, with the holder as the "function"."""
+    queue, seen = [cls], {cls}
+    while queue:
+        current = queue.pop(0)
+        symbol = symbols.get(current)
+        written = symbol.local_types.get(attribute) if symbol is not None else None
+        if written is not None:
+            return current if written else None
+        for base in bases.get(current, ()):
+            if base not in seen:
+                seen.add(base)
+                queue.append(base)
+    return None
 
 
 def made_by(symbols: Mapping[str, Symbol], function: str, variable: str) -> str | None:
@@ -142,13 +166,18 @@ def returned_type(language: str, signature: str, name: str) -> str | None:
 
 def _named(language: str, written: str) -> str | None:
     """The named type a parameter's or a local variable's declaration writes: ``*gin.Context`` → ``gin.Context``,
-    ``&mut Fish`` → ``Fish``, ``Map<K, V>`` → ``Map``, ``Optional[Order]`` and ``Cookies | null`` → the class;
-    None for Go's slice, map, function, channel, interface and struct types."""
+    ``&mut Fish`` and ``Arc<Fish>`` → ``Fish``, ``Map<K, V>`` → ``Map``, ``Optional[Order]`` and ``Cookies | null``
+    → the class; None for Go's slice, map, function, channel, interface and struct types."""
     if language == "go":
         written = written.strip().lstrip("*")
         return None if written.startswith(_GO_UNNAMED) else _head(written)
     if language in _TYPE_FIRST:
         return _head(_without_type_arguments(written))
+    if language == "rust":
+        written = _RUST_PREFIXES.sub("", written.strip())
+        while (pointer := _RUST_POINTER.match(written)) is not None:
+            written = _RUST_PREFIXES.sub("", pointer.group(1).strip())
+        return _head(written)
     return _head(_RUST_PREFIXES.sub("", _python_annotation(written)))
 
 

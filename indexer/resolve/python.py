@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from ..model import CLASS, FileExtract, Import
 from .names import NameTable
-from .parameters import declared_type, made_by, made_type
+from .parameters import attribute_holder, declared_type, made_by, made_type
 from .python_modules import PythonModules
 
 BUILTINS = frozenset(dir(builtins))
@@ -278,7 +278,7 @@ class PythonResolver:
         of the class a method's assignment makes (``self.cart = Cart()``) or the function it calls returns, or of
         the class an annotation names (``self.cart: Cart``, or ``cart: Cart`` in the class body). The type names
         are read in the scope of the class that assigns them; remembered and guarded as ``_variable_method``."""
-        holder = self._attribute_holder(cls, attribute)
+        holder = attribute_holder(self.symbols, self.names.bases, cls, attribute)
         if holder is None:
             return None
         key = (holder, "self", attribute, name)
@@ -291,22 +291,6 @@ class PythonResolver:
                 found = self._made_method(path, holder, maker, name)
             self._results[key] = (found[0], "attribute") if found is not None else None
         return self._results[key]
-
-    def _attribute_holder(self, cls: str, attribute: str) -> str | None:
-        """The first class of ``cls``'s hierarchy (itself first, then its bases breadth-first) that gives
-        ``attribute`` a type; None when none does or the first that assigns it says nothing of its type."""
-        queue, seen = [cls], {cls}
-        while queue:
-            current = queue.pop(0)
-            symbol = self.symbols.get(current)
-            written = symbol.local_types.get(attribute) if symbol is not None else None
-            if written is not None:
-                return current if written else None
-            for base in self.names.bases.get(current, ()):
-                if base not in seen:
-                    seen.add(base)
-                    queue.append(base)
-        return None
 
     def _made_method(self, path: str, caller: str, maker: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of what calling ``maker`` gives: the class it constructs (resolution "variable"), or

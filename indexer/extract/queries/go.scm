@@ -1,5 +1,5 @@
 ; Definitions, call sites, imports and module-level names for Go.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import, @module_name.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @field, @import, @module_name.
 
 (type_spec) @definition
 (type_alias) @definition
@@ -17,3 +17,6 @@
 ; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
 (short_var_declaration) @local
 (var_spec) @local
+
+; A struct's named fields and their types: `s.pool.Get()` in its methods resolves to the field type's methods.
+(field_declaration) @field

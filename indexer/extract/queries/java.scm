@@ -1,5 +1,5 @@
 ; Definitions, call sites and imports for Java.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @field, @import.
 
 (class_declaration) @definition
 (interface_declaration) @definition
@@ -18,3 +18,6 @@
 
 ; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
 (local_variable_declaration) @local
+
+; A class's fields and their types: `this.bell.ring()` and `bell.ring()` resolve to the field type's methods.
+(field_declaration) @field

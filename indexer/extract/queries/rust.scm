@@ -1,5 +1,5 @@
 ; Definitions, call sites, imports and module-level names for Rust.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import, @module_name.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @field, @import, @module_name.
 ; `impl` blocks are captured as definitions too: they name the type their methods belong to.
 
 (struct_item) @definition
@@ -20,3 +20,6 @@
 
 ; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
 (let_declaration) @local
+
+; A struct's fields and their types: `self.pool.get()` in its impl resolves to the field type's methods.
+(field_declaration) @field

@@ -1,5 +1,5 @@
 ; Definitions, call sites, imports and module-level names for TypeScript and TSX (same node types).
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import, @module_name.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @field, @import, @module_name.
 
 (class_declaration) @definition
 (class name: (_)) @definition  ; named class expressions, also what error recovery turns declarations into
@@ -35,3 +35,6 @@
 
 ; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
 (variable_declarator) @local
+
+; A class's fields and their types (`bell: Bell`, `cart = new Cart()`): `this.bell.ring()` resolves to them.
+(public_field_definition) @field
