@@ -96,7 +96,7 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
                 _remember(function.local_types, _local_type(node, source))
                 cls = classes.get(function.parent or "")
                 if cls is not None:  # a method's `self.cart = Cart()`: the instance's attribute
-                    _remember(cls.local_types, _self_attribute_type(node, source))
+                    _remember(cls.local_types, _self_attribute_type(node, source, function.name))
             elif stack[-1][1] in classes:  # the class body's `cart: Cart` or `cart = Cart()`
                 _remember(classes[stack[-1][1]].local_types, _local_type(node, source))
         else:
@@ -134,14 +134,18 @@ def _local_type(node: tree_sitter.Node, source: bytes) -> tuple[str, str] | None
     return _text(left, source), _assigned_type(node, source)
 
 
-def _self_attribute_type(node: tree_sitter.Node, source: bytes) -> tuple[str, str] | None:
-    """(attribute, type) for ``self.cart = Cart()`` or ``self.cart: Cart = …`` in a method, as ``_local_type``."""
+def _self_attribute_type(node: tree_sitter.Node, source: bytes, method: str) -> tuple[str, str] | None:
+    """(attribute, type) for ``self.cart = Cart()`` or ``self.cart: Cart = …`` in a method, as ``_local_type``;
+    ``self.cart = cart`` is recorded as ``=method.cart``: whatever type that method's signature gives ``cart``."""
     left = node.child_by_field_name("left")
     if left is None or left.type != "attribute":
         return None
     owner, attribute = left.child_by_field_name("object"), left.child_by_field_name("attribute")
     if owner is None or attribute is None or owner.type != "identifier" or _text(owner, source) != "self":
         return None
+    value = node.child_by_field_name("right")
+    if node.child_by_field_name("type") is None and value is not None and value.type == "identifier":
+        return _text(attribute, source), f"={method}.{_text(value, source)}"
     return _text(attribute, source), _assigned_type(node, source)
 
 

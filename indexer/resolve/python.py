@@ -275,9 +275,10 @@ class PythonResolver:
 
     def _attribute_method(self, cls: str, attribute: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of instance attribute ``attribute`` of class ``cls`` or a base (resolution "attribute"):
-        of the class a method's assignment makes (``self.cart = Cart()``) or the function it calls returns, or of
-        the class an annotation names (``self.cart: Cart``, or ``cart: Cart`` in the class body). The type names
-        are read in the scope of the class that assigns them; remembered and guarded as ``_variable_method``."""
+        of the class a method's assignment makes (``self.cart = Cart()``) or the function it calls returns, of the
+        class an annotation names (``self.cart: Cart``, or ``cart: Cart`` in the class body), or of a parameter's
+        annotation (``self.cart = cart`` in ``def __init__(self, cart: Cart)``). The type names are read in the
+        scope of the class or method that assigns them; remembered and guarded as ``_variable_method``."""
         holder = attribute_holder(self.symbols, self.names.bases, cls, attribute)
         if holder is None:
             return None
@@ -285,7 +286,11 @@ class PythonResolver:
         if key not in self._results:
             self._results[key] = None
             path = self.symbols[holder].path
-            found = self._parameter_method(path, holder, attribute, name)
+            method, _, parameter = self.symbols[holder].local_types[attribute].partition(".")
+            if method.startswith("="):  # `self.cart = cart` in a method whose signature says `cart: Cart`
+                found = self._parameter_method(path, f"{holder}.{method[1:]}", parameter, name)
+            else:
+                found = self._parameter_method(path, holder, attribute, name)
             maker = made_by(self.symbols, holder, attribute) if found is None else None
             if maker is not None:
                 found = self._made_method(path, holder, maker, name)
