@@ -350,9 +350,32 @@ export class Client extends Base {
     optional() { this.maybe.set("d"); }
     missing() { this.nothing.set("e"); }
 }
+export class Agent {
+    constructor(private readonly given: Cookies, readonly kept: AxiosHeaders, plain: Cookies) {
+        this.made = new AxiosHeaders();
+        this.other = pick();
+    }
+    byGiven() { this.given.set("f"); }
+    byKept() { this.kept.set("g"); }
+    byMade() { this.made.set("h"); }
+    byOther() { this.other.set("i"); }
+    byPlain() { this.plain.set("j"); }
+}
 """, {("Client.send", "AxiosHeaders.set", "field"), ("Client.store", "Cookies.set", "field"),
                                            ("Client.fromBase", "Cookies.set", "field"),
-                                           ("Client.optional", "Cookies.set", "field")}),
+                                           ("Client.optional", "Cookies.set", "field"),
+                                           ("Agent.byGiven", "Cookies.set", "field"),
+                                           ("Agent.byKept", "AxiosHeaders.set", "field"),
+                                           ("Agent.byMade", "AxiosHeaders.set", "field")}),
+    "javascript": ("lib/http.js", b"""
+class AxiosHeaders { set(name) {} }
+class Cookies { set(name) {} }
+class Client {
+    constructor() { this.jar = new Cookies(); this.other = pick(); }
+    store() { this.jar.set("a"); }
+    other() { this.other.set("b"); }
+}
+""", {("Client.store", "Cookies.set", "field")}),
 }
 
 
@@ -362,6 +385,8 @@ def test_a_method_called_on_a_field_is_the_field_type_s(language):
     # parameter and a field promoted from an embedded struct, Java's `bell.ring()` and `this.register.ring()` on
     # fields of the class, a superclass or the outer class, TypeScript's `this.headers.set()` with `headers:
     # AxiosHeaders` or `jar = new Cookies()`. A parameter named like a field is the parameter; a `Vec<Fish>`, a
-    # `[]Fish` or a field nobody declared: no edge.
+    # `[]Fish` or a field nobody declared: no edge. TypeScript's `constructor(private readonly given: Cookies)` and
+    # `readonly kept` declare fields, a plain parameter does not; `this.made = new AxiosHeaders()` in a method
+    # makes one (JavaScript too); what another call returns says nothing.
     path, source, expected = FIELDS[language]
     assert method_calls(path, source, language) == expected

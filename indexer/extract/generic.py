@@ -661,12 +661,30 @@ def _named_fields(source: bytes, node: Node) -> list[tuple[str, str]]:
     return [(_text(source, name), _text(source, written)) for name in node.children_by_field_name("name")]
 
 
+def _js_fields(source: bytes, node: Node) -> list[tuple[str, str]]:
+    """A class field's type: ``bell: Bell`` or ``cart = new Cart()`` in the class body (as ``_js_locals``), a
+    constructor's ``private jar: Jar``, or ``this.cart = new Cart()`` in a method (other values assigned to a
+    field say nothing: TypeScript's declaration already gives its type)."""
+    if node.type == "required_parameter":
+        name, written = node.child_by_field_name("pattern"), node.child_by_field_name("type")
+        if name is None or name.type != "identifier" or written is None:
+            return []
+        return [(_text(source, name), _text(source, written).lstrip(":").strip())]
+    if node.type == "assignment_expression":
+        left, value = node.child_by_field_name("left"), node.child_by_field_name("right")
+        field = left.child_by_field_name("property") if left is not None else None
+        made = value.child_by_field_name("constructor") if value is not None else None
+        return [(_text(source, field), _text(source, made))] if field is not None and made is not None else []
+    return _js_locals(source, node)
+
+
 _FIELD_READERS = {
     "go": _named_fields,
     "rust": _named_fields,
     "java": _java_locals,  # `private final Bell bell = …;` is shaped as a local declaration
-    "typescript": _js_locals,
-    "tsx": _js_locals,
+    "javascript": _js_fields,
+    "typescript": _js_fields,
+    "tsx": _js_fields,
 }
 
 
@@ -680,7 +698,12 @@ def _add_local_types(extract: FileExtract, source: bytes, nodes, intervals: list
     if read is None:
         return
     owners = {s.qname: s for s in extract.symbols if s.kind in kinds}
+    parents = {s.qname: s.parent for s in extract.symbols}
     for node, owner in _owners(nodes, intervals):
+        if node.type in ("required_parameter", "assignment_expression"):
+            # A field a JS/TS method declares (`constructor(private jar: Jar)`, `this.cart = …`): its class's.
+            while owner is not None and owner not in owners:
+                owner = parents.get(owner)
         symbol = owners.get(owner) if owner is not None else None
         if symbol is None:
             continue

@@ -1,5 +1,5 @@
 ; Definitions, call sites, imports and module-level names for JavaScript.
-; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @import, @module_name.
+; Capture names are read by indexer/extract/generic.py: @definition, @call, @local, @field, @import, @module_name.
 
 (class_declaration) @definition
 (class name: (_)) @definition  ; named class expressions, also what error recovery turns declarations into
@@ -30,3 +30,6 @@
 
 ; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
 (variable_declarator) @local
+
+; What a method makes a field of its class (`this.cart = new Cart()`): `this.cart.put()` resolves to its methods.
+(assignment_expression left: (member_expression object: (this)) right: (new_expression)) @field

@@ -36,5 +36,9 @@
 ; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
 (variable_declarator) @local
 
-; A class's fields and their types (`bell: Bell`, `cart = new Cart()`): `this.bell.ring()` resolves to them.
+; A class's fields and their types (`bell: Bell`, `cart = new Cart()`, `constructor(private jar: Jar)`,
+; `this.cart = new Cart()` in a method): `this.bell.ring()` resolves to them.
 (public_field_definition) @field
+(required_parameter (accessibility_modifier)) @field
+(required_parameter "readonly") @field
+(assignment_expression left: (member_expression object: (this)) right: (new_expression)) @field
