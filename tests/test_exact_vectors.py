@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy
 import threadpoolctl
 
+from indexer.retrieval import reader
 from indexer.retrieval.reader import ExactVectors
 
 
@@ -43,6 +44,9 @@ def test_the_nearest_chunks_come_first_with_their_cosines():
 def test_the_product_runs_on_one_blas_thread_and_the_process_setting_is_restored():
     vectors, matrix = _vectors()
     _RecordingMatrix.seen.clear()
+    # The libraries are found at the first search of the process; this test's process may have loaded another
+    # since (scipy's OpenBLAS, which numpy's product never uses), and it checks every library it sees.
+    reader._blas_controller.cache_clear()
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         before = _blas_threads()
         assert before and all(count == 2 for count in before)  # numpy's BLAS is loaded and may use two

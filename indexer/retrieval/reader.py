@@ -445,7 +445,9 @@ class ExactVectors:
 
 @functools.cache
 def _blas_controller() -> Any:
-    """The process's BLAS libraries, found once (the search costs milliseconds; setting a limit does not)."""
+    """The process's BLAS libraries, found once (the search costs milliseconds; setting a limit does not). numpy,
+    whose library the product runs on, is loaded before any search; one loaded later (scipy's own OpenBLAS) is
+    not in it, and never runs the product."""
     import threadpoolctl
 
     return threadpoolctl.ThreadpoolController()
