@@ -42,8 +42,9 @@ ProgressCallback = Callable[[str, int, int], None]
 # isValidIPv6; 6: extracts record the types of a function's local variables, `Symbol.local_types`; 7: in Python too;
 # 8: and a Python class's, the types its methods' `self.x = Foo()` and its body's `x: Foo` give its attributes;
 # 9: and the types of a Rust, Go, Java or TypeScript class's or struct's fields; 10: Python's `self.x = x`, with the
-# type the method's signature gives `x`; 11: JS/TS fields a constructor's parameters or `this.x = new Foo()` declare).
-PIPELINE_VERSION = "11"
+# type the method's signature gives `x`; 11: JS/TS fields a constructor's parameters or `this.x = new Foo()` declare;
+# 12: Java's `for (Bell b : bells)` loop variables).
+PIPELINE_VERSION = "12"
 
 
 @dataclass

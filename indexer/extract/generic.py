@@ -612,6 +612,11 @@ def _rust_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
 
 def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
     written = node.child_by_field_name("type")
+    if node.type == "enhanced_for_statement":  # `for (Bell b : bells)`; `for (var b : bells)` names a local too
+        name = node.child_by_field_name("name")
+        if name is None or written is None:
+            return []
+        return [(_text(source, name), "" if _text(source, written) == "var" else _text(source, written))]
     found = []
     for declarator in node.children_by_field_name("declarator"):
         name = declarator.child_by_field_name("name")

@@ -197,7 +197,8 @@ class JavaResolver:
             declared = declared_type(self.symbols, caller, pieces[0])
             owner = self._class_path(path, caller, declared[0].split(".")) if declared else None
             owner = (owner[0], declared[1]) if owner is not None and declared else None
-            if owner is None and not declared and cls is not None:  # `bell.ring()` on a field `Bell bell`
+            local = pieces[0] in self.symbols[caller].local_types if caller in self.symbols else False
+            if owner is None and not declared and not local and cls is not None:  # on a field `Bell bell`
                 field_type = self._field_type(cls, pieces[0], outer=True)
                 owner = (field_type, "field") if field_type is not None else None
             if owner is None:  # `var bell = Bell.quiet(); bell.ring()`: what the call returns
