@@ -702,15 +702,14 @@ def _add_local_types(extract: FileExtract, source: bytes, nodes, intervals: list
     read = readers.get(extract.language)
     if read is None:
         return
-    owners = {s.qname: s for s in extract.symbols if s.kind in kinds}
-    parents = {s.qname: s.parent for s in extract.symbols}
+    symbols = {s.qname: s for s in extract.symbols}
     for node, owner in _owners(nodes, intervals):
+        symbol = symbols.get(owner) if owner is not None else None
         if node.type in ("required_parameter", "assignment_expression"):
             # A field a JS/TS method declares (`constructor(private jar: Jar)`, `this.cart = …`): its class's.
-            while owner is not None and owner not in owners:
-                owner = parents.get(owner)
-        symbol = owners.get(owner) if owner is not None else None
-        if symbol is None:
+            while symbol is not None and symbol.kind not in kinds:
+                symbol = symbols.get(symbol.parent) if symbol.parent else None
+        if symbol is None or symbol.kind not in kinds:
             continue
         for name, written in read(source, node):
             written = _one_line(written)

@@ -20,7 +20,7 @@ from .import_paths import FileIndex
 from .manifest_imports import ManifestImports
 from .manifests import Manifests
 from .names import NameTable, family
-from .parameters import Resolve, attribute_holder, declared_type, made_by, made_type
+from .parameters import Resolve, declared_type, field_type, made_by, made_type
 MethodOf = Callable[[str, str], "str | None"]  # (class qname, method name) -> the method's qname
 
 _NAME_SEPARATORS = re.compile(r"\.|::|->")
@@ -177,10 +177,8 @@ class GenericResolver:
         """Method ``name`` of the class a field of the caller's class (or a base) is declared with or made as:
         TypeScript's ``this.bell.ring()`` with ``bell: Bell`` or ``bell = new Bell()``, read where it is declared."""
         cls = self.names.enclosing_class(caller)
-        holder = attribute_holder(self.symbols, self.names.bases, cls, field) if cls is not None else None
-        declared = declared_type(self.symbols, holder, field) if holder is not None else None
-        owner = self.resolve(self.symbols[holder].path, holder, declared[0], True) if declared else None
-        return self.names.in_class_hierarchy(owner[0], name, include_self=True) if owner is not None else None
+        owner = field_type(self.symbols, self.names.bases, self.resolve, cls, field) if cls is not None else None
+        return self.names.in_class_hierarchy(owner, name, include_self=True) if owner is not None else None
 
     def _on_result(self, path: str, caller: str, made_by: str, name: str,
                    resolve: Resolve | None = None, method: MethodOf | None = None) -> str | None:

@@ -19,7 +19,7 @@ import re
 from ..model import CLASS, METHOD, FileExtract, split_qualified_name
 from .generic import GenericResolver
 from .names import WHOLE_IMPORT_MAX_FILES, names_written
-from .parameters import attribute_holder, declared_type
+from .parameters import declared_type, field_type
 
 _RECEIVER = re.compile(r"func\s*\(\s*(\w+)\s")
 _MAJOR_VERSION = re.compile(r"v\d+")
@@ -122,10 +122,8 @@ class GoResolver:
             declared = declared_type(self.symbols, caller, variable)
             found_type = self.resolve(path, caller, declared[0], True) if declared else None
             owner = found_type[0] if found_type is not None else None
-        holder = attribute_holder(self.symbols, self.names.bases, owner, field) if owner else None
-        declared = declared_type(self.symbols, holder, field) if holder else None
-        field_type = self.resolve(self.symbols[holder].path, holder, declared[0], True) if declared else None
-        found = self._method(field_type[0], name) if field_type is not None else None
+        typed = field_type(self.symbols, self.names.bases, self.resolve, owner, field) if owner else None
+        found = self._method(typed, name) if typed is not None else None
         return (found, "field") if found else None
 
     # ------------------------------------------------------------------------------------------------ scopes

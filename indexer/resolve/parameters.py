@@ -77,6 +77,16 @@ def attribute_holder(symbols: Mapping[str, Symbol], bases: Mapping[str, list[str
     return None
 
 
+def field_type(symbols: Mapping[str, Symbol], bases: Mapping[str, list[str]], resolve: Resolve, cls: str,
+               field: str) -> str | None:
+    """The class that field ``field`` of ``cls`` (or of a base: ``attribute_holder``) is declared with, its name
+    looked up by the language's ``resolve`` where the field is declared; None when nothing of ours types it."""
+    holder = attribute_holder(symbols, bases, cls, field)
+    declared = declared_type(symbols, holder, field) if holder is not None else None
+    found = resolve(symbols[holder].path, holder, declared[0], True) if declared is not None else None
+    return found[0] if found is not None else None
+
+
 def made_by(symbols: Mapping[str, Symbol], function: str, variable: str) -> str | None:
     """The callee whose result local ``variable`` of ``function`` holds (``NewServer`` of ``s, err :=
     NewServer()``, ``Foo::builder().build`` of ``let b = Foo::builder().build()?``), or None."""

@@ -286,9 +286,10 @@ class PythonResolver:
         if key not in self._results:
             self._results[key] = None
             path = self.symbols[holder].path
-            method, _, parameter = self.symbols[holder].local_types[attribute].partition(".")
-            if method.startswith("="):  # `self.cart = cart` in a method whose signature says `cart: Cart`
-                found = self._parameter_method(path, f"{holder}.{method[1:]}", parameter, name)
+            written = self.symbols[holder].local_types[attribute]
+            if written.startswith("="):  # `=__init__.cart`: `self.cart = cart` in a method typing `cart: Cart`
+                method, _, parameter = written[1:].partition(".")
+                found = self._parameter_method(path, f"{holder}.{method}", parameter, name)
             else:
                 found = self._parameter_method(path, holder, attribute, name)
             maker = made_by(self.symbols, holder, attribute) if found is None else None

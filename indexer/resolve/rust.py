@@ -27,7 +27,7 @@ from ..model import CLASS, FUNCTION, METHOD, FileExtract, Import, split_qualifie
 from .generic import GenericResolver
 from .import_paths import FileIndex, rust_crate_root, rust_module_dir, rust_module_file
 from .manifests import CARGO_TOML
-from .parameters import attribute_holder, declared_type
+from .parameters import declared_type, field_type
 
 _ANCHORS = ("crate", "self", "super")
 # Paths that never lead into this repository: the standard crates and the prelude's types. Any other crate
@@ -335,12 +335,8 @@ class RustResolver:
         """Method ``name`` of the type of field ``field`` of the caller's impl type (``self.pool.get()`` with
         ``pool: Arc<Pool>``; "field"), the type read where the struct is declared."""
         owner = self._impl_type(path, caller)
-        holder = attribute_holder(self.symbols, self.names.bases, owner, field) if owner else None
-        declared = declared_type(self.symbols, holder, field) if holder else None
-        if declared is None or declared[0] == "Self":
-            return None
-        field_type = self.resolve(self.symbols[holder].path, holder, declared[0], True)
-        found = self._method(field_type[0], name) if field_type is not None else None
+        typed = field_type(self.symbols, self.names.bases, self.resolve, owner, field) if owner else None
+        found = self._method(typed, name) if typed is not None else None
         return (found, "field") if found else None
 
     def _path(self, path: str, caller: str, segments: list[str]) -> tuple[str, str] | None:
