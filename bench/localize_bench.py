@@ -40,7 +40,7 @@ SHOWN_SYMBOLS = 10
 # Each ablation is (constructor switch use_vectors, RetrievalConfig changes). Single signals switch the
 # others off entirely: names mentioned in the query and stack-trace frames are signals too.
 _STRUCTURE_OFF = {"weight_graph": 0.0, "weight_mention": 0.0, "weight_trace": 0.0, "weight_code_mention": 0.0,
-                  "weight_literal": 0.0, "weight_in_file": 0.0}
+                  "weight_literal": 0.0, "weight_in_file": 0.0, "weight_scope": 0.0}
 SIGNAL_SETS: dict[str, tuple[bool, dict[str, float]]] = {
     "all": (True, {}),
     "bm25": (False, _STRUCTURE_OFF),

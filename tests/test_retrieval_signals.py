@@ -663,3 +663,59 @@ def test_the_function_whose_text_is_its_files_most_like_the_report_rises_with_th
     # The methods whose text holds none of the report's words gain nothing.
     assert weights["Ledger.rename"] == pytest.approx(plain["Ledger.rename"])
     assert weights["Ledger.settle"] > plain["Ledger.settle"]
+
+
+# A client and a server that share their words: both hold keep-alive connections and close them after requests.
+# Only the title's "server:" says which side the report is about.
+NETWORK_FILES = {
+    "netlib/__init__.py": "",
+    "netlib/client/__init__.py": "",
+    "netlib/client/connection.py": '''
+"""Connections the client opens: kept alive between requests, closed when idle."""
+
+
+def close_idle_connections(pool):
+    """Close the keep-alive connections that sat idle after a request."""
+    for connection in pool.idle():
+        connection.close()
+
+
+def reuse_connection(pool, request):
+    """A keep-alive connection is reused for the next request; closed connections are dropped."""
+    return pool.alive_for(request) or pool.open(request)
+''',
+    "netlib/server/__init__.py": "",
+    "netlib/server/connection.py": '''
+"""Accepted sockets."""
+
+
+def serve_connection(connection, handler):
+    """Answer requests on one connection until the peer goes away."""
+    while wants_more(connection, handler(connection.read())):
+        pass
+
+
+def wants_more(connection, response):
+    """Whether another response may follow on this connection."""
+    return response.headers.get("Connection") != "close"
+''',
+}
+NETWORK_REPORT = "server: keep-alive connections are closed after one request"
+
+
+@pytest.fixture(scope="module")
+def network_project(tmp_path_factory) -> Path:
+    return indexed_project(tmp_path_factory.mktemp("netlib"), NETWORK_FILES)
+
+
+def test_the_part_of_the_code_a_title_names_before_its_colon_weighs_more(network_project):
+    assert parse_query(NETWORK_REPORT).scopes == [("server",)]
+    assert parse_query("fix(help, derive)!: wrap long lines").scopes == [("help",), ("derive",)]
+    assert parse_query("net/http: Server panics on HEAD").scopes == [("net", "http")]
+    assert parse_query("fix: closed connections").scopes == []  # a report word names no part of the code
+    assert ranked_files(network_project, NETWORK_REPORT)[0] == "netlib/server/connection.py"
+    assert ranked_files(network_project, NETWORK_REPORT, weight_scope=0.0)[0] == "netlib/client/connection.py"
+    assert "scope" in best_hit_why(network_project, NETWORK_REPORT)
+    # A scope no file matches changes nothing.
+    unmatched = NETWORK_REPORT.replace("server:", "gateway:")
+    assert ranked_files(network_project, unmatched) == ranked_files(network_project, unmatched, weight_scope=0.0)

@@ -27,6 +27,7 @@ class NameIndex:
         self.files_by_module: dict[str, list[str]] = {}  # "pkg.mod", "mod" (only with a dot-free root) -> paths
         self._spans: dict[str, list[tuple[int, int, str]]] = {}  # path -> (start, end, qname), by start line
         self.directories: set[str] = set()
+        self._scope_words: dict[str, list[frozenset[str]]] | None = None  # path -> its folders' and stem's words
         self.test_nodes: set[str] = set()  # test files, every symbol in them, and test code in source files
         self.support_nodes: set[str] = set()  # build and lock files, hidden folders (CI), and their symbols
         self.declaration_nodes: set[str] = set()  # TypeScript declaration files (.d.ts) and their symbols
@@ -132,6 +133,33 @@ class NameIndex:
             elif common == best_common:
                 best.append(candidate)
         return sorted(best)
+
+    def files_in_scope(self, words: tuple[str, ...]) -> list[str]:
+        """Files under the part of the code that ``words`` name, in order: ``("net", "http")`` is
+        ``net/http/*``; ``("complete",)`` is the ``clap_complete`` crate; ``("help",)`` is ``help.rs`` and
+        ``help_template.rs``. A word matches a folder or file stem, or a word of one split at ``_``, ``-``, ``.``."""
+        found: list[str] = []
+        for path, parts in self._path_words().items():
+            at = 0
+            for word in words:
+                while at < len(parts) and word not in parts[at]:
+                    at += 1
+                if at == len(parts):
+                    break
+                at += 1
+            else:
+                found.append(path)
+        return found
+
+    def _path_words(self) -> dict[str, list[frozenset[str]]]:
+        if self._scope_words is None:
+            self._scope_words = {}
+            for paths in self.files_by_basename.values():
+                for path in paths:
+                    folders, _, name = path.lower().rpartition("/")
+                    parts = [*(folders.split("/") if folders else ()), name.rpartition(".")[0] or name]
+                    self._scope_words[path] = [frozenset({part, *re.split(r"[_.-]+", part)}) for part in parts]
+        return self._scope_words
 
     def module_files(self, dotted: str) -> list[str]:
         return self.files_by_module.get(dotted, [])

@@ -103,7 +103,12 @@ class ParsedQuery:
     about_tests: bool = False
     about_types: bool = False  # TypeScript's declaration files (.d.ts) are what such a question may be about
     literals: list[str] = field(default_factory=list)  # messages the code may hold verbatim, longest first
+    scopes: list[tuple[str, ...]] = field(default_factory=list)  # the title's "net/http: ..." part, as path words
 
+
+# A title that names the part of the code it is about before a colon: Go's and the Linux kernel's
+# "net/http: ...", "automata/nfa: ...", conventional commits' "fix(parser): ..." and "feat(help,derive)!: ...".
+_SCOPE = re.compile(r"^[ \t]*(?:[A-Za-z]+\((?P<scope>[\w.@/ ,-]{1,80})\)!?|(?P<prefix>[\w.@/-]+(?:, ?[\w.@/-]+)*)):[ \t]+\S")
 
 # The vocabulary of reports and commit messages ("Fix ...", "fix bug on ...", "Fixes #12"): as a plain word it
 # says the text is a report, not which code is meant, yet it matches every `fix_position` and `BugReport`.
@@ -144,7 +149,23 @@ def parse_query(text: str) -> ParsedQuery:
     # ``def test_...``), not where it lives. Test files in a traceback never count (``rest`` has no frames).
     first_line = rest.strip().split("\n", 1)[0]
     return ParsedQuery(text, frames, mentions, code_only, about_tests=bool(_TEST_WORDS.search(first_line)),
-                       about_types=bool(_TYPE_WORDS.search(first_line)), literals=literals(rest, blocks))
+                       about_types=bool(_TYPE_WORDS.search(first_line)), literals=literals(rest, blocks),
+                       scopes=title_scopes(first_line))
+
+
+def title_scopes(title: str) -> list[tuple[str, ...]]:
+    """The parts of the code a title names before its colon, each as its path words: "net/http: ..." gives
+    ``("net", "http")``; "fix(help, derive): ..." gives ``("help",)`` and ``("derive",)``. Report words
+    ("fix: ...", "bug: ...") and version numbers name no part of the code."""
+    match = _SCOPE.match(title)
+    if match is None:
+        return []
+    scopes: list[tuple[str, ...]] = []
+    for written in re.split(r"\s*,\s*", match["scope"] or match["prefix"]):
+        words = tuple(w.lower() for w in re.split(r"[/\s]+", written.strip()) if re.search(r"[A-Za-z]", w))
+        if words and not any(_REPORT_WORDS.fullmatch(w) for w in words) and words not in scopes:
+            scopes.append(words)
+    return scopes
 
 
 def code_blocks(text: str) -> list[str]:

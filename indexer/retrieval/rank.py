@@ -264,6 +264,8 @@ class Ranker:
                 for evidence in by_signal.values():
                     if evidence.signal != "hint":  # the caller weighed its own seeds
                         evidence.score *= cfg.test_penalty
+        if cfg.weight_scope > 0 and query.scopes:
+            self._scope_seeds(query.scopes, seeds)
         seed_scores = {node: score for node, score in seeds.scores().items() if score > 0}
 
         mark = time.perf_counter()
@@ -365,6 +367,26 @@ class Ranker:
             if "trace" in seeds.evidence.get(node, {}):
                 continue  # a trace names its frames' functions again; the frame already counts
             seeds.add(node, Evidence(signal, weight * strength, None, f"{what} {mention.text!r} in {where}"))
+
+    def _scope_seeds(self, scopes: list[tuple[str, ...]], seeds: _Seeds) -> None:
+        """What the other signals found in the part of the code the title names ("net/http: ...",
+        "fix(parser): ...") weighs ``weight_scope`` more. A scope that no file matches names nothing here."""
+        names = self.reader.names
+        in_scope: dict[str, str] = {}
+        for words in scopes:
+            for path in names.files_in_scope(words):
+                in_scope.setdefault(path, "/".join(words))
+        if not in_scope:
+            return
+        for node, by_signal in seeds.evidence.items():
+            path = split_qualified_name(node)[0]
+            scope = in_scope.get(path)
+            if scope is None:
+                continue
+            found = sum(e.score for e in by_signal.values())
+            if found > 0:
+                detail = f"in {path}, under {scope!r}, which the title names"
+                by_signal["scope"] = Evidence("scope", self.config.weight_scope * found, None, detail)
 
     def _literal_seeds(self, literals: list[str], seeds: _Seeds) -> None:
         """Functions holding a string literal that a message of the query quotes. BM25 over the message

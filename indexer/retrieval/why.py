@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SIGNALS = ("mention", "code", "trace", "literal", "bm25", "vector", "graph", "in-file", "hint")
+SIGNALS = ("mention", "code", "trace", "literal", "bm25", "vector", "graph", "in-file", "scope", "hint")
 
 
 @dataclass
