@@ -330,6 +330,8 @@ class Shop extends Base {
     Bell thing;
     void typedLoop(java.util.List<Register> all) { for (Register bell : all) { bell.ring(); } }
     void varLoop(java.util.List<Register> all) { for (var thing : all) { thing.ring(); } }
+    void untypedLambda(java.util.List<Register> all) { all.forEach(thing -> thing.ring()); }
+    void typedLambda(java.util.List<Register> all) { all.forEach((Register bell) -> bell.ring()); }
     void fromBase() { inherited.ring(); }
     class Inner { void outer() { bell.ring(); } }
 }
@@ -339,7 +341,8 @@ class Bell { void ring() {} }
                                         ("Shop.fromBase", "Bell.ring", "field"),
                                         ("Shop.Inner.outer", "Bell.ring", "field"),
                                         ("Shop.shadowed", "Register.ring", "parameter"),
-                                        ("Shop.typedLoop", "Register.ring", "variable")}),
+                                        ("Shop.typedLoop", "Register.ring", "variable"),
+                                        ("Shop.typedLambda", "Register.ring", "variable")}),
     "typescript": ("src/http.ts", b"""
 export class AxiosHeaders { set(name: string) {} }
 export class Cookies { set(name: string) {} }
@@ -388,8 +391,8 @@ def test_a_method_called_on_a_field_is_the_field_type_s(language):
     # `self.fish.register()` with `fish: Fish` (through `Box<Bash>` too), `s.fish.Register()` on the receiver or a
     # parameter and a field promoted from an embedded struct, Java's `bell.ring()` and `this.register.ring()` on
     # fields of the class, a superclass or the outer class, TypeScript's `this.headers.set()` with `headers:
-    # AxiosHeaders` or `jar = new Cookies()`. A parameter or loop variable named like a field is that variable (a
-    # `for (var thing : all)` of unknown type too, so no edge); a `Vec<Fish>`, a `[]Fish` or a field nobody
+    # AxiosHeaders` or `jar = new Cookies()`. A parameter, loop variable or lambda parameter named like a field is
+    # that variable (a `for (var thing : all)` or `thing -> thing.ring()` of unknown type too, so no edge); a `Vec<Fish>`, a `[]Fish` or a field nobody
     # declared: no edge. TypeScript's `constructor(private readonly given: Cookies)` and
     # `readonly kept` declare fields, a plain parameter does not; `this.made = new AxiosHeaders()` in a method
     # makes one (JavaScript too); what another call returns says nothing.

@@ -611,6 +611,8 @@ def _rust_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
 
 
 def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
+    if node.type == "lambda_expression":
+        return _java_lambda_parameters(source, node.child_by_field_name("parameters"))
     written = node.child_by_field_name("type")
     if node.type == "enhanced_for_statement":  # `for (Bell b : bells)`; `for (var b : bells)` names a local too
         name = node.child_by_field_name("name")
@@ -628,6 +630,24 @@ def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
             made = _text(source, made_by) if made_by is not None else _made_by_call(source, value) or ""
         if name is not None and made:
             found.append((_text(source, name), made))
+    return found
+
+
+def _java_lambda_parameters(source: bytes, parameters: Node | None) -> list[tuple[str, str]]:
+    """``b -> …`` and ``(a, b) -> …`` name locals of unknown type; ``(Bell b) -> …`` a Bell."""
+    if parameters is None:
+        return []
+    if parameters.type == "identifier":
+        return [(_text(source, parameters), "")]
+    found = []
+    for parameter in parameters.named_children:
+        if parameter.type == "identifier":
+            found.append((_text(source, parameter), ""))
+        elif parameter.type == "formal_parameter":
+            name, written = parameter.child_by_field_name("name"), parameter.child_by_field_name("type")
+            if name is not None:
+                typed = written is not None and _text(source, written) != "var"
+                found.append((_text(source, name), _text(source, written) if typed else ""))
     return found
 
 

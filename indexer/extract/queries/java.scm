@@ -19,6 +19,7 @@
 ; Local variables whose declaration writes or makes their type: calls on them resolve to its methods.
 (local_variable_declaration) @local
 (enhanced_for_statement) @local
+(lambda_expression) @local
 
 ; A class's fields and their types: `this.bell.ring()` and `bell.ring()` resolve to the field type's methods.
 (field_declaration) @field
