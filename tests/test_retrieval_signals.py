@@ -713,6 +713,8 @@ def test_the_part_of_the_code_a_title_names_before_its_colon_weighs_more(network
     assert parse_query("fix(help, derive)!: wrap long lines").scopes == [("help",), ("derive",)]
     assert parse_query("net/http: Server panics on HEAD").scopes == [("net", "http")]
     assert parse_query("fix: closed connections").scopes == []  # a report word names no part of the code
+    for message in ("error: could not compile `netlib`", "Error: connect ECONNREFUSED", "TypeError: bad operand"):
+        assert parse_query(message).scopes == []  # a message's start, which may be a file's name (error.rs)
     assert ranked_files(network_project, NETWORK_REPORT)[0] == "netlib/server/connection.py"
     assert ranked_files(network_project, NETWORK_REPORT, weight_scope=0.0)[0] == "netlib/client/connection.py"
     assert "scope" in best_hit_why(network_project, NETWORK_REPORT)

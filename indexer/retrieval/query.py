@@ -108,7 +108,11 @@ class ParsedQuery:
 
 # A title that names the part of the code it is about before a colon: Go's and the Linux kernel's
 # "net/http: ...", "automata/nfa: ...", conventional commits' "fix(parser): ..." and "feat(help,derive)!: ...".
-_SCOPE = re.compile(r"^[ \t]*(?:[A-Za-z]+\((?P<scope>[\w.@/ ,-]{1,80})\)!?|(?P<prefix>[\w.@/-]+(?:, ?[\w.@/-]+)*)):[ \t]+\S")
+# The prefix form is lower case, as package names are: "Error: ..." or "TypeError: ..." starts a message.
+_SCOPE = re.compile(r"^[ \t]*(?:[A-Za-z]+\((?P<scope>[\w.@/ ,-]{1,80})\)!?"
+                    r"|(?P<prefix>[a-z0-9_.@/-]+(?:, ?[a-z0-9_.@/-]+)*)):[ \t]+\S")
+# What compilers, loggers and runtimes start a line with: "error: could not compile", "panic: runtime error".
+_MESSAGE_WORDS = re.compile(r"error|warning|warn|panic|fatal|info|debug|note|hint|help|trace|exception")
 
 # The vocabulary of reports and commit messages ("Fix ...", "fix bug on ...", "Fixes #12"): as a plain word it
 # says the text is a report, not which code is meant, yet it matches every `fix_position` and `BugReport`.
@@ -156,9 +160,10 @@ def parse_query(text: str) -> ParsedQuery:
 def title_scopes(title: str) -> list[tuple[str, ...]]:
     """The parts of the code a title names before its colon, each as its path words: "net/http: ..." gives
     ``("net", "http")``; "fix(help, derive): ..." gives ``("help",)`` and ``("derive",)``. Report words
-    ("fix: ...", "bug: ...") and version numbers name no part of the code."""
+    ("fix: ...", "bug: ..."), version numbers and a message's start ("error: ...", "Error: ...") name no part
+    of the code."""
     match = _SCOPE.match(title)
-    if match is None:
+    if match is None or (match["prefix"] and _MESSAGE_WORDS.fullmatch(match["prefix"])):
         return []
     scopes: list[tuple[str, ...]] = []
     for written in re.split(r"\s*,\s*", match["scope"] or match["prefix"]):
