@@ -392,9 +392,9 @@ def test_a_method_called_on_a_field_is_the_field_type_s(language):
     # parameter and a field promoted from an embedded struct, Java's `bell.ring()` and `this.register.ring()` on
     # fields of the class, a superclass or the outer class, TypeScript's `this.headers.set()` with `headers:
     # AxiosHeaders` or `jar = new Cookies()`. A parameter, loop variable or lambda parameter named like a field is
-    # that variable (a `for (var thing : all)` or `thing -> thing.ring()` of unknown type too, so no edge); a `Vec<Fish>`, a `[]Fish` or a field nobody
-    # declared: no edge. TypeScript's `constructor(private readonly given: Cookies)` and
-    # `readonly kept` declare fields, a plain parameter does not; `this.made = new AxiosHeaders()` in a method
-    # makes one (JavaScript too); what another call returns says nothing.
+    # that variable (a `for (var thing : all)` or `thing -> thing.ring()` of unknown type too, so no edge); a
+    # `Vec<Fish>`, a `[]Fish` or a field nobody declared: no edge. TypeScript's `constructor(private readonly
+    # given: Cookies)` and `readonly kept` declare fields, a plain parameter does not; `this.made = new
+    # AxiosHeaders()` in a method makes one (JavaScript too); what another call returns says nothing.
     path, source, expected = FIELDS[language]
     assert method_calls(path, source, language) == expected
