@@ -10,6 +10,7 @@ import difflib
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
+from functools import cached_property
 
 import networkx as nx
 
@@ -27,7 +28,6 @@ class NameIndex:
         self.files_by_module: dict[str, list[str]] = {}  # "pkg.mod", "mod" (only with a dot-free root) -> paths
         self._spans: dict[str, list[tuple[int, int, str]]] = {}  # path -> (start, end, qname), by start line
         self.directories: set[str] = set()
-        self._scope_words: dict[str, list[frozenset[str]]] | None = None  # path -> its folders' and stem's words
         self.test_nodes: set[str] = set()  # test files, every symbol in them, and test code in source files
         self.support_nodes: set[str] = set()  # build and lock files, hidden folders (CI), and their symbols
         self.declaration_nodes: set[str] = set()  # TypeScript declaration files (.d.ts) and their symbols
@@ -139,7 +139,7 @@ class NameIndex:
         ``net/http/*``; ``("complete",)`` is the ``clap_complete`` crate; ``("help",)`` is ``help.rs`` and
         ``help_template.rs``. A word matches a folder or file stem, or a word of one split at ``_``, ``-``, ``.``."""
         found: list[str] = []
-        for path, parts in self._path_words().items():
+        for path, parts in self._path_words.items():
             at = 0
             for word in words:
                 while at < len(parts) and word not in parts[at]:
@@ -151,15 +151,16 @@ class NameIndex:
                 found.append(path)
         return found
 
+    @cached_property
     def _path_words(self) -> dict[str, list[frozenset[str]]]:
-        if self._scope_words is None:
-            self._scope_words = {}
-            for paths in self.files_by_basename.values():
-                for path in paths:
-                    folders, _, name = path.lower().rpartition("/")
-                    parts = [*(folders.split("/") if folders else ()), name.rpartition(".")[0] or name]
-                    self._scope_words[path] = [frozenset({part, *re.split(r"[_.-]+", part)}) for part in parts]
-        return self._scope_words
+        """Each file's folders and stem, each with the words of its name: built on the first scoped query."""
+        words: dict[str, list[frozenset[str]]] = {}
+        for paths in self.files_by_basename.values():
+            for path in paths:
+                folders, _, name = path.lower().rpartition("/")
+                parts = [*(folders.split("/") if folders else ()), name.rpartition(".")[0] or name]
+                words[path] = [frozenset({part, *re.split(r"[_.-]+", part)}) for part in parts]
+        return words
 
     def module_files(self, dotted: str) -> list[str]:
         return self.files_by_module.get(dotted, [])
