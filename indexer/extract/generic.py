@@ -618,7 +618,7 @@ def _java_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
         name = node.child_by_field_name("name")
         if name is None or written is None:
             return []
-        return [(_text(source, name), "" if _text(source, written) == "var" else _text(source, written))]
+        return [(_text(source, name), _java_written_type(source, written))]
     found = []
     for declarator in node.children_by_field_name("declarator"):
         name = declarator.child_by_field_name("name")
@@ -644,11 +644,16 @@ def _java_lambda_parameters(source: bytes, parameters: Node | None) -> list[tupl
         if parameter.type == "identifier":
             found.append((_text(source, parameter), ""))
         elif parameter.type == "formal_parameter":
-            name, written = parameter.child_by_field_name("name"), parameter.child_by_field_name("type")
+            name = parameter.child_by_field_name("name")
             if name is not None:
-                typed = written is not None and _text(source, written) != "var"
-                found.append((_text(source, name), _text(source, written) if typed else ""))
+                found.append((_text(source, name), _java_written_type(source, parameter.child_by_field_name("type"))))
     return found
+
+
+def _java_written_type(source: bytes, written: Node | None) -> str:
+    """The type a declaration writes; ``var`` or none is a local of unknown type ("")."""
+    text = _text(source, written) if written is not None else ""
+    return "" if text == "var" else text
 
 
 def _js_locals(source: bytes, node: Node) -> list[tuple[str, str]]:
