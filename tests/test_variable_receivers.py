@@ -304,7 +304,14 @@ impl Shell {
     pub fn many(&self) { self.many.register(); }
     pub fn missing(&self) { self.nothing.register(); }
 }
-""", {("Shell.direct", "Fish.register", "field"), ("Shell.boxed", "Bash.register", "field")}),
+pub struct Wrapped(Fish, pub Box<Bash>);
+impl Wrapped {
+    pub fn first(&self) { self.0.register(); }
+    pub fn second(&self) { self.1.register(); }
+    pub fn third(&self) { self.2.register(); }
+}
+""", {("Shell.direct", "Fish.register", "field"), ("Shell.boxed", "Bash.register", "field"),
+      ("Wrapped.first", "Fish.register", "field"), ("Wrapped.second", "Bash.register", "field")}),
     "go": ("shells/shells.go", b"""
 package shells
 type Bash struct{}
@@ -388,7 +395,8 @@ class Client {
 
 @pytest.mark.parametrize("language", sorted(FIELDS))
 def test_a_method_called_on_a_field_is_the_field_type_s(language):
-    # `self.fish.register()` with `fish: Fish` (through `Box<Bash>` too), `s.fish.Register()` on the receiver or a
+    # `self.fish.register()` with `fish: Fish` (through `Box<Bash>` too) and a tuple struct's `self.0.register()`,
+    # `s.fish.Register()` on the receiver or a
     # parameter and a field promoted from an embedded struct, Java's `bell.ring()` and `this.register.ring()` on
     # fields of the class, a superclass or the outer class, TypeScript's `this.headers.set()` with `headers:
     # AxiosHeaders` or `jar = new Cookies()`. A parameter, loop variable or lambda parameter named like a field is

@@ -684,7 +684,9 @@ _LOCAL_READERS = {
 
 def _named_fields(source: bytes, node: Node) -> list[tuple[str, str]]:
     """Rust's ``pool: Arc<Pool>`` and Go's ``a, b *Cart``: each name with the type written (Go's embedded
-    fields have no name: they are bases, read elsewhere)."""
+    fields have no name: they are bases, read elsewhere). A Rust tuple struct's fields are named ``0``, ``1``, …"""
+    if node.type == "ordered_field_declaration_list":
+        return [(str(n), _text(source, written)) for n, written in enumerate(node.children_by_field_name("type"))]
     written = node.child_by_field_name("type")
     if written is None:
         return []

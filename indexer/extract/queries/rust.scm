@@ -23,3 +23,5 @@
 
 ; A struct's fields and their types: `self.pool.get()` in its impl resolves to the field type's methods.
 (field_declaration) @field
+; A tuple struct's fields are named by position: `self.0.pos()` in `struct Locs(Slots);` is a Slots method.
+(struct_item body: (ordered_field_declaration_list) @field)
