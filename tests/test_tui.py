@@ -655,6 +655,14 @@ def test_context_panel_rows_stay_readable_and_the_panel_can_be_widened(make_app)
     drive(app, scenario, size=(100, 30))
 
 
+def test_the_why_column_names_every_signal_in_a_word_and_leaves_prose_as_it_is():
+    from assistant.tui.widgets import _short_why
+
+    assert _short_why("scope, literal #2, in-file; score 3.00") == "scope literal in-file"
+    assert _short_why("vector #4, mention, code, graph; score 1.20; a --calls--> it") == "vec name code graph"
+    assert _short_why("outline of the file around the code sent; score 0.4") == "outline of the file around the code sent"
+
+
 def test_context_panel_follows_width_and_f2(make_app):
     app = make_app()
 

@@ -452,15 +452,17 @@ def elide(text: str, width: int, keep: str = "end") -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
-_SIGNAL_SHORT = {"vector": "vec", "mention": "name", "trace": "trace", "bm25": "bm25", "graph": "graph", "hint": "hint"}
+_SIGNAL_SHORT = {"vector": "vec", "mention": "name"}
+_SIGNAL_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 def _short_why(why: str) -> str:
-    """The signals that found an item, without ranks and scores: "bm25 vec graph" (the detail line has the rest)."""
+    """The signals that found an item, without ranks and scores: "bm25 vec graph" (the detail line has the rest).
+    Any signal the retriever names reads as its own word, so a new one needs nothing here."""
     first = re.sub(r" #\d+", "", why.split(";")[0]).strip()
     signals = [part.strip() for part in first.split(",")]
-    if all(part in _SIGNAL_SHORT for part in signals):
-        return " ".join(_SIGNAL_SHORT[part] for part in signals)
+    if all(_SIGNAL_WORD.fullmatch(part) for part in signals):
+        return " ".join(_SIGNAL_SHORT.get(part, part) for part in signals)
     return first
 
 
