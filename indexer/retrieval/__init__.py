@@ -125,10 +125,12 @@ class Retriever:
 
     def warm(self) -> None:
         """Load what the first query would otherwise pay for: the embedding model, the vector store, the
-        graph walk and the rarity of name words. Call it at start-up in long-lived processes."""
+        graph walk, the rarity of name words and the path words a title's scope is matched against. Call it at
+        start-up in long-lived processes."""
         with self._lock:
             self._ranker.walk()
             self._ranker.name_word_rarity()
+            self.reader.names.path_words
             if self.use_vectors and self.reader.vector_coverage()[0] and self.reader.embedder is not None:
                 self.rank("warm up")
 

@@ -139,7 +139,7 @@ class NameIndex:
         ``net/http/*``; ``("complete",)`` is the ``clap_complete`` crate; ``("help",)`` is ``help.rs`` and
         ``help_template.rs``. A word matches a folder or file stem, or a word of one split at ``_``, ``-``, ``.``."""
         found: list[str] = []
-        for path, parts in self._path_words.items():
+        for path, parts in self.path_words.items():
             at = 0
             for word in words:
                 while at < len(parts) and word not in parts[at]:
@@ -152,8 +152,9 @@ class NameIndex:
         return found
 
     @cached_property
-    def _path_words(self) -> dict[str, list[frozenset[str]]]:
-        """Each file's folders and stem, each with the words of its name: built on the first scoped query."""
+    def path_words(self) -> dict[str, list[frozenset[str]]]:
+        """Each file's folders and stem, each with the words of its name: built on first use (a scoped query, or
+        ``Retriever.warm``)."""
         words: dict[str, list[frozenset[str]]] = {}
         for paths in self.files_by_basename.values():
             for path in paths:
