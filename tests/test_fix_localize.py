@@ -140,3 +140,31 @@ def test_an_unsupported_operator_points_at_the_operator_method(indexed_copy: Pat
     assert found.nodes["raised"] == ["inventory/money.py::total"]
     assert "inventory/money.py::Money.__add__" in found.suspects[:2]
     assert "inventory/money.py::Money.__add__" in packed_symbols(found)
+
+
+def test_a_method_under_test_is_named_before_its_class(indexed_copy: Path, tmp_path: Path, retriever_for):
+    # The assertion prints two Links, so the class scores highest; but a fix goes inside one of its methods, and
+    # the suspects name those ranked just below it first, then the class.
+    (indexed_copy / "inventory" / "links.py").write_text(
+        "class Link:\n"
+        "    def __init__(self, scheme: str, host: str, path: str):\n"
+        "        self.scheme, self.host, self.path = scheme, host, path\n\n"
+        "    def __repr__(self) -> str:\n"
+        "        return f\"Link({self.scheme!r}, {self.host!r}, {self.path!r})\"\n\n"
+        "    def __eq__(self, other) -> bool:\n"
+        "        return (self.scheme, self.host, self.path) == (other.scheme, other.host, other.path)  # the bug: case\n"
+    )
+    (indexed_copy / "tests" / "test_links.py").write_text(
+        "from inventory.links import Link\n\n\n"
+        "def test_host_names_ignore_case():\n"
+        "    assert Link(\"https\", \"Shop.example\", \"/cart\") == Link(\"https\", \"shop.example\", \"/cart\")\n"
+    )
+    index_repository(indexed_copy)
+    run = run_tests(indexed_copy, test_paths=["tests/test_links.py"], log_dir=tmp_path / "logs")
+    assert not run.green and run.failures
+
+    found = localize(retriever_for(indexed_copy), run.failures, 3000, ran=["tests/test_links.py"])
+
+    link = "inventory/links.py::Link"
+    assert found.suspects[0] == f"{link}.__eq__", found.suspects
+    assert link in found.suspects[1:4], found.suspects

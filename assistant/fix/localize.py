@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from indexer.model import CLASS, FILE, split_qualified_name
-from indexer.retrieval import Pack, Ranking, Retriever
+from indexer.retrieval import Pack, RankedNode, Ranking, Retriever
 
 from .failures import Failure, Frame
 
@@ -42,6 +42,7 @@ _SECOND_HOP = 0.35
 _IN_DETAIL = 0.6
 _TEST_SELF = 0.5
 _SYMBOL_KINDS = ("function", "method", CLASS)
+_CLASS_YIELD = 3
 _CALL_NAME = re.compile(r"([A-Za-z_][\w.]*)\(")
 _QUERY_FAILURES = 6
 _UNSUPPORTED_OPERAND = re.compile(r"unsupported operand type\(s\) for (?P<op>\S+?): '(?P<left>\w+)' and '(?P<right>\w+)'")
@@ -93,7 +94,8 @@ def localize(retriever: Retriever, failures: list[Failure], budget_tokens: int,
     extra = {node: (_HINT_WEIGHT * score / best, f"failure: {reasons[node]}")
              for node, score in total.items() if best > 0}
     ranking = _failure_first(retriever.rank(failure_query(failures), extra_seeds=extra), total)
-    suspects = [n.node for n in ranking.nodes if not retriever.is_test_code(n.node) and scorer._is_symbol(n.node)]
+    suspects = _members_before_their_class(
+        [n for n in ranking.nodes if not retriever.is_test_code(n.node) and scorer._is_symbol(n.node)])
 
     header = _roles_text(roles, failures)
     header_tokens = counter(header) if header else 0
@@ -140,6 +142,25 @@ def _selected(test_node: str, selection: list[str]) -> bool:
         elif path == item or path.startswith(item + "/") or item in ("", "."):
             return True
     return False
+
+
+def _members_before_their_class(ranked: list[RankedNode]) -> list[str]:
+    """Suspect names in rank order, except that a class yields its place to its own methods ranked within
+    ``_CLASS_YIELD`` places below it: a fix inside ``URL.to_text`` touches ``URL`` too, and the method says where."""
+    order = [n.node for n in ranked]
+    kinds = {n.node: n.kind for n in ranked}
+    position = 0
+    while position < len(order):
+        node = order[position]
+        if kinds.get(node) == CLASS:
+            window = order[position + 1 : position + 1 + _CLASS_YIELD]
+            members = [other for other in window if other.startswith(node + ".")]
+            if members:
+                last = order.index(members[-1])
+                order.insert(last, order.pop(position))
+                continue  # the next suspect now sits where the class was
+        position += 1
+    return order
 
 
 def _failure_first(ranking: Ranking, failure_scores: dict[str, float]) -> Ranking:
