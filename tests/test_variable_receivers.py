@@ -202,8 +202,21 @@ def looped():
     x = x.copy()
     x.ring()
     a = b.get(); b = a.get(); b.ring()
+def entered():
+    with Cart() as w, open("p") as (r, s):
+        w.ring()
+        r.ring()
+def rebound(carts):
+    k = Bell()
+    for k in carts:
+        k.ring()
+def declared(carts):
+    y: Cart = None
+    for y in carts:
+        y.ring()
 """, {("made", "Cart.ring", "variable"), ("typed", "Cart.ring", "variable"), ("returned", "Cart.ring", "result"),
-      ("awaited", "Cart.ring", "result"), ("copied", "Bell.ring", "result"), ("maybe", "Cart.ring", "variable")}),
+      ("awaited", "Cart.ring", "result"), ("copied", "Bell.ring", "result"), ("maybe", "Cart.ring", "variable"),
+      ("entered", "Cart.ring", "variable"), ("declared", "Cart.ring", "variable")}),
     "java": ("src/Shop.java", b"""
 class Shop {
     void made() { var b = new Bell(); b.ring(); }
@@ -224,8 +237,10 @@ def test_a_local_variable_s_method_is_the_type_its_declaration_writes_makes_or_g
     # (`let t: &Fish`, `var t *Fish`, `let t: Cookies | null`, `final Bell c`), else the type the function it
     # was assigned from returns (`grow()?` -> Result<Fish, _>, `NewFish()` -> (*Fish, error), `await jar()`,
     # `Bell.quiet()`); Python's `c = Cart()`, `d: Cart = pick()`, `e = load()` with `def load() -> Optional[Cart]`,
-    # and `m = None` before `m = Cart()`. A call of nothing of ours, a name declared twice with different types, or
-    # variables made from each other (`let b = a.get()` after `let a = b.get()`): no edge, and no endless lookup.
+    # and `m = None` before `m = Cart()`, `with Cart() as w`; not a name a `for` loop or an unpacking `with` rebinds
+    # (`for k in carts` after `k = Bell()`), unless an annotation declared it. A call of nothing of ours, a name
+    # declared twice with different types, or variables made from each other (`let b = a.get()` after
+    # `let a = b.get()`): no edge, and no endless lookup.
     path, source, expected = LOCALS[language]
     assert method_calls(path, source, language) == expected
 

@@ -34,6 +34,8 @@ _QUERY_SOURCE = """
 (import_statement) @import
 (import_from_statement) @import
 (assignment) @local
+(with_item value: (as_pattern)) @local
+(for_statement) @local
 """
 
 # Statements whose bodies still run at module level, so assignments inside them bind module names.
@@ -90,6 +92,13 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
         elif node_type == "import_statement" or node_type == "import_from_statement":
             scope = stack[-1][1] if stack else None
             extract.imports.extend(_imports(node, source, scope))
+        elif node_type in ("with_item", "for_statement") and stack:
+            function = functions.get(stack[-1][1])
+            if function is not None:
+                for name, made in _bound_by(node, source):
+                    known = function.local_types.get(name) or "()"
+                    if made or known.endswith("()"):  # `payload: Reader = None` declares what a loop binds to it
+                        _remember(function.local_types, (name, made))
         elif node_type == "assignment" and stack:
             function = functions.get(stack[-1][1])
             if function is not None:
@@ -132,6 +141,38 @@ def _local_type(node: tree_sitter.Node, source: bytes) -> tuple[str, str] | None
     if left is None or left.type != "identifier":
         return None
     return _text(left, source), _assigned_type(node, source)
+
+
+def _bound_by(node: tree_sitter.Node, source: bytes) -> list[tuple[str, str]]:
+    """The names a ``with`` item or a ``for`` loop binds, as ``_local_type``: ``with Session() as s`` makes ``s``
+    a ``Session()`` (what entering most context managers gives back: themselves); ``for s in sessions`` and
+    ``with open(p) as (a, b)`` bind names of unknown type, so a ``s = Cart()`` elsewhere in the function no longer
+    types them."""
+    if node.type == "for_statement":
+        target, made = node.child_by_field_name("left"), ""
+    else:
+        pattern = node.child_by_field_name("value")
+        alias = pattern.child_by_field_name("alias") if pattern is not None else None
+        target = alias.named_children[0] if alias is not None and alias.named_child_count == 1 else alias
+        value = pattern.named_children[0] if pattern is not None and pattern.named_child_count else None
+        function = value.child_by_field_name("function") if value is not None and value.type == "call" else None
+        callee = _callee_text(function, source, 0) if function is not None and function.type in (
+            "identifier", "attribute") else ""
+        made = f"{callee}()" if callee and "<" not in callee else ""
+    if target is None:
+        return []
+    if target.type == "identifier":
+        return [(_text(target, source), made)]
+    return [(_text(name, source), "") for name in _identifiers_in(target)]
+
+
+def _identifiers_in(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The plain names an unpacking target binds (``a, (b, *c)``); ``x.y`` and ``x[0]`` bind none."""
+    if node.type == "identifier":
+        return [node]
+    if node.type in _TARGET_CONTAINERS:
+        return [found for child in node.named_children for found in _identifiers_in(child)]
+    return []
 
 
 def _self_attribute_type(node: tree_sitter.Node, source: bytes, method: str) -> tuple[str, str] | None:
