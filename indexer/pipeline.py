@@ -44,7 +44,7 @@ ProgressCallback = Callable[[str, int, int], None]
 # 9: and the types of a Rust, Go, Java or TypeScript class's or struct's fields; 10: Python's `self.x = x`, with the
 # type the method's signature gives `x`; 11: JS/TS fields a constructor's parameters or `this.x = new Foo()` declare;
 # 12: Java's `for (Bell b : bells)` loop variables; 13: and its lambda parameters).
-PIPELINE_VERSION = "15"
+PIPELINE_VERSION = "16"
 
 
 @dataclass

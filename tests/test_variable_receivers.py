@@ -295,14 +295,15 @@ def test_a_python_instance_attribute_s_method_is_the_type_its_class_gives_it():
     # `self.made = Bell()` in any method, what `self.loaded = load()` returns, the class body's annotation
     # (`annotated: Cart`, `maybe: Optional[Bell] = None`) or the annotation of the parameter a method assigns
     # (`self.given = given` with `given: Optional[Cart]`); a base class's attributes count for its subclasses, and
-    # `None` before a class does not make the attribute unknown. An attribute two methods assign different
-    # classes, a call of nothing of ours, an attribute made from itself or never assigned: no edge.
+    # `None` before a class does not make the attribute unknown; `self.shop.made.ring()` goes through Shop's `made`.
+    # An attribute two methods assign different classes, a call of nothing of ours, an attribute made from itself or
+    # never assigned: no edge.
     assert method_calls("shop/stores.py", ATTRIBUTES, "python") == {
         ("Shop.by_made", "Bell.ring", "attribute"), ("Shop.by_result", "Cart.ring", "attribute"),
         ("Shop.by_class_annotation", "Cart.ring", "attribute"), ("Shop.by_optional", "Bell.ring", "attribute"),
         ("Shop.by_later", "Cart.ring", "attribute"), ("Shop.closure.inner", "Bell.ring", "attribute"),
         ("Shop.by_given", "Cart.ring", "attribute"),
-        ("Outlet.sell", "Bell.ring", "attribute"),
+        ("Outlet.sell", "Bell.ring", "attribute"), ("Stall.deeper", "Bell.ring", "attribute"),
     }
 
 

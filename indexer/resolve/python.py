@@ -214,9 +214,11 @@ class PythonResolver:
             if cls is not None:
                 found = self.names.in_class_hierarchy(cls, parts[1], include_self=True)
                 return (found, "self") if found is not None else None
-        if head == "self" and len(parts) == 3 and not for_class:
+        if head == "self" and len(parts) >= 3 and not for_class:
             cls = self.names.enclosing_class(caller)
-            found = self._attribute_method(cls, parts[1], parts[2]) if cls is not None else None
+            for attribute in parts[1:-2]:  # `self.session.adapter.send()`: the attribute's class, then its attribute
+                cls = self._attribute_class(cls, attribute) if cls is not None else None
+            found = self._attribute_method(cls, parts[-2], parts[-1]) if cls is not None else None
             if found is not None:
                 return found
         scopes = self._scopes(caller)
@@ -254,12 +256,9 @@ class PythonResolver:
         """Method ``name`` of the class the caller's signature annotates parameter ``variable`` with
         (``order.total()`` in ``def pay(order: Order)``, resolution "parameter") or a local annotation
         (``order: Order = load()``, "variable")."""
-        declared = declared_type(self.symbols, caller, variable)
-        if declared is None or declared[0] == variable:
-            return None
-        owner = self.resolve(path, caller, declared[0], for_class=True)
-        found = self._attribute(owner[0], name) if owner is not None else None
-        return (found, declared[1]) if found is not None else None
+        owner = self._declared_class(path, caller, variable)
+        found = self._attribute(owner, name) if owner is not None else None
+        return (found, declared_type(self.symbols, caller, variable)[1]) if found is not None else None
 
     def _variable_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of what local ``variable`` was assigned from a call: ``cart = Cart()``, remembered
@@ -274,29 +273,46 @@ class PythonResolver:
         return self._results[key]
 
     def _attribute_method(self, cls: str, attribute: str, name: str) -> tuple[str, str] | None:
-        """Method ``name`` of instance attribute ``attribute`` of class ``cls`` or a base (resolution "attribute"):
-        of the class a method's assignment makes (``self.cart = Cart()``) or the function it calls returns, of the
-        class an annotation names (``self.cart: Cart``, or ``cart: Cart`` in the class body), or of a parameter's
-        annotation (``self.cart = cart`` in ``def __init__(self, cart: Cart)``). The type names are read in the
-        scope of the class or method that assigns them; remembered and guarded as ``_variable_method``."""
+        """Method ``name`` of instance attribute ``attribute`` of class ``cls`` or a base (resolution "attribute"),
+        through the class ``_attribute_class`` gives it."""
+        owner = self._attribute_class(cls, attribute)
+        found = self._attribute(owner, name) if owner is not None else None
+        return (found, "attribute") if found is not None else None
+
+    def _attribute_class(self, cls: str, attribute: str) -> str | None:
+        """The class of instance attribute ``attribute`` of class ``cls`` or a base: the class a method's
+        assignment makes (``self.cart = Cart()``) or the function it calls returns, the class an annotation names
+        (``self.cart: Cart``, or ``cart: Cart`` in the class body), or a parameter's annotation (``self.cart =
+        cart`` in ``def __init__(self, cart: Cart)``). The type names are read in the scope of the class or method
+        that assigns them; remembered, and guarded against an attribute typed by itself."""
         holder = attribute_holder(self.symbols, self.names.bases, cls, attribute)
         if holder is None:
             return None
-        key = (holder, "self", attribute, name)
+        key = (holder, "self", attribute)
         if key not in self._results:
             self._results[key] = None
             path = self.symbols[holder].path
             written = self.symbols[holder].local_types[attribute]
             if written.startswith("="):  # `=__init__.cart`: `self.cart = cart` in a method typing `cart: Cart`
                 method, _, parameter = written[1:].partition(".")
-                found = self._parameter_method(path, f"{holder}.{method}", parameter, name)
+                owner = self._declared_class(path, f"{holder}.{method}", parameter)
             else:
-                found = self._parameter_method(path, holder, attribute, name)
-            maker = made_by(self.symbols, holder, attribute) if found is None else None
+                owner = self._declared_class(path, holder, attribute)
+            maker = made_by(self.symbols, holder, attribute) if owner is None else None
             if maker is not None:
-                found = self._made_method(path, holder, maker, name)
-            self._results[key] = (found[0], "attribute") if found is not None else None
-        return self._results[key]
+                made = made_type(self.symbols, self.resolve, path, holder, maker)
+                owner = made[0] if made is not None else None
+            self._results[key] = (owner, "attribute") if owner is not None else None
+        found = self._results[key]
+        return found[0] if found is not None else None
+
+    def _declared_class(self, path: str, caller: str, variable: str) -> str | None:
+        """The class the caller's signature or a local annotation declares ``variable`` with, or None."""
+        declared = declared_type(self.symbols, caller, variable)
+        if declared is None or declared[0] == variable:
+            return None
+        owner = self.resolve(path, caller, declared[0], for_class=True)
+        return owner[0] if owner is not None else None
 
     def _made_method(self, path: str, caller: str, maker: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of what calling ``maker`` gives: the class it constructs (resolution "variable"), or
