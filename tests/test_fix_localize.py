@@ -23,6 +23,14 @@ def inject(repo: Path, old: str, new: str) -> None:
     index_repository(repo)  # what the fix loop does between rounds: the changed file is re-read
 
 
+def run_new_test(repo: Path, tmp_path: Path, module: str, code: str, test: str, test_code: str):
+    """Add a module and its failing test to the indexed copy, re-index, and run that test."""
+    (repo / module).write_text(code)
+    (repo / test).write_text(test_code)
+    index_repository(repo)
+    return run_tests(repo, test_paths=[test], log_dir=tmp_path / "logs")
+
+
 def packed_symbols(found) -> list[str]:
     return [item.symbol for item in found.pack.items if item.symbol and item.kind != "outline"]
 
@@ -110,7 +118,8 @@ def test_a_small_budget_is_respected_and_keeps_the_suspect(indexed_copy: Path, t
 
 def test_an_unsupported_operator_points_at_the_operator_method(indexed_copy: Path, tmp_path: Path, retriever_for):
     # The operator's method is never "called" in the graph's sense: the error message names it.
-    (indexed_copy / "inventory" / "money.py").write_text(
+    run = run_new_test(
+        indexed_copy, tmp_path, "inventory/money.py",
         "class Money:\n"
         "    def __init__(self, cents: int):\n        self.cents = cents\n\n"
         "    def __add__(self, other):\n"
@@ -123,15 +132,12 @@ def test_an_unsupported_operator_points_at_the_operator_method(indexed_copy: Pat
         "    result = Money(0)\n"
         "    for amount in amounts:\n"
         "        result = result + amount\n"
-        "    return result\n"
-    )
-    (indexed_copy / "tests" / "test_money.py").write_text(
+        "    return result\n",
+        "tests/test_money.py",
         "from inventory.money import Money, total\n\n\n"
         "def test_total_adds_up():\n"
-        "    assert total([Money(150), Money(250)]) == Money(400)\n"
+        "    assert total([Money(150), Money(250)]) == Money(400)\n",
     )
-    index_repository(indexed_copy)
-    run = run_tests(indexed_copy, test_paths=["tests/test_money.py"], log_dir=tmp_path / "logs")
     [failure] = run.failures
     assert failure.exc_type == "TypeError" and "unsupported operand" in failure.message
 
@@ -145,22 +151,21 @@ def test_an_unsupported_operator_points_at_the_operator_method(indexed_copy: Pat
 def test_a_method_under_test_is_named_before_its_class(indexed_copy: Path, tmp_path: Path, retriever_for):
     # The assertion prints two Links, so the class scores highest; but a fix goes inside one of its methods, and
     # the suspects name those ranked just below it first, then the class.
-    (indexed_copy / "inventory" / "links.py").write_text(
+    run = run_new_test(
+        indexed_copy, tmp_path, "inventory/links.py",
         "class Link:\n"
         "    def __init__(self, scheme: str, host: str, path: str):\n"
         "        self.scheme, self.host, self.path = scheme, host, path\n\n"
         "    def __repr__(self) -> str:\n"
         "        return f\"Link({self.scheme!r}, {self.host!r}, {self.path!r})\"\n\n"
         "    def __eq__(self, other) -> bool:\n"
-        "        return (self.scheme, self.host, self.path) == (other.scheme, other.host, other.path)  # the bug: case\n"
-    )
-    (indexed_copy / "tests" / "test_links.py").write_text(
+        "        # the bug: a host name's case counts\n"
+        "        return (self.scheme, self.host, self.path) == (other.scheme, other.host, other.path)\n",
+        "tests/test_links.py",
         "from inventory.links import Link\n\n\n"
         "def test_host_names_ignore_case():\n"
-        "    assert Link(\"https\", \"Shop.example\", \"/cart\") == Link(\"https\", \"shop.example\", \"/cart\")\n"
+        "    assert Link(\"https\", \"Shop.example\", \"/cart\") == Link(\"https\", \"shop.example\", \"/cart\")\n",
     )
-    index_repository(indexed_copy)
-    run = run_tests(indexed_copy, test_paths=["tests/test_links.py"], log_dir=tmp_path / "logs")
     assert not run.green and run.failures
 
     found = localize(retriever_for(indexed_copy), run.failures, 3000, ran=["tests/test_links.py"])
