@@ -43,7 +43,9 @@ ProgressCallback = Callable[[str, int, int], None]
 # 8: and a Python class's, the types its methods' `self.x = Foo()` and its body's `x: Foo` give its attributes;
 # 9: and the types of a Rust, Go, Java or TypeScript class's or struct's fields; 10: Python's `self.x = x`, with the
 # type the method's signature gives `x`; 11: JS/TS fields a constructor's parameters or `this.x = new Foo()` declare;
-# 12: Java's `for (Bell b : bells)` loop variables; 13: and its lambda parameters).
+# 12: Java's `for (Bell b : bells)` loop variables; 13: and its lambda parameters; 14: a Rust tuple struct's fields
+# `0`, `1`, …; 15: Python's `with Foo() as x` and the names a `for` loop rebinds; 16: the graph resolves Python's
+# `self.a.b.m()`, so indexes built before miss those edges).
 PIPELINE_VERSION = "16"
 
 

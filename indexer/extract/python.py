@@ -96,8 +96,9 @@ def extract_python(path: str, source: bytes, tree: tree_sitter.Tree) -> FileExtr
             function = functions.get(stack[-1][1])
             if function is not None:
                 for name, made in _bound_by(node, source):
-                    known = function.local_types.get(name) or "()"
-                    if made or known.endswith("()"):  # `payload: Reader = None` declares what a loop binds to it
+                    declared = function.local_types.get(name)
+                    # `payload: Reader = None` declares what a loop binds to it; a call's result does not
+                    if made or not declared or declared.endswith("()"):
                         _remember(function.local_types, (name, made))
         elif node_type == "assignment" and stack:
             function = functions.get(stack[-1][1])

@@ -256,9 +256,9 @@ class PythonResolver:
         """Method ``name`` of the class the caller's signature annotates parameter ``variable`` with
         (``order.total()`` in ``def pay(order: Order)``, resolution "parameter") or a local annotation
         (``order: Order = load()``, "variable")."""
-        owner = self._declared_class(path, caller, variable)
-        found = self._attribute(owner, name) if owner is not None else None
-        return (found, declared_type(self.symbols, caller, variable)[1]) if found is not None else None
+        declared = self._declared_class(path, caller, variable)
+        found = self._attribute(declared[0], name) if declared is not None else None
+        return (found, declared[1]) if found is not None else None
 
     def _variable_method(self, path: str, caller: str, variable: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of what local ``variable`` was assigned from a call: ``cart = Cart()``, remembered
@@ -295,9 +295,10 @@ class PythonResolver:
             written = self.symbols[holder].local_types[attribute]
             if written.startswith("="):  # `=__init__.cart`: `self.cart = cart` in a method typing `cart: Cart`
                 method, _, parameter = written[1:].partition(".")
-                owner = self._declared_class(path, f"{holder}.{method}", parameter)
+                declared = self._declared_class(path, f"{holder}.{method}", parameter)
             else:
-                owner = self._declared_class(path, holder, attribute)
+                declared = self._declared_class(path, holder, attribute)
+            owner = declared[0] if declared is not None else None
             maker = made_by(self.symbols, holder, attribute) if owner is None else None
             if maker is not None:
                 made = made_type(self.symbols, self.resolve, path, holder, maker)
@@ -306,13 +307,14 @@ class PythonResolver:
         found = self._results[key]
         return found[0] if found is not None else None
 
-    def _declared_class(self, path: str, caller: str, variable: str) -> str | None:
-        """The class the caller's signature or a local annotation declares ``variable`` with, or None."""
+    def _declared_class(self, path: str, caller: str, variable: str) -> tuple[str, str] | None:
+        """(the class the caller's signature or a local annotation declares ``variable`` with, how: "parameter" or
+        "variable"), or None."""
         declared = declared_type(self.symbols, caller, variable)
         if declared is None or declared[0] == variable:
             return None
         owner = self.resolve(path, caller, declared[0], for_class=True)
-        return owner[0] if owner is not None else None
+        return (owner[0], declared[1]) if owner is not None else None
 
     def _made_method(self, path: str, caller: str, maker: str, name: str) -> tuple[str, str] | None:
         """Method ``name`` of what calling ``maker`` gives: the class it constructs (resolution "variable"), or

@@ -130,7 +130,7 @@ class Retriever:
         with self._lock:
             self._ranker.walk()
             self._ranker.name_word_rarity()
-            self.reader.names.path_words
+            self.reader.names.path_words  # a cached property: reading it builds it
             if self.use_vectors and self.reader.vector_coverage()[0] and self.reader.embedder is not None:
                 self.rank("warm up")
 
