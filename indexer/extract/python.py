@@ -156,10 +156,7 @@ def _bound_by(node: tree_sitter.Node, source: bytes) -> list[tuple[str, str]]:
         alias = pattern.child_by_field_name("alias") if pattern is not None else None
         target = alias.named_children[0] if alias is not None and alias.named_child_count == 1 else alias
         value = pattern.named_children[0] if pattern is not None and pattern.named_child_count else None
-        function = value.child_by_field_name("function") if value is not None and value.type == "call" else None
-        callee = _callee_text(function, source, 0) if function is not None and function.type in (
-            "identifier", "attribute") else ""
-        made = f"{callee}()" if callee and "<" not in callee else ""
+        made = _made_by_call(value, source)
     if target is None:
         return []
     if target.type == "identifier":
@@ -198,6 +195,12 @@ def _assigned_type(node: tree_sitter.Node, source: bytes) -> str:
     value = node.child_by_field_name("right")
     if value is not None and value.type == "await" and value.named_child_count == 1:
         value = value.named_children[0]
+    return _made_by_call(value, source)
+
+
+def _made_by_call(value: tree_sitter.Node | None, source: bytes) -> str:
+    """``load()`` for a value that calls ``load`` or ``shop.load`` (the resolver reads it as the class made or what
+    the function returns); "" for any other value."""
     function = value.child_by_field_name("function") if value is not None and value.type == "call" else None
     if function is None or function.type not in ("identifier", "attribute"):
         return ""

@@ -58,10 +58,12 @@ class PythonResolver:
         self.external_star_imports: set[str] = set()
         self._member_cache: dict[tuple[str, str], str | None] = {}
         self._results: dict[tuple[str, str, str, str], tuple[str, str] | None] = {}
+        self._attribute_classes: dict[tuple[str, str], str | None] = {}  # (holder, attribute) -> its class
 
     def forget_lookups(self) -> None:
         self._member_cache.clear()
         self._results.clear()
+        self._attribute_classes.clear()
 
     def is_builtin(self, callee: str) -> bool:
         return callee in BUILTINS
@@ -288,9 +290,9 @@ class PythonResolver:
         holder = attribute_holder(self.symbols, self.names.bases, cls, attribute)
         if holder is None:
             return None
-        key = (holder, "self", attribute)
-        if key not in self._results:
-            self._results[key] = None
+        key = (holder, attribute)
+        if key not in self._attribute_classes:
+            self._attribute_classes[key] = None
             path = self.symbols[holder].path
             written = self.symbols[holder].local_types[attribute]
             if written.startswith("="):  # `=__init__.cart`: `self.cart = cart` in a method typing `cart: Cart`
@@ -303,9 +305,8 @@ class PythonResolver:
             if maker is not None:
                 made = made_type(self.symbols, self.resolve, path, holder, maker)
                 owner = made[0] if made is not None else None
-            self._results[key] = (owner, "attribute") if owner is not None else None
-        found = self._results[key]
-        return found[0] if found is not None else None
+            self._attribute_classes[key] = owner
+        return self._attribute_classes[key]
 
     def _declared_class(self, path: str, caller: str, variable: str) -> tuple[str, str] | None:
         """(the class the caller's signature or a local annotation declares ``variable`` with, how: "parameter" or
