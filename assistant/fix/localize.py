@@ -147,20 +147,18 @@ def _selected(test_node: str, selection: list[str]) -> bool:
 def _members_before_their_class(ranked: list[RankedNode]) -> list[str]:
     """Suspect names in rank order, except that a class yields its place to its own methods ranked within
     ``_CLASS_YIELD`` places below it: a fix inside ``URL.to_text`` touches ``URL`` too, and the method says where."""
-    order = [n.node for n in ranked]
-    kinds = {n.node: n.kind for n in ranked}
+    order = list(ranked)
     position = 0
     while position < len(order):
-        node = order[position]
-        if kinds.get(node) == CLASS:
+        suspect = order[position]
+        if suspect.kind == CLASS:
             window = order[position + 1 : position + 1 + _CLASS_YIELD]
-            members = [other for other in window if other.startswith(node + ".")]
+            members = [at for at, other in enumerate(window) if other.node.startswith(suspect.node + ".")]
             if members:
-                last = order.index(members[-1])
-                order.insert(last, order.pop(position))
+                order.insert(position + 1 + members[-1], order.pop(position))
                 continue  # the next suspect now sits where the class was
         position += 1
-    return order
+    return [n.node for n in order]
 
 
 def _failure_first(ranking: Ranking, failure_scores: dict[str, float]) -> Ranking:
