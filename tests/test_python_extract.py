@@ -185,6 +185,21 @@ def test_a_syntax_error_keeps_the_good_definitions():
     assert [(c.caller, c.callee) for c in extract.calls] == [("shop/broken.py::after", "before")]
 
 
+def test_half_written_with_and_for_statements_keep_the_rest_of_the_file():
+    # What an editor holds mid-keystroke: a `with` or `for` whose target or value is missing or unclosed.
+    extract = extract_source(
+        "def typing_with():\n    with Cart() as\n        pass\n"
+        "def typing_target():\n    with as w:\n        w.ring()\n"
+        "def typing_tuple():\n    with Cart() as (a,\n"
+        "def typing_for():\n    for in carts:\n        pass\n"
+        "def whole():\n    with Cart() as w:\n        w.ring()\n"
+    )
+    assert extract.has_errors
+    assert "whole" in [s.name for s in extract.symbols]
+    whole = next(s for s in extract.symbols if s.name == "whole")
+    assert whole.local_types == {"w": "Cart()"}
+
+
 def test_empty_and_comment_only_files():
     for source in ("", "# just a comment\n# and another\n", "\n\n\n"):
         extract = extract_source(source)
